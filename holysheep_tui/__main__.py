@@ -1,0 +1,3 @@
+from holysheep_tui.cli import main
+
+raise SystemExit(main())
