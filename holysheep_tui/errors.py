@@ -1,0 +1,193 @@
+"""The domain error tree.
+
+Every failure a user can meet is one of these: a short title, a message a person can act on, and the
+exit code the CLI returns. Low-level exceptions (httpx, sqlite3, OSError, keyring) are translated at the
+boundary where they occur; nothing above that boundary sees them.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+# Exit codes of the CLI, documented in the README.
+EXIT_OK = 0
+EXIT_ERROR = 1
+EXIT_USAGE = 2
+EXIT_AUTH = 3
+EXIT_QUOTA = 4
+EXIT_RATE_LIMIT = 5
+EXIT_MODEL_NOT_FOUND = 6
+EXIT_NETWORK = 7
+EXIT_PROTOCOL = 8
+EXIT_CONFIG = 9
+EXIT_BAD_REQUEST = 10
+EXIT_BUDGET = 11
+EXIT_STORAGE = 12
+EXIT_INTERRUPTED = 130
+
+
+class HolySheepError(Exception):
+    """Base of every error this program reports to a person."""
+
+    title: ClassVar[str] = "Error"
+    kind: ClassVar[str] = "error"
+    exit_code: ClassVar[int] = EXIT_ERROR
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return self.message
+
+    def user_text(self) -> str:
+        """The message and, when there is one, what to do about it."""
+        return f"{self.message}\n{self.hint}" if self.hint else self.message
+
+
+class UsageError(HolySheepError):
+    title = "Usage error"
+    kind = "usage"
+    exit_code = EXIT_USAGE
+
+
+class ConfigError(HolySheepError):
+    title = "Configuration error"
+    kind = "config"
+    exit_code = EXIT_CONFIG
+
+
+class StorageError(HolySheepError):
+    title = "Storage error"
+    kind = "storage"
+    exit_code = EXIT_STORAGE
+
+
+class BudgetExceededError(HolySheepError):
+    title = "Budget reached"
+    kind = "budget"
+    exit_code = EXIT_BUDGET
+
+
+class KeyMissingError(HolySheepError):
+    title = "No API key"
+    kind = "auth"
+    exit_code = EXIT_AUTH
+
+
+class KeyringError(HolySheepError):
+    title = "Keyring unavailable"
+    kind = "keyring"
+    exit_code = EXIT_AUTH
+
+
+class RelayError(HolySheepError):
+    """A failure talking to the relay. ``provider_message`` is the server's own words, if any."""
+
+    title = "Relay error"
+    kind = "relay"
+    exit_code = EXIT_NETWORK
+    retryable: ClassVar[bool] = False
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        provider_message: str | None = None,
+        hint: str | None = None,
+    ) -> None:
+        super().__init__(message, hint=hint)
+        self.status = status
+        self.provider_message = provider_message
+
+
+class AuthError(RelayError):
+    title = "Authentication failed"
+    kind = "auth"
+    exit_code = EXIT_AUTH
+
+
+class QuotaError(RelayError):
+    title = "Out of balance or quota"
+    kind = "quota"
+    exit_code = EXIT_QUOTA
+
+
+class RateLimitError(RelayError):
+    title = "Rate limited"
+    kind = "rate_limit"
+    exit_code = EXIT_RATE_LIMIT
+    retryable = True
+
+    def __init__(self, message: str, *, retry_after: float | None = None, **kw: object) -> None:
+        super().__init__(message, **kw)  # type: ignore[arg-type]
+        self.retry_after = retry_after
+
+
+class ModelNotFoundError(RelayError):
+    title = "Model not found"
+    kind = "model_not_found"
+    exit_code = EXIT_MODEL_NOT_FOUND
+
+    def __init__(self, message: str, *, suggestions: list[str] | None = None, **kw: object) -> None:
+        super().__init__(message, **kw)  # type: ignore[arg-type]
+        self.suggestions = suggestions or []
+
+
+class BadRequestError(RelayError):
+    title = "Request rejected"
+    kind = "bad_request"
+    exit_code = EXIT_BAD_REQUEST
+
+
+class ContextTooLongError(BadRequestError):
+    title = "Conversation too long for the model"
+    kind = "context_too_long"
+
+
+class ServerError(RelayError):
+    title = "Relay server error"
+    kind = "server"
+    exit_code = EXIT_NETWORK
+    retryable = True
+
+
+class NetworkError(RelayError):
+    title = "Network error"
+    kind = "network"
+    exit_code = EXIT_NETWORK
+    retryable = True
+
+
+class ReadTimeoutError(RelayError):
+    title = "Relay stopped answering"
+    kind = "timeout"
+    exit_code = EXIT_NETWORK
+
+
+class StreamCutError(RelayError):
+    title = "Answer cut off"
+    kind = "stream_cut"
+    exit_code = EXIT_NETWORK
+
+
+class UpstreamError(RelayError):
+    """An error object the relay sent inside a stream that had already started."""
+
+    title = "Error from the model provider"
+    kind = "upstream"
+    exit_code = EXIT_NETWORK
+
+
+class ProtocolError(RelayError):
+    title = "Unexpected data from the relay"
+    kind = "protocol"
+    exit_code = EXIT_PROTOCOL
+
+
+class CancelledByUser(HolySheepError):
+    title = "Stopped"
+    kind = "stopped"
+    exit_code = EXIT_INTERRUPTED

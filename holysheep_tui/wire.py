@@ -1,0 +1,204 @@
+"""Wire models: what goes to the relay and the typed events that come back.
+
+The stream decoder turns SSE bytes into these events; everything downstream (the conversation
+controller, the CLI, the app) consumes only these types.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+Role = Literal["system", "user", "assistant"]
+
+
+@dataclass(frozen=True, slots=True)
+class ChatMessage:
+    role: Role
+    content: str
+
+    def to_wire(self) -> dict[str, str]:
+        return {"role": self.role, "content": self.content}
+
+
+@dataclass(frozen=True, slots=True)
+class ChatRequest:
+    model: str
+    messages: tuple[ChatMessage, ...]
+    temperature: float | None = None
+    max_tokens: int | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_body(self, *, stream: bool) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "model": self.model,
+            "messages": [m.to_wire() for m in self.messages],
+            "stream": stream,
+        }
+        if stream:
+            body["stream_options"] = {"include_usage": True}
+        if self.temperature is not None:
+            body["temperature"] = self.temperature
+        if self.max_tokens is not None:
+            body["max_tokens"] = self.max_tokens
+        body.update(self.extra)
+        return body
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    total_tokens: int = 0
+    cached_tokens: int = 0
+    reasoning_tokens: int = 0
+
+    def to_dict(self) -> dict[str, int]:
+        return {
+            "prompt_tokens": self.prompt_tokens,
+            "completion_tokens": self.completion_tokens,
+            "total_tokens": self.total_tokens,
+            "cached_tokens": self.cached_tokens,
+        }
+
+
+# ---- stream events ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ContentDelta:
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class ReasoningDelta:
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class RefusalDelta:
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCallDelta:
+    index: int
+    id: str | None
+    name: str | None
+    arguments: str
+
+
+@dataclass(frozen=True, slots=True)
+class UsageReport:
+    usage: Usage
+
+
+@dataclass(frozen=True, slots=True)
+class FinishReason:
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class ResponseModel:
+    """The model name the server says answered (may differ from the one asked for)."""
+
+    model: str
+
+
+@dataclass(frozen=True, slots=True)
+class RetryScheduled:
+    """The client will try again after ``delay`` seconds (only ever before any answer byte)."""
+
+    attempt: int
+    delay: float
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class StreamOpened:
+    """Response headers arrived; ``ttfb`` seconds after the request was sent."""
+
+    ttfb: float
+
+
+StreamEvent = (
+    ContentDelta
+    | ReasoningDelta
+    | RefusalDelta
+    | ToolCallDelta
+    | UsageReport
+    | FinishReason
+    | ResponseModel
+    | RetryScheduled
+    | StreamOpened
+)
+
+
+@dataclass(slots=True)
+class Timings:
+    """Seconds, measured from the moment the (last) request was sent."""
+
+    ttfb: float | None = None
+    ttft: float | None = None
+    total: float | None = None
+
+    def tokens_per_second(self, completion_tokens: int) -> float | None:
+        if self.total is None or self.ttft is None or completion_tokens <= 0:
+            return None
+        span = self.total - self.ttft
+        return completion_tokens / span if span > 0 else None
+
+
+@dataclass(slots=True)
+class Answer:
+    """An answer folded from stream events: what the CLI prints and the history stores.
+
+    Deltas are kept as lists and joined on demand, so folding stays O(1) per token.
+    """
+
+    model: str
+    refusal: str = ""
+    finish_reason: str | None = None
+    usage: Usage | None = None
+    retries: int = 0
+    timings: Timings = field(default_factory=Timings)
+    content_parts: list[str] = field(default_factory=list, repr=False)
+    reasoning_parts: list[str] = field(default_factory=list, repr=False)
+
+    def apply(self, event: StreamEvent) -> None:
+        match event:
+            case ContentDelta(text):
+                self.content_parts.append(text)
+            case ReasoningDelta(text):
+                self.reasoning_parts.append(text)
+            case RefusalDelta(text):
+                self.refusal += text
+            case UsageReport(usage):
+                self.usage = usage
+            case FinishReason(reason):
+                self.finish_reason = reason
+            case ResponseModel(model):
+                self.model = model
+            case RetryScheduled():
+                self.retries += 1
+            case _:
+                pass
+
+    @property
+    def content(self) -> str:
+        if len(self.content_parts) > 1:
+            self.content_parts[:] = ["".join(self.content_parts)]
+        return self.content_parts[0] if self.content_parts else ""
+
+    @property
+    def reasoning(self) -> str:
+        if len(self.reasoning_parts) > 1:
+            self.reasoning_parts[:] = ["".join(self.reasoning_parts)]
+        return self.reasoning_parts[0] if self.reasoning_parts else ""
+
+
+@dataclass(frozen=True, slots=True)
+class ModelInfo:
+    id: str
+    owned_by: str | None = None
+    context_window: int | None = None
