@@ -1,0 +1,99 @@
+"""The ``holysheep`` command: a thin front end over the core.
+
+Each subcommand lives in its own module exposing ``register(subparsers, common)``; the module sets
+``func`` (``(args) -> int``) on its parser. With no subcommand the full-screen app starts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+from collections.abc import Sequence
+
+from holysheep_tui import __version__
+from holysheep_tui.errors import EXIT_ERROR, EXIT_INTERRUPTED, HolySheepError
+
+SUBCOMMAND_MODULES = (
+    "ask",
+    "models",
+    "simulate",
+    "key",
+    "history",
+    "export",
+    "stats",
+    "batch",
+)
+
+
+def common_options(*, suppress: bool) -> argparse.ArgumentParser:
+    """Options every command takes. Subcommand copies use SUPPRESS so they never clobber the top level."""
+    default = argparse.SUPPRESS if suppress else None
+    parent = argparse.ArgumentParser(add_help=False)
+    group = parent.add_argument_group("endpoint")
+    group.add_argument("--profile", default=default, help="profile from the config file (default: holysheep)")
+    group.add_argument("--base-url", default=default, help="OpenAI-compatible endpoint, e.g. http://127.0.0.1:8080/v1")
+    group.add_argument("-m", "--model", default=default, help="model name, e.g. kimi-k2")
+    group.add_argument(
+        "--demo",
+        action="store_true",
+        default=argparse.SUPPRESS if suppress else False,
+        help="use the built-in relay simulator: no key, no network",
+    )
+    return parent
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="holysheep",
+        description="Terminal chat client for the HolySheep AI relay and any OpenAI-compatible endpoint. "
+        "Without a command, opens the full-screen app.",
+        parents=[common_options(suppress=False)],
+    )
+    parser.add_argument("--version", action="version", version=f"holysheep-tui {__version__}")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    common = common_options(suppress=True)
+    for name in SUBCOMMAND_MODULES:
+        try:
+            module = importlib.import_module(f"holysheep_tui.cli.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name == f"holysheep_tui.cli.{name}":
+                continue
+            raise
+        module.register(subparsers, common)
+    return parser
+
+
+def _run_app(args: argparse.Namespace) -> int:
+    from holysheep_tui.tui.app import run_app  # Textual is imported only for the app
+
+    return run_app(args)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    func = getattr(args, "func", _run_app)
+    try:
+        return int(func(args))
+    except HolySheepError as exc:
+        print(f"holysheep: {exc.title}: {exc.user_text()}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("holysheep: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        # stdout closed early (e.g. piped into head): not an error worth a message.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_ERROR
+    except Exception as exc:  # the last line of defence: never a raw traceback
+        if os.environ.get("HOLYSHEEP_DEBUG"):
+            raise
+        print(
+            f"holysheep: internal error ({type(exc).__name__}): {exc}\n"
+            "Set HOLYSHEEP_DEBUG=1 to see the details, and please report it.",
+            file=sys.stderr,
+        )
+        return EXIT_ERROR
