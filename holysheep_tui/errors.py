@@ -97,10 +97,12 @@ class RelayError(HolySheepError):
         status: int | None = None,
         provider_message: str | None = None,
         hint: str | None = None,
+        retry_after: float | None = None,
     ) -> None:
         super().__init__(message, hint=hint)
         self.status = status
         self.provider_message = provider_message
+        self.retry_after = retry_after
 
 
 class AuthError(RelayError):
@@ -120,10 +122,6 @@ class RateLimitError(RelayError):
     kind = "rate_limit"
     exit_code = EXIT_RATE_LIMIT
     retryable = True
-
-    def __init__(self, message: str, *, retry_after: float | None = None, **kw: object) -> None:
-        super().__init__(message, **kw)  # type: ignore[arg-type]
-        self.retry_after = retry_after
 
 
 class ModelNotFoundError(RelayError):

@@ -1,0 +1,227 @@
+"""``holysheep ask``: one prompt, the answer streamed to stdout, a summary on stderr."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from typing import Any
+
+from holysheep_tui.controller import Conversation, ConversationController, Turn
+from holysheep_tui.errors import EXIT_OK, UsageError
+from holysheep_tui.session import Session, open_session
+from holysheep_tui.textsafety import strip_control
+from holysheep_tui.wire import ContentDelta, ReasoningDelta, RetryScheduled, StreamEvent
+
+
+def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
+    p = subparsers.add_parser(
+        "ask",
+        parents=[common],
+        help="ask one question and stream the answer to stdout",
+        description="Send one prompt and stream the answer to stdout. The prompt comes from the arguments, "
+        "or from stdin when it is piped or given as '-'.",
+    )
+    p.add_argument("prompt", nargs="*", help="the prompt (default: read stdin)")
+    p.add_argument("-s", "--system", help="system prompt")
+    p.add_argument("--temperature", type=float, help="sampling temperature")
+    p.add_argument("--max-tokens", type=int, help="limit on the answer's length in tokens")
+    p.add_argument("--no-stream", action="store_true", help="wait for the whole answer instead of streaming")
+    p.add_argument("--show-reasoning", action="store_true", help="stream the model's reasoning to stderr")
+    p.add_argument("--max-retries", type=int, metavar="N", help="retries before the first answer byte (0: none)")
+    p.add_argument("--timeout", type=float, metavar="SECONDS", help="read time-out between chunks")
+    p.add_argument("-q", "--quiet", action="store_true", help="no summary line on stderr")
+    p.add_argument("--json", action="store_true", help="print one JSON object at the end instead of streaming")
+    p.add_argument("--no-history", action="store_true", help="do not record this exchange in the local history")
+    p.add_argument("--over-budget", action="store_true", help="send even when the profile's budget is spent")
+    p.set_defaults(func=run)
+
+
+def read_prompt(args: argparse.Namespace) -> str:
+    words: list[str] = args.prompt
+    if words and words != ["-"]:
+        text = " ".join(words)
+    elif words == ["-"] or not sys.stdin.isatty():
+        text = sys.stdin.read()
+    else:
+        raise UsageError("No prompt given.", hint='Usage: holysheep ask "your question"  (or pipe text into it)')
+    if not text.strip():
+        raise UsageError("The prompt is empty.")
+    return text
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.max_retries is not None and args.max_retries < 0:
+        raise UsageError("--max-retries must be 0 or more.")
+    if args.timeout is not None and args.timeout <= 0:
+        raise UsageError("--timeout must be a positive number of seconds.")
+    prompt = read_prompt(args)
+    session = open_session(profile=args.profile, base_url=args.base_url, model=args.model, demo=args.demo)
+    try:
+        return asyncio.run(_ask(args, session, prompt))
+    finally:
+        session.close()
+
+
+def _profile_with_flags(session: Session, args: argparse.Namespace) -> Any:
+    updates: dict[str, Any] = {}
+    if args.max_retries is not None:
+        updates["retry"] = session.profile.retry.model_copy(update={"max_retries": args.max_retries})
+    if args.timeout is not None:
+        updates["timeouts"] = session.profile.timeouts.model_copy(update={"read": args.timeout})
+    return session.profile.model_copy(update=updates) if updates else session.profile
+
+
+def _open_extras(args: argparse.Namespace, session: Session) -> dict[str, Any]:
+    """History, metrics and prices; each optional, none may stop the answer."""
+    extras: dict[str, Any] = {}
+    try:
+        from holysheep_tui.prices import PriceBook
+
+        extras["prices"] = PriceBook(session.config.pricing)
+    except ImportError:
+        pass
+    try:
+        from holysheep_tui.metrics import MetricsLog
+
+        extras["metrics"] = MetricsLog()
+    except ImportError:
+        pass
+    if not args.no_history:
+        from holysheep_tui.errors import StorageError
+
+        try:
+            from holysheep_tui.store import HistoryStore
+
+            store = HistoryStore.open()
+            store.recover_interrupted()
+            extras["store"] = store
+        except ImportError:
+            pass
+        except StorageError as exc:
+            print(f"holysheep: warning: history not saved: {exc.message}", file=sys.stderr)
+    return extras
+
+
+async def _ask(args: argparse.Namespace, session: Session, prompt: str) -> int:
+    profile = _profile_with_flags(session, args)
+    tty = sys.stdout.isatty()
+    out = sys.stdout
+    err = sys.stderr
+    extras = _open_extras(args, session)
+    if not session.is_demo and "metrics" in extras:
+        from holysheep_tui.budget import check_budget
+
+        check_budget(session.profile_name, profile, extras["metrics"], override=args.over_budget)
+    client = session.client(profile)
+    controller = ConversationController(
+        client,
+        profile_name=session.profile_name,
+        on_warning=lambda msg: print(f"holysheep: warning: {msg}", file=err),
+        **extras,
+    )
+    conversation = Conversation(profile=session.profile_name, model=profile.model, system_prompt=args.system)
+    streaming_out = not args.json
+    wrote_reasoning = False
+
+    def on_event(event: StreamEvent) -> None:
+        nonlocal wrote_reasoning
+        if isinstance(event, ContentDelta) and streaming_out:
+            out.write(strip_control(event.text) if tty else event.text)
+            out.flush()
+        elif isinstance(event, ReasoningDelta) and args.show_reasoning:
+            err.write(strip_control(event.text))
+            err.flush()
+            wrote_reasoning = True
+        elif isinstance(event, RetryScheduled) and not args.quiet:
+            print(f"holysheep: {event.reason}; retrying in {event.delay:.1f} s (retry {event.attempt})", file=err)
+
+    try:
+        turn = await controller.run_turn(
+            conversation,
+            prompt,
+            on_event=on_event,
+            temperature=args.temperature,
+            max_tokens=args.max_tokens,
+            stream=not args.no_stream,
+        )
+    finally:
+        await client.aclose()
+        store = extras.get("store")
+        if store is not None:
+            store.close()
+    if args.no_stream and streaming_out and turn.answer.content:
+        out.write(strip_control(turn.answer.content) if tty else turn.answer.content)
+    if wrote_reasoning:
+        err.write("\n")
+    answer = turn.answer
+    if streaming_out and answer.content and not answer.content.endswith("\n"):
+        out.write("\n")
+    if answer.refusal and streaming_out:
+        print(f"[refused] {strip_control(answer.refusal)}", file=out)
+    if args.json:
+        print(json.dumps(turn_json(turn), ensure_ascii=False), file=out)
+    out.flush()
+    if turn.error is not None:
+        print(f"holysheep: {turn.error.title}: {turn.error.user_text()}", file=err)
+        if answer.content and not args.json:
+            print("holysheep: the partial answer above was kept.", file=err)
+        return turn.error.exit_code
+    if not args.quiet:
+        print(summary_line(turn), file=err)
+    return EXIT_OK
+
+
+def summary_line(turn: Turn) -> str:
+    answer = turn.answer
+    parts = [answer.model]
+    usage = answer.usage
+    if usage:
+        parts.append(f"{usage.prompt_tokens}→{usage.completion_tokens} tokens")
+        if usage.cached_tokens:
+            parts.append(f"{usage.cached_tokens} cached")
+    t = answer.timings
+    if t.ttft is not None:
+        parts.append(f"first token {t.ttft * 1000:.0f} ms")
+    if t.total is not None:
+        parts.append(f"total {t.total:.2f} s")
+    tps = t.tokens_per_second(usage.completion_tokens) if usage else None
+    if tps:
+        parts.append(f"{tps:.0f} tok/s")
+    if turn.cost is not None:
+        from holysheep_tui.money import format_usd
+
+        mark = "≈" if turn.cost.estimated else ""
+        parts.append(f"{mark}{format_usd(turn.cost.usd)} (¥ billed {mark}{turn.cost.usd:.4f})")
+    elif turn.cost is None and usage is not None:
+        parts.append("price unknown")
+    if answer.finish_reason and answer.finish_reason != "stop":
+        parts.append(f"finish: {answer.finish_reason}")
+    return " · ".join(parts)
+
+
+def turn_json(turn: Turn) -> dict[str, Any]:
+    answer = turn.answer
+    usage = answer.usage
+    data: dict[str, Any] = {
+        "content": answer.content,
+        "reasoning": answer.reasoning,
+        "refusal": answer.refusal,
+        "model": answer.model,
+        "finish_reason": answer.finish_reason,
+        "usage": usage.to_dict() if usage else None,
+        "timings": {"ttft_ms": _ms(answer.timings.ttft), "total_ms": _ms(answer.timings.total)},
+        "cost_usd": turn.cost.usd if turn.cost else None,
+    }
+    if turn.error is not None:
+        data["error"] = {
+            "type": turn.error.kind,
+            "status": getattr(turn.error, "status", None),
+            "message": turn.error.user_text(),
+        }
+    return data
+
+
+def _ms(seconds: float | None) -> int | None:
+    return None if seconds is None else int(round(seconds * 1000))

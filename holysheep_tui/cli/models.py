@@ -1,0 +1,73 @@
+"""``holysheep models``: what the relay serves, with context windows and prices where known."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+from typing import Any
+
+from holysheep_tui.session import open_session
+from holysheep_tui.wire import ModelInfo
+
+
+def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
+    p = subparsers.add_parser(
+        "models",
+        parents=[common],
+        help="list the relay's models with context windows and prices",
+        description="List the models the endpoint serves (GET /models), with context windows and prices when known.",
+    )
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    session = open_session(profile=args.profile, base_url=args.base_url, model=args.model, demo=args.demo)
+    try:
+        models = asyncio.run(_fetch(session))
+    finally:
+        session.close()
+    rows = [_row(m, session.config) for m in models]
+    if args.json:
+        print(json.dumps(rows, ensure_ascii=False, indent=2))
+        return 0
+    if not rows:
+        print("The endpoint listed no models.")
+        return 0
+    width = max(len(r["id"]) for r in rows)
+    print(f"{'MODEL':<{width}}  {'CONTEXT':>9}  {'INPUT $/M':>9}  {'OUTPUT $/M':>10}")
+    for r in rows:
+        ctx = f"{r['context_window']:,}" if r["context_window"] else "?"
+        pin = f"{r['input_per_m']:.2f}" if r["input_per_m"] is not None else "unknown"
+        pout = f"{r['output_per_m']:.2f}" if r["output_per_m"] is not None else "unknown"
+        print(f"{r['id']:<{width}}  {ctx:>9}  {pin:>9}  {pout:>10}")
+    return 0
+
+
+async def _fetch(session: Any) -> list[ModelInfo]:
+    async with session.client() as client:
+        return await client.list_models()
+
+
+def _row(model: ModelInfo, config: Any) -> dict[str, Any]:
+    row: dict[str, Any] = {
+        "id": model.id,
+        "owned_by": model.owned_by,
+        "context_window": model.context_window,
+        "input_per_m": None,
+        "output_per_m": None,
+        "cached_input_per_m": None,
+    }
+    try:
+        from holysheep_tui.prices import PriceBook
+    except ImportError:
+        return row
+    price = PriceBook(config.pricing).lookup(model.id)
+    if price is not None:
+        row["input_per_m"] = price.input_per_m
+        row["output_per_m"] = price.output_per_m
+        row["cached_input_per_m"] = price.cached_input_per_m
+        if row["context_window"] is None:
+            row["context_window"] = price.context_window
+    return row

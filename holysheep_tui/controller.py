@@ -1,0 +1,242 @@
+"""The conversation controller: one turn from prompt to finished answer.
+
+Every token follows one path: client -> typed event -> here (history flush, metrics, cost) -> the front
+end's ``on_event`` callback. The controller knows nothing of widgets or terminals; the CLI and the app
+both drive it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Literal
+
+from holysheep_tui.client import RelayClient
+from holysheep_tui.errors import HolySheepError, ModelNotFoundError, RelayError, StorageError
+from holysheep_tui.wire import Answer, ChatMessage, ChatRequest, StreamEvent, Timings
+
+if TYPE_CHECKING:
+    from holysheep_tui.metrics import MetricsLog
+    from holysheep_tui.prices import Cost, PriceBook
+    from holysheep_tui.store import HistoryStore
+
+TurnStatus = Literal["complete", "stopped", "error"]
+FLUSH_INTERVAL = 0.5
+
+
+@dataclass
+class Turn:
+    """One exchange as the conversation remembers it."""
+
+    prompt: str
+    model: str
+    answer: Answer
+    status: TurnStatus | Literal["streaming", "interrupted"] = "streaming"
+    error: HolySheepError | None = None
+    cost: Cost | None = None
+    answer_id: int | str | None = None
+
+
+@dataclass
+class Conversation:
+    """The messages sent to the model: system prompt, then each turn's prompt and answer."""
+
+    profile: str
+    model: str
+    system_prompt: str | None = None
+    id: str | None = None
+    turns: list[Turn] = field(default_factory=list)
+
+    def messages_for(self, prompt: str) -> tuple[ChatMessage, ...]:
+        msgs: list[ChatMessage] = []
+        if self.system_prompt:
+            msgs.append(ChatMessage("system", self.system_prompt))
+        for turn in self.turns:
+            msgs.append(ChatMessage("user", turn.prompt))
+            text = turn.answer.content
+            if text:
+                msgs.append(ChatMessage("assistant", text))
+        msgs.append(ChatMessage("user", prompt))
+        return tuple(msgs)
+
+
+class ConversationController:
+    def __init__(
+        self,
+        client: RelayClient,
+        *,
+        profile_name: str,
+        store: HistoryStore | None = None,
+        metrics: MetricsLog | None = None,
+        prices: PriceBook | None = None,
+        on_warning: Callable[[str], None] | None = None,
+        flush_interval: float = FLUSH_INTERVAL,
+    ) -> None:
+        self.client = client
+        self.profile_name = profile_name
+        self.store = store
+        self.metrics = metrics
+        self.prices = prices
+        self._warn = on_warning or (lambda _msg: None)
+        self._flush_interval = flush_interval
+
+    def _store_call(self, what: str, fn: Callable[[], object]) -> object:
+        """History failures never lose the conversation in memory: warn once and carry on without the store."""
+        if self.store is None:
+            return None
+        try:
+            return fn()
+        except StorageError as exc:
+            self._warn(f"History is not being saved ({what}): {exc.message}")
+            self.store = None
+            return None
+
+    async def run_turn(
+        self,
+        conversation: Conversation,
+        prompt: str,
+        *,
+        model: str | None = None,
+        on_event: Callable[[StreamEvent], None] | None = None,
+        temperature: float | None = None,
+        max_tokens: int | None = None,
+        stream: bool = True,
+    ) -> Turn:
+        """Send ``prompt`` with the conversation so far. Never raises for relay failures: the Turn carries them.
+
+        Cancellation (Esc in the app, Ctrl-C in the CLI) stores the partial answer as stopped and re-raises.
+        """
+        model = model or conversation.model
+        request = ChatRequest(
+            model=model,
+            messages=conversation.messages_for(prompt),
+            temperature=temperature,
+            max_tokens=max_tokens,
+        )
+        answer = Answer(model=model)
+        turn = Turn(prompt, model, answer)
+        store = self.store
+        if store is not None:
+            if conversation.id is None:
+                conversation.id = self._store_call(  # type: ignore[assignment]
+                    "new conversation",
+                    lambda: store.create_conversation(
+                        profile=self.profile_name, system_prompt=conversation.system_prompt
+                    ),
+                )
+            if conversation.id is not None:
+                cid = conversation.id
+                self._store_call("prompt", lambda: store.add_user_message(cid, prompt, model=model))
+                turn.answer_id = self._store_call(  # type: ignore[assignment]
+                    "answer", lambda: store.start_answer(cid, model=model)
+                )
+        conversation.turns.append(turn)
+        emit = on_event or (lambda _e: None)
+        last_flush = time.monotonic()
+        try:
+            if stream:
+                async for event in self.client.stream_chat(request, timings=answer.timings):
+                    answer.apply(event)
+                    emit(event)
+                    now = time.monotonic()
+                    if now - last_flush >= self._flush_interval and turn.answer_id is not None:
+                        last_flush = now
+                        self._flush(turn)
+            else:
+                done = await self.client.complete(request)
+                _copy_answer(done, answer)
+            turn.status = "complete"
+        except asyncio.CancelledError:
+            turn.status = "stopped"
+            self._finish(turn)
+            raise
+        except HolySheepError as exc:
+            turn.status = "error"
+            turn.error = exc
+            if isinstance(exc, ModelNotFoundError) and not exc.suggestions:
+                exc.suggestions = await self.client.suggest_models(model)
+                if exc.suggestions:
+                    exc.hint = "Did you mean: " + ", ".join(exc.suggestions) + "?  (`holysheep models` lists all.)"
+        except KeyboardInterrupt:
+            turn.status = "stopped"
+            self._finish(turn)
+            raise
+        self._finish(turn)
+        return turn
+
+    def _flush(self, turn: Turn) -> None:
+        store, msg_id = self.store, turn.answer_id
+        if store is None or msg_id is None:
+            return
+        content, reasoning = turn.answer.content, turn.answer.reasoning
+        self._store_call("partial answer", lambda: store.update_answer(msg_id, content=content, reasoning=reasoning))
+
+    def _finish(self, turn: Turn) -> None:
+        answer = turn.answer
+        timings = answer.timings
+        if self.prices is not None:
+            turn.cost = self.prices.cost_for_answer(answer, prompt_chars=_prompt_chars(turn))
+        store, msg_id = self.store, turn.answer_id
+        if store is not None and msg_id is not None:
+            usage = answer.usage
+            error_text = turn.error.user_text() if turn.error else None
+            self._store_call(
+                "answer",
+                lambda: store.finish_answer(
+                    msg_id,
+                    status=turn.status,
+                    content=answer.content,
+                    reasoning=answer.reasoning,
+                    model=answer.model,
+                    prompt_tokens=usage.prompt_tokens if usage else None,
+                    completion_tokens=usage.completion_tokens if usage else None,
+                    cached_tokens=usage.cached_tokens if usage else None,
+                    cost_usd=turn.cost.usd if turn.cost else None,
+                    cost_estimated=bool(turn.cost and turn.cost.estimated),
+                    ttft_ms=_ms(timings.ttft),
+                    total_ms=_ms(timings.total),
+                    error_text=error_text,
+                    finish_reason=answer.finish_reason,
+                ),
+            )
+        if self.metrics is not None:
+            from holysheep_tui.metrics import MetricRecord
+
+            usage = answer.usage
+            error = turn.error
+            record = MetricRecord.for_answer(
+                profile=self.profile_name,
+                model=answer.model,
+                usage=usage,
+                timings=timings,
+                cost=turn.cost,
+                success=turn.status == "complete",
+                http_status=error.status if isinstance(error, RelayError) else (200 if turn.status == "complete" else None),
+                error_type=error.kind if error else (None if turn.status == "complete" else turn.status),
+                retries=answer.retries,
+            )
+            try:
+                self.metrics.append(record)
+            except StorageError as exc:
+                self._warn(f"Metrics not recorded: {exc.message}")
+
+
+def _copy_answer(src: Answer, dst: Answer) -> None:
+    dst.model = src.model
+    dst.content_parts[:] = src.content_parts
+    dst.reasoning_parts[:] = src.reasoning_parts
+    dst.refusal = src.refusal
+    dst.finish_reason = src.finish_reason
+    dst.usage = src.usage
+    dst.retries = src.retries
+    dst.timings = src.timings if isinstance(src.timings, Timings) else dst.timings
+
+
+def _prompt_chars(turn: Turn) -> int:
+    return len(turn.prompt)
+
+
+def _ms(seconds: float | None) -> int | None:
+    return None if seconds is None else int(round(seconds * 1000))

@@ -1,0 +1,81 @@
+"""From command-line choices to a ready client: config, profile, key and, with --demo, the simulator.
+
+Both front ends (the CLI and the app) open their session here, so they resolve everything alike.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
+
+from holysheep_tui.client import RelayClient
+from holysheep_tui.config import Config, Profile, load_config, resolve_profile
+from holysheep_tui.errors import KeyMissingError
+
+if TYPE_CHECKING:
+    from holysheep_tui.simulator import RelaySimulator
+
+DEMO_PROFILE = "demo"
+
+
+@dataclass
+class Session:
+    config: Config
+    profile_name: str
+    profile: Profile
+    api_key: str | None = field(repr=False)
+    key_source: str | None
+    simulator: RelaySimulator | None = None
+
+    @property
+    def is_demo(self) -> bool:
+        return self.simulator is not None
+
+    def client(self, profile: Profile | None = None) -> RelayClient:
+        return RelayClient(profile or self.profile, self.api_key, key_source=self.key_source)
+
+    def close(self) -> None:
+        if self.simulator is not None:
+            self.simulator.stop()
+            self.simulator = None
+
+
+def is_loopback_url(url: str) -> bool:
+    host = urlsplit(url).hostname or ""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def open_session(
+    *,
+    profile: str | None = None,
+    base_url: str | None = None,
+    model: str | None = None,
+    demo: bool = False,
+    require_key: bool = True,
+    config: Config | None = None,
+) -> Session:
+    """Resolve config, profile and key. A missing key is an error only for a remote endpoint."""
+    config = config or load_config()
+    if demo:
+        from holysheep_tui.simulator import RelaySimulator
+
+        simulator = RelaySimulator().start()
+        demo_profile = Profile(base_url=simulator.base_url, model=model or "kimi-k2")
+        return Session(config, DEMO_PROFILE, demo_profile, None, None, simulator)
+    name, chosen = resolve_profile(config, profile=profile, base_url=base_url, model=model)
+    from holysheep_tui.keys import resolve_key
+
+    try:
+        resolved = resolve_key(name, chosen)
+    except KeyMissingError:
+        if is_loopback_url(chosen.base_url) or not require_key:
+            return Session(config, name, chosen, None, None)
+        raise
+    return Session(config, name, chosen, resolved.value.get(), resolved.source)
