@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
 from holysheep_tui.client import RelayClient
-from holysheep_tui.errors import HolySheepError, ModelNotFoundError, RelayError, StorageError
+from holysheep_tui.errors import HolySheepError, ModelNotFoundError, StorageError
 from holysheep_tui.wire import Answer, ChatMessage, ChatRequest, StreamEvent, Timings
 
 if TYPE_CHECKING:
@@ -36,7 +36,9 @@ class Turn:
     status: TurnStatus | Literal["streaming", "interrupted"] = "streaming"
     error: HolySheepError | None = None
     cost: Cost | None = None
-    answer_id: int | str | None = None
+    answer_id: int | None = None
+    sent_texts: tuple[str, ...] = ()
+    """The texts of every message sent for this turn (for a cost estimate when the server reports no usage)."""
 
 
 @dataclass
@@ -116,7 +118,7 @@ class ConversationController:
             max_tokens=max_tokens,
         )
         answer = Answer(model=model)
-        turn = Turn(prompt, model, answer)
+        turn = Turn(prompt, model, answer, sent_texts=tuple(m.content for m in request.messages))
         store = self.store
         if store is not None:
             if conversation.id is None:
@@ -177,7 +179,7 @@ class ConversationController:
         answer = turn.answer
         timings = answer.timings
         if self.prices is not None:
-            turn.cost = self.prices.cost_for_answer(answer, prompt_chars=_prompt_chars(turn))
+            turn.cost = self.prices.answer_cost(answer.model, answer.usage, turn.sent_texts, answer.content)
         store, msg_id = self.store, turn.answer_id
         if store is not None and msg_id is not None:
             usage = answer.usage
@@ -198,25 +200,24 @@ class ConversationController:
                     ttft_ms=_ms(timings.ttft),
                     total_ms=_ms(timings.total),
                     error_text=error_text,
-                    finish_reason=answer.finish_reason,
                 ),
             )
         if self.metrics is not None:
             from holysheep_tui.metrics import MetricRecord
 
-            usage = answer.usage
             error = turn.error
-            record = MetricRecord.for_answer(
-                profile=self.profile_name,
-                model=answer.model,
-                usage=usage,
-                timings=timings,
-                cost=turn.cost,
-                success=turn.status == "complete",
-                http_status=error.status if isinstance(error, RelayError) else (200 if turn.status == "complete" else None),
-                error_type=error.kind if error else (None if turn.status == "complete" else turn.status),
-                retries=answer.retries,
-            )
+            if turn.status == "complete":
+                record = MetricRecord.for_answer(self.profile_name, answer, turn.cost)
+            else:
+                failure: BaseException = error if error is not None else asyncio.CancelledError()
+                record = MetricRecord.for_failure(
+                    self.profile_name,
+                    answer.model,
+                    failure,
+                    timings=timings,
+                    retries=answer.retries,
+                    cost=turn.cost,
+                )
             try:
                 self.metrics.append(record)
             except StorageError as exc:
@@ -232,10 +233,6 @@ def _copy_answer(src: Answer, dst: Answer) -> None:
     dst.usage = src.usage
     dst.retries = src.retries
     dst.timings = src.timings if isinstance(src.timings, Timings) else dst.timings
-
-
-def _prompt_chars(turn: Turn) -> int:
-    return len(turn.prompt)
 
 
 def _ms(seconds: float | None) -> int | None:

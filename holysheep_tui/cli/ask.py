@@ -111,9 +111,9 @@ async def _ask(args: argparse.Namespace, session: Session, prompt: str) -> int:
     err = sys.stderr
     extras = _open_extras(args, session)
     if not session.is_demo and "metrics" in extras:
-        from holysheep_tui.budget import check_budget
+        from holysheep_tui.budget import budget_status, check_budget
 
-        check_budget(session.profile_name, profile, extras["metrics"], override=args.over_budget)
+        check_budget(budget_status(session.profile_name, profile, extras["metrics"]), override=args.over_budget)
     client = session.client(profile)
     controller = ConversationController(
         client,
