@@ -1,0 +1,257 @@
+"""Interpreting an OpenAI chat-completions stream: server-sent events in, typed stream events out.
+
+Plain ``json.loads`` and defensive dict access: this runs once per token. Provider quirks handled here:
+``[DONE]`` present or missing, error objects inside a 200 stream, ``reasoning_content`` vs ``reasoning``,
+usage in a final ``choices: []`` chunk and/or in ``choices[0].usage``, ``n > 1``, partial tool calls.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from holysheep_tui.errorbody import ErrorInfo, classify_error, clean_text, parse_error_body
+from holysheep_tui.errors import (
+    AuthError,
+    BadRequestError,
+    ContextTooLongError,
+    ModelNotFoundError,
+    ProtocolError,
+    QuotaError,
+    RateLimitError,
+    RelayError,
+    UpstreamError,
+)
+from holysheep_tui.sse import ServerSentEvent
+from holysheep_tui.wire import (
+    ContentDelta,
+    FinishReason,
+    ReasoningDelta,
+    RefusalDelta,
+    ResponseModel,
+    StreamEvent,
+    ToolCallDelta,
+    Usage,
+    UsageReport,
+)
+
+_ERROR_CLASSES: dict[str, type[RelayError]] = {
+    "auth": AuthError,
+    "quota": QuotaError,
+    "rate_limit": RateLimitError,
+    "model_not_found": ModelNotFoundError,
+    "context_too_long": ContextTooLongError,
+    "bad_request": BadRequestError,
+}
+
+
+def stream_error(payload: object) -> RelayError:
+    """The error for an error object found inside a stream that had already started (HTTP 200)."""
+    info = parse_error_body(payload)
+    status = _status_of(payload) or _status_of_info(info)
+    cls = _ERROR_CLASSES.get(classify_error(status, info), UpstreamError)
+    said = info.message or info.raw_excerpt or None
+    if said:
+        text = f"The model provider stopped with an error: {said}"
+    else:
+        text = "The model provider stopped with an error and gave no reason."
+    return cls(text, status=status, provider_message=said)
+
+
+def _status_of(payload: object) -> int | None:
+    """An HTTP-like status carried in the error object's ``code`` (OpenRouter sends 429, 502...)."""
+    if isinstance(payload, list) and payload:
+        payload = payload[0]
+    if not isinstance(payload, dict):
+        return None
+    err = payload.get("error")
+    holder = err if isinstance(err, dict) else payload
+    for key in ("code", "status"):
+        value = holder.get(key)
+        if isinstance(value, int) and not isinstance(value, bool) and 400 <= value <= 599:
+            return value
+    return None
+
+
+def _status_of_info(info: ErrorInfo) -> int | None:
+    code = info.code
+    if code and code.isdigit() and 400 <= int(code) <= 599:
+        return int(code)
+    return None
+
+
+def _count(value: object) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value if value >= 0 else None
+    if isinstance(value, float) and value >= 0 and value.is_integer():
+        return int(value)
+    return None
+
+
+def parse_usage(raw: object) -> Usage | None:
+    """A Usage from any provider's usage object; None when it carries no token counts at all."""
+    if not isinstance(raw, dict):
+        return None
+    prompt = _count(raw.get("prompt_tokens"))
+    if prompt is None:
+        prompt = _count(raw.get("input_tokens"))
+    completion = _count(raw.get("completion_tokens"))
+    if completion is None:
+        completion = _count(raw.get("output_tokens"))
+    total = _count(raw.get("total_tokens"))
+    if prompt is None and completion is None and total is None:
+        return None
+    prompt = prompt or 0
+    completion = completion or 0
+    if not total:
+        total = prompt + completion
+    cached: int | None = None
+    details = raw.get("prompt_tokens_details")
+    if isinstance(details, dict):
+        cached = _count(details.get("cached_tokens"))
+    if cached is None:
+        cached = _count(raw.get("prompt_cache_hit_tokens"))  # DeepSeek
+    if cached is None:
+        cached = _count(raw.get("cached_tokens"))  # Moonshot
+    reasoning: int | None = None
+    details = raw.get("completion_tokens_details")
+    if isinstance(details, dict):
+        reasoning = _count(details.get("reasoning_tokens"))
+    return Usage(prompt, completion, total, cached or 0, reasoning or 0)
+
+
+def _text(value: object) -> str:
+    """Delta text: a string, or a list of content parts; anything else is no text."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, list):
+        parts = [p.get("text") for p in value if isinstance(p, dict)]
+        return "".join(p for p in parts if isinstance(p, str))
+    return ""
+
+
+class ChatStreamParser:
+    """Feed it each ServerSentEvent of one response; it returns the typed events for choice 0."""
+
+    def __init__(self, requested_model: str) -> None:
+        self.requested_model = requested_model
+        self.done = False
+        self.finished = False
+        self.saw_content = False
+        self._model_seen = False
+        self._usage: Usage | None = None
+
+    def feed(self, sse: ServerSentEvent) -> list[StreamEvent]:
+        if self.done:
+            return []
+        data = sse.data
+        if sse.event == "error":
+            raise stream_error(_loads_or_text(data))
+        stripped = data.strip()
+        if not stripped:
+            return []
+        if stripped == "[DONE]":
+            self.done = True
+            return []
+        try:
+            chunk = json.loads(stripped)
+        except (ValueError, RecursionError):
+            if sse.event != "message":
+                return []  # a named event we do not know, e.g. a ping
+            raise ProtocolError(
+                f"The relay sent a chunk that is not JSON: {clean_text(data, 80)}",
+                hint="The partial answer was kept. Try again, or check the base URL points at an OpenAI-compatible API.",
+            ) from None
+        if isinstance(chunk, list) and chunk and isinstance(chunk[0], dict) and "error" in chunk[0]:
+            raise stream_error(chunk)
+        if not isinstance(chunk, dict):
+            raise ProtocolError(
+                f"The relay sent a chunk that is not a JSON object: {clean_text(data, 80)}",
+                hint="The partial answer was kept.",
+            )
+        if chunk.get("error") or chunk.get("object") == "error":
+            raise stream_error(chunk)
+        return self._chunk(chunk)
+
+    def _chunk(self, chunk: dict[str, Any]) -> list[StreamEvent]:
+        events: list[StreamEvent] = []
+        model = chunk.get("model")
+        if not self._model_seen and isinstance(model, str) and model:
+            self._model_seen = True
+            events.append(ResponseModel(model))
+        choices = chunk.get("choices")
+        if isinstance(choices, list):
+            for position, choice in enumerate(choices):
+                if not isinstance(choice, dict):
+                    continue
+                index = choice.get("index", position)
+                if index is None:
+                    index = position
+                if index == 0:
+                    self._choice(choice, events)
+                    break
+        self._usage_from(chunk.get("usage"), events)
+        return events
+
+    def _choice(self, choice: dict[str, Any], events: list[StreamEvent]) -> None:
+        delta = choice.get("delta")
+        if not isinstance(delta, dict):
+            delta = choice.get("message")
+        if isinstance(delta, dict):
+            self._delta(delta, events)
+        reason = choice.get("finish_reason")
+        if not self.finished and isinstance(reason, str) and reason:
+            self.finished = True
+            events.append(FinishReason(reason))
+        self._usage_from(choice.get("usage"), events)
+
+    def _delta(self, delta: dict[str, Any], events: list[StreamEvent]) -> None:
+        reasoning = delta.get("reasoning_content")
+        if not isinstance(reasoning, str) or not reasoning:
+            reasoning = delta.get("reasoning")
+        if isinstance(reasoning, str) and reasoning:
+            events.append(ReasoningDelta(reasoning))
+            self.saw_content = True
+        content = _text(delta.get("content"))
+        if content:
+            events.append(ContentDelta(content))
+            self.saw_content = True
+        refusal = delta.get("refusal")
+        if isinstance(refusal, str) and refusal:
+            events.append(RefusalDelta(refusal))
+            self.saw_content = True
+        calls = delta.get("tool_calls")
+        if isinstance(calls, list):
+            for position, call in enumerate(calls):
+                if isinstance(call, dict):
+                    self._tool_call(call, position, events)
+
+    def _tool_call(self, call: dict[str, Any], position: int, events: list[StreamEvent]) -> None:
+        index = call.get("index")
+        if not isinstance(index, int) or isinstance(index, bool):
+            index = position
+        call_id = call.get("id")
+        function = call.get("function")
+        name = function.get("name") if isinstance(function, dict) else None
+        arguments = function.get("arguments") if isinstance(function, dict) else None
+        call_id = call_id if isinstance(call_id, str) and call_id else None
+        name = name if isinstance(name, str) and name else None
+        arguments = arguments if isinstance(arguments, str) else ""
+        if call_id or name or arguments:
+            events.append(ToolCallDelta(index, call_id, name, arguments))
+            self.saw_content = True
+
+    def _usage_from(self, raw: object, events: list[StreamEvent]) -> None:
+        usage = parse_usage(raw)
+        if usage is not None and usage != self._usage:
+            self._usage = usage
+            events.append(UsageReport(usage))
+
+
+def _loads_or_text(data: str) -> object:
+    try:
+        return json.loads(data)
+    except (ValueError, RecursionError):
+        return data
