@@ -55,7 +55,7 @@ def stream_error(payload: object) -> RelayError:
         text = f"The model provider stopped with an error: {said}"
     else:
         text = "The model provider stopped with an error and gave no reason."
-    return cls(text, status=status, provider_message=said)
+    return cls(text, status=status, provider_message=said, hint="Whatever streamed before the error is kept.")
 
 
 def _status_of(payload: object) -> int | None:

@@ -546,6 +546,7 @@ def test_in_stream_errors_map_to_the_specific_error_class(payload: object, error
     assert caught.value.status == status
     assert caught.value.provider_message
     assert caught.value.provider_message in str(caught.value)
+    assert caught.value.hint == "Whatever streamed before the error is kept."
 
 
 def test_openrouter_raw_message_is_preferred_in_stream() -> None:
