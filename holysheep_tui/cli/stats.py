@@ -1,0 +1,142 @@
+"""``holysheep stats``: requests, failures, tokens, cost and latency from the metrics log."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import unicodedata
+from collections.abc import Sequence
+from typing import Any
+
+from holysheep_tui.config import load_config
+from holysheep_tui.metrics import MetricsLog
+from holysheep_tui.money import ESTIMATE_MARK, CurrencyView, format_cny, format_usd
+from holysheep_tui.stats import GROUPINGS, StatsRow, parse_since, summarise, summarise_total
+
+
+def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
+    p = subparsers.add_parser(
+        "stats",
+        parents=[common],
+        help="requests, failure rate, tokens, cost and latency percentiles from the metrics log",
+        description="Summarise the metrics log: requests, failure rate, tokens, cost in USD and CNY "
+        "(billed at the relay rate, at the market rate, and saved) and mean/p50/p95/p99 latency and "
+        "time to first token. --profile and -m filter the records.",
+    )
+    p.add_argument("--since", default="30d", help="24h, 7d, 30d (default), any N with m/h/d/w, or all")
+    p.add_argument("--by", choices=GROUPINGS, default="model", help="group rows by (default: model)")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=run)
+
+
+def cell_len(text: str) -> int:
+    """Terminal cells: wide and full-width characters (Chinese, Japanese, Korean) take two."""
+    return sum(
+        0 if unicodedata.combining(ch) else 2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1
+        for ch in text
+    )
+
+
+def _pad(text: str, width: int, right: bool) -> str:
+    gap = " " * max(width - cell_len(text), 0)
+    return gap + text if right else text + gap
+
+
+def render_table(header: Sequence[str], rows: Sequence[Sequence[str]], right: Sequence[bool]) -> list[str]:
+    widths = [max(cell_len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+    return [
+        "  ".join(_pad(cell, widths[i], right[i]) for i, cell in enumerate(row)).rstrip()
+        for row in [header, *rows]
+    ]
+
+
+def _ms(value: float | None) -> str:
+    if value is None:
+        return "-"
+    return f"{value:.0f}ms" if value < 1000 else f"{value / 1000:.2f}s"
+
+
+def _tokens(n: int) -> str:
+    if n >= 1_000_000:
+        return f"{n / 1_000_000:.2f}M"
+    if n >= 10_000:
+        return f"{n / 1000:.1f}k"
+    return str(n)
+
+
+def _cells(row: StatsRow) -> list[str]:
+    mark = ESTIMATE_MARK if row.cost_estimated else ""
+    usd = f"{mark}{format_usd(row.cost_usd)}" + ("+?" if row.unpriced else "")
+    money = [usd, *(f"{mark}{format_cny(v)}" for v in (row.billed_cny, row.market_cny, row.saved_cny))]
+    if row.unpriced and not row.priced:
+        money = ["unknown"] * 4
+    return [
+        row.key,
+        str(row.requests),
+        f"{row.failure_rate:.1%}",
+        _tokens(row.prompt_tokens),
+        _tokens(row.completion_tokens),
+        *money,
+        _ms(row.latency_ms.mean),
+        _ms(row.latency_ms.p50),
+        _ms(row.latency_ms.p95),
+        _ms(row.latency_ms.p99),
+        _ms(row.ttft_ms.p50),
+        _ms(row.ttft_ms.p95),
+    ]
+
+
+HEADER = (
+    "REQS", "FAIL", "IN TOK", "OUT TOK", "COST $", "BILLED ¥", "MARKET ¥", "SAVED ¥",
+    "MEAN", "P50", "P95", "P99", "TTFT P50", "TTFT P95",
+)  # fmt: skip
+
+
+def run(args: argparse.Namespace) -> int:
+    since = parse_since(args.since)
+    config = load_config()
+    view = CurrencyView.from_config(config.pricing)
+    result = MetricsLog().read(since=since)
+    records = [
+        r
+        for r in result.records
+        if (not args.profile or r.profile == args.profile) and (not args.model or r.model == args.model)
+    ]
+    rows = summarise(records, by=args.by, view=view)
+    total = summarise_total(records, view=view)
+    if result.skipped:
+        print(f"holysheep: skipped {result.skipped} unreadable line(s) in the metrics log", file=sys.stderr)
+    if args.json:
+        out = {
+            "since": since.isoformat() if since else None,
+            "by": args.by,
+            "percentile_method": "nearest-rank",
+            "relay_rate": view.relay_rate,
+            "market_rate": view.market_rate,
+            "rows": [r.to_json() for r in rows],
+            "total": total.to_json(),
+            "skipped_lines": result.skipped,
+        }
+        print(json.dumps(out, ensure_ascii=False, indent=2))
+        return 0
+    if not records:
+        span = "" if since is None else f" in the last {args.since}"
+        print(f"No requests recorded{span}.")
+        return 0
+    header = [args.by.upper(), *HEADER]
+    body = [_cells(r) for r in rows]
+    if len(rows) > 1:
+        body.append(_cells(total))
+    right = [False] + [True] * len(HEADER)
+    for line in render_table(header, body, right):
+        print(line)
+    notes = [f"Latency over successful requests; percentiles by nearest rank. ¥ at {view.relay_rate:g} billed, "
+             f"{view.market_rate:g} market per $."]  # fmt: skip
+    if total.cost_estimated:
+        notes.append(f"{ESTIMATE_MARK} marks costs estimated from text length (the server sent no usage).")
+    if total.unpriced:
+        notes.append(f"+? {total.unpriced} request(s) of models with unknown prices are not in the cost.")
+    for note in notes:
+        print(note)
+    return 0
