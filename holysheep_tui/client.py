@@ -260,6 +260,11 @@ class RelayClient:
                     for sse in decoder.close():
                         for event in parser.feed(sse):
                             yield event
+            except RelayError as exc:  # an error object inside the stream: the provider's words may echo the key
+                exc.message = self._scrub(exc.message) or ""
+                exc.args = (exc.message,)
+                exc.provider_message = self._scrub(exc.provider_message)
+                raise
             except httpx.ReadTimeout:
                 raise ReadTimeoutError(
                     f"The relay sent nothing for {self.profile.timeouts.read:g} s"

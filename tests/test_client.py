@@ -358,3 +358,13 @@ def test_timings_tokens_per_second() -> None:
     t = Timings(ttfb=0.1, ttft=0.5, total=2.5)
     assert t.tokens_per_second(100) == 50
     assert Timings().tokens_per_second(10) is None
+
+
+async def test_in_stream_error_echoing_the_key_is_scrubbed() -> None:
+    err = {"error": {"message": f"无效的令牌 invalid token {KEY}", "code": 401}}
+    with RawServer([Reply(pieces=sse(chunk("部分"), err, done=False))]) as srv:
+        async with make_client(srv.base_url) as client:
+            answer, error = await collect_until_error(client)
+    assert isinstance(error, AuthError)
+    assert KEY not in str(error) and KEY not in (error.provider_message or "") and KEY not in repr(error)
+    assert answer.content == "部分"
