@@ -1,0 +1,142 @@
+"""Daily and monthly spending budgets per profile, measured from the metrics log in local time."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+from datetime import datetime, tzinfo
+from typing import Literal
+
+from holysheep_tui.config import Profile
+from holysheep_tui.errors import BudgetExceededError
+from holysheep_tui.metrics import MetricRecord, MetricsLog
+from holysheep_tui.money import format_usd
+
+Level = Literal["ok", "warn", "over"]
+Period = Literal["day", "month"]
+WARN_AT = 0.8
+_RANK: dict[Level, int] = {"ok": 0, "warn": 1, "over": 2}
+
+
+def level_for(spent: float, limit: float) -> Level:
+    fraction = spent / limit
+    if fraction >= 1.0:
+        return "over"
+    if fraction >= WARN_AT:
+        return "warn"
+    return "ok"
+
+
+@dataclass(frozen=True, slots=True)
+class BudgetLine:
+    period: Period
+    limit_usd: float
+    spent_usd: float
+
+    @property
+    def fraction(self) -> float:
+        return self.spent_usd / self.limit_usd
+
+    @property
+    def level(self) -> Level:
+        return level_for(self.spent_usd, self.limit_usd)
+
+    @property
+    def label(self) -> str:
+        return "daily" if self.period == "day" else "monthly"
+
+
+@dataclass(frozen=True, slots=True)
+class BudgetStatus:
+    profile: str
+    daily: BudgetLine | None = None
+    monthly: BudgetLine | None = None
+
+    @property
+    def lines(self) -> tuple[BudgetLine, ...]:
+        return tuple(line for line in (self.daily, self.monthly) if line is not None)
+
+    @property
+    def level(self) -> Level:
+        """The worst level of the two budgets ("ok" when none is set)."""
+        levels = [line.level for line in self.lines]
+        return max(levels, key=_RANK.__getitem__) if levels else "ok"
+
+    def with_spend(self, usd: float) -> BudgetStatus:
+        """The status after another ``usd`` was spent (for the status bar, without re-reading the log)."""
+
+        def add(line: BudgetLine | None) -> BudgetLine | None:
+            return None if line is None else replace(line, spent_usd=line.spent_usd + usd)
+
+        return replace(self, daily=add(self.daily), monthly=add(self.monthly))
+
+    def summary(self) -> str:
+        """"$8.10 of $10.00 today (81%) · $40.00 of $100.00 this month (40%)", or "" with no budget."""
+        parts = []
+        for line in self.lines:
+            when = "today" if line.period == "day" else "this month"
+            parts.append(
+                f"{format_usd(line.spent_usd)} of {format_usd(line.limit_usd)} {when} ({line.fraction:.0%})"
+            )
+        return " · ".join(parts)
+
+
+def spend(
+    records: Iterable[MetricRecord], profile: str, *, now: datetime | None = None, tz: tzinfo | None = None
+) -> tuple[float, float]:
+    """USD spent by ``profile`` (today, this month) in local time; estimates count, unknown prices don't."""
+    now_local = (now or datetime.now().astimezone()).astimezone(tz)
+    day = month = 0.0
+    for r in records:
+        if r.profile != profile or r.cost_usd is None:
+            continue
+        t = r.time.astimezone(tz)
+        if (t.year, t.month) == (now_local.year, now_local.month):
+            month += r.cost_usd
+            if t.day == now_local.day:
+                day += r.cost_usd
+    return day, month
+
+
+def start_of_month(now: datetime | None = None, tz: tzinfo | None = None) -> datetime:
+    local = (now or datetime.now().astimezone()).astimezone(tz)
+    return local.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+
+
+def budget_status(
+    profile_name: str,
+    profile: Profile,
+    log: MetricsLog | None = None,
+    *,
+    now: datetime | None = None,
+    tz: tzinfo | None = None,
+) -> BudgetStatus:
+    """The profile's spend against its budgets. Reads the log only when a budget is set.
+
+    Raises StorageError when the log cannot be read.
+    """
+    daily, monthly = profile.budget_daily_usd, profile.budget_monthly_usd
+    if daily is None and monthly is None:
+        return BudgetStatus(profile_name)
+    log = log or MetricsLog()
+    records = log.read(since=start_of_month(now, tz)).records
+    day, month = spend(records, profile_name, now=now, tz=tz)
+    return BudgetStatus(
+        profile_name,
+        daily=BudgetLine("day", daily, day) if daily is not None else None,
+        monthly=BudgetLine("month", monthly, month) if monthly is not None else None,
+    )
+
+
+def check_budget(status: BudgetStatus, *, override: bool = False) -> None:
+    """Refuse to send when a budget is used up, unless the user overrode it."""
+    if override:
+        return
+    for line in status.lines:
+        if line.level == "over":
+            raise BudgetExceededError(
+                f"Profile '{status.profile}' has spent {format_usd(line.spent_usd)} of its "
+                f"{format_usd(line.limit_usd)} {line.label} budget.",
+                hint=f"Pass --over-budget to send anyway, or raise budget_{'daily' if line.period == 'day' else 'monthly'}_usd "
+                f"in the profile's config.",
+            )
