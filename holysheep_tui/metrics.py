@@ -17,7 +17,7 @@ from typing import Any
 from holysheep_tui import locations
 from holysheep_tui.errors import HolySheepError, RelayError, StorageError
 from holysheep_tui.prices import Cost
-from holysheep_tui.wire import Answer, Timings
+from holysheep_tui.wire import Answer, Timings, Usage
 
 DEFAULT_MAX_BYTES = 10 * 1024 * 1024
 DEFAULT_KEEP = 3
@@ -103,9 +103,11 @@ class MetricRecord:
         *,
         http_status: int | None = 200,
         when: datetime | None = None,
+        usage: Usage | None = None,
     ) -> MetricRecord:
-        """The record of a finished answer (usage may be missing; then the tokens are 0)."""
-        usage = answer.usage
+        """The record of a finished answer. ``usage`` (e.g. an estimate) replaces a missing answer.usage;
+        with neither, the tokens are 0."""
+        usage = answer.usage or usage
         completion = usage.completion_tokens if usage else 0
         tps = answer.timings.tokens_per_second(completion)
         return cls(
@@ -185,8 +187,11 @@ class MetricsLog:
         try:
             locations.ensure_private_dir(path.parent)
             self._maybe_rotate(path, len(line))
-            fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+            fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o600)
             try:
+                size = os.fstat(fd).st_size
+                if size and os.pread(fd, 1, size - 1) != b"\n":
+                    line = b"\n" + line  # a torn last line from a crash: keep it apart from ours
                 written = os.write(fd, line)
                 if written != len(line):  # a short write on a full disk: finish the line if we can
                     os.write(fd, line[written:])

@@ -111,6 +111,10 @@ def test_torn_last_line_and_garbage_are_skipped_and_counted(tmp_path: Path) -> N
     got = log.read()
     assert [r.prompt_tokens for r in got.records] == [100, 101]
     assert got.skipped == 4
+    log.append(_record(3))  # the next line starts on its own line after the torn one
+    got = log.read()
+    assert [r.prompt_tokens for r in got.records] == [100, 101, 103]
+    assert got.skipped == 4
 
 
 def test_missing_log_reads_as_empty(tmp_path: Path) -> None:
@@ -127,3 +131,12 @@ def test_disk_errors_become_storage_errors(tmp_path: Path) -> None:
     unreadable = MetricsLog(tmp_path)  # a directory in place of the file
     with pytest.raises(StorageError, match="Cannot read the metrics log"):
         unreadable.read()
+
+
+def test_estimated_usage_fills_in_when_the_server_sent_none(tmp_path: Path) -> None:
+    answer = Answer(model="moonshot-v1-8k")
+    answer.apply(ContentDelta("你好"))
+    estimate = Usage(prompt_tokens=12, completion_tokens=2, total_tokens=14)
+    record = MetricRecord.for_answer("默认", answer, Cost(0.00001, estimated=True), usage=estimate, when=T0)
+    assert (record.prompt_tokens, record.completion_tokens, record.cost_estimated) == (12, 2, True)
+    assert record.tokens_per_s is None, "no timings, no speed"

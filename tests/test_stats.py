@@ -149,3 +149,12 @@ def test_stats_command_with_no_records_and_bad_since(tmp_path: Path) -> None:
     bad = _run(tmp_path, "--since", "一周")
     assert bad.returncode == EXIT_USAGE
     assert "Cannot understand --since" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_stats_command_filters_by_profile_and_model(written_log: Path) -> None:
+    log = MetricsLog(written_log / "metrics.jsonl")
+    log.append(_rec(0, "kimi-k2", profile="工作", when=datetime.now(UTC)))
+    out = json.loads(_run(written_log, "--profile", "工作", "--json").stdout)
+    assert out["total"]["requests"] == 1
+    out = json.loads(_run(written_log, "-m", "通义千问-max", "--json").stdout)
+    assert [r["key"] for r in out["rows"]] == ["通义千问-max"] and out["total"]["requests"] == 4
