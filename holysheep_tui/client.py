@@ -12,8 +12,8 @@ import difflib
 import json
 import ssl
 import time
-from contextlib import aclosing
 from collections.abc import AsyncIterator, Awaitable, Callable, Generator
+from contextlib import aclosing
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -37,6 +37,7 @@ from holysheep_tui.errors import (
     ServerError,
     StreamCutError,
 )
+from holysheep_tui.ratelimit import RateLimiter
 from holysheep_tui.retry import backoff_delay, parse_retry_after
 from holysheep_tui.sse import SSEDecoder
 from holysheep_tui.wire import (
@@ -45,6 +46,7 @@ from holysheep_tui.wire import (
     ContentDelta,
     FinishReason,
     ModelInfo,
+    RateLimitWait,
     ReasoningDelta,
     RefusalDelta,
     RetryScheduled,
@@ -101,8 +103,10 @@ class RelayClient:
         key_source: str | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        limiter: RateLimiter | None = None,
     ) -> None:
         self.profile = profile
+        self._limiter = limiter
         self._key = api_key
         self._key_source = key_source or "the configured source"
         self._sleep = sleep
@@ -183,12 +187,19 @@ class RelayClient:
         retry = 0
         while True:
             state = _StreamState()
+            if self._limiter is not None:
+                wait = self._limiter.wait_time()
+                if wait > 0:
+                    yield RateLimitWait(wait)
+                await self._limiter.acquire()
             try:
                 async with aclosing(self._stream_once(body, request.model, timings, state)) as events:
                     async for event in events:
                         yield event
                 return
             except RelayError as exc:
+                if isinstance(exc, RateLimitError) and self._limiter is not None:
+                    self._limiter.penalize(exc.retry_after)
                 delay = self._retry_delay(exc, retry, state)
                 if delay is None:
                     raise

@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 from holysheep_tui.client import RelayClient
 from holysheep_tui.config import Config, Profile, load_config, resolve_profile
 from holysheep_tui.errors import KeyMissingError
+from holysheep_tui.ratelimit import RateLimiters
 
 if TYPE_CHECKING:
     from holysheep_tui.simulator import RelaySimulator
@@ -28,13 +29,17 @@ class Session:
     api_key: str | None = field(repr=False)
     key_source: str | None
     simulator: RelaySimulator | None = None
+    limiters: RateLimiters = field(default_factory=RateLimiters)
+    """One client-side rate limiter per profile, shared by every client this session makes."""
 
     @property
     def is_demo(self) -> bool:
         return self.simulator is not None
 
     def client(self, profile: Profile | None = None) -> RelayClient:
-        return RelayClient(profile or self.profile, self.api_key, key_source=self.key_source)
+        profile = profile or self.profile
+        limiter = self.limiters.get(self.profile_name, profile.rate_limit_rpm)
+        return RelayClient(profile, self.api_key, key_source=self.key_source, limiter=limiter)
 
     def close(self) -> None:
         if self.simulator is not None:
@@ -78,4 +83,4 @@ def open_session(
         if is_loopback_url(chosen.base_url) or not require_key:
             return Session(config, name, chosen, None, None)
         raise
-    return Session(config, name, chosen, resolved.value.get(), resolved.source)
+    return Session(config, name, chosen, resolved.value.get_secret_value(), resolved.source)

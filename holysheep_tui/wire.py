@@ -115,6 +115,13 @@ class RetryScheduled:
 
 
 @dataclass(frozen=True, slots=True)
+class RateLimitWait:
+    """The client-side rate limiter holds this request for ``delay`` seconds before sending it."""
+
+    delay: float
+
+
+@dataclass(frozen=True, slots=True)
 class StreamOpened:
     """Response headers arrived; ``ttfb`` seconds after the request was sent."""
 
@@ -130,6 +137,7 @@ StreamEvent = (
     | FinishReason
     | ResponseModel
     | RetryScheduled
+    | RateLimitWait
     | StreamOpened
 )
 

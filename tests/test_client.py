@@ -17,7 +17,6 @@ from holysheep_tui.errors import (
     NetworkError,
     ProtocolError,
     QuotaError,
-    RateLimitError,
     ReadTimeoutError,
     ServerError,
     StreamCutError,
