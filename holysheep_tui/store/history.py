@@ -1,0 +1,468 @@
+"""The conversation history: one SQLite file shared safely by every holysheep process.
+
+Every write is its own short ``BEGIN IMMEDIATE`` transaction, committed before the method returns, so
+a prompt is on disk before the request leaves and a killed process loses only unflushed answer text.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+import threading
+import uuid
+from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from holysheep_tui import locations
+from holysheep_tui.errors import UsageError
+from holysheep_tui.store.db import open_database, storage_error, translated
+from holysheep_tui.store.liveness import WriterLock
+from holysheep_tui.store.models import (
+    STATUSES,
+    Conversation,
+    ConversationNotFoundError,
+    ConversationSummary,
+    Message,
+    MessageStatus,
+    SearchHit,
+)
+from holysheep_tui.store.search import make_snippet, query_terms, search_sql
+from holysheep_tui.store.titles import clean_title, title_from_prompt
+
+FINAL_STATUSES = frozenset(s for s in STATUSES if s != "streaming")
+
+_MESSAGE_COLUMNS = (
+    "id, conversation_id, role, content, created, reasoning, model, status, prompt_tokens, "
+    "completion_tokens, cached_tokens, cost_usd, cost_estimated, ttft_ms, total_ms, error_text"
+)
+_CONVERSATION_COLUMNS = "id, title, title_is_user_set, created, updated, profile, system_prompt, archived"
+
+
+def now_iso() -> str:
+    return to_iso(datetime.now(UTC))
+
+
+def to_iso(moment: datetime) -> str:
+    """UTC, microseconds, fixed width: these strings sort in time order."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def _dt(text: str) -> datetime:
+    return datetime.fromisoformat(text)
+
+
+def _message(row: Sequence[Any]) -> Message:
+    return Message(
+        id=row[0],
+        conversation_id=row[1],
+        role=row[2],
+        content=row[3],
+        created=_dt(row[4]),
+        reasoning=row[5],
+        model=row[6],
+        status=row[7],
+        prompt_tokens=row[8],
+        completion_tokens=row[9],
+        cached_tokens=row[10],
+        cost_usd=row[11],
+        cost_estimated=bool(row[12]),
+        ttft_ms=row[13],
+        total_ms=row[14],
+        error_text=row[15],
+    )
+
+
+class HistoryStore:
+    """Use from one thread at a time; any number of processes may share the file."""
+
+    def __init__(self, db: sqlite3.Connection, path: Path, recovered_from: Path | None = None) -> None:
+        self._db = db
+        self.path = path
+        self.recovered_from = recovered_from
+        self._lock = threading.RLock()
+        self._writer = WriterLock(path)
+
+    @classmethod
+    def open(cls, path: Path | None = None, *, integrity_check: bool = True) -> HistoryStore:
+        """Open or create the database (default: the user's data dir). Corrupt files are moved aside,
+        and ``recovered_from`` says where. Raises StorageError when the file cannot be used.
+
+        ``integrity_check`` runs ``PRAGMA quick_check`` (about 0.9 s on 500,000 messages)."""
+        path = path or locations.history_db()
+        db, recovered = open_database(path, integrity_check=integrity_check)
+        return cls(db, path, recovered)
+
+    def close(self) -> None:
+        with self._lock:
+            with contextlib.suppress(sqlite3.Error):
+                self._db.close()
+            self._writer.release()
+
+    def __enter__(self) -> HistoryStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ---- plumbing ------------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        with self._lock, translated(self.path):
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+                self._db.execute("COMMIT")
+            except BaseException:
+                with contextlib.suppress(sqlite3.Error):
+                    self._db.execute("ROLLBACK")
+                raise
+
+    @contextlib.contextmanager
+    def _read(self) -> Iterator[sqlite3.Connection]:
+        with self._lock, translated(self.path):
+            yield self._db
+
+    @staticmethod
+    def _require(db: sqlite3.Connection, conv_id: str) -> tuple[Any, ...]:
+        row = db.execute(
+            f"SELECT {_CONVERSATION_COLUMNS} FROM conversations WHERE id = ?", (conv_id,)
+        ).fetchone()
+        if row is None:
+            raise ConversationNotFoundError(conv_id)
+        return tuple(row)
+
+    # ---- conversations -------------------------------------------------------------------------
+
+    def create_conversation(
+        self, *, profile: str, title: str | None = None, system_prompt: str | None = None
+    ) -> str:
+        conv_id = str(uuid.uuid4())
+        title = clean_title(title) if title else None
+        stamp = now_iso()
+        with self._write() as db:
+            db.execute(
+                f"INSERT INTO conversations ({_CONVERSATION_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, 0)",
+                (conv_id, title or None, int(bool(title)), stamp, stamp, profile, system_prompt),
+            )
+        return conv_id
+
+    def rename(self, conv_id: str, title: str) -> None:
+        """Set a title by hand; it is no longer taken from the first prompt."""
+        cleaned = clean_title(title)
+        if not cleaned:
+            raise UsageError("A conversation title cannot be empty.")
+        self._update_conversation(conv_id, "title = ?, title_is_user_set = 1", (cleaned,))
+
+    def set_archived(self, conv_id: str, archived: bool = True) -> None:
+        self._update_conversation(conv_id, "archived = ?", (int(archived),))
+
+    def set_system_prompt(self, conv_id: str, system_prompt: str | None) -> None:
+        self._update_conversation(conv_id, "system_prompt = ?", (system_prompt or None,))
+
+    def touch(self, conv_id: str) -> None:
+        """Mark the conversation as just used (it moves to the top of the list)."""
+        self._update_conversation(conv_id, "updated = ?", (now_iso(),))
+
+    def _update_conversation(self, conv_id: str, assignments: str, params: tuple[Any, ...]) -> None:
+        with self._write() as db:
+            cur = db.execute(f"UPDATE conversations SET {assignments} WHERE id = ?", (*params, conv_id))
+            if cur.rowcount == 0:
+                raise ConversationNotFoundError(conv_id)
+
+    def delete_conversation(self, conv_id: str) -> None:
+        with self._write() as db:
+            if db.execute("DELETE FROM conversations WHERE id = ?", (conv_id,)).rowcount == 0:
+                raise ConversationNotFoundError(conv_id)
+
+    def resolve_id(self, id_or_prefix: str) -> str:
+        """The full id of the one conversation whose id is, or starts with, ``id_or_prefix``."""
+        text = id_or_prefix.strip().lower()
+        if not text:
+            raise ConversationNotFoundError(id_or_prefix)
+        with self._read() as db:
+            if db.execute("SELECT 1 FROM conversations WHERE id = ?", (text,)).fetchone():
+                return text
+            pattern = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+            rows = db.execute(
+                "SELECT id FROM conversations WHERE id LIKE ? ESCAPE '\\' LIMIT 2", (pattern,)
+            ).fetchall()
+        if not rows:
+            raise ConversationNotFoundError(id_or_prefix)
+        if len(rows) > 1:
+            raise UsageError(
+                f"More than one conversation id starts with {id_or_prefix!r}.", hint="Give more characters."
+            )
+        return str(rows[0][0])
+
+    def last_conversation_id(self) -> str | None:
+        """The most recently updated conversation that is not archived."""
+        with self._read() as db:
+            row = db.execute(
+                "SELECT id FROM conversations WHERE archived = 0 ORDER BY updated DESC LIMIT 1"
+            ).fetchone()
+        return None if row is None else str(row[0])
+
+    def list_conversations(
+        self, *, limit: int = 200, offset: int = 0, include_archived: bool = False
+    ) -> list[ConversationSummary]:
+        """Newest first, with message count, models used and cost total."""
+        with self._read() as db:
+            rows = db.execute(
+                """
+                WITH page AS (
+                    SELECT id, title, created, updated, profile, archived FROM conversations
+                    WHERE archived = 0 OR ? ORDER BY updated DESC LIMIT ? OFFSET ?
+                )
+                SELECT page.*, count(m.id),
+                       group_concat(DISTINCT CASE WHEN m.role = 'assistant' THEN m.model END),
+                       total(m.cost_usd), max(coalesce(m.cost_estimated, 0))
+                FROM page LEFT JOIN messages m ON m.conversation_id = page.id
+                GROUP BY page.id ORDER BY page.updated DESC
+                """,
+                (int(include_archived), limit, offset),
+            ).fetchall()
+        return [
+            ConversationSummary(
+                id=r[0],
+                title=r[1],
+                created=_dt(r[2]),
+                updated=_dt(r[3]),
+                profile=r[4],
+                archived=bool(r[5]),
+                message_count=r[6],
+                models=tuple(r[7].split(",")) if r[7] else (),
+                cost_usd=float(r[8]),
+                cost_estimated=bool(r[9]),
+            )
+            for r in rows
+        ]
+
+    def get_conversation(self, conv_id: str, *, last: int | None = None) -> Conversation:
+        """The conversation with its messages (only the latest ``last`` of them if given)."""
+        with self._read() as db:
+            db.execute("BEGIN")
+            try:
+                row = self._require(db, conv_id)
+                messages = self._messages(db, conv_id, before_id=None, limit=last)
+            finally:
+                db.execute("COMMIT")
+        return Conversation(
+            id=row[0],
+            title=row[1],
+            title_is_user_set=bool(row[2]),
+            created=_dt(row[3]),
+            updated=_dt(row[4]),
+            profile=row[5],
+            system_prompt=row[6],
+            archived=bool(row[7]),
+            messages=tuple(messages),
+        )
+
+    def get_messages(
+        self, conv_id: str, *, before_id: int | None = None, limit: int | None = None
+    ) -> list[Message]:
+        """Messages in order; with ``limit``, the latest ``limit`` of those older than ``before_id``."""
+        with self._read() as db:
+            return self._messages(db, conv_id, before_id=before_id, limit=limit)
+
+    def count_messages(self, conv_id: str) -> int:
+        with self._read() as db:
+            return int(
+                db.execute("SELECT count(*) FROM messages WHERE conversation_id = ?", (conv_id,)).fetchone()[
+                    0
+                ]
+            )
+
+    @staticmethod
+    def _messages(
+        db: sqlite3.Connection, conv_id: str, *, before_id: int | None, limit: int | None
+    ) -> list[Message]:
+        rows = db.execute(
+            f"""SELECT * FROM (
+                    SELECT {_MESSAGE_COLUMNS} FROM messages
+                    WHERE conversation_id = ? AND (? IS NULL OR id < ?) ORDER BY id DESC LIMIT ?
+                ) ORDER BY id""",
+            (conv_id, before_id, before_id, -1 if limit is None else limit),
+        ).fetchall()
+        return [_message(r) for r in rows]
+
+    # ---- messages ------------------------------------------------------------------------------
+
+    def add_user_message(self, conv_id: str, content: str, *, model: str | None = None) -> int:
+        """Record a prompt (committed on return). The first prompt names an untitled conversation."""
+        stamp = now_iso()
+        with self._write() as db:
+            conv = self._require(db, conv_id)
+            cur = db.execute(
+                "INSERT INTO messages (conversation_id, role, content, model, status, created) "
+                "VALUES (?, 'user', ?, ?, 'complete', ?)",
+                (conv_id, content, model, stamp),
+            )
+            title = conv[1]
+            if title is None and not conv[2]:
+                title = title_from_prompt(content)
+            db.execute(
+                "UPDATE conversations SET updated = ?, title = ? WHERE id = ?", (stamp, title, conv_id)
+            )
+            return int(cur.lastrowid or 0)
+
+    def start_answer(self, conv_id: str, *, model: str) -> int:
+        """Create the answer's row, status 'streaming', before its text arrives (committed on return)."""
+        try:
+            writer: str | None = self._writer.acquire()
+        except OSError:
+            writer = None  # without a lock another process may call it interrupted; the text is still kept
+        stamp = now_iso()
+        with self._write() as db:
+            self._require(db, conv_id)
+            cur = db.execute(
+                "INSERT INTO messages (conversation_id, role, content, model, status, created, writer) "
+                "VALUES (?, 'assistant', '', ?, 'streaming', ?, ?)",
+                (conv_id, model, stamp, writer),
+            )
+            db.execute("UPDATE conversations SET updated = ? WHERE id = ?", (stamp, conv_id))
+            return int(cur.lastrowid or 0)
+
+    def update_answer(self, msg_id: int, *, content: str, reasoning: str = "") -> None:
+        """Flush the answer's text so far (committed on return). A deleted row is ignored."""
+        with self._write() as db:
+            db.execute(
+                "UPDATE messages SET content = ?, reasoning = ? WHERE id = ?", (content, reasoning, msg_id)
+            )
+
+    def finish_answer(
+        self,
+        msg_id: int,
+        *,
+        status: MessageStatus,
+        content: str,
+        reasoning: str = "",
+        model: str | None = None,
+        prompt_tokens: int | None = None,
+        completion_tokens: int | None = None,
+        cached_tokens: int | None = None,
+        cost_usd: float | None = None,
+        cost_estimated: bool = False,
+        ttft_ms: int | None = None,
+        total_ms: int | None = None,
+        error_text: str | None = None,
+    ) -> None:
+        """Store the final text, status and numbers. ``model`` (the one the server reported) replaces
+        the requested one when given. A deleted row is ignored."""
+        if status not in FINAL_STATUSES:
+            raise ValueError(f"not a final status: {status!r}")
+        with self._write() as db:
+            db.execute(
+                """UPDATE messages SET status = ?, content = ?, reasoning = ?, model = coalesce(?, model),
+                       prompt_tokens = ?, completion_tokens = ?, cached_tokens = ?, cost_usd = ?,
+                       cost_estimated = ?, ttft_ms = ?, total_ms = ?, error_text = ?, writer = NULL
+                   WHERE id = ?""",
+                (
+                    status,
+                    content,
+                    reasoning,
+                    model,
+                    prompt_tokens,
+                    completion_tokens,
+                    cached_tokens,
+                    cost_usd,
+                    int(cost_estimated),
+                    ttft_ms,
+                    total_ms,
+                    error_text,
+                    msg_id,
+                ),
+            )
+            db.execute(
+                "UPDATE conversations SET updated = ? WHERE id = "
+                "(SELECT conversation_id FROM messages WHERE id = ?)",
+                (now_iso(), msg_id),
+            )
+
+    def recover_interrupted(self) -> int:
+        """Mark answers left 'streaming' by processes that died as 'interrupted'; return how many."""
+        with self._read() as db:
+            writers = [
+                r[0] for r in db.execute("SELECT DISTINCT writer FROM messages WHERE status = 'streaming'")
+            ]
+        dead = [w for w in writers if not self._writer.is_alive(w)]
+        if not dead:
+            return 0
+        tokens = [w for w in dead if w is not None]
+        marks = ",".join("?" * len(tokens)) or "NULL"
+        null_clause = " OR writer IS NULL" if None in dead else ""
+        with self._write() as db:
+            cur = db.execute(
+                "UPDATE messages SET status = 'interrupted', writer = NULL "
+                f"WHERE status = 'streaming' AND (writer IN ({marks}){null_clause})",
+                tokens,
+            )
+            return int(cur.rowcount)
+
+    # ---- search and import -----------------------------------------------------------------------
+
+    def search(self, query: str, limit: int = 50) -> list[SearchHit]:
+        """Messages containing every whitespace-separated term of ``query``, newest first."""
+        terms = query_terms(query)
+        if not terms or limit <= 0:
+            return []
+        sql, params = search_sql(terms, limit)
+        with self._read() as db:
+            rows = db.execute(sql, params).fetchall()
+        hits = []
+        for msg_id, conv_id, title, role, created, content in rows:
+            snippet, spans = make_snippet(content, terms)
+            hits.append(SearchHit(conv_id, title, msg_id, role, _dt(created), snippet, spans))
+        return hits
+
+    def insert_conversation(self, conv: Conversation) -> str:
+        """Store a whole conversation (an import). Keeps its id unless taken; messages get new ids."""
+        with self._write() as db:
+            conv_id = conv.id
+            if not conv_id or db.execute("SELECT 1 FROM conversations WHERE id = ?", (conv_id,)).fetchone():
+                conv_id = str(uuid.uuid4())
+            db.execute(
+                f"INSERT INTO conversations ({_CONVERSATION_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    conv_id,
+                    conv.title,
+                    int(conv.title_is_user_set),
+                    to_iso(conv.created),
+                    to_iso(conv.updated),
+                    conv.profile,
+                    conv.system_prompt,
+                    int(conv.archived),
+                ),
+            )
+            db.executemany(
+                f"INSERT INTO messages ({_MESSAGE_COLUMNS}) VALUES (NULL, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (
+                        conv_id,
+                        m.role,
+                        m.content,
+                        to_iso(m.created),
+                        m.reasoning,
+                        m.model,
+                        "interrupted" if m.status == "streaming" else m.status,
+                        m.prompt_tokens,
+                        m.completion_tokens,
+                        m.cached_tokens,
+                        m.cost_usd,
+                        int(m.cost_estimated),
+                        m.ttft_ms,
+                        m.total_ms,
+                        m.error_text,
+                    )
+                    for m in conv.messages
+                ],
+            )
+        return conv_id
+
+
+__all__ = ["HistoryStore", "now_iso", "storage_error", "to_iso"]

@@ -1,0 +1,136 @@
+"""What the history store hands out: plain frozen dataclasses, no database handles."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+
+from holysheep_tui.errors import UsageError
+
+MessageRole = Literal["system", "user", "assistant"]
+MessageStatus = Literal["complete", "streaming", "stopped", "interrupted", "error"]
+
+ROLES: tuple[MessageRole, ...] = ("system", "user", "assistant")
+STATUSES: tuple[MessageStatus, ...] = ("complete", "streaming", "stopped", "interrupted", "error")
+UNTITLED = "Untitled"
+
+
+class ConversationNotFoundError(UsageError):
+    title = "No such conversation"
+
+    def __init__(self, conv_id: str) -> None:
+        super().__init__(
+            f"No conversation with id {conv_id!r}.",
+            hint="List them with `holysheep history list` (ids may be shortened to a unique prefix).",
+        )
+        self.conv_id = conv_id
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    id: int
+    conversation_id: str
+    role: MessageRole
+    content: str
+    created: datetime
+    reasoning: str = ""
+    model: str | None = None
+    status: MessageStatus = "complete"
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    cached_tokens: int | None = None
+    cost_usd: float | None = None
+    cost_estimated: bool = False
+    ttft_ms: int | None = None
+    total_ms: int | None = None
+    error_text: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Conversation:
+    id: str
+    title: str | None
+    title_is_user_set: bool
+    created: datetime
+    updated: datetime
+    profile: str
+    system_prompt: str | None = None
+    archived: bool = False
+    messages: tuple[Message, ...] = ()
+
+    @property
+    def display_title(self) -> str:
+        return self.title or UNTITLED
+
+    @property
+    def models(self) -> tuple[str, ...]:
+        """Models that wrote answers, in order of first use."""
+        seen: dict[str, None] = {}
+        for m in self.messages:
+            if m.role == "assistant" and m.model:
+                seen.setdefault(m.model, None)
+        return tuple(seen)
+
+    @property
+    def cost_usd(self) -> float:
+        return sum(m.cost_usd or 0.0 for m in self.messages)
+
+    @property
+    def cost_estimated(self) -> bool:
+        return any(m.cost_estimated for m in self.messages)
+
+    @property
+    def prompt_tokens(self) -> int:
+        return sum(m.prompt_tokens or 0 for m in self.messages)
+
+    @property
+    def completion_tokens(self) -> int:
+        return sum(m.completion_tokens or 0 for m in self.messages)
+
+    @property
+    def cached_tokens(self) -> int:
+        return sum(m.cached_tokens or 0 for m in self.messages)
+
+
+@dataclass(frozen=True, slots=True)
+class ConversationSummary:
+    """One row of the conversation list."""
+
+    id: str
+    title: str | None
+    created: datetime
+    updated: datetime
+    profile: str
+    archived: bool
+    message_count: int
+    models: tuple[str, ...]
+    cost_usd: float
+    cost_estimated: bool
+
+    @property
+    def display_title(self) -> str:
+        return self.title or UNTITLED
+
+
+@dataclass(frozen=True, slots=True)
+class SearchHit:
+    """A message matching a search. ``spans`` are (start, end) offsets of the matches in ``snippet``."""
+
+    conversation_id: str
+    conversation_title: str | None
+    message_id: int
+    role: MessageRole
+    created: datetime
+    snippet: str
+    spans: tuple[tuple[int, int], ...]
+
+    def marked(self, start: str = "[", end: str = "]") -> str:
+        """The snippet with every match wrapped in ``start`` ... ``end``."""
+        out: list[str] = []
+        pos = 0
+        for a, b in self.spans:
+            out += [self.snippet[pos:a], start, self.snippet[a:b], end]
+            pos = b
+        out.append(self.snippet[pos:])
+        return "".join(out)

@@ -1,0 +1,21 @@
+"""Make untrusted text safe to show in a terminal or write to a plain file."""
+
+from __future__ import annotations
+
+import re
+
+# String-type sequences (OSC, DCS, SOS, PM, APC) run to BEL or ST; an unterminated one stops at the line end.
+_STRING_SEQ = r"(?:\x1b[\]PX^_]|[\x90\x98\x9d\x9e\x9f])[^\x07\x1b\x9c\n]*(?:\x07|\x1b\\|\x9c)?"
+_CSI_SEQ = r"(?:\x1b\[|\x9b)[0-?]*[ -/]*[@-~]?"
+_ESC_SEQ = r"\x1b[ -/]*[0-~]?"
+_CONTROL = r"[\x00-\x08\x0b-\x1f\x7f-\x9f]"
+
+_UNSAFE = re.compile(f"{_STRING_SEQ}|{_CSI_SEQ}|{_ESC_SEQ}|{_CONTROL}")
+
+
+def strip_control(text: str) -> str:
+    """Remove ANSI CSI/OSC/DCS/... sequences and C0/C1 controls, keeping ``\\n`` and ``\\t``.
+
+    ``\\r\\n`` becomes ``\\n``; a lone ``\\r`` is dropped.
+    """
+    return _UNSAFE.sub("", text)
