@@ -1,0 +1,82 @@
+"""``holysheep export`` and ``holysheep import``: transcripts in and out of the history."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from holysheep_tui.cli.history import confirm, open_store
+from holysheep_tui.errors import StorageError, UsageError
+from holysheep_tui.export import FORMATS, OutputExistsError, export_conversation, write_export
+from holysheep_tui.importer import import_conversations
+
+MAX_IMPORT_BYTES = 512 * 1024 * 1024
+
+
+def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
+    p = subparsers.add_parser(
+        "export", parents=[common], help="write a conversation as md, json, html, txt or openai"
+    )
+    p.add_argument("id", nargs="?", help="conversation id or unique prefix (default: the latest)")
+    p.add_argument("--last", action="store_true", help="the most recently updated conversation")
+    p.add_argument("--format", "-f", choices=FORMATS, default="md", help="output format (default md)")
+    p.add_argument("-o", "--output", type=Path, help="file to write (default: standard output)")
+    p.add_argument("--force", action="store_true", help="overwrite an existing file")
+    p.set_defaults(func=cmd_export)
+
+    p = subparsers.add_parser("import", parents=[common], help="add conversations from a JSON export")
+    p.add_argument("file", help="a file written by `holysheep export --format json` ('-' for standard input)")
+    p.set_defaults(func=cmd_import)
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    if args.id and args.last:
+        raise UsageError("Give a conversation id or --last, not both.")
+    with open_store() as store:
+        if args.id:
+            conv_id = store.resolve_id(args.id)
+        else:
+            last = store.last_conversation_id()
+            if last is None:
+                raise UsageError("There are no conversations to export yet.")
+            conv_id = last
+        text = export_conversation(store.get_conversation(conv_id), args.format)
+    if args.output is None or str(args.output) == "-":
+        sys.stdout.write(text)
+        return 0
+    try:
+        write_export(args.output, text, force=args.force)
+    except OutputExistsError:
+        if args.force or not confirm(f"{args.output} exists. Overwrite it?"):
+            raise
+        write_export(args.output, text, force=True)
+    print(f"Wrote {args.output}", file=sys.stderr)
+    return 0
+
+
+def _read(file: str) -> str:
+    if file == "-":
+        return sys.stdin.read()
+    path = Path(file)
+    try:
+        if path.stat().st_size > MAX_IMPORT_BYTES:
+            raise UsageError(f"{path} is larger than {MAX_IMPORT_BYTES // 2**20} MiB; not importing it.")
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise UsageError(f"No such file: {path}") from None
+    except UnicodeDecodeError:
+        raise UsageError(f"{path} is not UTF-8 text; is it a JSON export?") from None
+    except OSError as exc:
+        raise StorageError(f"Cannot read {path}: {exc.strerror or exc}.") from exc
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    text = _read(args.file)
+    with open_store() as store:
+        ids = import_conversations(store, text)
+    for conv_id in ids:
+        print(conv_id)
+    print(f"Imported {len(ids)} conversation(s).", file=sys.stderr)
+    return 0
