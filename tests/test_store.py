@@ -12,6 +12,7 @@ import subprocess
 import sys
 import tempfile
 import textwrap
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
@@ -520,3 +521,28 @@ def test_bench_generator_fills_a_searchable_database(tmp_path: Path) -> None:
         conv = s.create_conversation(profile="holysheep")
         s.add_user_message(conv, "生成之后索引仍然同步", model=None)
         assert s.search("索引仍然同步")[0].conversation_id == conv
+
+
+def test_store_and_exports_never_import_textual() -> None:
+    code = (
+        "import sys, holysheep_tui.store, holysheep_tui.export, holysheep_tui.importer, "
+        "holysheep_tui.cli.history, holysheep_tui.cli.export; print('textual' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0 and out.stdout.strip() == "False", out.stderr
+
+
+def test_store_can_be_handed_to_a_worker_thread(store: HistoryStore) -> None:
+    conv = store.create_conversation(profile="holysheep")
+    errors: list[BaseException] = []
+
+    def work() -> None:
+        try:
+            store.add_user_message(conv, "来自工作线程的问题", model=None)
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    worker = threading.Thread(target=work)
+    worker.start()
+    worker.join(timeout=30)
+    assert not errors and store.get_messages(conv)[0].content == "来自工作线程的问题"
