@@ -1,0 +1,1 @@
+"""Full-screen Textual front end."""

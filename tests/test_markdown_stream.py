@@ -1,0 +1,308 @@
+"""StreamingMarkdown: streamed output equals the whole answer, finished blocks render once, untrusted
+text stays inert, wide characters align, and the layout follows the width."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from rich.cells import cell_len
+from rich.segment import Segment
+from textual.app import App, ComposeResult
+from textual.containers import VerticalScroll
+from textual.pilot import Pilot
+
+from holysheep_tui.tui.markdown_blocks import BlockSplitter
+from holysheep_tui.tui.markdown_stream import StreamingMarkdown
+
+ANSWER = """# 流式渲染测试
+
+这是第一段中文，包含 `行内代码` 和 **粗体**，以及一个[文档链接](https://example.com/docs)。
+
+| 名称 | 数量 | 说明 |
+|------|-----:|------|
+| 苹果 | 3 | 红色的水果 |
+| 香蕉 | 12 | 黄色 |
+
+```python
+def 问候(名字: str) -> str:
+    # 注释：先空一行
+
+
+    return f"你好，{名字}"
+```
+
+1. 第一步：创建密钥
+2. 第二步：设置 `base_url`
+
+3. 第三步：开始对话
+
+> 引用：模型的输出不可信。
+
+最后一段，说完了。
+"""
+
+UNSAFE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+class _App(App[None]):
+    CSS = "#pane { scrollbar-gutter: stable; }"
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll(id="pane"):
+            yield StreamingMarkdown(id="live")
+            yield StreamingMarkdown(id="whole")
+
+
+def _widgets(app: App[None]) -> tuple[StreamingMarkdown, StreamingMarkdown]:
+    return app.query_one("#live", StreamingMarkdown), app.query_one("#whole", StreamingMarkdown)
+
+
+def _lines(widget: StreamingMarkdown) -> list[str]:
+    return [widget.render_line(y).text.rstrip() for y in range(widget.size.height)]
+
+
+def _segments(widget: StreamingMarkdown) -> list[Segment]:
+    return [segment for y in range(widget.size.height) for segment in widget.render_line(y)]
+
+
+async def _stream(pilot: Pilot[None], widget: StreamingMarkdown, text: str, size: int = 3) -> None:
+    """Append ``text`` in fragments of ``size`` characters, letting the app run between some of them."""
+    for index in range(0, len(text), size):
+        widget.append(text[index : index + size])
+        if index % (size * 8) == 0:
+            await pilot.pause()
+
+
+async def test_streamed_answer_renders_like_the_whole_answer() -> None:
+    app = _App()
+    async with app.run_test(size=(100, 60)) as pilot:
+        live, whole = _widgets(app)
+        await _stream(pilot, live, ANSWER)
+        live.finish()
+        whole.set_markdown(ANSWER)
+        await pilot.pause()
+        assert live.text == ANSWER
+        assert _lines(live) == _lines(whole)
+        shown = "\n".join(_lines(live))
+        for expected in (
+            "流式渲染测试",
+            "行内代码",
+            "苹果",
+            "红色的水果",
+            "python",
+            'return f"你好，{名字}"',
+            "1. 第一步",
+            "3. 第三步",
+            "▌ 引用：模型的输出不可信。",
+            "最后一段，说完了。",
+        ):
+            assert expected in shown
+        assert "```" not in shown and "|---" not in shown
+
+
+async def test_the_open_block_is_drawn_while_the_answer_streams() -> None:
+    app = _App()
+    async with app.run_test(size=(100, 40)) as pilot:
+        live, _ = _widgets(app)
+        live.append("第一段正在生成，还没有换行")
+        for _ in range(100):  # the first frame is not delayed; bounded wait for it
+            await pilot.pause(0.01)
+            if live.open_renders:
+                break
+        assert live.open_renders >= 1
+        assert "第一段正在生成，还没有换行" in "\n".join(_lines(live))
+
+
+async def test_finished_blocks_are_rendered_exactly_once_while_tokens_arrive() -> None:
+    app = _App()
+    async with app.run_test(size=(100, 60)) as pilot:
+        live, _ = _widgets(app)
+        seen_blocks = 0
+        for index in range(0, len(ANSWER), 4):
+            live.append(ANSWER[index : index + 4])
+            live.flush()
+            await pilot.pause()
+            counts = live.block_render_counts
+            assert all(count == 1 for count in counts), counts
+            seen_blocks = len(counts)
+        assert seen_blocks >= 6
+        open_renders = live.open_renders
+        live.finish()
+        await pilot.pause()
+        counts = live.block_render_counts
+        assert counts == [1] * 7  # heading, paragraph, table, code, list, quote, last paragraph
+        assert live.blocks_rendered == len(counts)
+        assert open_renders > len(counts)  # the open block was redrawn many times meanwhile
+
+
+async def test_a_fence_split_mid_fence_renders_as_code_and_is_not_cut_at_blank_lines() -> None:
+    app = _App()
+    async with app.run_test(size=(100, 40)) as pilot:
+        live, _ = _widgets(app)
+        for fragment in (
+            "前言。\n\n``",
+            "`pyth",
+            "on\nx = 1  # 中文注释\n",
+            "\n\n",
+            "y = 2\n`",
+            "``\n\n后记。",
+        ):
+            live.append(fragment)
+            live.flush()
+            await pilot.pause()
+            shown = _lines(live)
+            assert not any(line.strip().startswith("`") for line in shown), shown
+            if "x = 1" in fragment:
+                assert "python" in [line.strip() for line in shown]
+        live.finish()
+        await pilot.pause()
+        assert len(live.block_render_counts) == 3  # 前言 / the whole fence / 后记
+        base = live.visual_style.rich_style.bgcolor
+        code_lines = [
+            live.render_line(y)
+            for y in range(live.size.height)
+            if "x = 1" in live.render_line(y).text or "y = 2" in live.render_line(y).text
+        ]
+        assert len(code_lines) == 2
+        for strip in code_lines:
+            backgrounds = {
+                segment.style.bgcolor for segment in strip if segment.style and segment.text.strip()
+            }
+            assert backgrounds and base not in backgrounds  # drawn on the code block background
+
+
+async def test_escape_sequences_and_control_characters_are_inert() -> None:
+    hostile = (
+        "标题\x1b[2J\x1b[31m红色\x1b[0m，\x1b]0;窗口标题\x07结束。\x9b31m\x07\x08\x7f\n\n"
+        "\x1b]8;;https://evil.example\x1b\\点我\x1b]8;;\x1b\\ 和 \x1bP+q\x1b\\ 完。\r\n\n"
+        "```\n代码\x1b[1m加粗\x1b[0m\x00\n```\n"
+    )
+    app = _App()
+    async with app.run_test(size=(100, 40)) as pilot:
+        live, whole = _widgets(app)
+        await _stream(pilot, live, hostile, size=2)  # sequences cut across fragments
+        live.finish()
+        whole.set_markdown(hostile)
+        await pilot.pause()
+        for widget in (live, whole):
+            segments = _segments(widget)
+            assert not [s.text for s in segments if UNSAFE.search(s.text)]
+            assert not [s for s in segments if s.style and s.style.link]
+            shown = "\n".join(_lines(widget))
+            for expected in ("红色", "结束。", "点我", "完。", "代码加粗"):
+                assert expected in shown
+        assert _lines(live) == _lines(whole)
+
+
+async def test_link_targets_that_differ_from_their_text_are_not_clickable() -> None:
+    app = _App()
+    async with app.run_test(size=(100, 40)) as pilot:
+        live, _ = _widgets(app)
+        live.set_markdown(
+            "请看[官方文档](https://evil.example/phish) 或 <https://example.com/中文>。\n\n![示意图](https://x.example/a.png)"
+        )
+        await pilot.pause()
+        shown = "\n".join(_lines(live))
+        assert "官方文档" in shown and "evil" not in shown and "示意图" in shown
+        links = {segment.style.link for segment in _segments(live) if segment.style and segment.style.link}
+        for link in links:  # only an autolink, whose visible text is its target
+            assert link in shown or link.startswith("https://example.com/")
+        assert all("evil" not in link and "x.example" not in link for link in links)
+
+
+async def test_wide_characters_align_in_table_columns() -> None:
+    table = "| 名称 | 说明 | 数量 |\n|---|---|--:|\n| 苹果 | 红色的水果 | 3 |\n| 香蕉ABC | 黄 | 12 |\n| 梨 | 很甜很甜很甜 | 100 |\n"
+    app = _App()
+    async with app.run_test(size=(80, 30)) as pilot:
+        live, _ = _widgets(app)
+        live.set_markdown(table)
+        await pilot.pause()
+        lines = _lines(live)
+        rows = {name: next(line for line in lines if name in line) for name in ("苹果", "香蕉ABC", "梨")}
+        starts = {
+            cell_len(line[: line.index(value)])
+            for line, value in zip(rows.values(), ("红色的水果", "黄", "很甜很甜很甜"), strict=True)
+        }
+        ends = {
+            cell_len(line[: line.index(value) + len(value)])
+            for line, value in zip(rows.values(), ("3", "12", "100"), strict=True)
+        }
+        assert len(starts) == 1  # second column starts at one cell offset
+        assert len(ends) == 1  # right-aligned numbers end at one cell offset
+
+
+async def test_resize_rewraps_every_block_once_per_width() -> None:
+    paragraph = "这是一段很长的中文文字，用来检查换行是否跟随宽度变化。" * 8
+    app = _App()
+    async with app.run_test(size=(80, 40)) as pilot:
+        live, _ = _widgets(app)
+        live.set_markdown(f"## 标题\n\n{paragraph}\n\n- 列表项：{paragraph}")
+        await pilot.pause()
+        narrow = _lines(live)
+        assert live.block_render_counts == [1, 1, 1]
+        assert all(cell_len(line) <= live.size.width for line in narrow)
+        await pilot.resize_terminal(140, 40)
+        await pilot.pause()
+        wide = _lines(live)
+        assert len(wide) < len(narrow)
+        assert max(cell_len(line) for line in wide) > 80
+        assert all(cell_len(line) <= live.size.width for line in wide)
+        assert live.block_render_counts == [2, 2, 2]
+        assert "".join(wide).replace(" ", "").count("用来检查") == 16
+
+
+async def test_theme_change_recolours_code_blocks() -> None:
+    app = _App()
+    async with app.run_test(size=(80, 30)) as pilot:
+        live, _ = _widgets(app)
+        live.set_markdown("```python\n打印 = print\n```")
+        await pilot.pause()
+
+        def code_background() -> object:
+            strip = next(
+                live.render_line(y) for y in range(live.size.height) if "打印" in live.render_line(y).text
+            )
+            return next(s.style.bgcolor for s in strip if s.style and "打印" in s.text)
+
+        dark = code_background()
+        app.theme = "textual-light"
+        await pilot.pause()
+        assert code_background() != dark
+
+
+# -- the splitter on its own ----------------------------------------------------------------
+
+
+def _split(text: str, size: int) -> list[str]:
+    splitter = BlockSplitter()
+    blocks: list[str] = []
+    for index in range(0, len(text), size):
+        blocks += splitter.feed(text[index : index + size])
+    return blocks + splitter.finish()
+
+
+@pytest.mark.parametrize("size", [1, 2, 3, 7, 50, 10_000])
+def test_block_boundaries_do_not_depend_on_fragment_boundaries(size: int) -> None:
+    assert _split(ANSWER, size) == _split(ANSWER, len(ANSWER))
+
+
+def test_blocks_are_cut_at_safe_places_only() -> None:
+    blocks = _split(ANSWER, 5)
+    assert blocks[0] == "# 流式渲染测试"
+    assert blocks[2].startswith("| 名称") and blocks[2].endswith("| 香蕉 | 12 | 黄色 |")
+    assert blocks[3].startswith("```python") and blocks[3].endswith("```") and "\n\n\n" in blocks[3]
+    assert blocks[4] == "1. 第一步：创建密钥\n2. 第二步：设置 `base_url`\n\n3. 第三步：开始对话"
+    assert blocks[-1] == "最后一段，说完了。"
+
+
+def test_a_list_ends_at_an_unindented_paragraph_but_not_at_indented_continuation() -> None:
+    text = "- 第一项\n\n  第一项的续行\n- 第二项\n  ```\n  代码\n\n  ```\n\n之后的段落\n"
+    assert _split(text, 3) == ["- 第一项\n\n  第一项的续行\n- 第二项\n  ```\n  代码\n\n  ```", "之后的段落"]
+
+
+def test_the_open_block_hides_a_closing_fence_still_arriving() -> None:
+    splitter = BlockSplitter()
+    splitter.feed("```python\n打印(1)\n``")
+    assert splitter.open_source() == "```python\n打印(1)"
+    assert splitter.feed("`\n") == ["```python\n打印(1)\n```"]
