@@ -18,7 +18,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal, TypeVar, cast
 
 from holysheep_tui.config import Profile
 from holysheep_tui.errors import ConfigError, KeyMissingError, KeyringError
@@ -185,7 +185,7 @@ def _run_with_deadline(fn: Callable[[], T], deadline: float, timeout: float) -> 
         raise error
     if "error" in box:
         raise box["error"]
-    return box["value"]
+    return cast(T, box["value"])
 
 
 def _configured_by() -> str:
