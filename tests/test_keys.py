@@ -10,10 +10,12 @@ from __future__ import annotations
 import json
 import os
 import pickle
+import selectors
 import subprocess
 import sys
 import textwrap
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -34,6 +36,7 @@ BACKENDS = textwrap.dedent(
     import json
     import os
     import threading
+import time
 
     from keyring.backend import KeyringBackend
     from keyring.errors import KeyringLocked, PasswordDeleteError
@@ -475,3 +478,51 @@ def test_cli_reports_a_hung_keyring_and_exits(backends: Path, monkeypatch: pytes
     assert "did not answer within 1 s" in status.stderr
     refused = holysheep("key", "set", stdin=ASCII_KEY)
     assert refused.returncode == EXIT_AUTH and "did not answer within 1 s" in refused.stderr
+
+
+def test_cli_set_on_a_terminal_prompts_without_echo(
+    backends: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    use_backend(monkeypatch, "FileStore")
+    master, slave = os.openpty()
+    # The child makes the pty its controlling terminal, as a login shell would, then runs the CLI.
+    launcher = (
+        "import fcntl, os, sys, termios; fcntl.ioctl(0, termios.TIOCSCTTY, 0); "
+        "os.execv(sys.executable, [sys.executable, '-m', 'holysheep_tui', 'key', 'set'])"
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-c", launcher], stdin=slave, stdout=slave, stderr=slave, start_new_session=True
+    )
+    os.close(slave)
+    try:
+        seen = _read_until(master, b"(input hidden): ")
+        assert b"API key for profile 'holysheep'" in seen
+        os.write(master, ASCII_KEY.encode() + b"\n")
+        seen += _read_until(master, b"in the keyring")
+        assert proc.wait(timeout=30) == EXIT_OK
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=10)
+        os.close(master)
+    assert ASCII_KEY.encode() not in seen  # not echoed, not printed
+    assert b"****WXYZ" in seen
+    assert stored(tmp_path) == {"holysheep-tui/holysheep": ASCII_KEY}
+
+
+def _read_until(fd: int, marker: bytes) -> bytes:
+    """Read from a pty until marker appears; bounded by a 30 s deadline."""
+    data = b""
+    deadline = time.monotonic() + 30
+    with selectors.DefaultSelector() as sel:
+        sel.register(fd, selectors.EVENT_READ)
+        while marker not in data and time.monotonic() < deadline:
+            if sel.select(timeout=0.5):
+                try:
+                    chunk = os.read(fd, 4096)
+                except OSError:  # the child closed the terminal
+                    break
+                if not chunk:
+                    break
+                data += chunk
+    return data

@@ -61,7 +61,10 @@ def _profile_flag(name: str) -> str:
 
 def _read_key(name: str) -> str:
     if sys.stdin.isatty():
-        raw = getpass.getpass(f"API key for profile '{name}' (input hidden): ")
+        try:
+            raw = getpass.getpass(f"API key for profile '{name}' (input hidden): ")
+        except EOFError:
+            raw = ""
     else:
         raw = sys.stdin.read()
     key = raw.strip()
