@@ -539,3 +539,64 @@ def test_every_model_answers(sim: RelaySimulator) -> None:
         for model in MODELS:
             r = client.post(f"{sim.base_url}/chat/completions", json=body(model, stream=False, prompt="你好"))
             assert r.json()["model"] == model and r.json()["choices"][0]["message"]["content"]
+
+
+def test_error_body_variants_for_robust_extraction(sim: RelaySimulator) -> None:
+    url = f"{sim.base_url}/chat/completions"
+    array = httpx.post(url, json=body("gemini-2.5-flash+errarray"))
+    assert array.status_code == 400 and array.json()[0]["error"]["code"] == 400
+    raw = httpx.post(url, json=body("kimi-k2+errraw"))
+    inner = json.loads(raw.json()["error"]["metadata"]["raw"])
+    assert raw.status_code == 502 and "上游过载" in inner["error"]["message"]
+    text = httpx.post(url, json=body("kimi-k2+errtext"))
+    assert text.status_code == 500 and text.headers["content-type"].startswith("text/plain")
+
+
+def test_models_endpoint_takes_a_status_scenario_from_the_header(sim: RelaySimulator) -> None:
+    with httpx.Client() as client:
+        first = client.get(f"{sim.base_url}/models", headers={"X-Sim-Scenario": "500x1"})
+        second = client.get(f"{sim.base_url}/models", headers={"X-Sim-Scenario": "500x1"})
+    assert (first.status_code, second.status_code) == (500, 200)
+
+
+def test_event_error_ascii_refusal_and_usage_in_both_places(sim: RelaySimulator) -> None:
+    raw = stream_raw(sim, body("kimi-k2+eventerror"))
+    assert b'event: error\ndata: {"error"' in raw and b"[DONE]" not in raw
+    escaped = stream_raw(sim, body("kimi-k2+ascii"))
+    assert b"\\u" in escaped and all(b < 0x80 for b in escaped)
+    refusal = chunks(stream_raw(sim, body("gpt-4.1+refusal")))
+    assert "抱歉" in content_of(refusal, "refusal") and content_of(refusal) == ""
+    both = chunks(stream_raw(sim, body("gpt-4.1+usageboth")))
+    assert both[-2]["choices"][0]["usage"] == both[-1]["usage"]
+
+
+def test_earlier_turns_count_as_cached_prompt_tokens(sim: RelaySimulator) -> None:
+    turns = [
+        {"role": "system", "content": "你是一个简洁的助手。"},
+        {"role": "user", "content": "你好"},
+        {"role": "assistant", "content": "你好！有什么可以帮你？"},
+        {"role": "user", "content": "人民币结算怎么算？"},
+    ]
+    usage = httpx.post(
+        f"{sim.base_url}/chat/completions", json={"model": "deepseek-v3.2", "messages": turns}
+    ).json()["usage"]
+    assert 0 < usage["prompt_cache_hit_tokens"] < usage["prompt_tokens"]
+    assert usage["prompt_cache_hit_tokens"] + usage["prompt_cache_miss_tokens"] == usage["prompt_tokens"]
+
+
+def test_non_stream_cut_sends_half_a_body_then_closes(sim: RelaySimulator) -> None:
+    raw, error = raw_http(sim, body("kimi-k2+cut", stream=False), close=False)
+    head, _, rest = raw.partition(b"\r\n\r\n")
+    length = int(
+        next(h for h in head.split(b"\r\n") if h.lower().startswith(b"content-length")).split(b":")[1]
+    )
+    assert error is None and 0 < len(rest) < length
+
+
+def test_hang_holds_back_even_the_headers(sim: RelaySimulator) -> None:
+    with (
+        httpx.Client(timeout=httpx.Timeout(10, read=0.3)) as client,
+        pytest.raises(httpx.ReadTimeout),
+    ):
+        client.post(f"{sim.base_url}/chat/completions", json=body("kimi-k2+hang,stall=30"))
+    assert sim.wait_for_finished(1)[0].client_disconnected

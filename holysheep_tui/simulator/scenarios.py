@@ -33,6 +33,9 @@ STATUS_SCENARIOS = frozenset(
         "502",
         "503",
         "504",
+        "errarray",
+        "errraw",
+        "errtext",
     }
 )
 FAULTS = frozenset(
@@ -183,6 +186,14 @@ def status_reply(name: str, spec: ModelSpec) -> ErrorReply:
                            "service_unavailable"),
         "504": error_reply(504, "Gateway timeout: the upstream model did not answer in time / 上游响应超时",
                            "server_error", "gateway_timeout"),
+        "errarray": ErrorReply(400, json.dumps([{"error": {"code": 400, "status": "INVALID_ARGUMENT",
+                               "message": "Request contains an invalid argument. / 请求参数无效"}}],
+                               ensure_ascii=False).encode()),
+        "errraw": ErrorReply(502, json.dumps({"error": {"message": "Provider returned error", "code": 502,
+                             "metadata": {"provider_name": "Moonshot", "raw": json.dumps({"error": {
+                                 "message": "upstream overloaded / 上游过载", "type": "engine_overloaded_error"}},
+                                 ensure_ascii=False)}}}, ensure_ascii=False).encode()),
+        "errtext": ErrorReply(500, b"Internal Server Error", "text/plain"),
     }  # fmt: skip
     return table[name]
 
