@@ -363,7 +363,7 @@ def test_stop_ends_a_paced_stream_and_the_client_is_not_left_hanging() -> None:
     assert started.wait(10)
     sim.stop()
     worker.join(30)
-    assert outcome and isinstance(outcome[0], httpx.RemoteProtocolError)
+    assert outcome and isinstance(outcome[0], httpx.TransportError)
     assert sim.requests[0].client_disconnected is False
 
 
@@ -386,7 +386,7 @@ def test_reset_sends_a_tcp_rst_mid_stream(sim: RelaySimulator) -> None:
 def test_stall_goes_silent_after_some_content(sim: RelaySimulator) -> None:
     seen: list[str] = []
     with (
-        httpx.Client(timeout=httpx.Timeout(10, read=0.5)) as client,
+        httpx.Client(timeout=httpx.Timeout(10, read=1.0)) as client,
         client.stream("POST", f"{sim.base_url}/chat/completions", json=body("kimi-k2+stall")) as r,
         pytest.raises(httpx.ReadTimeout),
     ):

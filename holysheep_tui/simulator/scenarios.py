@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from holysheep_tui.simulator.content import MODELS, TOOL_NAME, ChoicePlan, ModelSpec, count_tokens
 
@@ -51,6 +51,19 @@ _PARAM_RE = re.compile(r"^([a-z]+)=([A-Za-z0-9_.]+)$")
 DEFAULT_STALL = 60.0
 
 
+@dataclass(frozen=True, slots=True)
+class Pacing:
+    """``tokens_per_second=None`` streams at full speed."""
+
+    first_token_delay: float = 0.0
+    tokens_per_second: float | None = None
+    chunk_tokens: int = 3
+
+
+DEMO_PACING = Pacing(first_token_delay=0.4, tokens_per_second=60.0, chunk_tokens=3)
+FULL_SPEED = Pacing()
+
+
 class ScenarioError(ValueError):
     """A scenario string the simulator does not understand."""
 
@@ -68,6 +81,16 @@ class Scenario:
 
     def has(self, fault: str) -> bool:
         return fault in self.faults
+
+    def pacing(self, base: Pacing) -> Pacing:
+        """``base`` with this request's ``fast``, ``tps=`` and ``ttft=`` applied."""
+        if self.has("fast"):
+            base = replace(base, first_token_delay=0.0, tokens_per_second=None)
+        if self.tps is not None:
+            base = replace(base, tokens_per_second=self.tps if self.tps > 0 else None)
+        if self.ttft is not None:
+            base = replace(base, first_token_delay=max(0.0, self.ttft))
+        return base
 
     @property
     def reasoning_fields(self) -> tuple[str, ...]:
@@ -236,7 +259,7 @@ def read_chat(body: object, parsed: bool) -> ChatAsk | ErrorReply:
     base, suffix = split_model(model)
     spec = MODELS.get(base)
     if spec is None:
-        return model_not_found(model)
+        return model_not_found(base)
     limit = body.get("max_completion_tokens", body.get("max_tokens"))
     if limit is not None and not _positive_int(limit):
         return _bad("max_tokens must be a positive integer", "max_tokens")

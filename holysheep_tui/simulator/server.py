@@ -12,6 +12,7 @@ import json
 import select
 import socket
 import struct
+import sys
 import threading
 import time
 import traceback
@@ -31,11 +32,12 @@ from holysheep_tui.simulator.content import (
     usage_body,
 )
 from holysheep_tui.simulator.scenarios import (
+    DEMO_PACING,
     SCENARIO_HEADER,
     ErrorReply,
     Hangup,
+    Pacing,
     Pause,
-    Scenario,
     ScenarioError,
     Send,
     Step,
@@ -51,19 +53,6 @@ from holysheep_tui.simulator.scenarios import (
 
 MAX_BODY = 32 * 1024 * 1024
 COALESCE_BYTES = 16 * 1024
-
-
-@dataclass(frozen=True, slots=True)
-class Pacing:
-    """``tokens_per_second=None`` streams at full speed."""
-
-    first_token_delay: float = 0.0
-    tokens_per_second: float | None = None
-    chunk_tokens: int = 3
-
-
-DEMO_PACING = Pacing(first_token_delay=0.4, tokens_per_second=60.0, chunk_tokens=3)
-FULL_SPEED = Pacing()
 
 
 @dataclass(slots=True)
@@ -120,7 +109,8 @@ class _Server(ThreadingHTTPServer):
                 conn.shutdown(socket.SHUT_RDWR)
 
     def handle_error(self, request: Any, client_address: Any) -> None:
-        self.sim._note_error(traceback.format_exc())
+        if not isinstance(sys.exc_info()[1], OSError):  # a client hanging up is not our failure
+            self.sim._note_error(traceback.format_exc())
 
 
 class RelaySimulator:
@@ -337,22 +327,11 @@ class _Handler(BaseHTTPRequestHandler):
             raise _ClientGone from exc
 
     def _read_body(self) -> bytes | None:
-        """The request body, or None when it is too large to read."""
-        if "chunked" in self.headers.get("transfer-encoding", "").lower():
-            parts: list[bytes] = []
-            total = 0
-            while total <= MAX_BODY:
-                size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
-                if size == 0:
-                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
-                        pass
-                    return b"".join(parts)
-                parts.append(self.rfile.read(size))
-                self.rfile.readline()
-                total += size
-            return None
+        """The request body; None when it is chunked or too large (the connection then closes)."""
         length = int(self.headers.get("content-length") or 0)
-        return None if length > MAX_BODY else self.rfile.read(length)
+        if "chunked" in self.headers.get("transfer-encoding", "").lower() or length > MAX_BODY:
+            return None
+        return self.rfile.read(length)
 
     def _dispatch(self) -> None:
         try:
@@ -374,12 +353,11 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             if raw is None:
                 self.close_connection = True
-                self._reply(
-                    error_reply(413, "Request body too large", "invalid_request_error", "request_too_large")
-                )
+                message = "Send the body with a Content-Length of at most 32 MiB"
+                self._reply(error_reply(413, message, "invalid_request_error", "request_too_large"))
             else:
                 self._route(body, parsed)
-        except _ClientGone:
+        except (_ClientGone, OSError):
             self.close_connection = True
             if not self.sim._stopping.is_set():
                 self.sim._update(rec, client_disconnected=True)
@@ -512,7 +490,7 @@ class _Handler(BaseHTTPRequestHandler):
         usage = usage_body(spec, prompt_tokens, cached, plans)
         cid = f"chatcmpl-{uuid.uuid4().hex[:24]}"
         created = int(time.time())
-        pacing = self._pacing(sc)
+        pacing = sc.pacing(self.sim.pacing)
         if sc.has("hang"):
             self._idle(sc.stall)
         if ask.stream:
@@ -539,16 +517,6 @@ class _Handler(BaseHTTPRequestHandler):
             self._hangup(sc.has("reset"))
             return
         self._send(200, data, "application/json", ())
-
-    def _pacing(self, sc: Scenario) -> Pacing:
-        pacing = self.sim.pacing
-        if sc.has("fast"):
-            pacing = replace(pacing, first_token_delay=0.0, tokens_per_second=None)
-        if sc.tps is not None:
-            pacing = replace(pacing, tokens_per_second=sc.tps if sc.tps > 0 else None)
-        if sc.ttft is not None:
-            pacing = replace(pacing, first_token_delay=max(0.0, sc.ttft))
-        return pacing
 
     def _stream(self, steps: list[Step], pacing: Pacing) -> None:
         self.sim._update(self.rec, status=200)
