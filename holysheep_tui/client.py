@@ -12,7 +12,7 @@ import difflib
 import json
 import ssl
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Generator
+from collections.abc import AsyncGenerator, Awaitable, Callable, Generator
 from contextlib import aclosing
 from typing import Any
 from urllib.parse import urlsplit
@@ -177,7 +177,9 @@ class RelayClient:
 
     # ---- chat --------------------------------------------------------------------------------
 
-    async def stream_chat(self, request: ChatRequest, *, timings: Timings | None = None) -> AsyncIterator[StreamEvent]:
+    async def stream_chat(
+        self, request: ChatRequest, *, timings: Timings | None = None
+    ) -> AsyncGenerator[StreamEvent, None]:
         """Stream one answer as typed events. Retries only before the first answer byte.
 
         Closing the generator (or cancelling its task) closes the connection at once.
@@ -236,7 +238,7 @@ class RelayClient:
 
     async def _stream_once(
         self, body: dict[str, Any], model: str, timings: Timings, state: _StreamState
-    ) -> AsyncIterator[StreamEvent]:
+    ) -> AsyncGenerator[StreamEvent, None]:
         started = time.monotonic()
         request = self._http.build_request(
             "POST", f"{self._base}/chat/completions", json=body, headers={"Accept": "text/event-stream"}
