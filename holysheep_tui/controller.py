@@ -101,7 +101,7 @@ class ConversationController:
         prompt: str,
         *,
         model: str | None = None,
-        on_event: Callable[[StreamEvent], None] | None = None,
+        on_event: Callable[[StreamEvent], object] | None = None,
         temperature: float | None = None,
         max_tokens: int | None = None,
         stream: bool = True,
