@@ -36,7 +36,6 @@ BACKENDS = textwrap.dedent(
     import json
     import os
     import threading
-import time
 
     from keyring.backend import KeyringBackend
     from keyring.errors import KeyringLocked, PasswordDeleteError
