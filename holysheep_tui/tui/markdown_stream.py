@@ -82,6 +82,8 @@ class StreamingMarkdown(Widget):
 
     MAX_FPS: ClassVar[float] = 20.0
     """Upper bound on re-renders of the open block per second."""
+    GROW_STEP: ClassVar[int] = 4
+    """While streaming, the height grows this many lines at a time (blank below the text)."""
     COST_FACTOR: ClassVar[float] = 4.0
     """The open block waits at least this many times its last render time before the next one."""
 
@@ -108,6 +110,9 @@ class StreamingMarkdown(Widget):
         self._open_valid = False
         self._timer: Timer | None = None
         self._pending = False
+        self._streaming = False
+        self._reserved = 0
+        self._laid_out_height = 0
         self._next_flush = 0.0
         self.blocks_rendered = 0
         """How many times a finished block was rendered (once each, plus once per resize or theme)."""
@@ -136,6 +141,7 @@ class StreamingMarkdown(Widget):
             return
         self._raw.append(fragment)
         self._text = None
+        self._streaming = True
         self._blocks.extend(_Block(source) for source in self._splitter.feed(fragment))
         self._schedule()
 
@@ -143,6 +149,8 @@ class StreamingMarkdown(Widget):
         """The answer is complete: finalise the open block and draw it now."""
         self._blocks.extend(_Block(source) for source in self._splitter.finish())
         self._cancel()
+        self._streaming = False
+        self._reserved = 0
         if self.is_mounted:
             self._flush()
 
@@ -155,6 +163,8 @@ class StreamingMarkdown(Widget):
     def set_markdown(self, text: str) -> None:
         """Show a complete answer at once (history); blocks render when first laid out."""
         self._cancel()
+        self._streaming = False
+        self._reserved = 0
         self._splitter = BlockSplitter()
         self._raw = [text]
         self._text = text
@@ -187,16 +197,14 @@ class StreamingMarkdown(Widget):
         if not width:
             self.refresh(layout=True)
             return
-        old_height = self._height()
+        old_height = self._laid_out_height
         first = 0 if self._renderer is None or width != self._width else len(self._lines)
         started = monotonic()
         self._sync(width, render_open=True)
         cost = monotonic() - started
         self._next_flush = monotonic() + max(1.0 / self.MAX_FPS, cost * self.COST_FACTOR)
         height = self._height()
-        if height != old_height:
-            self.refresh(layout=True)
-        self.refresh(Region(0, first, width, max(height, old_height) - first))
+        self.refresh(Region(0, first, width, max(height, old_height) - first), layout=height != old_height)
 
     def on_mount(self) -> None:
         if self._splitter.version:
@@ -278,14 +286,19 @@ class StreamingMarkdown(Widget):
 
     def _height(self) -> int:
         gap = 1 if self._lines and self._open else 0
-        return len(self._lines) + gap + len(self._open)
+        height = len(self._lines) + gap + len(self._open)
+        if self._streaming and height > self._reserved:
+            # Grow in steps while streaming: each change of height re-lays out and repaints the screen.
+            self._reserved = height + self.GROW_STEP - 1
+        return max(height, self._reserved) if self._streaming else height
 
     def get_content_width(self, container: Size, viewport: Size) -> int:
         return container.width
 
     def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
         self._sync(width, render_open=False)
-        return self._height()
+        self._laid_out_height = self._height()
+        return self._laid_out_height
 
     def render_line(self, y: int) -> Strip:
         width = self.size.width
