@@ -14,6 +14,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +29,7 @@ from holysheep_tui.client import RelayClient
 from holysheep_tui.config import Profile, RetryPolicy
 from holysheep_tui.controller import ConversationController
 from holysheep_tui.errors import AuthError, BudgetExceededError, StorageError, UsageError
-from holysheep_tui.metrics import MetricsLog
+from holysheep_tui.metrics import MetricRecord, MetricsLog
 from holysheep_tui.money import CurrencyView
 from holysheep_tui.prices import PriceBook
 from holysheep_tui.simulator import Pacing, RecordedRequest, RelaySimulator
@@ -265,6 +266,25 @@ async def test_budget_used_up_mid_run_stops_starting_items(sim: RelaySimulator, 
     )
     assert isinstance(summary.stopped_by, BudgetExceededError)
     assert (summary.ok, len(chat_requests(sim))) == (1, 1)
+
+
+def test_cli_refuses_a_spent_budget_before_sending_unless_over_budget(
+    sim: RelaySimulator, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = locations.config_file()
+    config.parent.mkdir(parents=True)
+    config.write_text(
+        f'[profiles."本地"]\nbase_url = "{sim.base_url}"\nmodel = "kimi-k2"\nbudget_daily_usd = 0.5\n',
+        encoding="utf-8",
+    )
+    MetricsLog().append(MetricRecord(time=datetime.now(UTC), profile="本地", model="kimi-k2", cost_usd=0.6))
+    src = tmp_path / "prompts.txt"
+    src.write_text("\n".join(PROMPTS[:2]) + "\n", encoding="utf-8")
+    argv = ["batch", str(src), "-o", str(tmp_path / "out.jsonl"), "--profile", "本地"]
+    assert main(argv) == 11
+    assert "--over-budget" in capsys.readouterr().err and chat_requests(sim) == []
+    assert main([*argv, "--over-budget"]) == 0
+    assert len(chat_requests(sim)) == 2
 
 
 # ---- resume --------------------------------------------------------------------------------------
