@@ -1,0 +1,411 @@
+"""The full-screen app: composes the widgets, runs each turn in a worker, routes messages.
+
+Every token: controller ``on_event`` -> ``TurnEvent`` posted to the answer widget (which draws it) ->
+bubbles to the app (which updates the status bar's state).
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+from textual import on, work
+from textual.app import App, ComposeResult, SystemCommand
+from textual.binding import Binding
+from textual.containers import Container, Horizontal
+from textual.screen import Screen
+from textual.widgets import Header, Static
+from textual.worker import Worker, WorkerState
+
+from holysheep_tui.controller import Conversation, ConversationController, Turn
+from holysheep_tui.errors import HolySheepError, KeyMissingError, RelayError, StorageError
+from holysheep_tui.metrics import MetricsLog
+from holysheep_tui.money import CurrencyView
+from holysheep_tui.prices import PriceBook, estimate_tokens
+from holysheep_tui.session import Session, open_session
+from holysheep_tui.store import HistoryStore
+from holysheep_tui.tui.commands import ModelCommands
+from holysheep_tui.tui.messages import ModelsLoaded, PromptSubmitted, TurnEvent, TurnFinished
+from holysheep_tui.tui.screens.dialogs import ChoiceScreen, HelpScreen, SystemPromptScreen
+from holysheep_tui.tui.screens.model_picker import ModelPicker, ModelRow, build_rows
+from holysheep_tui.tui.settings import save_ui_theme
+from holysheep_tui.tui.widgets.answer import AnswerView, code_blocks
+from holysheep_tui.tui.widgets.conversation import ConversationView
+from holysheep_tui.tui.widgets.prompt import PromptInput
+from holysheep_tui.tui.widgets.status_bar import LiveState, StatusBar
+from holysheep_tui.wire import Answer, StreamEvent
+
+# (keys, action, description): the bindings, the help screen and the command palette all come from here.
+KEYS: list[tuple[str, str, str]] = [
+    ("escape", "stop", "Stop the answer (keeps what arrived)"),
+    ("ctrl+o,f2", "pick_model", "Choose the model for the next message"),
+    ("ctrl+n", "new_conversation", "New conversation"),
+    ("ctrl+r", "regenerate", "Regenerate the last answer / retry after an error"),
+    ("ctrl+l", "edit_last", "Edit and resend the last prompt"),
+    ("f3", "system_prompt", "Set this conversation's system prompt"),
+    ("f4", "copy_answer", "Copy the last answer (OSC 52)"),
+    ("f5", "copy_code", "Copy a code block from the last answer"),
+    ("ctrl+t", "change_theme", "Choose a theme (remembered in the config)"),
+    ("ctrl+b", "toggle_sidebar", "Show or hide the sidebar"),
+    ("f1", "help", "Show every key"),
+]
+PROMPT_KEYS = [
+    ("Enter", "Send the prompt"),
+    ("Ctrl+J / Shift+Enter", "New line in the prompt (Shift+Enter where the terminal reports it)"),
+    ("Up / Down", "Recall earlier prompts (on an empty prompt)"),
+    ("Ctrl+P", "Command palette: every action, every model"),
+    ("Ctrl+Q", "Quit"),
+]
+
+
+def _key_label(keys: str) -> str:
+    return " / ".join(
+        k.replace("ctrl+", "Ctrl+").replace("escape", "Esc").upper()
+        if k.startswith("f") and k[1:].isdigit()
+        else k.replace("ctrl+", "Ctrl+").replace("escape", "Esc")
+        for k in keys.split(",")
+    )
+
+
+@dataclass
+class _Running:
+    conversation: Conversation
+    turns_before: int
+    prompt: str
+    model: str
+    answer: AnswerView
+
+
+class HolySheepApp(App[None]):
+    CSS_PATH = "app.tcss"
+    TITLE = "HolySheep"
+    COMMANDS = App.COMMANDS | {ModelCommands}
+    BINDINGS = [Binding(keys, action, desc, show=False) for keys, action, desc in KEYS]
+
+    def __init__(
+        self,
+        session: Session,
+        *,
+        store: HistoryStore | None = None,
+        metrics: MetricsLog | None = None,
+        prices: PriceBook | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        cursor_blink: bool = True,
+        save_theme: bool = True,
+    ) -> None:
+        super().__init__()
+        self.session = session
+        self.prices = prices if prices is not None else PriceBook(session.config.pricing)
+        self.money = CurrencyView.from_config(session.config.pricing)
+        self.controller = ConversationController(
+            session.client(), profile_name=session.profile_name, store=store, metrics=metrics,
+            prices=self.prices, on_warning=lambda text: self.notify(text, severity="warning"),
+        )  # fmt: skip
+        self.model = session.profile.model
+        self.conversation = Conversation(session.profile_name, self.model)
+        self.live = LiveState(clock=clock, model=self.model)
+        self.recent: list[str] = []
+        self.favourites = list(session.config.ui.favourite_models)
+        self.model_windows: dict[str, int] = {}
+        self.relay_models: list[str] = []
+        self._cursor_blink = cursor_blink
+        self._save_theme = save_theme
+        self._turn: _Running | None = None
+        self._worker: Worker[Turn] | None = None
+        if session.is_demo:
+            self.sub_title = "DEMO · built-in relay simulator · no key, no network"
+        else:
+            self.sub_title = f"{session.profile_name} · {session.profile.base_url}"
+
+    # ---- layout --------------------------------------------------------------------------
+    def compose(self) -> ComposeResult:
+        yield Header(icon="🐑")
+        with Horizontal(id="main"):
+            with Container(id="sidebar"):
+                yield Static("History", classes="sidebar-title")
+            yield ConversationView(id="conversation")
+        prompt = PromptInput(id="prompt")
+        prompt.cursor_blink = self._cursor_blink
+        yield prompt
+        endpoint = "demo" if self.session.is_demo else self.session.profile_name
+        yield StatusBar(self.live, self.money, endpoint=endpoint, demo=self.session.is_demo, id="status")
+
+    def on_mount(self) -> None:
+        theme = self.session.config.ui.theme
+        if theme in self.available_themes:
+            self.theme = theme
+        self.theme_changed_signal.subscribe(self, self._remember_theme)
+        self.query_one(PromptInput).focus()
+        self._load_models()
+
+    @property
+    def view(self) -> ConversationView:
+        return self.query_one(ConversationView)
+
+    def _redraw_status(self) -> None:
+        self.query_one(StatusBar).redraw()
+
+    # ---- a turn --------------------------------------------------------------------------
+    @on(PromptSubmitted)
+    async def _prompt_submitted(self, message: PromptSubmitted) -> None:
+        await self.send_prompt(message.text)
+
+    async def send_prompt(self, text: str) -> None:
+        if self._turn is not None:
+            self.notify("An answer is still streaming; Esc stops it.", severity="warning")
+            return
+        prompt = self.query_one(PromptInput)
+        prompt.remember(text)
+        prompt.clear()
+        model = self.model
+        answer = await self.view.add_turn(text, model)
+        self._turn = _Running(self.conversation, len(self.conversation.turns), text, model, answer)
+        self.live.start(model, self.prices.lookup(model))
+        self.recent = [model, *[m for m in self.recent if m != model]][:5]
+        self._redraw_status()
+        self._worker = self._run_turn(self.conversation, text, model, answer)
+
+    @work(exclusive=True, group="turn", exit_on_error=False)
+    async def _run_turn(
+        self, conversation: Conversation, prompt: str, model: str, answer: AnswerView
+    ) -> Turn:
+        def on_event(event: StreamEvent) -> None:
+            answer.post_message(TurnEvent(event))
+
+        turn = await self.controller.run_turn(conversation, prompt, model=model, on_event=on_event)
+        answer.post_message(TurnFinished(turn))
+        return turn
+
+    @on(TurnEvent)
+    def _turn_event(self, message: TurnEvent) -> None:
+        if self._turn is not None:
+            self.live.apply(message.event)
+
+    @on(TurnFinished)
+    def _turn_finished(self, message: TurnFinished) -> None:
+        if self._turn is not None and message.turn in self._turn.conversation.turns:
+            self._finish(message.turn)
+
+    def _finish(self, turn: Turn) -> None:
+        running, self._turn = self._turn, None
+        phase = {"complete": "idle", "stopped": "stopped"}.get(turn.status, "error")
+        self.live.finish(phase, turn.cost)  # type: ignore[arg-type]
+        if running is not None and running.answer.is_attached:
+            live = self.live
+            running.answer.finish(turn, self.money, live.ttft(), live.elapsed(), live.tokens_per_second())
+        self._redraw_status()
+
+    @on(Worker.StateChanged)
+    def _worker_state(self, event: Worker.StateChanged) -> None:
+        """The one place worker endings and failures arrive; nothing escapes as a traceback."""
+        worker, state = event.worker, event.state
+        if state == WorkerState.ERROR:
+            error = worker.error
+            text = (
+                error.user_text() if isinstance(error, HolySheepError) else f"{type(error).__name__}: {error}"
+            )
+            self.notify(text, title="Internal error" if worker.group == "turn" else "Error", severity="error")
+        if worker.group != "turn" or worker is not self._worker or self._turn is None:
+            return
+        running = self._turn
+        if state == WorkerState.CANCELLED:
+            turns = running.conversation.turns
+            turn = (
+                turns[-1]
+                if len(turns) > running.turns_before
+                else Turn(running.prompt, running.model, Answer(running.model), status="stopped")
+            )
+            turn.status = "stopped"
+            self._finish(turn)
+        elif state == WorkerState.ERROR:
+            failed = Turn(running.prompt, running.model, Answer(running.model), status="error")
+            failed.error = HolySheepError(f"Internal error: {worker.error}", hint="Please report it.")
+            self._finish(failed)
+
+    # ---- actions -------------------------------------------------------------------------
+    def action_stop(self) -> None:
+        if self._turn is not None and self._worker is not None:
+            self._worker.cancel()
+
+    async def action_new_conversation(self) -> None:
+        self.action_stop()
+        self._turn = None
+        self.conversation = Conversation(self.session.profile_name, self.model)
+        self.live.reset_totals()
+        await self.view.clear()
+        self._redraw_status()
+        self.query_one(PromptInput).focus()
+
+    async def _take_last_turn(self) -> Turn | None:
+        if self._turn is not None:
+            self.notify("Wait for the answer or stop it with Esc first.", severity="warning")
+            return None
+        if not self.conversation.turns:
+            self.notify("There is no earlier prompt in this conversation.")
+            return None
+        turn = self.conversation.turns.pop()
+        await self.view.drop_last_turn()
+        return turn
+
+    async def action_regenerate(self) -> None:
+        turn = await self._take_last_turn()
+        if turn is not None:
+            await self.send_prompt(turn.prompt)
+
+    async def action_edit_last(self) -> None:
+        turn = await self._take_last_turn()
+        if turn is not None:
+            prompt = self.query_one(PromptInput)
+            prompt.set_prompt(turn.prompt)
+            prompt.focus()
+
+    def _last_answer(self) -> str:
+        turns = self.conversation.turns
+        return turns[-1].answer.content if turns else ""
+
+    def action_copy_answer(self) -> None:
+        text = self._last_answer()
+        if not text:
+            self.notify("No answer to copy yet.")
+            return
+        self.copy_to_clipboard(text)
+        self.notify(f"Copied the last answer ({len(text)} characters).")
+
+    def action_copy_code(self) -> None:
+        blocks = code_blocks(self._last_answer())
+        if not blocks:
+            self.notify("The last answer has no code block.")
+            return
+
+        def copy(index: int | None) -> None:
+            if index is not None:
+                self.copy_to_clipboard(blocks[index][1])
+                self.notify(f"Copied code block {index + 1} ({blocks[index][0] or 'text'}).")
+
+        if len(blocks) == 1:
+            copy(0)
+            return
+        labels = [
+            f"{i + 1}. [{lang or 'text'}] {code.splitlines()[0] if code else ''}"[:70]
+            for i, (lang, code) in enumerate(blocks)
+        ]
+        self.push_screen(ChoiceScreen("Copy which code block?", labels), copy)
+
+    def action_system_prompt(self) -> None:
+        async def done(text: str | None) -> None:
+            if text is None:
+                return
+            self.conversation.system_prompt = text or None
+            await self.view.add_marker(f"System prompt: {text}" if text else "System prompt removed")
+
+        self.push_screen(SystemPromptScreen(self.conversation.system_prompt or ""), done)
+
+    def action_toggle_sidebar(self) -> None:
+        self.query_one("#sidebar").toggle_class("-visible")
+
+    def action_help(self) -> None:
+        keys = [(_key_label(k), d) for k, _, d in KEYS] + PROMPT_KEYS
+        self.push_screen(HelpScreen(keys))
+
+    def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        for keys, action, desc in KEYS:
+            if action != "change_theme":
+                yield SystemCommand(desc, f"Key: {_key_label(keys)}", lambda a=action: self.run_action(a))
+
+    # ---- models --------------------------------------------------------------------------
+    @work(group="models", exit_on_error=False)
+    async def _load_models(self) -> None:
+        try:
+            models = await self.controller.client.list_models()
+        except RelayError as exc:
+            self.post_message(ModelsLoaded([], {}, error=exc.message))
+            return
+        windows = {m.id: m.context_window for m in models if m.context_window}
+        self.post_message(ModelsLoaded([m.id for m in models], windows))
+
+    @on(ModelsLoaded)
+    def _models_loaded(self, message: ModelsLoaded) -> None:
+        self.relay_models, self.model_windows = message.ids, message.windows
+        if message.error:
+            self.notify(f"Could not list the relay's models: {message.error}", severity="warning")
+
+    def model_ids(self) -> list[str]:
+        return [row.id for row in self._rows()]
+
+    def _rows(self) -> list[ModelRow]:
+        ids = self.relay_models or [self.model]
+        return build_rows(
+            ids, self.prices, windows=self.model_windows, favourites=self.favourites, recent=self.recent
+        )
+
+    def action_pick_model(self) -> None:
+        self.push_screen(ModelPicker(self._rows(), self.model), self.choose_model)
+
+    async def choose_model(self, model: str | None) -> None:
+        """Switch the model for the next message; the whole conversation goes to it."""
+        if not model or model == self.model:
+            return
+        old, self.model = self.model, model
+        self.conversation.model = model
+        self.live.model = model
+        self._redraw_status()
+        if self.conversation.turns:
+            await self.view.add_marker(
+                f"Model changed: {old} → {model} (the whole conversation goes to {model})"
+            )
+        price = self.prices.lookup(model)
+        window = self.model_windows.get(model) or (price.context_window if price else None)
+        size = sum(estimate_tokens(m.content) for m in self.conversation.messages_for(""))
+        if window is not None and size > window:
+            text = f"⚠ This conversation (~{size:,} tokens) is larger than {model}'s context window ({window:,}). Start a new conversation (Ctrl+N) or pick a larger model."
+            await self.view.add_marker(text, warning=True)
+            self.notify(text, severity="warning")
+
+    # ---- theme ---------------------------------------------------------------------------
+    def _remember_theme(self, theme: object) -> None:
+        name = getattr(theme, "name", None)
+        if not self._save_theme or not name or name == self.session.config.ui.theme:
+            return
+        try:
+            save_ui_theme(name)
+            self.session.config.ui.theme = name
+        except HolySheepError as exc:
+            self.notify(exc.user_text(), title="Theme not saved", severity="warning")
+
+    async def on_unmount(self) -> None:
+        await self.controller.client.aclose()
+
+
+def _open_store(session: Session) -> tuple[HistoryStore | None, str | None]:
+    try:
+        return HistoryStore.open(), None
+    except StorageError as exc:
+        return None, exc.user_text()
+
+
+def run_app(args: argparse.Namespace, session: Session | None = None) -> int:
+    """``holysheep`` with no subcommand: open the session, run the app, close everything."""
+    if session is None:
+        try:
+            session = open_session(
+                profile=args.profile, base_url=args.base_url, model=args.model, demo=args.demo
+            )
+        except KeyMissingError as exc:
+            exc.hint = (exc.hint + "\n" if exc.hint else "") + (
+                "Set HOLYSHEEP_API_KEY or run `holysheep key set`; or try `holysheep --demo` (no key needed)."
+            )
+            raise
+    store, warning = (None, None) if session.is_demo else _open_store(session)
+    try:
+        app = HolySheepApp(session, store=store, metrics=None if session.is_demo else MetricsLog())
+        if warning:
+            app.call_later(app.notify, f"History is off: {warning}", severity="warning")
+        app.run()
+    finally:
+        if store is not None:
+            store.close()
+        session.close()
+    return 0 if app.return_code is None else app.return_code

@@ -1,0 +1,40 @@
+"""Messages between the turn worker, the widgets and the app: small, typed, dataclass-like."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from textual.message import Message
+
+from holysheep_tui.controller import Turn
+from holysheep_tui.wire import StreamEvent
+
+
+@dataclass
+class TurnEvent(Message):
+    """One typed stream event of the running turn (every token takes this path)."""
+
+    event: StreamEvent
+
+
+@dataclass
+class TurnFinished(Message):
+    """The turn ended: complete, stopped or error (the Turn says which)."""
+
+    turn: Turn
+
+
+@dataclass
+class PromptSubmitted(Message):
+    """The user pressed Enter in the prompt."""
+
+    text: str
+
+
+@dataclass
+class ModelsLoaded(Message):
+    """The relay's model list arrived (or failed: ``error`` is set)."""
+
+    ids: list[str]
+    windows: dict[str, int]
+    error: str | None = None

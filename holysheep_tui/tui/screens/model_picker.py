@@ -1,0 +1,139 @@
+"""Pick a model: the relay's list merged with prices and context windows, fuzzy filtered."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.content import Content
+from textual.fuzzy import Matcher
+from textual.screen import ModalScreen
+from textual.widgets import Input, OptionList, Static
+from textual.widgets.option_list import Option
+
+from holysheep_tui.prices import PriceBook
+
+
+@dataclass(frozen=True, slots=True)
+class ModelRow:
+    id: str
+    input_per_m: float | None
+    output_per_m: float | None
+    context_window: int | None
+    favourite: bool = False
+    recent: bool = False
+
+    def label(self, width: int = 28) -> str:
+        star = "★" if self.favourite else ("↺" if self.recent else " ")
+        if self.input_per_m is None or self.output_per_m is None:
+            price = "price unknown"
+        else:
+            price = f"${self.input_per_m:g} in / ${self.output_per_m:g} out per M"
+        ctx = _context(self.context_window)
+        return f"{star} {self.id:<{width}} {price:<28} {ctx:>6}"
+
+
+def _context(window: int | None) -> str:
+    if window is None:
+        return "ctx ?"
+    return f"{window / 1_000_000:g}M" if window >= 1_000_000 else f"{round(window / 1024)}k"
+
+
+def build_rows(
+    ids: Iterable[str],
+    prices: PriceBook | None,
+    *,
+    windows: dict[str, int],
+    favourites: Iterable[str] = (),
+    recent: Iterable[str] = (),
+) -> list[ModelRow]:
+    """Favourites first, then recently used (newest first), then the rest by name."""
+    favs, recents = list(favourites), list(recent)
+    rows: dict[str, ModelRow] = {}
+    for model in dict.fromkeys([*favs, *recents, *sorted(ids)]):
+        price = prices.lookup(model) if prices is not None else None
+        window = windows.get(model) or (price.context_window if price else None)
+        rows[model] = ModelRow(
+            model,
+            price.input_per_m if price else None,
+            price.output_per_m if price else None,
+            window,
+            favourite=model in favs,
+            recent=model in recents,
+        )
+
+    def rank(row: ModelRow) -> tuple[int, int, str]:
+        if row.favourite:
+            return (0, favs.index(row.id), row.id)
+        if row.recent:
+            return (1, recents.index(row.id), row.id)
+        return (2, 0, row.id)
+
+    return sorted(rows.values(), key=rank)
+
+
+class ModelPicker(ModalScreen[str | None]):
+    """Type to filter; Enter chooses; Esc cancels. Dismisses with the model id."""
+
+    BINDINGS = [
+        Binding("escape", "dismiss(None)", "Cancel"),
+        Binding("down", "cursor(1)", show=False),
+        Binding("up", "cursor(-1)", show=False),
+    ]
+
+    def __init__(self, rows: list[ModelRow], current: str) -> None:
+        super().__init__(classes="modal")
+        self.rows = rows
+        self.current = current
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog", id="model-picker"):
+            yield Static(
+                f"Model for the next message (now: {self.current})", classes="dialog-title", markup=False
+            )
+            yield Input(placeholder="Type to filter models…", id="model-filter")
+            yield OptionList(id="model-list")
+            yield Static("★ favourite  ↺ recent · prices in USD per million tokens", classes="dialog-help")
+
+    def on_mount(self) -> None:
+        self._fill("")
+
+    def _fill(self, query: str) -> None:
+        options = self.query_one(OptionList)
+        options.clear_options()
+        width = max((len(r.id) for r in self.rows), default=10)
+        if query:
+            matcher = Matcher(query)
+            scored = [(matcher.match(r.id), r) for r in self.rows]
+            ranked = [r for score, r in sorted(scored, key=lambda p: -p[0]) if score > 0]
+        else:
+            ranked = list(self.rows)
+        if query and query not in {r.id for r in ranked}:
+            ranked.append(ModelRow(query, None, None, None))  # any name the relay may know
+        for row in ranked:
+            options.add_option(Option(Content(row.label(width)), id=row.id))
+        if ranked:
+            ids = [r.id for r in ranked]
+            options.highlighted = ids.index(self.current) if self.current in ids and not query else 0
+
+    @on(Input.Changed, "#model-filter")
+    def _filter(self, event: Input.Changed) -> None:
+        self._fill(event.value.strip())
+
+    def action_cursor(self, step: int) -> None:
+        options = self.query_one(OptionList)
+        options.action_cursor_down() if step > 0 else options.action_cursor_up()
+
+    @on(Input.Submitted, "#model-filter")
+    def _submit(self) -> None:
+        options = self.query_one(OptionList)
+        if options.highlighted is not None:
+            self.dismiss(options.get_option_at_index(options.highlighted).id)
+
+    @on(OptionList.OptionSelected)
+    def _selected(self, event: OptionList.OptionSelected) -> None:
+        self.dismiss(event.option.id)

@@ -1,0 +1,205 @@
+"""The live status bar: endpoint, model, state, latency, speed, tokens and cost.
+
+The turn's handlers write into a small ``LiveState``; the bar redraws from it on a timer (5 Hz while a
+turn runs), so a fast stream never floods the screen with status updates.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal
+
+from textual.app import ComposeResult
+from textual.containers import Vertical
+from textual.content import Content
+from textual.widgets import Static
+
+from holysheep_tui.money import CurrencyView, format_cny, format_usd
+from holysheep_tui.prices import Cost, ModelPrice, estimate_tokens
+from holysheep_tui.wire import (
+    ContentDelta,
+    RateLimitWait,
+    ReasoningDelta,
+    RefusalDelta,
+    RetryScheduled,
+    StreamEvent,
+    StreamOpened,
+    UsageReport,
+)
+
+Phase = Literal["idle", "connecting", "thinking", "streaming", "retrying", "waiting", "stopped", "error"]
+TICK = 0.2
+
+
+@dataclass
+class LiveState:
+    """What the bar shows. Times come from ``clock`` (the UI's own view of the turn)."""
+
+    clock: Callable[[], float] = time.monotonic
+    phase: Phase = "idle"
+    model: str = ""
+    started: float | None = None
+    first_token: float | None = None
+    finished: float | None = None
+    retry_at: float | None = None
+    tokens_out: int = 0
+    tokens_in: int | None = None
+    exact_tokens: bool = False
+    price: ModelPrice | None = None
+    answer_cost: Cost | None = None
+    total_usd: float = 0.0
+    total_estimated: bool = False
+    total_unknown: bool = False
+
+    def start(self, model: str, price: ModelPrice | None) -> None:
+        self.phase, self.model, self.price = "connecting", model, price
+        self.started, self.first_token, self.finished, self.retry_at = self.clock(), None, None, None
+        self.tokens_out, self.tokens_in, self.exact_tokens, self.answer_cost = 0, None, False, None
+
+    def apply(self, event: StreamEvent) -> None:
+        now = self.clock()
+        match event:
+            case ContentDelta(text) | RefusalDelta(text):
+                self._token(now, text)
+                self.phase = "streaming"
+            case ReasoningDelta(text):
+                self._token(now, text)
+                self.phase = "thinking"
+            case UsageReport(usage):
+                self.tokens_out, self.tokens_in, self.exact_tokens = (
+                    usage.completion_tokens,
+                    usage.prompt_tokens,
+                    True,
+                )
+            case RetryScheduled(delay=delay) | RateLimitWait(delay=delay):
+                self.phase = "retrying" if isinstance(event, RetryScheduled) else "waiting"
+                self.retry_at = now + delay
+            case StreamOpened():
+                if self.phase in ("connecting", "retrying", "waiting"):
+                    self.phase = "thinking"
+            case _:
+                pass
+
+    def _token(self, now: float, text: str) -> None:
+        if self.first_token is None:
+            self.first_token = now
+        if not self.exact_tokens:
+            self.tokens_out += estimate_tokens(text)
+
+    def finish(self, phase: Phase, cost: Cost | None) -> None:
+        self.phase, self.finished, self.answer_cost = phase, self.clock(), cost
+        if cost is None:
+            self.total_unknown = self.total_unknown or self.tokens_out > 0
+        else:
+            self.total_usd += cost.usd
+            self.total_estimated = self.total_estimated or cost.estimated
+
+    def reset_totals(self) -> None:
+        self.total_usd, self.total_estimated, self.total_unknown = 0.0, False, False
+        self.phase, self.started, self.finished, self.answer_cost, self.tokens_out = (
+            "idle",
+            None,
+            None,
+            None,
+            0,
+        )
+
+    @property
+    def running(self) -> bool:
+        return self.phase in ("connecting", "thinking", "streaming", "retrying", "waiting")
+
+    def ttft(self) -> float | None:
+        if self.started is None or self.first_token is None:
+            return None
+        return self.first_token - self.started
+
+    def elapsed(self) -> float | None:
+        if self.started is None:
+            return None
+        return (self.finished if self.finished is not None else self.clock()) - self.started
+
+    def tokens_per_second(self) -> float | None:
+        if self.first_token is None or self.tokens_out <= 1:
+            return None
+        end = self.finished if self.finished is not None else self.clock()
+        span = end - self.first_token
+        return self.tokens_out / span if span > 0 else None
+
+    def live_cost(self) -> Cost | None:
+        """The finished answer's cost, or while streaming an estimate from the output so far."""
+        if self.answer_cost is not None or not self.running:
+            return self.answer_cost
+        if self.price is None:
+            return None
+        return Cost(self.tokens_out * self.price.output_per_m / 1_000_000, estimated=True)
+
+
+def _secs(value: float | None) -> str:
+    return "–" if value is None else f"{value:.2f}s"
+
+
+class StatusBar(Vertical):
+    """Two lines: what is happening now, then the money and the keys."""
+
+    def __init__(
+        self, state: LiveState, money: CurrencyView, *, endpoint: str, demo: bool, id: str | None = None
+    ) -> None:
+        super().__init__(id=id)
+        self.state = state
+        self.money = money
+        self.endpoint = endpoint
+        self.demo = demo
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="status-live", markup=False)
+        yield Static(id="status-money", markup=False)
+
+    def on_mount(self) -> None:
+        self.set_interval(TICK, self._tick, name="status-tick")
+        self.redraw()
+
+    def _tick(self) -> None:
+        if self.state.running:
+            self.redraw()
+
+    def redraw(self) -> None:
+        self.query_one("#status-live", Static).update(self.live_line())
+        self.query_one("#status-money", Static).update(self.money_line())
+
+    def live_line(self) -> Content:
+        s = self.state
+        phase: str = s.phase
+        if phase in ("retrying", "waiting") and s.retry_at is not None:
+            left = max(0.0, s.retry_at - s.clock())
+            phase = f"{'retrying' if phase == 'retrying' else 'rate limit: sending'} in {left:.0f} s"
+        parts: list[Content | str] = []
+        if self.demo:
+            parts.append(Content.styled(" DEMO ", "reverse bold"))
+        else:
+            parts.append(Content.styled(self.endpoint, "dim"))
+        parts.append(Content.styled(s.model, "bold"))
+        parts.append(Content.styled(phase, f"bold {'$error' if s.phase == 'error' else '$accent'}"))
+        tps = s.tokens_per_second()
+        tokens = f"{'' if s.exact_tokens or not s.tokens_out else '≈'}{s.tokens_out} tok"
+        parts += [
+            f"ttft {_secs(s.ttft())}",
+            _secs(s.elapsed()),
+            f"{tps:.0f} tok/s" if tps else "– tok/s",
+            tokens,
+        ]
+        parts.append(self.money.format_cost(s.live_cost()))
+        return Content(" · ").join(parts)
+
+    def money_line(self) -> Content:
+        s = self.state
+        usd = s.total_usd
+        mark = "≈" if s.total_estimated else ""
+        unknown = " + unpriced" if s.total_unknown else ""
+        text = (
+            f"total {mark}{format_usd(usd)} · billed {mark}{format_cny(self.money.billed_cny(usd))}"
+            f" (market {mark}{format_cny(self.money.market_cny(usd))}){unknown}"
+        )
+        keys = "F1 keys · Ctrl+O model · Esc stop · Ctrl+J newline"
+        return Content.assemble(text, "  ", Content.styled(keys, "dim"))

@@ -1,0 +1,364 @@
+"""The full-screen app driven by Pilot against the relay simulator on loopback."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from textual.message import Message
+from textual.pilot import Pilot
+from textual.widgets import Collapsible, Static, TextArea
+
+from holysheep_tui.config import Config, Profile, RetryPolicy
+from holysheep_tui.session import Session
+from holysheep_tui.simulator import Pacing, RelaySimulator
+from holysheep_tui.tui.app import KEYS, HolySheepApp
+from holysheep_tui.tui.messages import TurnEvent, TurnFinished
+from holysheep_tui.tui.screens.dialogs import ChoiceScreen, HelpScreen
+from holysheep_tui.tui.screens.model_picker import ModelPicker
+from holysheep_tui.tui.settings import with_ui_theme
+from holysheep_tui.tui.widgets.answer import AnswerView, code_blocks
+from holysheep_tui.tui.widgets.conversation import Marker
+from holysheep_tui.tui.widgets.prompt import PromptInput
+from holysheep_tui.wire import ContentDelta, RetryScheduled
+
+FAST = Pacing(first_token_delay=0.0, tokens_per_second=3000.0, chunk_tokens=3)
+
+
+@pytest.fixture
+def sim() -> Iterator[RelaySimulator]:
+    with RelaySimulator(pacing=FAST) as simulator:
+        yield simulator
+
+
+def make_session(sim: RelaySimulator, *, retries: int = 0, model: str = "kimi-k2") -> Session:
+    profile = Profile(
+        base_url=sim.base_url, model=model, retry=RetryPolicy(max_retries=retries, base_delay=0.05)
+    )
+    return Session(Config(), "demo", profile, None, None, simulator=sim)
+
+
+def make_app(sim: RelaySimulator, *, retries: int = 0) -> HolySheepApp:
+    return HolySheepApp(make_session(sim, retries=retries), cursor_blink=False)
+
+
+async def wait_for(pilot: Pilot[None], cond: Callable[[], bool], what: str, timeout: float = 15.0) -> None:
+    for _ in range(int(timeout / 0.05)):
+        if cond():
+            return
+        await pilot.pause(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+async def send(pilot: Pilot[None], text: str) -> None:
+    prompt = pilot.app.query_one(PromptInput)
+    prompt.load_text(text)
+    await pilot.press("enter")
+
+
+async def send_and_wait(pilot: Pilot[None], text: str) -> AnswerView:
+    app = pilot.app
+    assert isinstance(app, HolySheepApp)
+    await send(pilot, text)
+    await wait_for(pilot, lambda: app._turn is None and len(app.view.answers()) > 0, "the answer to finish")
+    return app.view.answers()[-1]
+
+
+def notice(answer: AnswerView) -> str:
+    return str(answer.query_one(".answer-notice", Static).render())
+
+
+def figures(answer: AnswerView) -> str:
+    return str(answer.query_one(".answer-figures", Static).render())
+
+
+async def test_prompt_streams_a_rendered_answer_with_its_figures(sim: RelaySimulator) -> None:
+    seen: list[Message] = []
+    app = make_app(sim)
+    async with app.run_test(size=(80, 24), message_hook=seen.append) as pilot:
+        answer = await send_and_wait(pilot, "请用 python 举个例子，并说明价格")
+        turn = app.conversation.turns[-1]
+        assert turn.status == "complete"
+        assert answer.text == turn.answer.content
+        assert "HolySheep 本地模拟器" in answer.text
+        assert answer.body.blocks_rendered > 3  # rendered as Markdown blocks, not one string
+        deltas = [m for m in seen if isinstance(m, TurnEvent) and isinstance(m.event, ContentDelta)]
+        assert len(deltas) > 10, "the answer arrived as a stream of events"
+        assert seen.index(deltas[-1]) < next(i for i, m in enumerate(seen) if isinstance(m, TurnFinished))
+        usage = turn.answer.usage
+        assert usage is not None
+        assert f"{usage.prompt_tokens} in · {usage.completion_tokens} out" in figures(answer)
+        assert "ttft" in figures(answer) and "tok/s" in figures(answer) and "¥" in figures(answer)
+        money = str(app.query_one("#status-money", Static).render())
+        assert "billed ¥" in money and "market ¥" in money
+        live = str(app.query_one("#status-live", Static).render())
+        assert "DEMO" in live and "kimi-k2" in live and "idle" in live
+        assert "DEMO" in app.sub_title
+        assert str(answer.query_one(".answer-header", Static).render()) == "kimi-k2"
+
+
+async def test_switching_model_sends_the_whole_conversation_to_the_new_model(sim: RelaySimulator) -> None:
+    app = make_app(sim)
+    async with app.run_test(size=(80, 24)) as pilot:
+        first = await send_and_wait(pilot, "第一个问题：人民币怎么结算？")
+        await pilot.press("ctrl+o")
+        await wait_for(pilot, lambda: isinstance(app.screen, ModelPicker), "the model picker")
+        await pilot.press(*"gpt41")
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: app.model == "gpt-4.1", "the model switch")
+        markers = [str(m.render()) for m in app.query(Marker)]
+        assert any("kimi-k2 → gpt-4.1" in m for m in markers)
+        second = await send_and_wait(pilot, "第二个问题：延迟大概多少？")
+        body = sim.requests[-1].json
+        assert body["model"] == "gpt-4.1"
+        contents = [m["content"] for m in body["messages"]]
+        assert contents[0] == "第一个问题：人民币怎么结算？"
+        assert contents[1] == first.text
+        assert contents[2] == "第二个问题：延迟大概多少？"
+        assert str(first.query_one(".answer-header", Static).render()) == "kimi-k2"
+        assert str(second.query_one(".answer-header", Static).render()) == "gpt-4.1"
+        assert [t.model for t in app.conversation.turns] == ["kimi-k2", "gpt-4.1"]
+
+
+async def test_escape_closes_the_connection_and_keeps_the_partial_answer(sim: RelaySimulator) -> None:
+    app = make_app(sim)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await app.choose_model("kimi-k2+tps=40")
+        await send(pilot, "慢一点回答：讲讲 HolySheep")
+        answers = app.view.answers()
+        await wait_for(
+            pilot, lambda: len(app.view.answers()) == 1 and len(app.view.answers()[0].text) > 20, "tokens"
+        )
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: app._turn is None, "the stop")
+        answers = app.view.answers()
+        turn = app.conversation.turns[-1]
+        assert turn.status == "stopped"
+        assert answers[-1].text and answers[-1].text == turn.answer.content
+        assert "Stopped" in notice(answers[-1])
+        assert "stopped" in str(app.query_one("#status-live", Static).render())
+        rec = sim.wait_for_finished(1)[-1]
+        assert rec.client_disconnected and not rec.completed
+        assert rec.tokens_sent < 400  # the server did not get to send the whole answer
+        await app.choose_model("kimi-k2")
+        again = await send_and_wait(pilot, "再问一次")
+        assert again.status == "complete"
+
+
+@pytest.mark.parametrize(
+    ("model", "title", "advice"),
+    [
+        ("kimi-k2+401", "Authentication failed", "HOLYSHEEP_API_KEY"),
+        ("kimi-k3", "Model not found", "Did you mean: kimi-k2"),
+        ("kimi-k2+429", "Rate limited", "wait 1 s"),
+        ("kimi-k2+quota", "Out of balance or quota", "Top up"),
+        ("kimi-k2+500", "Relay server error", "retry"),
+        ("kimi-k2+cut", "", "partial answer is kept"),
+        ("kimi-k2+inerror", "Error from the model provider", "上游模型服务暂时不可用"),
+    ],
+)
+async def test_each_error_shows_inline_and_the_app_stays_usable(
+    sim: RelaySimulator, model: str, title: str, advice: str
+) -> None:
+    app = make_app(sim)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await app.choose_model(model)
+        failed = await send_and_wait(pilot, "这个请求会失败吗？")
+        turn = app.conversation.turns[-1]
+        assert turn.status == "error" and turn.error is not None
+        text = notice(failed)
+        assert turn.error.title in text and title in text
+        assert advice in text
+        assert "Ctrl+R" in text
+        assert "error" in str(app.query_one("#status-live", Static).render())
+        await app.choose_model("kimi-k2")
+        ok = await send_and_wait(pilot, "那这个呢？")
+        assert ok.status == "complete" and ok.text
+
+
+async def test_rate_limit_retry_counts_down_then_answers(sim: RelaySimulator) -> None:
+    seen: list[Message] = []
+    lines: list[str] = []
+    app = make_app(sim, retries=1)
+    async with app.run_test(size=(80, 24), message_hook=seen.append) as pilot:
+        await app.choose_model("kimi-k2+429x1")
+
+        def retrying() -> bool:
+            lines.append(str(app.query_one("#status-live", Static).render()))
+            return "retrying in" in lines[-1]
+
+        await send(pilot, "限流之后会自动重试吗？")
+        await wait_for(pilot, retrying, "the retry countdown")
+        assert "retrying in" in notice(app.view.answers()[-1])
+        await wait_for(pilot, lambda: app._turn is None, "the answer")
+        assert any(isinstance(m, TurnEvent) and isinstance(m.event, RetryScheduled) for m in seen)
+        assert app.conversation.turns[-1].status == "complete"
+        assert notice(app.view.answers()[-1]) == ""
+
+
+async def test_ctrl_r_retries_after_an_error(sim: RelaySimulator) -> None:
+    app = make_app(sim)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await app.choose_model("kimi-k2+500x1")
+        await send_and_wait(pilot, "服务器出错后重试")
+        assert app.conversation.turns[-1].status == "error"
+        await pilot.press("ctrl+r")
+        await wait_for(
+            pilot, lambda: app._turn is None and app.conversation.turns[-1].status == "complete", "retry"
+        )
+        assert len(app.conversation.turns) == 1 and len(app.view.answers()) == 1
+        assert [r.json["messages"][-1]["content"] for r in sim.requests[-2:]] == ["服务器出错后重试"] * 2
+
+
+async def test_edit_and_resend_the_last_prompt(sim: RelaySimulator) -> None:
+    app = make_app(sim)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await send_and_wait(pilot, "原来的问题")
+        await pilot.press("ctrl+l")
+        prompt = app.query_one(PromptInput)
+        assert prompt.text == "原来的问题" and not app.conversation.turns
+        await pilot.press("end", *"改")
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: app._turn is None and len(app.conversation.turns) == 1, "the resend")
+        assert sim.requests[-1].json["messages"] == [{"role": "user", "content": "原来的问题改"}]
+
+
+async def test_prompt_newline_key_and_recall(sim: RelaySimulator) -> None:
+    app = make_app(sim)
+    async with app.run_test(size=(80, 24)) as pilot:
+        prompt = app.query_one(PromptInput)
+        await pilot.press(*"ab")
+        await pilot.press("ctrl+j")
+        await pilot.press(*"cd")
+        assert prompt.text == "ab\ncd"
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: app._turn is None and len(app.conversation.turns) == 1, "the answer")
+        assert sim.requests[-1].json["messages"][-1]["content"] == "ab\ncd"
+        assert prompt.text == ""
+        await send_and_wait(pilot, "第二条")
+        await pilot.press("up")
+        assert prompt.text == "第二条"
+        await pilot.press("up")
+        assert prompt.text == "ab\ncd"
+        await pilot.press("down")
+        assert prompt.text == "第二条"
+        await pilot.press("down")
+        assert prompt.text == ""  # back to the (empty) draft
+
+
+async def test_reasoning_streams_then_folds(sim: RelaySimulator) -> None:
+    app = make_app(sim)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await app.choose_model("kimi-k2-thinking")
+        answer = await send_and_wait(pilot, "想一想再回答：价格怎么算？")
+        collapsible = answer.query_one(Collapsible)
+        assert not collapsible.has_class("-empty") and collapsible.collapsed
+        assert "用户问的是" in app.conversation.turns[-1].answer.reasoning
+
+
+async def test_refusal_and_length_are_shown(sim: RelaySimulator) -> None:
+    app = make_app(sim)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await app.choose_model("kimi-k2+refusal")
+        refused = await send_and_wait(pilot, "请帮我做坏事")
+        assert "Refused" in notice(refused) and "抱歉" in notice(refused)
+        await app.choose_model("kimi-k2+finish=length")
+        cut = await send_and_wait(pilot, "写一篇很长的文章")
+        assert "token limit" in notice(cut)
+
+
+async def test_copy_answer_and_code_block(sim: RelaySimulator) -> None:
+    app = make_app(sim)
+    async with app.run_test(size=(80, 24)) as pilot:
+        answer = await send_and_wait(pilot, "给我 python 和 curl 命令的代码示例")
+        await pilot.press("f4")
+        assert app.clipboard == answer.text
+        blocks = code_blocks(answer.text)
+        assert len(blocks) >= 2
+        await pilot.press("f5")
+        await wait_for(pilot, lambda: isinstance(app.screen, ChoiceScreen), "the code block list")
+        await pilot.press("down", "enter")
+        await wait_for(pilot, lambda: app.clipboard == blocks[1][1], "the copied code")
+
+
+async def test_context_window_warning_on_switch(sim: RelaySimulator) -> None:
+    app = make_app(sim)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await send_and_wait(pilot, "长对话" * 3000)
+        await app.choose_model("moonshot-v1-8k")
+        warnings = [str(m.render()) for m in app.query(Marker) if m.has_class("-warning")]
+        assert warnings and "context window (8,192)" in warnings[0]
+
+
+async def test_new_conversation_and_system_prompt(sim: RelaySimulator) -> None:
+    app = make_app(sim)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await send_and_wait(pilot, "旧对话")
+        await pilot.press("ctrl+n")
+        await wait_for(pilot, lambda: not app.view.answers(), "the cleared view")
+        assert not app.conversation.turns
+        await pilot.press("f3")
+        await wait_for(pilot, lambda: bool(app.screen.query("#system-text")), "the system prompt editor")
+        app.screen.query_one("#system-text", TextArea).load_text("你是一位简洁的助手")
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: app.conversation.system_prompt is not None, "the system prompt")
+        await send_and_wait(pilot, "新对话")
+        assert sim.requests[-1].json["messages"] == [
+            {"role": "system", "content": "你是一位简洁的助手"},
+            {"role": "user", "content": "新对话"},
+        ]
+
+
+async def test_help_lists_every_key_and_palette_has_every_action(sim: RelaySimulator) -> None:
+    app = make_app(sim)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("f1")
+        await wait_for(pilot, lambda: isinstance(app.screen, HelpScreen), "the help screen")
+        text = str(app.screen.query_one("#help-keys", Static).render())
+        for _keys, _action, description in KEYS:
+            assert description in text
+        assert "Ctrl+J" in text and "Enter" in text
+        await pilot.press("escape")
+        titles = {c.title for c in app.get_system_commands(app.screen)}
+        for _keys, action, description in KEYS:
+            assert description in titles or action == "change_theme"
+        assert "Theme" in titles
+        assert "gpt-4.1" in app.model_ids()  # from the relay's /models
+
+
+async def test_theme_choice_is_written_to_the_config_file(
+    sim: RelaySimulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "config.toml"
+    path.write_text(
+        '# 我的配置\ndefault_profile = "holysheep"\n\n[ui]\nshow_reasoning = false\n', encoding="utf-8"
+    )
+    monkeypatch.setenv("HOLYSHEEP_CONFIG", str(path))
+    app = make_app(sim)
+    async with app.run_test(size=(80, 24)) as pilot:
+        app.theme = "nord"
+        await wait_for(pilot, lambda: "nord" in path.read_text(encoding="utf-8"), "the saved theme")
+    text = path.read_text(encoding="utf-8")
+    assert text.startswith("# 我的配置\n") and "show_reasoning = false" in text and 'theme = "nord"' in text
+
+
+def test_with_ui_theme_keeps_other_settings() -> None:
+    assert with_ui_theme("", "nord") == '[ui]\ntheme = "nord"\n'
+    before = '[ui]\ntheme = "textual-dark"  # 旧的\n[pricing]\nmarket_rate = 7.2\n'
+    assert with_ui_theme(before, "gruvbox") == '[ui]\ntheme = "gruvbox"\n[pricing]\nmarket_rate = 7.2\n'
+    assert with_ui_theme("[pricing]\nmarket_rate = 7.2\n", "nord").endswith('\n\n[ui]\ntheme = "nord"\n')
+
+
+def test_missing_key_exits_with_a_clear_message(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "HOLYSHEEP_API_KEY"}
+    proc = subprocess.run(
+        [sys.executable, "-m", "holysheep_tui"], capture_output=True, text=True, timeout=60, env=env,
+        stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+    assert proc.returncode == 3
+    assert "--demo" in proc.stderr and "HOLYSHEEP_API_KEY" in proc.stderr
+    assert "Traceback" not in proc.stderr
