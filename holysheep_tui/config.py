@@ -80,6 +80,19 @@ class Profile(_Model):
             raise ValueError("expected an http:// or https:// URL such as https://api.holysheep.ai/v1")
         return value.rstrip("/")
 
+    @field_validator("headers")
+    @classmethod
+    def _check_headers(cls, value: dict[str, str]) -> dict[str, str]:
+        for name, text in value.items():
+            if not name.isascii() or not name.replace("-", "").replace("_", "").isalnum():
+                raise ValueError(f"header name {name!r} must be ASCII letters, digits and '-'")
+            if not text.isascii() or any(ord(c) < 32 for c in text):
+                raise ValueError(
+                    f"header {name!r} must be printable ASCII (HTTP headers cannot carry other text); "
+                    "percent-encode it, e.g. %E5%9B%A2%E9%98%9F for 团队"
+                )
+        return value
+
 
 class PriceOverride(_Model):
     input: float = Field(ge=0)

@@ -19,7 +19,7 @@ default_profile = "本地"
 [profiles."本地"]
 base_url = "http://127.0.0.1:8080/v1"
 model = "qwen-本地"
-headers = { "X-Title" = "团队终端" }
+headers = { "X-Title" = "team-terminal" }
 
 [profiles."本地".timeouts]
 read = 12.5
@@ -57,7 +57,7 @@ def test_holysheep_config_points_elsewhere(tmp_path: Path, monkeypatch: pytest.M
     config = load_config()
     assert config.default_profile == "本地"
     local = config.profiles["本地"]
-    assert local.timeouts.read == 12.5 and local.headers == {"X-Title": "团队终端"}
+    assert local.timeouts.read == 12.5 and local.headers == {"X-Title": "team-terminal"}
     assert "holysheep" in config.profiles  # the default profile always exists
     assert config.pricing.market_rate == 7.1
 
@@ -76,6 +76,7 @@ def test_invalid_toml_names_the_file_and_line(tmp_path: Path) -> None:
         ("[profiles.x]\nbase_url = 'ftp://example.com'\n", "profiles.x.base_url"),
         ("[ui]\ncolour = 'red'\n", "ui.colour"),
         ("[pricing]\ncurrency = 'EUR'\n", "pricing.currency"),
+        ("[profiles.x.headers]\nX-Title = '团队终端'\n", "profiles.x.headers"),
     ],
 )
 def test_wrong_values_name_file_key_and_expectation(tmp_path: Path, text: str, key: str) -> None:
