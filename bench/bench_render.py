@@ -202,7 +202,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     for kind in args.kinds:  # load lexers and widget code once, untimed
-        asyncio.run(_run(kind, 300, args.seed, args.fragment, 0.0, args.budget))
+        asyncio.run(_run(kind, 3000, args.seed + 1, args.fragment, 0.0, args.budget))
     results: list[Run] = []
     skipped: list[str] = []
     for rate in args.rates:

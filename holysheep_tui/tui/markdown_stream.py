@@ -82,6 +82,8 @@ class StreamingMarkdown(Widget):
 
     MAX_FPS: ClassVar[float] = 20.0
     """Upper bound on re-renders of the open block per second."""
+    MAX_LAYOUT_FPS: ClassVar[float] = 8.0
+    """Upper bound on redraws per second that change the height (and so scroll the view)."""
     GROW_STEP: ClassVar[int] = 4
     """While streaming, the height grows this many lines at a time (blank below the text)."""
     COST_FACTOR: ClassVar[float] = 4.0
@@ -113,6 +115,7 @@ class StreamingMarkdown(Widget):
         self._streaming = False
         self._reserved = 0
         self._laid_out_height = 0
+        self._gap = Strip([])
         self._next_flush = 0.0
         self.blocks_rendered = 0
         """How many times a finished block was rendered (once each, plus once per resize or theme)."""
@@ -198,13 +201,36 @@ class StreamingMarkdown(Widget):
             self.refresh(layout=True)
             return
         old_height = self._laid_out_height
-        first = 0 if self._renderer is None or width != self._width else len(self._lines)
+        start = len(self._lines)
+        old_tail = self._tail(start)
+        reset = self._renderer is None or width != self._width or self._style_check
         started = monotonic()
         self._sync(width, render_open=True)
         cost = monotonic() - started
-        self._next_flush = monotonic() + max(1.0 / self.MAX_FPS, cost * self.COST_FACTOR)
         height = self._height()
-        self.refresh(Region(0, first, width, max(height, old_height) - first), layout=height != old_height)
+        # A change of height re-lays out and repaints the whole screen: allow fewer of those.
+        fps = self.MAX_FPS if height == old_height else self.MAX_LAYOUT_FPS
+        self._next_flush = monotonic() + max(1.0 / fps, cost * self.COST_FACTOR)
+        if reset or start > len(self._lines):
+            first, last = 0, max(height, old_height)
+        else:  # repaint only the lines that changed: usually the last one or two
+            new_tail = self._tail(start)
+            first, last = start + len(new_tail), start
+            for index in range(max(len(old_tail), len(new_tail))):
+                old = old_tail[index] if index < len(old_tail) else None
+                new = new_tail[index] if index < len(new_tail) else None
+                if old is not new and old != new:
+                    first, last = min(first, start + index), start + index + 1
+        if last > first or height != old_height:
+            self.refresh(Region(0, first, width, max(0, last - first)), layout=height != old_height)
+
+    def _tail(self, start: int) -> list[Strip]:
+        """The strips from line ``start`` on: newly laid out blocks, the gap and the open block."""
+        tail = self._lines[start:]
+        if self._lines and self._open:
+            tail.append(self._gap)
+        tail.extend(self._open)
+        return tail
 
     def on_mount(self) -> None:
         if self._splitter.version:
@@ -264,7 +290,7 @@ class StreamingMarkdown(Widget):
             self._reset_layout()
         if self._renderer is None:
             return
-        gap = Strip.blank(width, self._renderer.theme.base)
+        gap = self._gap = Strip.blank(width, self._renderer.theme.base)
         for block in self._blocks[self._laid_out :]:
             if block.strips is None:
                 block.strips = self._render_block(block.source, width)
