@@ -121,7 +121,7 @@ class HolySheepApp(App[None]):
 
     # ---- layout --------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
-        yield Header(icon="🐑")
+        yield Header(icon="◆")
         with Horizontal(id="main"):
             with Container(id="sidebar"):
                 yield Static("History", classes="sidebar-title")

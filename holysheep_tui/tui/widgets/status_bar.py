@@ -182,24 +182,20 @@ class StatusBar(Vertical):
         parts.append(Content.styled(s.model, "bold"))
         parts.append(Content.styled(phase, f"bold {'$error' if s.phase == 'error' else '$accent'}"))
         tps = s.tokens_per_second()
-        tokens = f"{'' if s.exact_tokens or not s.tokens_out else '≈'}{s.tokens_out} tok"
-        parts += [
-            f"ttft {_secs(s.ttft())}",
-            _secs(s.elapsed()),
-            f"{tps:.0f} tok/s" if tps else "– tok/s",
-            tokens,
-        ]
-        parts.append(self.money.format_cost(s.live_cost()))
+        parts += [f"ttft {_secs(s.ttft())}", _secs(s.elapsed()), f"{tps:.0f} tok/s" if tps else "– tok/s"]
         return Content(" · ").join(parts)
 
     def money_line(self) -> Content:
+        """This answer's tokens and cost, then the conversation's total: USD list, CNY billed and at market."""
         s = self.state
+        tokens = f"{'' if s.exact_tokens or not s.tokens_out else '≈'}{s.tokens_out} tok"
         usd = s.total_usd
         mark = "≈" if s.total_estimated else ""
         unknown = " + unpriced" if s.total_unknown else ""
-        text = (
-            f"total {mark}{format_usd(usd)} · billed {mark}{format_cny(self.money.billed_cny(usd))}"
-            f" (market {mark}{format_cny(self.money.market_cny(usd))}){unknown}"
+        total = (
+            f"total {mark}{format_usd(usd)} = {mark}{format_cny(self.money.billed_cny(usd))} billed, "
+            f"{mark}{format_cny(self.money.market_cny(usd))} at market{unknown}"
         )
-        keys = "F1 keys · Ctrl+O model · Esc stop · Ctrl+J newline"
-        return Content.assemble(text, "  ", Content.styled(keys, "dim"))
+        keys = "F1 keys · Ctrl+O model · Esc stop"
+        answer = Content.styled(f"{tokens} {self.money.format_cost(s.live_cost())}", "bold")
+        return Content(" │ ").join([answer, total, Content.styled(keys, "dim")])

@@ -1,0 +1,65 @@
+"""Snapshot tests of the app's screens at 80x24 and 160x48 (pytest-textual-snapshot).
+
+Scenes come from scripts/screenshots.py: the real app against the simulator on loopback, with a
+frozen clock and no cursor blink. Update after a deliberate UI change with ``--snapshot-update``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+from holysheep_tui.simulator import RelaySimulator
+from scripts.screenshots import PACING, SCENES, FrozenClock, demo_app
+
+SIZES = [(80, 24), (160, 48)]
+SnapCompare = Callable[..., bool]
+
+
+@pytest.fixture
+def sim() -> Iterator[RelaySimulator]:
+    with RelaySimulator(pacing=PACING) as simulator:
+        yield simulator
+
+
+def _compare(snap_compare: SnapCompare, sim: RelaySimulator, name: str, size: tuple[int, int]) -> bool:
+    scene, scenario, model = SCENES[name]
+    clock = FrozenClock()
+    app: Any = demo_app(sim, clock, scenario=scenario, model=model)
+    return snap_compare(app, terminal_size=size, run_before=scene(clock))
+
+
+@pytest.mark.parametrize("size", SIZES, ids=["80x24", "160x48"])
+def test_main_screen_mid_stream(
+    snap_compare: SnapCompare, sim: RelaySimulator, size: tuple[int, int]
+) -> None:
+    """You should see a Chinese prompt and the first half of a deepseek-v3.2 answer (headings, a list
+    cut mid-item), the DEMO badge, 'streaming' with ttft 0.00s, 2.50s elapsed, tok/s, an estimated
+    (≈) token count and ≈¥ cost in the status bar, and an empty prompt below."""
+    assert _compare(snap_compare, sim, "main-mid-stream", size)
+
+
+@pytest.mark.parametrize("size", SIZES, ids=["80x24", "160x48"])
+def test_model_picker(snap_compare: SnapCompare, sim: RelaySimulator, size: tuple[int, int]) -> None:
+    """You should see the model picker over a finished answer, filtered by 'k2': kimi-k2 first
+    (marked ↺ recent), kimi-k2-thinking and deepseek-v3.2 with USD prices per million tokens and
+    context sizes, and the typed name itself as 'price unknown'."""
+    assert _compare(snap_compare, sim, "model-picker", size)
+
+
+@pytest.mark.parametrize("size", SIZES, ids=["80x24", "160x48"])
+def test_inline_error(snap_compare: SnapCompare, sim: RelaySimulator, size: tuple[int, int]) -> None:
+    """You should see a Chinese prompt answered by a red 'Authentication failed' box quoting the
+    relay (API Key 无效), saying how to set the key and 'Press Ctrl+R to try again', and 'error' in
+    the status bar."""
+    assert _compare(snap_compare, sim, "error-inline", size)
+
+
+@pytest.mark.parametrize("size", SIZES, ids=["80x24", "160x48"])
+def test_chinese_conversation(snap_compare: SnapCompare, sim: RelaySimulator, size: tuple[int, int]) -> None:
+    """You should see, scrolled to the top, a Chinese prompt and kimi-k2's answer: a bold model name,
+    a heading, a syntax-highlighted python code block with its label, and (at 160x48 fully, at
+    80x24 after the code) a price table whose Chinese columns line up."""
+    assert _compare(snap_compare, sim, "chinese-conversation", size)
