@@ -197,8 +197,7 @@ class StreamingMarkdown(Widget):
         self._pending = False
         self._timer = None
         width = self.size.width
-        if not width:
-            self.refresh(layout=True)
+        if not width:  # not laid out yet, or hidden: the next layout renders what is needed
             return
         old_height = self._laid_out_height
         start = len(self._lines)
