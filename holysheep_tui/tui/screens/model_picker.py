@@ -40,7 +40,11 @@ class ModelRow:
 def _context(window: int | None) -> str:
     if window is None:
         return "ctx ?"
-    return f"{window / 1_000_000:g}M" if window >= 1_000_000 else f"{round(window / 1024)}k"
+    if window >= 1_000_000:
+        return f"{window / 1_000_000:.3g}M"
+    if window % 1000 and window % 1024 == 0:
+        return f"{window // 1024}k"  # 8192 -> 8k, 131072 -> 128k: how these windows are usually named
+    return f"{window / 1000:.0f}k"  # 128000 -> 128k, 200000 -> 200k
 
 
 def build_rows(
