@@ -367,3 +367,24 @@ async def test_in_stream_error_echoing_the_key_is_scrubbed() -> None:
     assert isinstance(error, AuthError)
     assert KEY not in str(error) and KEY not in (error.provider_message or "") and KEY not in repr(error)
     assert answer.content == "部分"
+
+
+async def test_http_proxy_variable_is_honoured(monkeypatch: pytest.MonkeyPatch) -> None:
+    with RawServer([Reply(pieces=OK_STREAM)]) as proxy:
+        monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{proxy.port}")
+        monkeypatch.setenv("NO_PROXY", "")
+        async with make_client("http://relay.example.test/v1") as client:
+            answer, _ = await collect(client)
+    assert answer.content == "你好，人民币结算。"
+    assert proxy.requests[0].path == "http://relay.example.test/v1/chat/completions"
+
+
+async def test_socks_proxy_variable_is_accepted(monkeypatch: pytest.MonkeyPatch) -> None:
+    with RawServer([Reply(pieces=OK_STREAM)]) as srv:
+        # A SOCKS proxy that does not exist: the request fails as a network error, not a crash on the scheme.
+        monkeypatch.setenv("ALL_PROXY", "socks5://127.0.0.1:9")
+        monkeypatch.setenv("NO_PROXY", "")
+        async with make_client("http://relay.example.test/v1", retries=0) as client:
+            _, error = await collect_until_error(client)
+    assert isinstance(error, NetworkError)
+    assert srv.requests == []
