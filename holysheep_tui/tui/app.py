@@ -32,6 +32,7 @@ from holysheep_tui.tui.screens.dialogs import ChoiceScreen, HelpScreen, SystemPr
 from holysheep_tui.tui.screens.model_picker import ModelPicker, ModelRow, build_rows
 from holysheep_tui.tui.settings import save_ui_theme
 from holysheep_tui.tui.widgets.answer import AnswerView, code_blocks
+from holysheep_tui.tui.widgets.budget import BudgetWatch, ask_before_sending
 from holysheep_tui.tui.widgets.conversation import ConversationView
 from holysheep_tui.tui.widgets.prompt import PromptInput
 from holysheep_tui.tui.widgets.status_bar import LiveState, StatusBar
@@ -106,6 +107,7 @@ class HolySheepApp(App[None]):
         self.model = session.profile.model
         self.conversation = Conversation(session.profile_name, self.model)
         self.live = LiveState(clock=clock, model=self.model)
+        self.budget = BudgetWatch(session.profile_name, session.profile, metrics)
         self.recent: list[str] = []
         self.favourites = list(session.config.ui.favourite_models)
         self.model_windows: dict[str, int] = {}
@@ -130,7 +132,9 @@ class HolySheepApp(App[None]):
         prompt.cursor_blink = self._cursor_blink
         yield prompt
         endpoint = "demo" if self.session.is_demo else self.session.profile_name
-        yield StatusBar(self.live, self.money, endpoint=endpoint, demo=self.session.is_demo, id="status")
+        yield StatusBar(
+            self.live, self.money, endpoint=endpoint, demo=self.session.is_demo, budget=self.budget, id="status"
+        )
 
     def on_mount(self) -> None:
         theme = self.session.config.ui.theme
@@ -152,9 +156,12 @@ class HolySheepApp(App[None]):
     async def _prompt_submitted(self, message: PromptSubmitted) -> None:
         await self.send_prompt(message.text)
 
-    async def send_prompt(self, text: str) -> None:
+    async def send_prompt(self, text: str, *, over_budget_ok: bool = False) -> None:
         if self._turn is not None:
             self.notify("An answer is still streaming; Esc stops it.", severity="warning")
+            return
+        if self.budget.over and not over_budget_ok:
+            ask_before_sending(self, self.budget, text, lambda: self.send_prompt(text, over_budget_ok=True))
             return
         prompt = self.query_one(PromptInput)
         prompt.remember(text)
@@ -192,6 +199,7 @@ class HolySheepApp(App[None]):
         running, self._turn = self._turn, None
         phase = {"complete": "idle", "stopped": "stopped"}.get(turn.status, "error")
         self.live.finish(phase, turn.cost)  # type: ignore[arg-type]
+        self.query_one(StatusBar).add_spend(turn.cost)
         if running is not None and running.answer.is_attached:
             live = self.live
             running.answer.finish(turn, self.money, live.ttft(), live.elapsed(), live.tokens_per_second())

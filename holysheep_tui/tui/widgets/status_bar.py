@@ -11,13 +11,17 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
+from textual import on, work
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.content import Content
 from textual.widgets import Static
 
+from holysheep_tui.budget import Level
+from holysheep_tui.errors import StorageError
 from holysheep_tui.money import CurrencyView, format_cny, format_usd
 from holysheep_tui.prices import Cost, ModelPrice, estimate_tokens
+from holysheep_tui.tui.widgets.budget import BudgetLoaded, BudgetWatch
 from holysheep_tui.wire import (
     ContentDelta,
     RateLimitWait,
@@ -144,13 +148,21 @@ class StatusBar(Vertical):
     """Two lines: what is happening now, then the money and the keys."""
 
     def __init__(
-        self, state: LiveState, money: CurrencyView, *, endpoint: str, demo: bool, id: str | None = None
+        self,
+        state: LiveState,
+        money: CurrencyView,
+        *,
+        endpoint: str,
+        demo: bool,
+        budget: BudgetWatch | None = None,
+        id: str | None = None,
     ) -> None:
         super().__init__(id=id)
         self.state = state
         self.money = money
         self.endpoint = endpoint
         self.demo = demo
+        self.budget = budget
 
     def compose(self) -> ComposeResult:
         yield Static(id="status-live", markup=False)
@@ -158,6 +170,38 @@ class StatusBar(Vertical):
 
     def on_mount(self) -> None:
         self.set_interval(TICK, self._tick, name="status-tick")
+        self.redraw()
+        if self.budget is not None and self.budget.enabled:
+            self._read_budget(self.budget)
+
+    @work(thread=True, group="budget", exit_on_error=False)
+    def _read_budget(self, watch: BudgetWatch) -> None:
+        try:
+            self.post_message(BudgetLoaded(watch.read()))
+        except StorageError as exc:
+            self.post_message(BudgetLoaded(None, exc.user_text()))
+
+    @on(BudgetLoaded)
+    def _budget_loaded(self, message: BudgetLoaded) -> None:
+        message.stop()
+        if self.budget is None:
+            return
+        if message.error:
+            self.notify(message.error, title="Budget not checked", severity="warning")
+        self.budget.status = message.status
+        self._show_budget(self.budget.level if self.budget.level != "ok" else None)
+
+    def add_spend(self, cost: Cost | None) -> None:
+        """Count a finished answer against the budget; warns when it crosses 80 % or 100 %."""
+        if self.budget is not None:
+            self._show_budget(self.budget.add(cost))
+
+    def _show_budget(self, alert: Level | None) -> None:
+        level = self.budget.level if self.budget is not None else "ok"
+        self.set_class(level == "warn", "-budget-warn")
+        self.set_class(level == "over", "-budget-over")
+        if alert and self.budget is not None:
+            self.notify(self.budget.alert(), title="Budget", severity="error" if alert == "over" else "warning")
         self.redraw()
 
     def _tick(self) -> None:
@@ -173,7 +217,7 @@ class StatusBar(Vertical):
         phase: str = s.phase
         if phase in ("retrying", "waiting") and s.retry_at is not None:
             left = max(0.0, s.retry_at - s.clock())
-            phase = f"{'retrying' if phase == 'retrying' else 'rate limit: sending'} in {left:.0f} s"
+            phase = f"retrying in {left:.0f} s" if phase == "retrying" else f"waiting {left:.0f} s (rate limit)"
         parts: list[Content | str] = []
         if self.demo:
             parts.append(Content.styled(" DEMO ", "reverse bold"))
@@ -198,4 +242,6 @@ class StatusBar(Vertical):
         )
         keys = "F1 keys · Ctrl+O model · Esc stop"
         answer = Content.styled(f"{tokens} {self.money.format_cost(s.live_cost())}", "bold")
-        return Content(" │ ").join([answer, total, Content.styled(keys, "dim")])
+        budget = self.budget.segment() if self.budget is not None else None
+        parts: list[Content | str] = [answer, total] if budget is None else [answer, budget, total]
+        return Content(" │ ").join([*parts, Content.styled(keys, "dim")])

@@ -1,0 +1,119 @@
+"""The profile's spend against its budgets while the app runs, and the question before sending over budget.
+
+The status is read from the metrics log once (in a thread), then kept current with each answer's cost.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from textual.app import App
+from textual.content import Content
+from textual.message import Message
+
+from holysheep_tui.budget import BudgetLine, BudgetStatus, Level, budget_status
+from holysheep_tui.config import Profile
+from holysheep_tui.metrics import MetricsLog
+from holysheep_tui.money import format_usd
+from holysheep_tui.prices import Cost
+from holysheep_tui.tui.screens.dialogs import ConfirmScreen
+from holysheep_tui.tui.widgets.prompt import PromptInput
+
+_RANK: dict[Level, int] = {"ok": 0, "warn": 1, "over": 2}
+_STYLE: dict[Level, str] = {"ok": "", "warn": "bold $text-warning", "over": "bold $text-error"}
+_ICON: dict[Level, str] = {"ok": "", "warn": "⚠ ", "over": "⛔ "}
+
+
+@dataclass
+class BudgetLoaded(Message):
+    """The budget status read from the metrics log (or why it could not be read)."""
+
+    status: BudgetStatus | None
+    error: str | None = None
+
+
+class BudgetWatch:
+    """Spend against the profile's daily and monthly budgets; no budget without a metrics log."""
+
+    def __init__(self, profile_name: str, profile: Profile, log: MetricsLog | None) -> None:
+        self.profile_name = profile_name
+        self.profile = profile
+        self.log = log
+        self.status: BudgetStatus | None = None
+
+    @property
+    def enabled(self) -> bool:
+        has_budget = self.profile.budget_daily_usd is not None or self.profile.budget_monthly_usd is not None
+        return self.log is not None and has_budget
+
+    def read(self) -> BudgetStatus | None:
+        """The status from the log (blocking file I/O: call it from a thread). Raises StorageError."""
+        if not self.enabled:
+            return None
+        return budget_status(self.profile_name, self.profile, self.log)
+
+    @property
+    def level(self) -> Level:
+        return "ok" if self.status is None else self.status.level
+
+    @property
+    def over(self) -> bool:
+        return self.level == "over"
+
+    def add(self, cost: Cost | None) -> Level | None:
+        """Count one answer's cost; returns the new level when it got worse, else None."""
+        if self.status is None or cost is None:
+            return None
+        before = self.status.level
+        self.status = self.status.with_spend(cost.usd)
+        after = self.status.level
+        return after if _RANK[after] > _RANK[before] else None
+
+    def segment(self) -> Content | None:
+        """The status bar's part: "budget $8.10 of $10.00 today (81%)", styled by level."""
+        if self.status is None or not self.status.lines:
+            return None
+        level = self.status.level
+        return Content.styled(f"{_ICON[level]}budget {self.status.summary()}", _STYLE[level])
+
+    def _worst(self) -> BudgetLine | None:
+        lines = self.status.lines if self.status is not None else ()
+        return max(lines, key=lambda line: line.fraction, default=None)
+
+    def alert(self) -> str:
+        """The notification for the warning and over levels."""
+        line = self._worst()
+        if line is None:
+            return ""
+        used = f"{format_usd(line.spent_usd)} of {format_usd(line.limit_usd)}"
+        if line.level == "over":
+            return f"The {line.label} budget is used up ({used}). The app asks before each message."
+        return f"{line.fraction:.0%} of the {line.label} budget used ({used})."
+
+    def question(self) -> str:
+        line = self._worst()
+        if line is None:
+            return "Send anyway?"
+        return (
+            f"Profile '{self.profile_name}' has spent {format_usd(line.spent_usd)} of its "
+            f"{format_usd(line.limit_usd)} {line.label} budget.\n\nSend this message anyway?"
+        )
+
+
+def ask_before_sending(
+    app: App[None], watch: BudgetWatch, text: str, send: Callable[[], Awaitable[None]]
+) -> None:
+    """Over budget: ask first. Yes sends; no sends nothing and leaves the prompt in the input."""
+
+    async def answered(yes: bool | None) -> None:
+        if yes:
+            await send()
+            return
+        prompt = app.query_one(PromptInput)
+        if prompt.text.strip() != text:
+            prompt.set_prompt(text)
+        prompt.focus()
+        app.notify("Not sent: the budget is used up. Your prompt is still in the input.", severity="warning")
+
+    app.push_screen(ConfirmScreen(watch.question()), answered)

@@ -1,0 +1,164 @@
+"""Budget guard and client-side rate-limit wait in the app, driven by Pilot against the simulator."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from textual.pilot import Pilot
+from textual.widgets import Static
+
+from holysheep_tui.config import Config, Profile, RetryPolicy
+from holysheep_tui.metrics import MetricRecord, MetricsLog
+from holysheep_tui.session import Session
+from holysheep_tui.simulator import Pacing, RelaySimulator
+from holysheep_tui.tui.app import HolySheepApp
+from holysheep_tui.tui.screens.dialogs import ConfirmScreen
+from holysheep_tui.tui.widgets.prompt import PromptInput
+from holysheep_tui.tui.widgets.status_bar import StatusBar
+
+FAST = Pacing(first_token_delay=0.0, tokens_per_second=3000.0, chunk_tokens=3)
+PROFILE = "团队"
+
+
+@pytest.fixture
+def sim() -> Iterator[RelaySimulator]:
+    with RelaySimulator(pacing=FAST) as simulator:
+        yield simulator
+
+
+def spent_log(path: Path, usd: float) -> MetricsLog:
+    """A metrics log in which the profile already spent ``usd`` today (plus another profile's spend)."""
+    log = MetricsLog(path)
+    now = datetime.now(UTC)
+    log.append(MetricRecord(now, PROFILE, "kimi-k2", 1200, 3400, cost_usd=usd, total_ms=900.0))
+    log.append(MetricRecord(now, "其他", "kimi-k2", 10, 10, cost_usd=5.0))
+    return log
+
+
+def make_app(
+    sim: RelaySimulator, log: MetricsLog | None, *, daily: float | None = 0.01, rpm: int | None = None
+) -> HolySheepApp:
+    profile = Profile(
+        base_url=sim.base_url,
+        model="kimi-k2",
+        retry=RetryPolicy(max_retries=0),
+        budget_daily_usd=daily,
+        rate_limit_rpm=rpm,
+    )
+    session = Session(Config(), PROFILE, profile, None, None)  # a keyed profile on loopback: not demo
+    return HolySheepApp(session, metrics=log, cursor_blink=False, save_theme=False)
+
+
+async def wait_for(pilot: Pilot[None], cond: Callable[[], bool], what: str, timeout: float = 15.0) -> None:
+    for _ in range(int(timeout / 0.05)):
+        if cond():
+            return
+        await pilot.pause(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def money_line(app: HolySheepApp) -> str:
+    return str(app.query_one("#status-money", Static).render())
+
+
+def live_line(app: HolySheepApp) -> str:
+    return str(app.query_one("#status-live", Static).render())
+
+
+def notes(app: HolySheepApp) -> list[tuple[str, str]]:
+    return [(n.message, n.severity) for n in app._notifications]
+
+
+def chats(sim: RelaySimulator) -> list[object]:
+    return [r for r in sim.requests if r.path.endswith("/chat/completions")]
+
+
+async def send(pilot: Pilot[None], text: str) -> None:
+    pilot.app.query_one(PromptInput).load_text(text)
+    await pilot.press("enter")
+
+
+async def test_spend_at_80_percent_shows_the_budget_in_warning_style(
+    sim: RelaySimulator, tmp_path: Path
+) -> None:
+    app = make_app(sim, spent_log(tmp_path / "metrics.jsonl", 0.0085))
+    async with app.run_test(size=(160, 48)) as pilot:
+        bar = app.query_one(StatusBar)
+        await wait_for(pilot, lambda: bar.has_class("-budget-warn"), "the budget warning")
+        assert "⚠ budget $0.0085 of $0.0100 today (85%)" in money_line(app)
+        assert ("85% of the daily budget used ($0.0085 of $0.0100).", "warning") in notes(app)
+        assert not bar.has_class("-budget-over")
+
+
+async def test_no_budget_means_no_budget_segment(sim: RelaySimulator, tmp_path: Path) -> None:
+    app = make_app(sim, spent_log(tmp_path / "metrics.jsonl", 0.0085), daily=None)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await pilot.pause(0.2)
+        assert "budget" not in money_line(app)
+        assert not app.query_one(StatusBar).has_class("-budget-warn")
+
+
+async def test_an_answer_that_crosses_the_budget_warns_and_the_next_send_asks(
+    sim: RelaySimulator, tmp_path: Path
+) -> None:
+    log = spent_log(tmp_path / "metrics.jsonl", 0.00999)
+    app = make_app(sim, log)
+    async with app.run_test(size=(160, 48)) as pilot:
+        bar = app.query_one(StatusBar)
+        await wait_for(pilot, lambda: bar.has_class("-budget-warn"), "the budget warning")
+        await send(pilot, "第一个问题：预算还够吗？")
+        await wait_for(pilot, lambda: bar.has_class("-budget-over"), "the budget to be used up")
+        assert "⛔ budget" in money_line(app)
+        assert any("daily budget is used up" in m and s == "error" for m, s in notes(app))
+        assert len(chats(sim)) == 1
+        # the record the app wrote counts too: a fresh read agrees with the bar
+        assert app.budget.read() == app.budget.status
+
+
+async def test_over_budget_no_sends_nothing_and_keeps_the_prompt(sim: RelaySimulator, tmp_path: Path) -> None:
+    app = make_app(sim, spent_log(tmp_path / "metrics.jsonl", 0.012))
+    async with app.run_test(size=(160, 48)) as pilot:
+        bar = app.query_one(StatusBar)
+        await wait_for(pilot, lambda: bar.has_class("-budget-over"), "the over-budget state")
+        await send(pilot, "超出预算了还要发吗？")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the confirm dialog")
+        assert "$0.0120 of its $0.0100 daily budget" in str(app.screen.query_one(Static).render())
+        await pilot.press("n")
+        await wait_for(pilot, lambda: not isinstance(app.screen, ConfirmScreen), "the dialog to close")
+        await pilot.pause(0.3)
+        assert app.query_one(PromptInput).text == "超出预算了还要发吗？"
+        assert chats(sim) == []
+        assert app.conversation.turns == []
+        assert any(m.startswith("Not sent: the budget is used up") for m, _ in notes(app))
+
+
+async def test_over_budget_yes_sends(sim: RelaySimulator, tmp_path: Path) -> None:
+    app = make_app(sim, spent_log(tmp_path / "metrics.jsonl", 0.012))
+    async with app.run_test(size=(160, 48)) as pilot:
+        bar = app.query_one(StatusBar)
+        await wait_for(pilot, lambda: bar.has_class("-budget-over"), "the over-budget state")
+        await send(pilot, "我知道超预算了，照样发送")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the confirm dialog")
+        await pilot.press("y")
+        await wait_for(pilot, lambda: app._turn is None and bool(app.conversation.turns), "the answer")
+        assert app.conversation.turns[-1].status == "complete"
+        assert len(chats(sim)) == 1
+        assert app.query_one(PromptInput).text == ""
+
+
+async def test_rate_limit_wait_is_shown_in_the_status_bar(sim: RelaySimulator) -> None:
+    app = make_app(sim, None, daily=None, rpm=1)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await send(pilot, "第一个问题")
+        await wait_for(pilot, lambda: app._turn is None and bool(app.conversation.turns), "the first answer")
+        await send(pilot, "第二个问题，马上发送")
+        await wait_for(pilot, lambda: "(rate limit)" in live_line(app), "the rate-limit wait")
+        assert "waiting " in live_line(app)
+        left = int(live_line(app).split("waiting ")[1].split(" s")[0])
+        assert 50 <= left <= 60  # a one-per-minute limit just used
+        await pilot.press("escape")  # stop waiting: nothing was sent
+        await wait_for(pilot, lambda: app._turn is None, "the stop")
+        assert len(chats(sim)) == 1
