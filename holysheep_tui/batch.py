@@ -18,7 +18,7 @@ from typing import Any
 
 from holysheep_tui.budget import BudgetStatus
 from holysheep_tui.config import RetryPolicy
-from holysheep_tui.controller import Conversation, ConversationController, Turn
+from holysheep_tui.controller import Conversation, ConversationController, Turn, turn_record
 from holysheep_tui.errors import (
     AuthError,
     BudgetExceededError,
@@ -228,30 +228,10 @@ def _replace(path: Path, data: bytes) -> None:
 
 
 def result_record(item: BatchItem, turn: Turn, attempts: int) -> dict[str, Any]:
-    """The output line for one item."""
-    answer, error, cost = turn.answer, turn.error, turn.cost
-    usage = answer.usage
-    return {
-        "id": item.id,
-        "status": "ok" if turn.status == "complete" else "error",
-        "model": answer.model,
-        "content": answer.content,
-        "reasoning": answer.reasoning,
-        "refusal": answer.refusal,
-        "finish_reason": answer.finish_reason,
-        "usage": usage.to_dict() if usage else None,
-        "timings": {"ttft_ms": _ms(answer.timings.ttft), "total_ms": _ms(answer.timings.total)},
-        "cost_usd": cost.usd if cost else None,
-        "cost_estimated": bool(cost and cost.estimated),
-        "attempts": attempts,
-        "error": None
-        if error is None
-        else {"type": error.kind, "status": getattr(error, "status", None), "message": error.user_text()},
-    }
+    """The output line for one item: the turn's record (as `ask --json`) with the item's id, status and attempts."""
+    record = turn_record(turn)
+    return {"id": item.id, "status": "ok" if turn.status == "complete" else "error", "attempts": attempts, **record}
 
-
-def _ms(seconds: float | None) -> int | None:
-    return None if seconds is None else int(round(seconds * 1000))
 
 
 # ---- progress and summary ------------------------------------------------------------------------

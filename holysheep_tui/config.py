@@ -170,7 +170,8 @@ def parse_config(data: Mapping[str, Any], *, source: str = "config") -> Config:
         raise ConfigError(f"Invalid config file {source}: key '{key}': {detail}{shown}{more}.") from None
 
 
-def _is_loopback(host: str) -> bool:
+def is_loopback_host(host: str) -> bool:
+    """True for localhost and loopback addresses (127.0.0.0/8, ::1)."""
     if host == "localhost":
         return True
     try:
@@ -213,7 +214,7 @@ def resolve_profile(
 def check_transport_security(profile: Profile) -> None:
     """Refuse to send a key over plain http to anything but this machine, unless the profile allows it."""
     parts = urlsplit(profile.base_url)
-    if parts.scheme == "http" and not _is_loopback(parts.hostname or "") and not profile.allow_insecure_http:
+    if parts.scheme == "http" and not is_loopback_host(parts.hostname or "") and not profile.allow_insecure_http:
         raise ConfigError(
             f"Refusing plain http:// for {parts.hostname}: the API key would travel unencrypted.",
             hint="Use https://, or set allow_insecure_http = true in that profile if you accept the risk.",

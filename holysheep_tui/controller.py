@@ -11,11 +11,11 @@ import asyncio
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from holysheep_tui.client import RelayClient
 from holysheep_tui.errors import HolySheepError, ModelNotFoundError, StorageError
-from holysheep_tui.wire import Answer, ChatMessage, ChatRequest, StreamEvent, Timings
+from holysheep_tui.wire import Answer, ChatMessage, ChatRequest, StreamEvent, Timings, to_ms
 
 if TYPE_CHECKING:
     from holysheep_tui.metrics import MetricsLog
@@ -197,8 +197,8 @@ class ConversationController:
                     cached_tokens=usage.cached_tokens if usage else None,
                     cost_usd=turn.cost.usd if turn.cost else None,
                     cost_estimated=bool(turn.cost and turn.cost.estimated),
-                    ttft_ms=_ms(timings.ttft),
-                    total_ms=_ms(timings.total),
+                    ttft_ms=to_ms(timings.ttft),
+                    total_ms=to_ms(timings.total),
                     error_text=error_text,
                 ),
             )
@@ -235,5 +235,21 @@ def _copy_answer(src: Answer, dst: Answer) -> None:
     dst.timings = src.timings if isinstance(src.timings, Timings) else dst.timings
 
 
-def _ms(seconds: float | None) -> int | None:
-    return None if seconds is None else int(round(seconds * 1000))
+def turn_record(turn: Turn) -> dict[str, Any]:
+    """A turn as JSON: the shape `ask --json` prints and `batch` writes per item."""
+    answer, cost, error = turn.answer, turn.cost, turn.error
+    usage = answer.usage
+    return {
+        "content": answer.content,
+        "reasoning": answer.reasoning,
+        "refusal": answer.refusal,
+        "model": answer.model,
+        "finish_reason": answer.finish_reason,
+        "usage": usage.to_dict() if usage else None,
+        "timings": answer.timings.as_ms(),
+        "cost_usd": cost.usd if cost else None,
+        "cost_estimated": bool(cost and cost.estimated),
+        "error": None
+        if error is None
+        else {"type": error.kind, "status": getattr(error, "status", None), "message": error.user_text()},
+    }

@@ -5,13 +5,12 @@ Both front ends (the CLI and the app) open their session here, so they resolve e
 
 from __future__ import annotations
 
-import ipaddress
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from holysheep_tui.client import RelayClient
-from holysheep_tui.config import Config, Profile, load_config, resolve_profile
+from holysheep_tui.config import Config, Profile, is_loopback_host, load_config, resolve_profile
 from holysheep_tui.errors import KeyMissingError
 from holysheep_tui.ratelimit import RateLimiters
 
@@ -48,13 +47,7 @@ class Session:
 
 
 def is_loopback_url(url: str) -> bool:
-    host = urlsplit(url).hostname or ""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+    return is_loopback_host(urlsplit(url).hostname or "")
 
 
 def open_session(

@@ -142,6 +142,10 @@ StreamEvent = (
 )
 
 
+def to_ms(seconds: float | None) -> int | None:
+    return None if seconds is None else int(round(seconds * 1000))
+
+
 @dataclass(slots=True)
 class Timings:
     """Seconds, measured from the moment the (last) request was sent."""
@@ -149,6 +153,10 @@ class Timings:
     ttfb: float | None = None
     ttft: float | None = None
     total: float | None = None
+
+    def as_ms(self) -> dict[str, int | None]:
+        """``{"ttft_ms", "total_ms"}`` as whole milliseconds, for JSON output."""
+        return {"ttft_ms": to_ms(self.ttft), "total_ms": to_ms(self.total)}
 
     def tokens_per_second(self, completion_tokens: int) -> float | None:
         if self.total is None or self.ttft is None or completion_tokens <= 0:

@@ -8,7 +8,7 @@ import json
 import sys
 from typing import Any
 
-from holysheep_tui.controller import Conversation, ConversationController, Turn
+from holysheep_tui.controller import Conversation, ConversationController, Turn, turn_record
 from holysheep_tui.errors import EXIT_OK, UsageError
 from holysheep_tui.session import Session, open_session
 from holysheep_tui.textsafety import strip_control
@@ -202,26 +202,7 @@ def summary_line(turn: Turn) -> str:
 
 
 def turn_json(turn: Turn) -> dict[str, Any]:
-    answer = turn.answer
-    usage = answer.usage
-    data: dict[str, Any] = {
-        "content": answer.content,
-        "reasoning": answer.reasoning,
-        "refusal": answer.refusal,
-        "model": answer.model,
-        "finish_reason": answer.finish_reason,
-        "usage": usage.to_dict() if usage else None,
-        "timings": {"ttft_ms": _ms(answer.timings.ttft), "total_ms": _ms(answer.timings.total)},
-        "cost_usd": turn.cost.usd if turn.cost else None,
-    }
-    if turn.error is not None:
-        data["error"] = {
-            "type": turn.error.kind,
-            "status": getattr(turn.error, "status", None),
-            "message": turn.error.user_text(),
-        }
+    data = turn_record(turn)
+    if data["error"] is None:
+        del data["error"]  # `ask --json` adds "error" only on failure
     return data
-
-
-def _ms(seconds: float | None) -> int | None:
-    return None if seconds is None else int(round(seconds * 1000))

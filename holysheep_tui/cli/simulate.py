@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import ipaddress
 import os
 import signal
 import sys
 import threading
 from types import FrameType
 
+from holysheep_tui.config import is_loopback_host
 from holysheep_tui.errors import EXIT_OK, UsageError
 from holysheep_tui.simulator import DEMO_PACING, Pacing, RelaySimulator
 
@@ -59,17 +59,10 @@ def register(
     parser.set_defaults(func=run)
 
 
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def run(args: argparse.Namespace) -> int:
-    if not _is_loopback(args.host) and not args.allow_remote:
+    if not is_loopback_host(args.host) and not args.allow_remote:
         raise UsageError(
             f"refusing to listen on {args.host}: the simulator is for local testing and anyone who can "
             "reach it could use it",
