@@ -37,6 +37,7 @@ class Turn:
     error: HolySheepError | None = None
     cost: Cost | None = None
     answer_id: int | None = None
+    prompt_id: int | None = None
     sent_texts: tuple[str, ...] = ()
     """The texts of every message sent for this turn (for a cost estimate when the server reports no usage)."""
 
@@ -130,7 +131,9 @@ class ConversationController:
                 )
             if conversation.id is not None:
                 cid = conversation.id
-                self._store_call("prompt", lambda: store.add_user_message(cid, prompt, model=model))
+                turn.prompt_id = self._store_call(  # type: ignore[assignment]
+                    "prompt", lambda: store.add_user_message(cid, prompt, model=model)
+                )
                 turn.answer_id = self._store_call(  # type: ignore[assignment]
                     "answer", lambda: store.start_answer(cid, model=model)
                 )
@@ -167,6 +170,23 @@ class ConversationController:
             raise
         self._finish(turn)
         return turn
+
+    def drop_last_turn(self, conversation: Conversation) -> Turn | None:
+        """Take back the last exchange (to regenerate or edit it): from memory and from the history."""
+        if not conversation.turns:
+            return None
+        turn = conversation.turns.pop()
+        store = self.store
+        if store is not None:
+            ids = [i for i in (turn.prompt_id, turn.answer_id) if i is not None]
+            self._store_call("edit", lambda: store.delete_messages(ids))
+        return turn
+
+    def set_system_prompt(self, conversation: Conversation, text: str | None) -> None:
+        conversation.system_prompt = text or None
+        store, cid = self.store, conversation.id
+        if store is not None and cid is not None:
+            self._store_call("system prompt", lambda: store.set_system_prompt(cid, conversation.system_prompt))
 
     def _flush(self, turn: Turn) -> None:
         store, msg_id = self.store, turn.answer_id

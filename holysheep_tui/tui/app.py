@@ -30,6 +30,7 @@ from holysheep_tui.tui.commands import ModelCommands
 from holysheep_tui.tui.messages import ModelsLoaded, PromptSubmitted, TurnEvent, TurnFinished
 from holysheep_tui.tui.screens.dialogs import ChoiceScreen, HelpScreen, SystemPromptScreen
 from holysheep_tui.tui.screens.model_picker import ModelPicker, ModelRow, build_rows
+from holysheep_tui.tui.screens.stats import StatsScreen
 from holysheep_tui.tui.settings import save_ui_theme
 from holysheep_tui.tui.widgets.answer import AnswerView, code_blocks
 from holysheep_tui.tui.widgets.budget import BudgetWatch, ask_before_sending
@@ -50,6 +51,7 @@ KEYS: list[tuple[str, str, str]] = [
     ("f5", "copy_code", "Copy a code block from the last answer"),
     ("ctrl+t", "change_theme", "Choose a theme (remembered in the config)"),
     ("ctrl+b", "toggle_sidebar", "Show or hide the sidebar"),
+    ("f8", "stats", "Usage statistics: requests, cost and latency per model and per day"),
     ("f1", "help", "Show every key"),
 ]
 PROMPT_KEYS = [
@@ -253,7 +255,7 @@ class HolySheepApp(App[None]):
         if not self.conversation.turns:
             self.notify("There is no earlier prompt in this conversation.")
             return None
-        turn = self.conversation.turns.pop()
+        turn = self.controller.drop_last_turn(self.conversation)
         await self.view.drop_last_turn()
         return turn
 
@@ -305,13 +307,16 @@ class HolySheepApp(App[None]):
         async def done(text: str | None) -> None:
             if text is None:
                 return
-            self.conversation.system_prompt = text or None
+            self.controller.set_system_prompt(self.conversation, text)
             await self.view.add_marker(f"System prompt: {text}" if text else "System prompt removed")
 
         self.push_screen(SystemPromptScreen(self.conversation.system_prompt or ""), done)
 
     def action_toggle_sidebar(self) -> None:
         self.query_one("#sidebar").toggle_class("-visible")
+
+    def action_stats(self) -> None:
+        self.push_screen(StatsScreen(self.controller.metrics or MetricsLog(), self.money))
 
     def action_help(self) -> None:
         keys = [(_key_label(k), d) for k, _, d in KEYS] + PROMPT_KEYS

@@ -1,0 +1,130 @@
+"""The conversation controller against the simulator and a real history file."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from holysheep_tui.client import RelayClient
+from holysheep_tui.config import Profile
+from holysheep_tui.controller import Conversation, ConversationController
+from holysheep_tui.metrics import MetricsLog
+from holysheep_tui.prices import PriceBook
+from holysheep_tui.simulator import Pacing, RelaySimulator
+from holysheep_tui.store import HistoryStore
+from holysheep_tui.wire import ContentDelta
+
+
+@pytest.fixture
+def sim() -> Iterator[RelaySimulator]:
+    with RelaySimulator(pacing=Pacing()) as s:
+        yield s
+
+
+def make(sim: RelaySimulator, tmp_path: Path, **kw: object) -> tuple[ConversationController, HistoryStore]:
+    store = HistoryStore.open(tmp_path / "history.db")
+    client = RelayClient(Profile(base_url=sim.base_url), None)
+    controller = ConversationController(
+        client, profile_name="测试", store=store, metrics=MetricsLog(tmp_path / "metrics.jsonl"), prices=PriceBook(), **kw  # type: ignore[arg-type]
+    )
+    return controller, store
+
+
+async def test_a_turn_is_stored_with_usage_cost_and_timings(sim: RelaySimulator, tmp_path: Path) -> None:
+    controller, store = make(sim, tmp_path)
+    conv = Conversation(profile="测试", model="deepseek-v3.2", system_prompt="用中文回答")
+    turn = await controller.run_turn(conv, "缓存命中怎么计费？")
+    assert turn.status == "complete" and turn.cost is not None and not turn.cost.estimated
+    stored = store.get_conversation(conv.id or "")
+    assert stored.system_prompt == "用中文回答"
+    user, answer = stored.messages
+    assert (user.role, user.content) == ("user", "缓存命中怎么计费？")
+    assert answer.content == turn.answer.content and answer.status == "complete"
+    assert answer.model == "deepseek-v3.2" and answer.cost_usd == pytest.approx(turn.cost.usd)
+    assert answer.completion_tokens == turn.answer.usage.completion_tokens  # type: ignore[union-attr]
+    assert answer.ttft_ms is not None and answer.total_ms is not None
+    lines = (tmp_path / "metrics.jsonl").read_text(encoding="utf-8").splitlines()
+    assert len(lines) == 1 and '"success":true' in lines[0]
+    await controller.client.aclose()
+    store.close()
+
+
+async def test_second_turn_sends_the_whole_conversation_to_a_new_model(sim: RelaySimulator, tmp_path: Path) -> None:
+    controller, store = make(sim, tmp_path)
+    conv = Conversation(profile="测试", model="kimi-k2")
+    first = await controller.run_turn(conv, "第一个问题")
+    await controller.run_turn(conv, "第二个问题", model="gpt-4.1")
+    body = sim.requests[-1].json
+    assert body["model"] == "gpt-4.1"
+    assert [m["content"] for m in body["messages"]] == ["第一个问题", first.answer.content, "第二个问题"]
+    models = [m.model for m in store.get_conversation(conv.id or "").messages if m.role == "assistant"]
+    assert models == ["kimi-k2", "gpt-4.1"]
+    await controller.client.aclose()
+    store.close()
+
+
+async def test_cancel_mid_answer_stores_the_partial_answer_as_stopped(sim: RelaySimulator, tmp_path: Path) -> None:
+    controller, store = make(sim, tmp_path, flush_interval=0.05)
+    conv = Conversation(profile="测试", model="kimi-k2+tps=40")
+    seen = asyncio.Event()
+
+    def on_event(event: object) -> None:
+        if isinstance(event, ContentDelta):
+            seen.set()
+
+    task = asyncio.create_task(controller.run_turn(conv, "慢慢说", on_event=on_event))
+    await asyncio.wait_for(seen.wait(), 10)
+    await asyncio.sleep(0.2)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    answer = store.get_conversation(conv.id or "").messages[-1]
+    assert answer.status == "stopped" and answer.content
+    assert answer.content == conv.turns[-1].answer.content
+    await controller.client.aclose()
+    store.close()
+
+
+async def test_errors_are_stored_with_the_partial_answer(sim: RelaySimulator, tmp_path: Path) -> None:
+    controller, store = make(sim, tmp_path)
+    conv = Conversation(profile="测试", model="kimi-k2+cut")
+    turn = await controller.run_turn(conv, "会被截断")
+    assert turn.status == "error" and turn.answer.content
+    answer = store.get_conversation(conv.id or "").messages[-1]
+    assert answer.status == "error" and answer.content == turn.answer.content and answer.error_text
+    await controller.client.aclose()
+    store.close()
+
+
+async def test_regenerate_takes_the_exchange_back_from_history(sim: RelaySimulator, tmp_path: Path) -> None:
+    controller, store = make(sim, tmp_path)
+    conv = Conversation(profile="测试", model="kimi-k2")
+    await controller.run_turn(conv, "保留的问题")
+    await controller.run_turn(conv, "要重新生成的问题")
+    dropped = controller.drop_last_turn(conv)
+    assert dropped is not None and dropped.prompt == "要重新生成的问题"
+    await controller.run_turn(conv, dropped.prompt)
+    contents = [m.content for m in store.get_conversation(conv.id or "").messages if m.role == "user"]
+    assert contents == ["保留的问题", "要重新生成的问题"]
+    controller.set_system_prompt(conv, "新的系统提示")
+    assert store.get_conversation(conv.id or "").system_prompt == "新的系统提示"
+    await controller.client.aclose()
+    store.close()
+
+
+async def test_storage_failure_warns_and_keeps_the_answer(sim: RelaySimulator, tmp_path: Path) -> None:
+    warnings: list[str] = []
+    controller, store = make(sim, tmp_path, on_warning=warnings.append)
+
+    conv = Conversation(profile="测试", model="kimi-k2")
+    await controller.run_turn(conv, "先存一条")
+    pages = store._db.execute("PRAGMA page_count").fetchone()[0]
+    store._db.execute(f"PRAGMA max_page_count = {pages}")  # SQLite's own "database or disk is full"
+    turn = await controller.run_turn(conv, "磁盘满了还能回答吗" * 2000)
+    assert turn.status == "complete" and turn.answer.content
+    assert warnings and "not being saved" in warnings[0]
+    await controller.client.aclose()
+    store.close()
