@@ -60,7 +60,7 @@ from holysheep_tui.wire import (
 
 USER_AGENT = f"holysheep-tui/{__version__}"
 _MAX_ERROR_BODY = 64 * 1024
-_RETRY_STATUSES = {429, 500, 502, 503, 504}
+_RETRY_STATUSES = {408, 429, 500, 502, 503, 504}
 
 
 def _origin(url: httpx.URL | str) -> tuple[str, str, int | None]:

@@ -293,6 +293,8 @@ def classify_error(status: int | None, info: ErrorInfo) -> str:
         if tags & {"invalid_request_error", "invalid_argument", "bad_request"}:
             return "bad_request"
         return "unknown"
+    if status == 408:  # the relay gave up waiting: temporary, like a 5xx
+        return "server"
     if 400 <= status < 500:
         if status == 400 and "model" in message and any(w in message for w in _MODEL_WORDS):
             return "model_not_found"
