@@ -12,7 +12,7 @@ import difflib
 import json
 import ssl
 import time
-from collections.abc import AsyncGenerator, Awaitable, Callable, Generator
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Generator
 from contextlib import aclosing
 from typing import Any
 from urllib.parse import urlsplit
@@ -256,7 +256,8 @@ class RelayClient:
             decoder = SSEDecoder()
             parser = ChatStreamParser(model)
             try:
-                async for raw in response.aiter_raw():
+                chunks = response.aiter_raw()
+                async for raw in chunks:
                     for sse in decoder.feed(raw):
                         for event in parser.feed(sse):
                             if not state.answered and isinstance(
@@ -268,6 +269,7 @@ class RelayClient:
                         if parser.done:
                             break
                     if parser.done:
+                        await _drain(chunks)  # so the keep-alive connection goes back to the pool
                         break
                 else:
                     for sse in decoder.close():
@@ -403,6 +405,22 @@ def _describe(exc: BaseException) -> str:
     if cause is not None and str(cause) and str(cause) not in text:
         text = f"{text}: {cause}"
     return text[:200]
+
+
+async def _drain(chunks: AsyncIterator[bytes], limit: int = _MAX_ERROR_BODY) -> None:
+    """Read what follows [DONE] (normally just the end of the chunked body), within a size and time bound.
+
+    A server that lingers after [DONE] costs at most a second; its connection is then closed, not reused.
+    """
+    size = 0
+    try:
+        async with asyncio.timeout(1.0):
+            async for chunk in chunks:
+                size += len(chunk)
+                if size > limit:
+                    return
+    except (httpx.HTTPError, TimeoutError):
+        pass
 
 
 async def _read_bounded(response: httpx.Response) -> bytes:

@@ -388,3 +388,14 @@ async def test_socks_proxy_variable_is_accepted(monkeypatch: pytest.MonkeyPatch)
             _, error = await collect_until_error(client)
     assert isinstance(error, NetworkError)
     assert srv.requests == []
+
+
+async def test_a_server_lingering_after_done_does_not_hold_the_answer() -> None:
+    pieces = sse(chunk("结束后"), chunk("还不关连接", finish="stop"))
+    with RawServer([Reply(pieces=[*pieces, b": still here\n\n"], stall_after=len(pieces) + 1)]) as srv:
+        async with make_client(srv.base_url, read=30) as client:
+            started = time.monotonic()
+            answer, _ = await collect(client)
+            elapsed = time.monotonic() - started
+    assert answer.content == "结束后还不关连接"
+    assert elapsed < 10  # far below the 30 s read time-out
