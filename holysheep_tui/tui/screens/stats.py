@@ -1,0 +1,332 @@
+"""The usage statistics screen: the metrics log summed per model (with a cost bar each) and per day.
+
+The log is read in a thread; the numbers come from ``holysheep_tui.stats``, as in ``holysheep stats``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta, tzinfo
+from pathlib import Path
+from typing import Literal
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.message import Message
+from textual.screen import Screen
+from textual.widgets import DataTable, Select, Sparkline, Static
+
+from holysheep_tui.errors import HolySheepError
+from holysheep_tui.metrics import MetricRecord, MetricsLog
+from holysheep_tui.money import ESTIMATE_MARK, PRICE_UNKNOWN, CurrencyView, format_cny, format_usd
+from holysheep_tui.stats import StatsRow, parse_since, summarise, summarise_total
+
+SINCE_CHOICES: list[tuple[str, str]] = [
+    ("24h", "Last 24 hours"),
+    ("7d", "Last 7 days"),
+    ("30d", "Last 30 days"),
+    ("all", "All time"),
+]
+DayMetric = Literal["requests", "cost"]
+BAR_WIDTH = 14
+MAX_DAYS = 3660
+_EIGHTHS = " ▏▎▍▌▋▊▉"
+COLUMNS = (
+    "Model",
+    "Requests",
+    "Failed",
+    "Tokens in/out",
+    "Cost USD",
+    "Billed ¥",
+    "Market ¥",
+    "Saved ¥",
+    "Latency p50/p95",
+    "TTFT p50/p95",
+    "Cost",
+)
+
+
+def bar(value: float, largest: float, width: int = BAR_WIDTH) -> str:
+    """A horizontal bar in eighths of a cell, ``width`` cells for ``largest``."""
+    if largest <= 0 or value <= 0:
+        return ""
+    eighths = max(1, round(value / largest * width * 8))
+    return "█" * (eighths // 8) + (_EIGHTHS[eighths % 8] if eighths % 8 else "")
+
+
+def _seconds_pair(p50_ms: float | None, p95_ms: float | None) -> str:
+    if p50_ms is None or p95_ms is None:
+        return "–"
+    return f"{p50_ms / 1000:.2f}/{p95_ms / 1000:.2f} s"
+
+
+def _count(n: int) -> str:
+    if n >= 1_000_000:
+        return f"{n / 1_000_000:.1f}M"
+    if n >= 10_000:
+        return f"{n / 1000:.1f}k"
+    return f"{n:,}"
+
+
+@dataclass(frozen=True)
+class StatsData:
+    """What the screen shows for one --since choice."""
+
+    since: str
+    total: StatsRow
+    models: list[StatsRow]
+    days: list[tuple[date, StatsRow | None]]
+    """Every local day from the start of the range to today, None for a day without requests."""
+    skipped: int = 0
+    path: Path = field(default_factory=Path)
+
+    @property
+    def empty(self) -> bool:
+        return self.total.requests == 0
+
+    def day_series(self, metric: DayMetric) -> list[float]:
+        if metric == "cost":
+            return [row.cost_usd if row else 0.0 for _, row in self.days]
+        return [float(row.requests) if row else 0.0 for _, row in self.days]
+
+
+def build_stats(
+    records: Sequence[MetricRecord],
+    since: str,
+    *,
+    start: datetime | None,
+    now: datetime,
+    view: CurrencyView,
+    tz: tzinfo | None = None,
+    skipped: int = 0,
+    path: Path | None = None,
+) -> StatsData:
+    """The summaries for the screen: totals, rows per model, and a row (or None) for each day."""
+    by_day = {row.key: row for row in summarise(records, "day", view=view, tz=tz)}
+    today = now.astimezone(tz).date()
+    if start is not None:
+        first = start.astimezone(tz).date()
+    else:
+        first = min((date.fromisoformat(key) for key in by_day), default=today)
+    first = max(first, today - timedelta(days=MAX_DAYS - 1))
+    days = [first + timedelta(days=i) for i in range((today - first).days + 1)]
+    return StatsData(
+        since=since,
+        total=summarise_total(records, view=view),
+        models=summarise(records, "model", view=view, tz=tz),
+        days=[(day, by_day.get(day.isoformat())) for day in days],
+        skipped=skipped,
+        path=path or Path(),
+    )
+
+
+@dataclass
+class StatsLoaded(Message):
+    data: StatsData | None
+    error: str | None = None
+
+
+class StatsScreen(Screen[None]):
+    """Requests, failures, tokens, money and latency per model, and requests or cost per day."""
+
+    AUTO_FOCUS = "#stats-models"
+    BINDINGS = [
+        Binding("escape,q", "close", "Close"),
+        Binding("1", "since('24h')", "24 hours", show=False),
+        Binding("2", "since('7d')", "7 days", show=False),
+        Binding("3", "since('30d')", "30 days", show=False),
+        Binding("4", "since('all')", "All time", show=False),
+        Binding("c", "toggle_metric", "Requests / cost per day", show=False),
+        Binding("r", "reload", "Reload", show=False),
+    ]
+
+    def __init__(
+        self,
+        log: MetricsLog,
+        view: CurrencyView,
+        *,
+        since: str = "30d",
+        now: Callable[[], datetime] | None = None,
+        tz: tzinfo | None = None,
+    ) -> None:
+        super().__init__()
+        self.metrics = log
+        self.view = view
+        self.since = since
+        self.metric: DayMetric = "requests"
+        self.data: StatsData | None = None
+        self._now = now or (lambda: datetime.now().astimezone())
+        self._tz = tz
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="stats"):
+            with Horizontal(id="stats-head"):
+                yield Static("Usage statistics", classes="stats-title")
+                yield Select(
+                    [(label, value) for value, label in SINCE_CHOICES],
+                    value=self.since,
+                    allow_blank=False,
+                    id="stats-since",
+                )
+            yield Static("Reading the metrics log …", id="stats-total", markup=False)
+            yield Static(id="stats-empty", markup=False)
+            yield DataTable(id="stats-models", cursor_type="row", zebra_stripes=True)
+            yield Static(id="stats-days-title", markup=False)
+            yield Sparkline([], id="stats-days")
+            with Horizontal(id="stats-days-axis"):
+                yield Static(id="stats-axis-first", markup=False)
+                yield Static(id="stats-axis-last", markup=False)
+            yield Static(
+                "1 24 h · 2 7 days · 3 30 days · 4 all · C requests/cost per day · R reload · Esc close",
+                classes="stats-help",
+                markup=False,
+            )
+
+    def on_mount(self) -> None:
+        self.query_one(DataTable).add_columns(*COLUMNS)
+        self._load(self.since)
+
+    # ---- loading ------------------------------------------------------------------------------
+    @work(thread=True, exclusive=True, group="stats", exit_on_error=False)
+    def _load(self, since: str) -> None:
+        try:
+            now = self._now()
+            start = parse_since(since, now=now)
+            read = self.metrics.read(since=start)
+            data = build_stats(
+                read.records, since, start=start, now=now, view=self.view, tz=self._tz,
+                skipped=read.skipped, path=self.metrics.path,
+            )  # fmt: skip
+        except HolySheepError as exc:
+            self.post_message(StatsLoaded(None, exc.user_text()))
+            return
+        self.post_message(StatsLoaded(data))
+
+    @on(StatsLoaded)
+    def _loaded(self, message: StatsLoaded) -> None:
+        message.stop()
+        if message.data is None:
+            self.query_one("#stats-total", Static).update(f"Cannot show statistics: {message.error}")
+            return
+        if message.data.since == self.since:
+            self.data = message.data
+            self._show(message.data)
+
+    # ---- drawing ------------------------------------------------------------------------------
+    def _label(self) -> str:
+        return dict(SINCE_CHOICES).get(self.since, self.since).lower()
+
+    def _show(self, data: StatsData) -> None:
+        self.set_class(data.empty, "-empty")
+        total = data.total
+        note = f" · {data.skipped} unreadable lines skipped" if data.skipped else ""
+        self.query_one("#stats-total", Static).update(self._total_line(total) + note)
+        self.query_one("#stats-empty", Static).update(
+            f"No requests recorded ({self._label()}).\n\n"
+            f"Each answer adds a line to the metrics log ({data.path}): ask a few questions and come back. "
+            "Press 4 to look at all time."
+            + note
+        )
+        table = self.query_one(DataTable)
+        table.clear()
+        largest = max((row.cost_usd for row in data.models), default=0.0)
+        for row in data.models:
+            table.add_row(*self._cells(row, largest), key=row.key)
+        self._draw_days()
+
+    def _money(
+        self, row: StatsRow, amount: float, fmt: Callable[[float], str], *, plus: bool = True, unknown: str = "–"
+    ) -> str:
+        """The amount, ≈ when estimated; "+?" when some requests had no known price."""
+        if row.priced == 0:
+            return unknown if row.unpriced else "–"
+        mark = ESTIMATE_MARK if row.cost_estimated else ""
+        return f"{mark}{fmt(amount)}{' +?' if row.unpriced and plus else ''}"
+
+    def _total_line(self, t: StatsRow) -> str:
+        if t.requests == 0:
+            return f"No requests ({self._label()})."
+        failed = f"{t.failures} failed ({t.failure_rate:.1%})"
+        usd, billed, market, saved = (
+            self._money(t, amount, fmt, plus=False, unknown=PRICE_UNKNOWN)
+            for amount, fmt in (
+                (t.cost_usd, format_usd),
+                (t.billed_cny, format_cny),
+                (t.market_cny, format_cny),
+                (t.saved_cny, format_cny),
+            )
+        )
+        v = self.view
+        money = (
+            f"Cost {usd} list = {billed} billed (¥{v.relay_rate:g} = $1) vs {market} at the market rate "
+            f"({v.market_rate:g}) · saved {saved}"
+        )
+        if t.unpriced and t.priced:
+            money += f" · {t.unpriced} more without a known price"
+        return (
+            f"{self._label().capitalize()}: {t.requests:,} requests · {failed} · {t.tokens:,} tokens · "
+            f"latency p50/p95 {_seconds_pair(t.latency_ms.p50, t.latency_ms.p95)} · "
+            f"time to first token p50/p95 {_seconds_pair(t.ttft_ms.p50, t.ttft_ms.p95)}\n{money}"
+        )
+
+    def _cells(self, row: StatsRow, largest: float) -> list[Text]:
+        right: Literal["right"] = "right"
+        return [
+            Text(row.key, overflow="ellipsis", no_wrap=True),
+            Text(f"{row.requests:,}", justify=right),
+            Text(f"{row.failures} ({row.failure_rate:.0%})" if row.failures else "0", justify=right),
+            Text(f"{_count(row.prompt_tokens)} / {_count(row.completion_tokens)}", justify=right),
+            Text(self._money(row, row.cost_usd, format_usd, unknown=PRICE_UNKNOWN), justify=right),
+            Text(self._money(row, row.billed_cny, format_cny), justify=right),
+            Text(self._money(row, row.market_cny, format_cny), justify=right),
+            Text(self._money(row, row.saved_cny, format_cny), justify=right),
+            Text(_seconds_pair(row.latency_ms.p50, row.latency_ms.p95), justify=right),
+            Text(_seconds_pair(row.ttft_ms.p50, row.ttft_ms.p95), justify=right),
+            Text(bar(row.cost_usd, largest).ljust(BAR_WIDTH), style=self.app.theme_variables.get("accent", "")),
+        ]
+
+    def _draw_days(self) -> None:
+        data = self.data
+        if data is None:
+            return
+        series = data.day_series(self.metric)
+        spark = self.query_one(Sparkline)
+        spark.data = series
+        other = "cost" if self.metric == "requests" else "requests"
+        peak = max(range(len(series)), key=series.__getitem__) if series else None
+        if peak is None or series[peak] == 0:
+            top = "none"
+        else:
+            value = series[peak]
+            top = f"{value:.0f}" if self.metric == "requests" else self.view.format(value)
+            top += f" on {data.days[peak][0].isoformat()}"
+        what = "Requests" if self.metric == "requests" else "Cost (billed)"
+        self.query_one("#stats-days-title", Static).update(
+            f"{what} per day, {len(series)} days · most: {top}   (C shows {other})"
+        )
+        self.query_one("#stats-axis-first", Static).update(data.days[0][0].isoformat())
+        self.query_one("#stats-axis-last", Static).update(data.days[-1][0].isoformat())
+
+    # ---- actions ------------------------------------------------------------------------------
+    @on(Select.Changed, "#stats-since")
+    def _since_changed(self, event: Select.Changed) -> None:
+        if isinstance(event.value, str) and event.value != self.since:
+            self.since = event.value
+            self._load(self.since)
+
+    def action_since(self, since: str) -> None:
+        self.query_one("#stats-since", Select).value = since
+
+    def action_toggle_metric(self) -> None:
+        self.metric = "cost" if self.metric == "requests" else "requests"
+        self._draw_days()
+
+    def action_reload(self) -> None:
+        self._load(self.since)
+
+    def action_close(self) -> None:
+        self.dismiss(None)
