@@ -20,13 +20,14 @@ from textual.widgets import Header, Static
 from textual.worker import Worker, WorkerState
 
 from holysheep_tui.controller import Conversation, ConversationController, Turn
-from holysheep_tui.errors import HolySheepError, KeyMissingError, RelayError, StorageError
+from holysheep_tui.errors import HolySheepError, KeyMissingError, RelayError
 from holysheep_tui.metrics import MetricsLog
 from holysheep_tui.money import CurrencyView
 from holysheep_tui.prices import PriceBook, estimate_tokens
 from holysheep_tui.session import Session, open_session
 from holysheep_tui.store import HistoryStore
 from holysheep_tui.tui.commands import ModelCommands
+from holysheep_tui.tui.lifecycle import install_exit_signals, open_history, remove_exit_signals
 from holysheep_tui.tui.messages import ModelsLoaded, PromptSubmitted, TurnEvent, TurnFinished
 from holysheep_tui.tui.screens.dialogs import ChoiceScreen, HelpScreen, SystemPromptScreen
 from holysheep_tui.tui.screens.model_picker import ModelPicker, ModelRow, build_rows
@@ -145,6 +146,7 @@ class HolySheepApp(App[None]):
         self.theme_changed_signal.subscribe(self, self._remember_theme)
         self.query_one(PromptInput).focus()
         self._load_models()
+        self._exit_signals = install_exit_signals(self)
 
     @property
     def view(self) -> ConversationView:
@@ -389,14 +391,12 @@ class HolySheepApp(App[None]):
             self.notify(exc.user_text(), title="Theme not saved", severity="warning")
 
     async def on_unmount(self) -> None:
+        remove_exit_signals(getattr(self, "_exit_signals", []))
         await self.controller.client.aclose()
 
 
 def _open_store(session: Session) -> tuple[HistoryStore | None, str | None]:
-    try:
-        return HistoryStore.open(), None
-    except StorageError as exc:
-        return None, exc.user_text()
+    return open_history()
 
 
 def run_app(args: argparse.Namespace, session: Session | None = None) -> int:

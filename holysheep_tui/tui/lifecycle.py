@@ -1,0 +1,77 @@
+"""How the app starts and ends around the history: recovery on start, a clean stop on SIGTERM and SIGHUP.
+
+A streaming answer is flushed to the history every half second. SIGKILL leaves it 'streaming'; the next
+start marks it 'interrupted'. SIGTERM (``kill``) and SIGHUP (the terminal closed) cancel the running turn
+first, so the controller stores the partial answer as 'stopped', then the app exits with 128 + signal.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+from typing import Any
+
+from textual.app import App
+
+from holysheep_tui.errors import StorageError
+from holysheep_tui.store import HistoryStore
+
+EXIT_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
+TURN_GROUP = "turn"
+STOP_GRACE = 5.0
+"""Seconds the stopped turn gets to store its partial answer before the app exits anyway."""
+
+
+def open_history() -> tuple[HistoryStore | None, str | None]:
+    """The user's history store with answers left by dead processes marked interrupted; or a warning."""
+    try:
+        store = HistoryStore.open()
+    except StorageError as exc:
+        return None, exc.user_text()
+    try:
+        store.recover_interrupted()
+    except StorageError as exc:
+        return store, exc.user_text()
+    return store, None
+
+
+def install_exit_signals(app: App[Any]) -> list[signal.Signals]:
+    """Handle SIGTERM and SIGHUP on the app's loop; returns the signals handled (none off the main thread)."""
+    loop = asyncio.get_running_loop()
+    installed: list[signal.Signals] = []
+    for sig in EXIT_SIGNALS:
+        try:
+            loop.add_signal_handler(sig, _on_signal, app, sig)
+        except (NotImplementedError, RuntimeError, ValueError):  # Windows, or not the main thread
+            continue
+        installed.append(sig)
+    return installed
+
+
+def remove_exit_signals(installed: list[signal.Signals]) -> None:
+    with contextlib.suppress(RuntimeError):
+        loop = asyncio.get_running_loop()
+        for sig in installed:
+            loop.remove_signal_handler(sig)
+
+
+def _on_signal(app: App[Any], sig: signal.Signals) -> None:
+    tasks: set[asyncio.Task[None]] = getattr(app, "_exit_signal_tasks", set())
+    app._exit_signal_tasks = tasks  # type: ignore[attr-defined]  # keep a reference until it ends
+    task = asyncio.get_running_loop().create_task(stop_and_exit(app, 128 + int(sig)))
+    tasks.add(task)
+    task.add_done_callback(tasks.discard)
+
+
+async def stop_and_exit(app: App[Any], return_code: int) -> None:
+    """Cancel the running turn, wait (bounded) until it has stored what arrived, then exit."""
+    workers = app.workers.cancel_group(app, TURN_GROUP)
+    pending = [asyncio.ensure_future(w.wait()) for w in workers]
+    if pending:
+        done, still = await asyncio.wait(pending, timeout=STOP_GRACE)
+        for future in (*done, *still):
+            future.cancel()
+            if future.done() and not future.cancelled():
+                future.exception()  # a cancelled worker's wait() raises; nothing to report
+    app.exit(return_code=return_code)
