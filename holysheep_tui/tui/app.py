@@ -16,7 +16,7 @@ from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Container, Horizontal
 from textual.screen import Screen
-from textual.widgets import Header, Static
+from textual.widgets import Header
 from textual.worker import Worker, WorkerState
 
 from holysheep_tui.controller import Conversation, ConversationController, Turn
@@ -27,6 +27,7 @@ from holysheep_tui.prices import PriceBook, estimate_tokens
 from holysheep_tui.session import Session, open_session
 from holysheep_tui.store import HistoryStore
 from holysheep_tui.tui.commands import ModelCommands
+from holysheep_tui.tui.history_actions import HistoryApp
 from holysheep_tui.tui.lifecycle import install_exit_signals, open_history, remove_exit_signals
 from holysheep_tui.tui.messages import ModelsLoaded, PromptSubmitted, TurnEvent, TurnFinished
 from holysheep_tui.tui.screens.dialogs import ChoiceScreen, HelpScreen, SystemPromptScreen
@@ -37,6 +38,7 @@ from holysheep_tui.tui.widgets.answer import AnswerView, code_blocks
 from holysheep_tui.tui.widgets.budget import BudgetWatch, ask_before_sending
 from holysheep_tui.tui.widgets.conversation import ConversationView
 from holysheep_tui.tui.widgets.prompt import PromptInput
+from holysheep_tui.tui.widgets.sidebar import HistorySidebar
 from holysheep_tui.tui.widgets.status_bar import LiveState, StatusBar
 from holysheep_tui.wire import Answer, StreamEvent
 
@@ -51,7 +53,9 @@ KEYS: list[tuple[str, str, str]] = [
     ("f4", "copy_answer", "Copy the last answer (OSC 52)"),
     ("f5", "copy_code", "Copy a code block from the last answer"),
     ("ctrl+t", "change_theme", "Choose a theme (remembered in the config)"),
-    ("ctrl+b", "toggle_sidebar", "Show or hide the sidebar"),
+    ("ctrl+b", "toggle_sidebar", "Show or hide the history sidebar (refreshes it)"),
+    ("ctrl+f", "search_history", "Search every stored message"),
+    ("ctrl+s", "export_conversation", "Export this conversation (md, json, html, txt, openai)"),
     ("f8", "stats", "Usage statistics: requests, cost and latency per model and per day"),
     ("f1", "help", "Show every key"),
 ]
@@ -82,7 +86,7 @@ class _Running:
     answer: AnswerView
 
 
-class HolySheepApp(App[None]):
+class HolySheepApp(HistoryApp):
     CSS_PATH = "app.tcss"
     TITLE = "HolySheep"
     COMMANDS = App.COMMANDS | {ModelCommands}
@@ -129,7 +133,7 @@ class HolySheepApp(App[None]):
         yield Header(icon="◆")
         with Horizontal(id="main"):
             with Container(id="sidebar"):
-                yield Static("History", classes="sidebar-title")
+                yield HistorySidebar(self.money)
             yield ConversationView(id="conversation")
         prompt = PromptInput(id="prompt")
         prompt.cursor_blink = self._cursor_blink
@@ -146,6 +150,7 @@ class HolySheepApp(App[None]):
         self.theme_changed_signal.subscribe(self, self._remember_theme)
         self.query_one(PromptInput).focus()
         self._load_models()
+        self.start_history()
         self._exit_signals = install_exit_signals(self)
 
     @property
@@ -208,6 +213,7 @@ class HolySheepApp(App[None]):
             live = self.live
             running.answer.finish(turn, self.money, live.ttft(), live.elapsed(), live.tokens_per_second())
         self._redraw_status()
+        self.history_turn_finished()
 
     @on(Worker.StateChanged)
     def _worker_state(self, event: Worker.StateChanged) -> None:
@@ -314,9 +320,6 @@ class HolySheepApp(App[None]):
 
         self.push_screen(SystemPromptScreen(self.conversation.system_prompt or ""), done)
 
-    def action_toggle_sidebar(self) -> None:
-        self.query_one("#sidebar").toggle_class("-visible")
-
     def action_stats(self) -> None:
         self.push_screen(StatsScreen(self.controller.metrics or MetricsLog(), self.money))
 
@@ -411,7 +414,7 @@ def run_app(args: argparse.Namespace, session: Session | None = None) -> int:
                 "Set HOLYSHEEP_API_KEY or run `holysheep key set`; or try `holysheep --demo` (no key needed)."
             )
             raise
-    store, warning = (None, None) if session.is_demo else _open_store(session)
+    store, warning = _open_store(session)  # the demo is recorded too, under the profile "demo"
     try:
         app = HolySheepApp(session, store=store, metrics=None if session.is_demo else MetricsLog())
         if warning:

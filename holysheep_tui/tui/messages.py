@@ -38,3 +38,25 @@ class ModelsLoaded(Message):
     ids: list[str]
     windows: dict[str, int]
     error: str | None = None
+
+
+@dataclass
+class OpenConversation(Message):
+    """Show a stored conversation and continue it; ``message_id`` scrolls that message into view."""
+
+    conv_id: str
+    message_id: int | None = None
+
+
+@dataclass
+class ExportConversation(Message):
+    """Export a stored conversation (the app asks for the format and the path)."""
+
+    conv_id: str
+
+
+@dataclass
+class ConversationDeleted(Message):
+    """A stored conversation was deleted from the sidebar."""
+
+    conv_id: str

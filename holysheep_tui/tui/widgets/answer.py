@@ -12,6 +12,8 @@ from textual.widgets import Collapsible, Static
 from holysheep_tui.controller import Turn
 from holysheep_tui.errors import HolySheepError, RateLimitError
 from holysheep_tui.money import CurrencyView
+from holysheep_tui.prices import Cost
+from holysheep_tui.store import Message
 from holysheep_tui.tui.markdown_stream import StreamingMarkdown
 from holysheep_tui.tui.messages import TurnEvent
 from holysheep_tui.wire import (
@@ -47,20 +49,39 @@ def error_text(error: HolySheepError) -> str:
 class AnswerView(Vertical):
     """Fed by ``apply`` with each stream event, then ``finish`` with the finished Turn."""
 
-    def __init__(self, model: str) -> None:
-        super().__init__(classes="answer -streaming")
+    def __init__(
+        self, model: str, *, stored: Message | None = None, money: CurrencyView | None = None
+    ) -> None:
+        """``stored``: show a finished answer from the history at once (``money`` formats its cost)."""
+        status = "streaming" if stored is None else stored.status
+        super().__init__(classes=f"answer -{status}", id=None if stored is None else f"msg-{stored.id}")
         self.model = model
         self.refusal = ""
-        self.status = "streaming"
-        self._reasoning_folded = False
+        self.status = status
+        self._reasoning_folded = stored is not None
+        self._stored = stored
+        self._money = money or CurrencyView()
 
     def compose(self) -> ComposeResult:
-        yield Static(self.model, classes="answer-header", markup=False)
-        with Collapsible(title="Reasoning", collapsed=False, classes="reasoning -empty"):
-            yield StreamingMarkdown(classes="reasoning-body")
-        yield StreamingMarkdown(classes="answer-body")
-        yield Static("", classes="answer-notice -empty", markup=False)
-        yield Static("", classes="answer-figures", markup=False)
+        m = self._stored
+        if m is None:
+            yield Static(self.model, classes="answer-header", markup=False)
+            with Collapsible(title="Reasoning", collapsed=False, classes="reasoning -empty"):
+                yield StreamingMarkdown(classes="reasoning-body")
+            yield StreamingMarkdown(classes="answer-body")
+            yield Static("", classes="answer-notice -empty", markup=False)
+            yield Static("", classes="answer-figures", markup=False)
+            return
+        header = self.model if self.status == "complete" else f"{self.model} · {self.status}"
+        yield Static(header, classes="answer-header", markup=False)
+        reasoning_class = "reasoning" if m.reasoning else "reasoning -empty"
+        with Collapsible(title="Reasoning", collapsed=True, classes=reasoning_class):
+            yield StreamingMarkdown(m.reasoning or None, classes="reasoning-body")
+        yield StreamingMarkdown(m.content or None, classes="answer-body")
+        text, kind = stored_notice(m)
+        notice_class = f"answer-notice -{kind}" if text else "answer-notice -empty"
+        yield Static(text, classes=notice_class, markup=False)
+        yield Static(stored_figures(m, self._money), classes="answer-figures", markup=False)
 
     @property
     def body(self) -> StreamingMarkdown:
@@ -153,4 +174,33 @@ def figures(
         parts.append(f"{tps:.0f} tok/s")
     if turn.status != "error" or turn.cost is not None:
         parts.append(money.format_cost(turn.cost))
+    return " · ".join(parts)
+
+
+STORED_NOTICES = {
+    "interrupted": "⚠ Interrupted — holysheep closed before this answer finished; what arrived is kept.",
+    "streaming": "⚠ Still being written by another holysheep window (or cut off); refresh to see more.",
+    "stopped": "■ Stopped — the partial answer is kept.",
+}
+
+
+def stored_notice(message: Message) -> tuple[str, str]:
+    """The notice line of a stored answer and its kind ('' when there is none)."""
+    if message.status == "error":
+        return f"✖ {message.error_text or 'The request failed.'}", "error"
+    text = STORED_NOTICES.get(message.status, "")
+    return text, "warning" if text else ""
+
+
+def stored_figures(m: Message, money: CurrencyView) -> str:
+    parts = []
+    if m.prompt_tokens is not None or m.completion_tokens is not None:
+        parts.append(f"{m.prompt_tokens or 0} in · {m.completion_tokens or 0} out")
+    if m.ttft_ms is not None:
+        parts.append(f"ttft {m.ttft_ms / 1000:.2f}s")
+    if m.total_ms is not None:
+        parts.append(f"total {m.total_ms / 1000:.2f}s")
+    if m.cost_usd is not None:
+        parts.append(money.format_cost(Cost(m.cost_usd, m.cost_estimated)))
+    parts.append(m.created.astimezone().strftime("%Y-%m-%d %H:%M"))
     return " · ".join(parts)

@@ -1,0 +1,217 @@
+"""Stored conversations back into live ones: turns for the controller, pages for the screen.
+
+Core module: no Textual. The app opens a stored conversation by reading it once, rebuilding the
+controller's ``Conversation`` (so the next request carries every earlier message and is appended to
+the same stored id) and showing it a page of turns at a time.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from holysheep_tui.controller import Conversation, Turn
+from holysheep_tui.errors import StorageError
+from holysheep_tui.export import ExportFormat
+from holysheep_tui.prices import Cost
+from holysheep_tui.store import Conversation as StoredConversation
+from holysheep_tui.store import HistoryStore, Message
+from holysheep_tui.textsafety import strip_control
+from holysheep_tui.wire import Answer, Usage
+
+PAGE_TURNS = 20
+"""Turns shown when a conversation opens, and added per page as the user scrolls."""
+
+EXTENSIONS: dict[ExportFormat, str] = {
+    "md": ".md",
+    "json": ".json",
+    "html": ".html",
+    "txt": ".txt",
+    "openai": ".openai.json",
+}
+_UNSAFE = re.compile(r'[\\/:*?"<>|\s]+')
+_MAX_NAME_BYTES = 120
+
+
+@dataclass(frozen=True, slots=True)
+class StoredTurn:
+    """A prompt and the answer that followed it; either may be missing (a system note has neither)."""
+
+    prompt: Message | None
+    answer: Message | None
+    note: Message | None = None
+
+    @property
+    def ids(self) -> tuple[int, ...]:
+        return tuple(m.id for m in (self.note, self.prompt, self.answer) if m is not None)
+
+
+def pair_messages(messages: Sequence[Message]) -> list[StoredTurn]:
+    """Group messages into turns: each user message with the assistant message after it."""
+    turns: list[StoredTurn] = []
+    prompt: Message | None = None
+    for m in messages:
+        if m.role == "user":
+            if prompt is not None:
+                turns.append(StoredTurn(prompt, None))
+            prompt = m
+        elif m.role == "assistant":
+            turns.append(StoredTurn(prompt, m))
+            prompt = None
+        else:
+            if prompt is not None:
+                turns.append(StoredTurn(prompt, None))
+                prompt = None
+            turns.append(StoredTurn(None, None, note=m))
+    if prompt is not None:
+        turns.append(StoredTurn(prompt, None))
+    return turns
+
+
+def live_turn(stored: StoredTurn, default_model: str) -> Turn | None:
+    """The controller's Turn for a stored one (None for a system note)."""
+    if stored.prompt is None and stored.answer is None:
+        return None
+    msg = stored.answer
+    model = (msg.model if msg else None) or (stored.prompt.model if stored.prompt else None) or default_model
+    answer = Answer(model=model)
+    turn = Turn(stored.prompt.content if stored.prompt else "", model, answer, status="interrupted")
+    if msg is not None:
+        if msg.content:
+            answer.content_parts.append(msg.content)
+        if msg.reasoning:
+            answer.reasoning_parts.append(msg.reasoning)
+        if msg.prompt_tokens is not None or msg.completion_tokens is not None:
+            answer.usage = Usage(
+                prompt_tokens=msg.prompt_tokens or 0,
+                completion_tokens=msg.completion_tokens or 0,
+                total_tokens=(msg.prompt_tokens or 0) + (msg.completion_tokens or 0),
+                cached_tokens=msg.cached_tokens or 0,
+            )
+        turn.status = "interrupted" if msg.status == "streaming" else msg.status
+        turn.answer_id = msg.id
+        if msg.cost_usd is not None:
+            turn.cost = Cost(msg.cost_usd, estimated=msg.cost_estimated)
+    if stored.prompt is not None:
+        turn.prompt_id = stored.prompt.id
+    return turn
+
+
+def rebuild_conversation(stored: StoredConversation, model: str) -> Conversation:
+    """The controller's Conversation holding every stored turn, bound to the stored id."""
+    system = stored.system_prompt
+    if system is None:
+        system = next((m.content for m in stored.messages if m.role == "system"), None)
+    conv = Conversation(stored.profile, model, system_prompt=system, id=stored.id)
+    for pair in pair_messages(stored.messages):
+        turn = live_turn(pair, model)
+        if turn is not None:
+            conv.turns.append(turn)
+    return conv
+
+
+class TurnPager:
+    """Which slice of a conversation's turns is on screen; pages grow it at either end."""
+
+    def __init__(self, stored: StoredConversation, page: int = PAGE_TURNS) -> None:
+        self.conversation = stored
+        self.turns = pair_messages(stored.messages)
+        self.page = page
+        self.start = self.end = len(self.turns)
+
+    @property
+    def has_older(self) -> bool:
+        return self.start > 0
+
+    @property
+    def has_newer(self) -> bool:
+        return self.end < len(self.turns)
+
+    def latest(self) -> list[StoredTurn]:
+        """The last page; what opens first."""
+        self.end = len(self.turns)
+        self.start = max(0, self.end - self.page)
+        return self.turns[self.start : self.end]
+
+    def around(self, message_id: int) -> list[StoredTurn]:
+        """A page holding ``message_id``: from a few turns before it to a page after (or the end)."""
+        index = next((i for i, t in enumerate(self.turns) if message_id in t.ids), None)
+        if index is None or index >= len(self.turns) - self.page:
+            return self.latest()
+        self.start = max(0, index - 3)
+        self.end = min(len(self.turns), self.start + self.page)
+        return self.turns[self.start : self.end]
+
+    def older(self) -> list[StoredTurn]:
+        first = max(0, self.start - self.page)
+        page, self.start = self.turns[first : self.start], first
+        return page
+
+    def newer(self) -> list[StoredTurn]:
+        last = min(len(self.turns), self.end + self.page)
+        page, self.end = self.turns[self.end : last], last
+        return page
+
+
+@dataclass
+class OpenedConversation:
+    """A stored conversation ready for the screen and the controller."""
+
+    conversation: Conversation
+    pager: TurnPager
+
+
+def open_stored(store: HistoryStore, conv_id: str, model: str, page: int = PAGE_TURNS) -> OpenedConversation:
+    """Read a conversation once (raises StorageError / ConversationNotFoundError)."""
+    stored = store.get_conversation(conv_id)
+    return OpenedConversation(rebuild_conversation(stored, model), TurnPager(stored, page))
+
+
+def startup_notices(store: HistoryStore) -> list[tuple[str, str]]:
+    """(severity, text) to show at start: a corrupt database moved aside, answers found interrupted."""
+    notices: list[tuple[str, str]] = []
+    if store.recovered_from is not None:
+        notices.append(
+            (
+                "warning",
+                f"The history database was damaged and has been moved aside to {store.recovered_from}. "
+                "A fresh one was created.",
+            )
+        )
+    try:
+        count = store.recover_interrupted()
+    except StorageError as exc:
+        notices.append(("warning", f"History: {exc.message}"))
+    else:
+        if count:
+            plural = "s were" if count > 1 else " was"
+            notices.append(("information", f"{count} answer{plural} cut off when holysheep last closed; "
+                            "they are kept and marked interrupted."))  # fmt: skip
+    return notices
+
+
+# ---- export file names -------------------------------------------------------------------------------
+
+
+def safe_filename(title: str, fmt: ExportFormat) -> str:
+    """A file name from a title: no separators or control characters, bounded length, Chinese kept."""
+    text = unicodedata.normalize("NFC", strip_control(title))
+    stem = _UNSAFE.sub("-", text).strip("-.") or "conversation"
+    while len(stem.encode("utf-8")) > _MAX_NAME_BYTES:
+        stem = stem[:-1]
+    return stem.rstrip("-.") + EXTENSIONS[fmt]
+
+
+def default_export_dir(cwd: Path | None = None) -> Path:
+    """The current directory when it is writable, else the home directory."""
+    import os
+
+    here = cwd or Path.cwd()
+    return here if os.access(here, os.W_OK) else Path.home()
+
+
+def export_path(directory: Path, title: str, fmt: ExportFormat) -> Path:
+    return directory / safe_filename(title, fmt)

@@ -1,0 +1,170 @@
+"""The app's history half: sidebar, opening stored conversations, search and export.
+
+``HolySheepApp`` derives from ``HistoryApp``; this class only uses the attributes declared below.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from textual import on
+from textual.app import App
+
+from holysheep_tui.controller import Conversation, ConversationController
+from holysheep_tui.errors import HolySheepError
+from holysheep_tui.export import OutputExistsError, export_conversation, write_export
+from holysheep_tui.history_loader import default_export_dir, open_stored, startup_notices
+from holysheep_tui.money import CurrencyView
+from holysheep_tui.store import Conversation as StoredConversation
+from holysheep_tui.store import HistoryStore, SearchHit
+from holysheep_tui.tui.messages import ConversationDeleted, ExportConversation, OpenConversation
+from holysheep_tui.tui.screens.dialogs import ConfirmScreen
+from holysheep_tui.tui.screens.export import ExportChoice, ExportScreen
+from holysheep_tui.tui.screens.search import SearchScreen
+from holysheep_tui.tui.widgets.conversation import ConversationView
+from holysheep_tui.tui.widgets.prompt import PromptInput
+from holysheep_tui.tui.widgets.sidebar import HistorySidebar
+from holysheep_tui.tui.widgets.status_bar import LiveState, StatusBar
+
+HISTORY_OFF = "History is off for this session, so there is nothing stored to {what}."
+
+
+class HistoryApp(App[None]):
+    # Set by the subclass.
+    controller: ConversationController
+    conversation: Conversation
+    model: str
+    money: CurrencyView
+    live: LiveState
+    _turn: Any
+    history_store: HistoryStore | None = None
+    """The store as opened; kept for reading even after a write failure made the controller drop it."""
+    export_dir: Path | None = None
+    """Where exports go by default (None: the current directory when writable, else home)."""
+
+    @property
+    def sidebar(self) -> HistorySidebar:
+        return self.query_one(HistorySidebar)
+
+    def start_history(self) -> None:
+        """At mount: show start-up notices (a corrupt database moved aside, interrupted answers)."""
+        store = self.history_store = self.controller.store
+        self.sidebar.store = store
+        if store is not None:
+            for severity, text in startup_notices(store):
+                self.notify(text, title="History", severity=severity, timeout=15)  # type: ignore[arg-type]
+
+    def action_toggle_sidebar(self) -> None:
+        holder = self.query_one("#sidebar")
+        holder.toggle_class("-visible")
+        if holder.has_class("-visible"):
+            self.sidebar.current_id = self.conversation.id
+            self.sidebar.reload()
+            self.sidebar.focus_list()
+        else:
+            self.query_one(PromptInput).focus()
+
+    def history_turn_finished(self) -> None:
+        """A turn ended: its conversation is stored now, so the visible list is read again."""
+        if self.query_one("#sidebar").has_class("-visible"):
+            self.sidebar.current_id = self.conversation.id
+            self.sidebar.reload()
+
+    # ---- opening ---------------------------------------------------------------------------
+    @on(OpenConversation)
+    async def _open_requested(self, message: OpenConversation) -> None:
+        await self.open_conversation(message.conv_id, message.message_id)
+
+    async def open_conversation(self, conv_id: str, message_id: int | None = None) -> None:
+        """Show a stored conversation (latest page, or the page holding ``message_id``) and continue it."""
+        store = self.history_store
+        if store is None:
+            self.notify(HISTORY_OFF.format(what="open"), severity="warning")
+            return
+        try:
+            opened = open_stored(store, conv_id, self.model)
+        except HolySheepError as exc:
+            self.notify(exc.user_text(), title="Cannot open the conversation", severity="error")
+            return
+        if self._turn is not None:
+            await self.run_action("stop")
+            self._turn = None
+        self.conversation = opened.conversation
+        stored = opened.pager.conversation
+        self.live.reset_totals()
+        self.live.total_usd, self.live.total_estimated = stored.cost_usd, stored.cost_estimated
+        self.query_one(StatusBar).redraw()
+        await self.query_one(ConversationView).show_stored(opened.pager, self.money, message_id=message_id)
+        self.sidebar.mark_current(conv_id)
+        if message_id is None:
+            self.query_one(PromptInput).focus()
+        else:
+            self.query_one(ConversationView).focus()
+
+    @on(ConversationDeleted)
+    async def _deleted(self, message: ConversationDeleted) -> None:
+        if self.conversation.id == message.conv_id:
+            await self.run_action("new_conversation")
+
+    # ---- search ----------------------------------------------------------------------------
+    def action_search_history(self) -> None:
+        if self.history_store is None:
+            self.notify(HISTORY_OFF.format(what="search"), severity="warning")
+            return
+
+        def done(hit: SearchHit | None) -> None:
+            if hit is not None:
+                self.post_message(OpenConversation(hit.conversation_id, hit.message_id))
+
+        self.push_screen(SearchScreen(self.history_store), done)
+
+    # ---- export ----------------------------------------------------------------------------
+    def action_export_conversation(self) -> None:
+        if self.history_store is None:
+            self.notify(HISTORY_OFF.format(what="export"), severity="warning")
+        elif self.conversation.id is None:
+            self.notify("Nothing to export yet: this conversation has no stored messages.")
+        else:
+            self.export_stored(self.conversation.id)
+
+    @on(ExportConversation)
+    def _export_requested(self, message: ExportConversation) -> None:
+        self.export_stored(message.conv_id)
+
+    def export_stored(self, conv_id: str) -> None:
+        """Ask for a format and a path, then write the file (asking before overwriting one)."""
+        store = self.history_store
+        if store is None:
+            self.notify(HISTORY_OFF.format(what="export"), severity="warning")
+            return
+        try:
+            conv = store.get_conversation(conv_id)
+        except HolySheepError as exc:
+            self.notify(exc.user_text(), title="Cannot export", severity="error")
+            return
+        directory = self.export_dir or default_export_dir()
+
+        def chosen(choice: ExportChoice | None) -> None:
+            if choice is not None:
+                self._write_export(conv, choice)
+
+        self.push_screen(ExportScreen(conv.display_title, directory), chosen)
+
+    def _write_export(self, conv: StoredConversation, choice: ExportChoice, *, force: bool = False) -> None:
+        try:
+            write_export(choice.path, export_conversation(conv, choice.fmt), force=force)
+        except OutputExistsError:
+
+            def confirmed(yes: bool | None) -> None:
+                if yes:
+                    self._write_export(conv, choice, force=True)
+                else:
+                    self.notify("Not exported: the file was left as it was.")
+
+            self.push_screen(ConfirmScreen(f"{choice.path} exists. Overwrite it?"), confirmed)
+            return
+        except HolySheepError as exc:
+            self.notify(exc.user_text(), title="Export failed", severity="error")
+            return
+        self.notify(f"Wrote {choice.path.resolve()}", title=f"Exported as {choice.fmt}")

@@ -1,0 +1,90 @@
+"""Choose an export format and a file; the screen returns the choice, the app writes the file."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Input, OptionList, Static
+from textual.widgets.option_list import Option
+
+from holysheep_tui.export import FORMATS, ExportFormat
+from holysheep_tui.history_loader import export_path
+
+DESCRIPTIONS: dict[ExportFormat, str] = {
+    "md": "Markdown — front matter, headed messages, reasoning folded",
+    "json": "JSON — everything, re-importable with `holysheep import`",
+    "html": "HTML — one self-contained page, readable offline",
+    "txt": "Plain text",
+    "openai": "OpenAI messages array — for reuse in scripts",
+}
+
+
+@dataclass(frozen=True)
+class ExportChoice:
+    fmt: ExportFormat
+    path: Path
+
+
+class ExportScreen(ModalScreen[ExportChoice | None]):
+    """↑/↓ choose the format (the file name follows it until edited), Enter writes, Esc cancels."""
+
+    BINDINGS = [
+        Binding("escape", "dismiss(None)", "Cancel"),
+        Binding("up", "move(-1)", "Previous format", show=False),
+        Binding("down", "move(1)", "Next format", show=False),
+    ]
+
+    def __init__(self, title: str, directory: Path, fmt: ExportFormat = "md") -> None:
+        super().__init__(classes="modal")
+        self.conv_title = title
+        self.directory = directory
+        self.fmt: ExportFormat = fmt
+        self._suggested = str(export_path(directory, title, fmt))
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog", id="export"):
+            yield Static(f"Export “{self.conv_title}”", classes="dialog-title", markup=False)
+            yield OptionList(
+                *[Option(f"{f:<7} {DESCRIPTIONS[f]}", id=f) for f in FORMATS], id="export-formats"
+            )
+            yield Input(self._suggested, id="export-path")
+            yield Static(
+                "↑/↓ format · Enter write · Esc cancel · files are written 0600", classes="dialog-help"
+            )
+
+    def on_mount(self) -> None:
+        self.query_one(OptionList).highlighted = FORMATS.index(self.fmt)
+        path = self.query_one(Input)
+        path.focus()
+        path.cursor_position = len(path.value)
+
+    def action_move(self, step: int) -> None:
+        options = self.query_one(OptionList)
+        current = options.highlighted or 0
+        options.highlighted = max(0, min(len(FORMATS) - 1, current + step))
+
+    @on(OptionList.OptionHighlighted, "#export-formats")
+    def _format(self, event: OptionList.OptionHighlighted) -> None:
+        self.fmt = FORMATS[event.option_index]
+        path = self.query_one(Input)
+        if path.value == self._suggested:  # follow the format until the user types a path
+            self._suggested = str(export_path(self.directory, self.conv_title, self.fmt))
+            path.value = self._suggested
+
+    @on(OptionList.OptionSelected, "#export-formats")
+    @on(Input.Submitted, "#export-path")
+    def _submit(self) -> None:
+        text = self.query_one(Input).value.strip()
+        if not text:
+            self.notify("Give a file name.", severity="warning")
+            return
+        path = Path(text).expanduser()
+        if path.is_dir():
+            path = export_path(path, self.conv_title, self.fmt)
+        self.dismiss(ExportChoice(self.fmt, path))

@@ -1,0 +1,220 @@
+"""The history sidebar: conversations newest first; open, rename, delete, archive, export, new."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.content import Content
+from textual.events import Resize
+from textual.screen import ModalScreen
+from textual.widgets import Input, OptionList, Static
+from textual.widgets.option_list import Option
+
+from holysheep_tui.errors import HolySheepError
+from holysheep_tui.money import CurrencyView
+from holysheep_tui.store import ConversationSummary, HistoryStore
+from holysheep_tui.store.titles import shorten
+from holysheep_tui.tui.messages import ConversationDeleted, ExportConversation, OpenConversation
+from holysheep_tui.tui.screens.dialogs import ConfirmScreen
+
+SIDEBAR_KEYS = "Enter open · r rename · d delete · a archive · e export · n new · u refresh · v archived"
+
+
+def when(moment: datetime, now: datetime | None = None) -> str:
+    """Short local date: the time today, month-day this year, else the full date."""
+    local = moment.astimezone()
+    now = (now or datetime.now().astimezone()).astimezone()
+    if local.date() == now.date():
+        return local.strftime("%H:%M")
+    if local.year == now.year:
+        return local.strftime("%m-%d %H:%M")
+    return local.strftime("%Y-%m-%d")
+
+
+def row_label(row: ConversationSummary, money: CurrencyView, width: int, *, current: bool = False) -> Content:
+    """Three lines: the title, date · cost, and the models; each cut to ``width`` terminal cells."""
+    mark = "▸ " if current else ""
+    title = shorten(mark + row.display_title, width)
+    facts = [when(row.updated)]
+    if row.archived:
+        facts.append("archived")
+    if row.cost_usd or row.cost_estimated:
+        facts.append(money.format(row.cost_usd, estimated=row.cost_estimated))
+    meta = shorten(" · ".join(facts), width)
+    models = shorten(", ".join(row.models) or f"{row.message_count} messages", width)
+    return Content.assemble((title, "bold" if current else ""), "\n", (meta, "dim"), "\n", (models, "dim"))
+
+
+class RenameScreen(ModalScreen[str | None]):
+    """Ask for a new title; Enter saves, Esc cancels."""
+
+    BINDINGS = [Binding("escape", "dismiss(None)", "Cancel")]
+
+    def __init__(self, title: str) -> None:
+        super().__init__(classes="modal")
+        self.old_title = title
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog", id="rename"):
+            yield Static("Rename conversation", classes="dialog-title")
+            yield Input(self.old_title, id="rename-input", select_on_focus=True)
+            yield Static("Enter save · Esc cancel", classes="dialog-help")
+
+    @on(Input.Submitted)
+    def _submitted(self, event: Input.Submitted) -> None:
+        text = event.value.strip()
+        self.dismiss(text or None)
+
+
+class HistorySidebar(Vertical):
+    """Lists the store's conversations; its keys act on the highlighted one."""
+
+    BINDINGS = [
+        Binding("r", "rename", "Rename"),
+        Binding("d,delete", "delete", "Delete"),
+        Binding("a", "archive", "Archive / unarchive"),
+        Binding("e", "export", "Export"),
+        Binding("n", "app.new_conversation", "New conversation"),
+        Binding("u", "reload", "Refresh"),
+        Binding("v", "toggle_archived", "Show archived"),
+    ]
+    LIMIT = 500
+
+    def __init__(self, money: CurrencyView, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.money = money
+        self.store: HistoryStore | None = None
+        self.current_id: str | None = None
+        self.show_archived = False
+        self.rows: list[ConversationSummary] = []
+
+    def compose(self) -> ComposeResult:
+        yield Static("History", classes="sidebar-title")
+        yield OptionList(id="history-list")
+        yield Static(SIDEBAR_KEYS, classes="sidebar-help", markup=False)
+
+    @property
+    def options(self) -> OptionList:
+        return self.query_one("#history-list", OptionList)
+
+    def focus_list(self) -> None:
+        self.options.focus()
+
+    def _width(self) -> int:
+        return max(10, (self.options.scrollable_content_region.width or self.size.width or 30) - 2)
+
+    def reload(self) -> None:
+        """Read the list again (another window's new conversations appear too)."""
+        title = self.query_one(".sidebar-title", Static)
+        if self.store is None:
+            self.rows = []
+            self._draw()
+            title.update("History (off)")
+            return
+        try:
+            self.rows = self.store.list_conversations(limit=self.LIMIT, include_archived=self.show_archived)
+        except HolySheepError as exc:
+            self.notify(exc.user_text(), title="History", severity="error")
+            return
+        title.update(f"History · {len(self.rows)}{' incl. archived' if self.show_archived else ''}")
+        self._draw()
+
+    def _draw(self) -> None:
+        options = self.options
+        highlighted = self.highlighted_id()
+        width = self._width()
+        options.clear_options()
+        items: list[Option | None] = []
+        for r in self.rows:
+            if items:
+                items.append(None)  # a separator line
+            items.append(Option(row_label(r, self.money, width, current=r.id == self.current_id), id=r.id))
+        options.add_options(items)
+        ids = [r.id for r in self.rows]
+        index = next((ids.index(w) for w in (highlighted, self.current_id) if w in ids), 0)
+        options.highlighted = index if ids else None
+
+    def on_resize(self, event: Resize) -> None:
+        if self.rows:
+            self._draw()
+
+    def mark_current(self, conv_id: str | None) -> None:
+        self.current_id = conv_id
+        self._draw()
+
+    def highlighted_id(self) -> str | None:
+        options = self.options
+        if options.highlighted is None or options.option_count == 0:
+            return None
+        return options.get_option_at_index(options.highlighted).id
+
+    def _row(self) -> ConversationSummary | None:
+        conv_id = self.highlighted_id()
+        return next((r for r in self.rows if r.id == conv_id), None)
+
+    @on(OptionList.OptionSelected, "#history-list")
+    def _selected(self, event: OptionList.OptionSelected) -> None:
+        event.stop()
+        if event.option.id:
+            self.post_message(OpenConversation(event.option.id))
+
+    def _act(self, what: str, fn: object) -> bool:
+        try:
+            fn()  # type: ignore[operator]
+        except HolySheepError as exc:
+            self.notify(exc.user_text(), title=f"Could not {what}", severity="error")
+            return False
+        return True
+
+    def action_reload(self) -> None:
+        self.reload()
+
+    def action_toggle_archived(self) -> None:
+        self.show_archived = not self.show_archived
+        self.reload()
+
+    def action_rename(self) -> None:
+        row, store = self._row(), self.store
+        if row is None or store is None:
+            return
+
+        def done(title: str | None) -> None:
+            if title and self._act("rename", lambda: store.rename(row.id, title)):
+                self.reload()
+
+        self.app.push_screen(RenameScreen(row.display_title), done)
+
+    def action_delete(self) -> None:
+        row, store = self._row(), self.store
+        if row is None or store is None:
+            return
+
+        def done(yes: bool | None) -> None:
+            if yes and self._act("delete", lambda: store.delete_conversation(row.id)):
+                self.post_message(ConversationDeleted(row.id))
+                self.notify(f"Deleted “{row.display_title}”.")
+                self.reload()
+
+        question = (
+            f"Delete “{row.display_title}” and its {row.message_count} messages? This cannot be undone."
+        )
+        self.app.push_screen(ConfirmScreen(question), done)
+
+    def action_archive(self) -> None:
+        row, store = self._row(), self.store
+        if row is None or store is None:
+            return
+        if self._act("archive", lambda: store.set_archived(row.id, not row.archived)):
+            verb = "Unarchived" if row.archived else "Archived"
+            hint = "" if row.archived else " (v shows archived conversations)"
+            self.notify(f"{verb} “{row.display_title}”{hint}.")
+            self.reload()
+
+    def action_export(self) -> None:
+        conv_id = self.highlighted_id()
+        if conv_id is not None:
+            self.post_message(ExportConversation(conv_id))
