@@ -15,6 +15,7 @@ import pytest
 from textual.pilot import Pilot
 from textual.widgets import Input, OptionList, Static
 
+from holysheep_tui.history_loader import safe_filename
 from holysheep_tui.simulator import RelaySimulator
 from holysheep_tui.store import Conversation, HistoryStore, Message
 from holysheep_tui.tui.app import HolySheepApp
@@ -408,3 +409,11 @@ def test_sidebar_and_chinese_conversation(
     finally:
         monkeypatch.delenv("TZ")
         time.tzset()
+
+
+def test_export_file_names_are_safe_and_keep_chinese() -> None:
+    assert safe_filename("../../etc/passwd", "md") == "etc-passwd.md"
+    assert safe_filename("价格\x1b[31m对比: a/b\\c", "openai") == "价格对比-a-b-c.openai.json"
+    assert safe_filename("   ", "txt") == "conversation.txt"
+    long = safe_filename("很长的标题" * 40, "html")
+    assert len(long.encode()) <= 130 and long.endswith(".html") and long.startswith("很长的标题")
