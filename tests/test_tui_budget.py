@@ -89,7 +89,8 @@ async def test_spend_at_80_percent_shows_the_budget_in_warning_style(
         bar = app.query_one(StatusBar)
         await wait_for(pilot, lambda: bar.has_class("-budget-warn"), "the budget warning")
         assert "⚠ budget $0.0085 of $0.0100 today (85%)" in money_line(app)
-        assert ("85% of the daily budget used ($0.0085 of $0.0100).", "warning") in notes(app)
+        warned = ("85% of the daily budget used ($0.0085 of $0.0100).", "warning")
+        await wait_for(pilot, lambda: warned in notes(app), "the warning notification")
         assert not bar.has_class("-budget-over")
 
 
@@ -112,7 +113,11 @@ async def test_an_answer_that_crosses_the_budget_warns_and_the_next_send_asks(
         await send(pilot, "第一个问题：预算还够吗？")
         await wait_for(pilot, lambda: bar.has_class("-budget-over"), "the budget to be used up")
         assert "⛔ budget" in money_line(app)
-        assert any("daily budget is used up" in m and s == "error" for m, s in notes(app))
+        await wait_for(
+            pilot,
+            lambda: any("daily budget is used up" in m and s == "error" for m, s in notes(app)),
+            "the over-budget notification",
+        )
         assert len(chats(sim)) == 1
         # the record the app wrote counts too: a fresh read agrees with the bar
         assert app.budget.read() == app.budget.status
@@ -132,7 +137,11 @@ async def test_over_budget_no_sends_nothing_and_keeps_the_prompt(sim: RelaySimul
         assert app.query_one(PromptInput).text == "超出预算了还要发吗？"
         assert chats(sim) == []
         assert app.conversation.turns == []
-        assert any(m.startswith("Not sent: the budget is used up") for m, _ in notes(app))
+        await wait_for(
+            pilot,
+            lambda: any(m.startswith("Not sent: the budget is used up") for m, _ in notes(app)),
+            "the not-sent notification",
+        )
 
 
 async def test_over_budget_yes_sends(sim: RelaySimulator, tmp_path: Path) -> None:

@@ -20,7 +20,7 @@ from textual.widgets import Header
 from textual.worker import Worker, WorkerState
 
 from holysheep_tui.controller import Conversation, ConversationController, Turn
-from holysheep_tui.errors import HolySheepError, KeyMissingError, RelayError
+from holysheep_tui.errors import HolySheepError, KeyMissingError, KeyringError, RelayError
 from holysheep_tui.metrics import MetricsLog
 from holysheep_tui.money import CurrencyView
 from holysheep_tui.prices import PriceBook, estimate_tokens
@@ -31,6 +31,7 @@ from holysheep_tui.tui.history_actions import HistoryApp
 from holysheep_tui.tui.lifecycle import install_exit_signals, open_history, remove_exit_signals
 from holysheep_tui.tui.messages import ModelsLoaded, PromptSubmitted, TurnEvent, TurnFinished
 from holysheep_tui.tui.screens.dialogs import ChoiceScreen, HelpScreen, SystemPromptScreen
+from holysheep_tui.tui.screens.first_run import keyless_session, open_first_run
 from holysheep_tui.tui.screens.model_picker import ModelPicker, ModelRow, build_rows
 from holysheep_tui.tui.screens.stats import StatsScreen
 from holysheep_tui.tui.settings import save_ui_theme
@@ -102,6 +103,7 @@ class HolySheepApp(HistoryApp):
         clock: Callable[[], float] = time.monotonic,
         cursor_blink: bool = True,
         save_theme: bool = True,
+        first_run: HolySheepError | None = None,
     ) -> None:
         super().__init__()
         self.session = session
@@ -121,6 +123,8 @@ class HolySheepApp(HistoryApp):
         self.relay_models: list[str] = []
         self._cursor_blink = cursor_blink
         self._save_theme = save_theme
+        self.first_run = first_run
+        """Why there is no key: the app opens on the first-run screen."""
         self._turn: _Running | None = None
         self._worker: Worker[Turn] | None = None
         if session.is_demo:
@@ -149,7 +153,10 @@ class HolySheepApp(HistoryApp):
             self.theme = theme
         self.theme_changed_signal.subscribe(self, self._remember_theme)
         self.query_one(PromptInput).focus()
-        self._load_models()
+        if self.first_run is not None:
+            open_first_run(self, self.first_run)
+        else:
+            self._load_models()
         self.start_history()
         self._exit_signals = install_exit_signals(self)
 
@@ -404,19 +411,20 @@ def _open_store(session: Session) -> tuple[HistoryStore | None, str | None]:
 
 def run_app(args: argparse.Namespace, session: Session | None = None) -> int:
     """``holysheep`` with no subcommand: open the session, run the app, close everything."""
+    problem: HolySheepError | None = None
+    app: HolySheepApp | None = None
     if session is None:
         try:
             session = open_session(
                 profile=args.profile, base_url=args.base_url, model=args.model, demo=args.demo
             )
-        except KeyMissingError as exc:
-            exc.hint = (exc.hint + "\n" if exc.hint else "") + (
-                "Set HOLYSHEEP_API_KEY or run `holysheep key set`; or try `holysheep --demo` (no key needed)."
-            )
-            raise
+        except (KeyMissingError, KeyringError) as exc:
+            session, problem = keyless_session(args, exc), exc  # the app opens on the first-run screen
     store, warning = _open_store(session)  # the demo is recorded too, under the profile "demo"
     try:
-        app = HolySheepApp(session, store=store, metrics=None if session.is_demo else MetricsLog())
+        app = HolySheepApp(
+            session, store=store, metrics=None if session.is_demo else MetricsLog(), first_run=problem
+        )
         if warning:
             app.call_later(app.notify, f"History is off: {warning}", severity="warning")
         app.run()
@@ -424,4 +432,6 @@ def run_app(args: argparse.Namespace, session: Session | None = None) -> int:
         if store is not None:
             store.close()
         session.close()
-    return 0 if app.return_code is None else app.return_code
+        if app is not None:
+            app.session.close()  # the demo the first-run screen may have switched to
+    return 0 if app is None or app.return_code is None else app.return_code

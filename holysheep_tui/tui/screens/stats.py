@@ -187,7 +187,6 @@ class StatsScreen(Screen[None]):
             )
 
     def on_mount(self) -> None:
-        self.query_one(DataTable).add_columns(*COLUMNS)
         self._load(self.since)
 
     # ---- loading ------------------------------------------------------------------------------
@@ -232,7 +231,8 @@ class StatsScreen(Screen[None]):
             + note
         )
         table = self.query_one(DataTable)
-        table.clear()
+        table.clear(columns=True)  # columns and rows in one go: the header is sized with the rows
+        table.add_columns(*COLUMNS)
         largest = max((row.cost_usd for row in data.models), default=0.0)
         for row in data.models:
             table.add_row(*self._cells(row, largest), key=row.key)

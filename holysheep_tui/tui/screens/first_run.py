@@ -1,0 +1,246 @@
+"""The first-run screen: no API key for a remote endpoint. Paste one (checked, then kept in the keyring) or
+try the built-in demo.
+
+The key is checked with ``GET /models`` against the profile's base URL before it is stored. Keyring calls
+run in a thread (they may block up to the keyring time-out). The key is never shown again after entry:
+the input is masked and every message uses ``keys.mask``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.content import Content
+from textual.screen import Screen
+from textual.widgets import Button, Input, Static
+
+from holysheep_tui.client import RelayClient
+from holysheep_tui.config import Profile, load_config, resolve_profile
+from holysheep_tui.controller import Conversation
+from holysheep_tui.errors import AuthError, HolySheepError, KeyMissingError
+from holysheep_tui.keys import Secret, mask, store_key
+from holysheep_tui.session import Session, open_session
+from holysheep_tui.tui.widgets.status_bar import StatusBar
+
+if TYPE_CHECKING:
+    from holysheep_tui.tui.app import HolySheepApp
+
+KEYS_PAGE = "https://www.holysheep.ai/register"
+
+
+@dataclass(frozen=True)
+class KeyEntered:
+    """A key that the relay accepted; ``saved`` tells whether it is in the keyring."""
+
+    key: Secret = field(repr=False)
+    source: str
+    saved: bool
+
+
+@dataclass(frozen=True)
+class DemoChosen:
+    """The user chose the built-in simulator instead."""
+
+
+FirstRunChoice = KeyEntered | DemoChosen
+
+
+def keyless_session(args: argparse.Namespace, problem: HolySheepError | None = None) -> Session:
+    """The session ``holysheep`` would open, without a key (the first-run screen asks for one).
+
+    Not on a terminal nobody can answer that screen: ``problem`` is raised instead, with the ways out.
+    """
+    if problem is not None and not (sys.stdin.isatty() and sys.stdout.isatty()):
+        problem.hint = (problem.hint + "\n" if problem.hint else "") + (
+            "Set HOLYSHEEP_API_KEY or run `holysheep key set`; or try `holysheep --demo` (no key needed)."
+        )
+        raise problem
+    config = load_config()
+    name, profile = resolve_profile(config, profile=args.profile, base_url=args.base_url, model=args.model)
+    return Session(config, name, profile, None, None)
+
+
+def key_problem(key: str) -> str | None:
+    """Why ``key`` cannot be an API key (HTTP headers carry printable ASCII only), or None."""
+    if not key:
+        return "Paste the key first."
+    if any(not (0x21 <= ord(ch) <= 0x7E) for ch in key):
+        return "The key contains spaces, line breaks or non-ASCII characters, so it cannot be an API key."
+    return None
+
+
+class FirstRunScreen(Screen[FirstRunChoice]):
+    """Explains where a key comes from, checks a pasted key, stores it, or switches to the demo."""
+
+    AUTO_FOCUS = "#first-run-key"
+
+    def __init__(self, profile_name: str, profile: Profile, problem: HolySheepError) -> None:
+        super().__init__()
+        self.profile_name = profile_name
+        self.profile = profile
+        self.problem = problem
+        self._unsaved: Secret | None = None
+
+    def compose(self) -> ComposeResult:
+        base = self.profile.base_url
+        problem = (
+            self.problem.message if isinstance(self.problem, KeyMissingError) else self.problem.user_text()
+        )
+        with VerticalScroll(id="first-run"), Vertical(classes="first-run-box"):
+            yield Static("Welcome to HolySheep", classes="first-run-title")
+            yield Static(problem, id="first-run-problem", markup=False)
+            yield Static(
+                f"An API key for the relay comes from your HolySheep account: sign up or log in at "
+                f"{KEYS_PAGE}, open API keys in the dashboard and create one. Paste it here: it is checked "
+                f"against {base}/models, then kept in the system keyring for profile '{self.profile_name}' "
+                "(never in a file).",
+                id="first-run-help",
+                markup=False,
+            )
+            yield Input(placeholder="sk-…", password=True, id="first-run-key")
+            yield Static(id="first-run-status", markup=False)
+            with Horizontal(classes="buttons"):
+                yield Button("Check and save", variant="primary", id="first-run-check")
+                yield Button("Use for this session only", variant="warning", id="first-run-session")
+                yield Button("Try the demo", id="first-run-demo")
+            yield Static(
+                "Enter checks the key · the demo needs no key and no network · Ctrl+Q quits. "
+                "Or set HOLYSHEEP_API_KEY, or run `holysheep key set`, and start again.",
+                classes="dialog-help",
+                markup=False,
+            )
+
+    def on_mount(self) -> None:
+        self.query_one("#first-run-session").display = False
+
+    def _say(self, text: str, style: str = "") -> None:
+        self.query_one("#first-run-status", Static).update(Content.styled(text, style) if style else text)
+
+    # ---- checking and storing ------------------------------------------------------------------
+    @on(Input.Submitted, "#first-run-key")
+    @on(Button.Pressed, "#first-run-check")
+    def _check_pressed(self) -> None:
+        field_ = self.query_one("#first-run-key", Input)
+        key = field_.value.strip()
+        problem = key_problem(key)
+        if problem:
+            self._say(problem, "bold $text-error")
+            return
+        self._unsaved = None
+        self.query_one("#first-run-session").display = False
+        self.query_one("#first-run-check", Button).disabled = True
+        self._say(f"Checking {mask(key)} with GET {self.profile.base_url}/models …", "$text-muted")
+        self._check(Secret(key))
+
+    @work(exclusive=True, group="first-run", exit_on_error=False)
+    async def _check(self, key: Secret) -> None:
+        try:
+            await self._check_and_store(key)
+        except Exception as exc:  # never a traceback, never the key
+            text = f"{type(exc).__name__}: {exc}".replace(key.get_secret_value(), mask(key.get_secret_value()))
+            self._say(f"Unexpected error: {text}", "bold $text-error")
+        finally:
+            self.query_one("#first-run-check", Button).disabled = False
+
+    async def _check_and_store(self, key: Secret) -> None:
+        secret = key.get_secret_value()
+        client = RelayClient(self.profile, secret, key_source="the key entered on the first-run screen")
+        try:
+            models = await client.list_models()
+        except AuthError as exc:
+            detail = exc.message.replace(secret, mask(secret))
+            self._say(
+                f"The relay rejected this key ({detail}). Check that you copied the whole key "
+                "from the dashboard, or create a new one.",
+                "bold $text-error",
+            )
+            return
+        except HolySheepError as exc:
+            self._say(
+                f"Could not check the key: {exc.user_text().replace(secret, mask(secret))}", "bold $text-error"
+            )
+            return
+        finally:
+            await client.aclose()
+        self._say(f"The relay accepted {mask(secret)} ({len(models)} models). Saving it in the keyring …")
+        try:
+            backend = await asyncio.to_thread(store_key, self.profile_name, secret)
+        except HolySheepError as exc:
+            self._unsaved = key
+            self.query_one("#first-run-key", Input).value = ""
+            self._say(
+                f"The key works, but it could not be saved: {exc.user_text()}\n\n"
+                "Use it for this session only (you will be asked again next time), or set "
+                "HOLYSHEEP_API_KEY and start again.",
+                "bold $text-warning",
+            )
+            button = self.query_one("#first-run-session", Button)
+            button.display = True
+            button.focus()
+            return
+        self.query_one("#first-run-key", Input).value = ""
+        self.dismiss(KeyEntered(key, f"keyring ({backend})", saved=True))
+
+    @on(Button.Pressed, "#first-run-session")
+    def _session_only(self) -> None:
+        if self._unsaved is not None:
+            self.dismiss(KeyEntered(self._unsaved, "entered on the first-run screen (not saved)", saved=False))
+
+    @on(Button.Pressed, "#first-run-demo")
+    def _demo(self) -> None:
+        self.workers.cancel_group(self, "first-run")
+        self.dismiss(DemoChosen())
+
+
+# ---- the app after the choice ---------------------------------------------------------------------
+
+
+def open_first_run(app: HolySheepApp, problem: HolySheepError) -> None:
+    """Cover the chat with the first-run screen; the app carries on with the key or the demo."""
+
+    async def chosen(choice: FirstRunChoice | None) -> None:
+        if isinstance(choice, KeyEntered):
+            await use_key(app, choice)
+        elif isinstance(choice, DemoChosen):
+            await use_demo(app)
+
+    app.push_screen(FirstRunScreen(app.session.profile_name, app.session.profile, problem), chosen)
+
+
+async def _swap_client(app: HolySheepApp) -> None:
+    old, app.controller.client = app.controller.client, app.session.client()
+    await old.aclose()
+    app._load_models()
+
+
+async def use_key(app: HolySheepApp, choice: KeyEntered) -> None:
+    session = app.session
+    session.api_key, session.key_source = choice.key.get_secret_value(), choice.source
+    await _swap_client(app)
+    where = "saved in the keyring" if choice.saved else "for this session only"
+    app.notify(f"Using the key {mask(choice.key.get_secret_value())} ({where}).", title="Key ready")
+
+
+async def use_demo(app: HolySheepApp) -> None:
+    """Switch the app to the built-in simulator: no key, no network, no metrics, no budget."""
+    demo = open_session(demo=True, config=app.session.config)
+    app.session = demo
+    controller = app.controller
+    controller.profile_name, controller.metrics = demo.profile_name, None
+    app.budget.log = None
+    app.budget.status = None
+    app.model = demo.profile.model
+    app.conversation = Conversation(demo.profile_name, app.model)
+    app.live.model = app.model
+    bar = app.query_one(StatusBar)
+    bar.endpoint, bar.demo = "demo", True
+    app.sub_title = "DEMO · built-in relay simulator · no key, no network"
+    await _swap_client(app)
+    bar.redraw()
