@@ -35,7 +35,8 @@ def storage_error(exc: BaseException, path: Path) -> StorageError:
     text = str(exc).lower()
     if code == _SQLITE_FULL or "disk is full" in text or getattr(exc, "errno", None) == 28:
         return StorageError(f"The disk holding {path} is full; history cannot be saved.", hint=_HINT)
-    if code in (_SQLITE_READONLY, _SQLITE_PERM) or "readonly" in text or isinstance(exc, PermissionError):
+    read_only_fs = getattr(exc, "errno", None) == 30  # EROFS: a read-only mount
+    if code in (_SQLITE_READONLY, _SQLITE_PERM) or "readonly" in text or isinstance(exc, PermissionError) or read_only_fs:
         return StorageError(
             f"Cannot write the history database {path}: the file or its folder is read-only.",
             hint=f"Check the permissions, or set HOLYSHEEP_DATA_DIR to a writable folder. {_HINT}",
