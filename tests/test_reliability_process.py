@@ -23,11 +23,7 @@ import pytest
 
 from holysheep_tui.simulator import Pacing, RelaySimulator
 
-pytestmark = [
-    pytest.mark.tmux,
-    pytest.mark.slow,
-    pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed"),
-]
+pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parents[1]
 PROMPT = "请慢慢讲讲上下文窗口和费用"
@@ -162,6 +158,8 @@ def start_answer(term: Terminal, relay: RelaySimulator, exit_file: Path | None =
     return pid, partial
 
 
+@pytest.mark.tmux
+@pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
 def test_sigkill_mid_answer_restart_finds_prompt_and_partial_marked_interrupted(
     term: Terminal, relay: RelaySimulator
 ) -> None:
@@ -193,6 +191,8 @@ def test_sigkill_mid_answer_restart_finds_prompt_and_partial_marked_interrupted(
     assert process_gone(pid), f"state {_proc_state(pid)}"
 
 
+@pytest.mark.tmux
+@pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
 @pytest.mark.parametrize(
     ("how", "code"),
     [("SIGTERM", 128 + signal.SIGTERM), ("SIGHUP via tmux kill-session", None)],
@@ -215,3 +215,23 @@ def test_signal_mid_answer_stores_the_partial_answer_as_stopped_then_exits(
     rec = relay.wait_for_finished(1)[-1]
     assert rec.client_disconnected and not rec.completed
     assert rec.tokens_sent < 2000, "the answer was cut short by the stop, not streamed to the end"
+
+
+def test_ctrl_c_in_ask_stores_the_printed_partial_answer_as_stopped(relay: RelaySimulator, tmp_path: Path) -> None:
+    """tests/test_cli_ask.py proves exit 130 and the closed connection; this proves the history side."""
+    data = tmp_path / "数据"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "holysheep_tui", "ask", "--base-url", relay.base_url, PROMPT],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, bufsize=0,
+        env={**os.environ, "HOLYSHEEP_DATA_DIR": str(data)},
+    )  # fmt: skip
+    assert proc.stdout is not None
+    first = proc.stdout.read(30)  # some of the answer has been printed (unbuffered: nothing held back)
+    wait_for_flushed_partial(data / "history.db")
+    proc.send_signal(signal.SIGINT)
+    rest, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130 and b"Traceback" not in err
+    printed = (first + rest).decode()
+    prompt, status, text = answer_row(data / "history.db") or ("", "", "")
+    assert (prompt, status) == (PROMPT, "stopped")
+    assert printed.rstrip("\n") == text.rstrip("\n"), "what was printed is what was kept"
