@@ -145,6 +145,7 @@ def machine_info() -> dict[str, Any]:
         "python": platform.python_version(),
         "textual": textual_version(),
         "platform": platform.platform(),
+        "load": " ".join(f"{x:.1f}" for x in os.getloadavg()),
         "commit": git("rev-parse", "--short", "HEAD"),
         "dirty": bool(git("status", "--porcelain", "--untracked-files=no")),
     }

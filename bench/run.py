@@ -218,6 +218,7 @@ def write_markdown(path: Path, report: dict[str, Any]) -> None:
         f"| Python | {m['python']} |",
         f"| Textual | {m['textual']} |",
         f"| OS | {_md(m['platform'])} |",
+        f"| load average at the end (1, 5, 15 min) | {m.get('load', '?')} (a quiet machine has under 0.5) |",
         f"| commit | {m['commit']}{' (with local changes)' if m['dirty'] else ''} |",
         "",
         "## Targets (issue 7)",
