@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import signal
+import threading
 from typing import Any
 
 from textual.app import App
@@ -21,6 +23,9 @@ EXIT_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
 TURN_GROUP = "turn"
 STOP_GRACE = 5.0
 """Seconds the stopped turn gets to store its partial answer before the app exits anyway."""
+EXIT_GRACE = 3.0
+"""Seconds a clean shutdown may take after that. With the terminal gone (SIGHUP), Textual's output thread
+dies on EIO and its shutdown can block on a full write queue, so the process then ends by ``os._exit``."""
 
 
 def open_history() -> tuple[HistoryStore | None, str | None]:
@@ -74,4 +79,11 @@ async def stop_and_exit(app: App[Any], return_code: int) -> None:
             future.cancel()
             if future.done() and not future.cancelled():
                 future.exception()  # a cancelled worker's wait() raises; nothing to report
+    _exit_soon_regardless(return_code, EXIT_GRACE)  # the answer is stored; nothing else may hold us
     app.exit(return_code=return_code)
+
+
+def _exit_soon_regardless(return_code: int, delay: float) -> None:
+    timer = threading.Timer(delay, os._exit, args=(return_code,))
+    timer.daemon = True  # a normal exit does not wait for it
+    timer.start()
