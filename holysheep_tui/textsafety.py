@@ -19,3 +19,21 @@ def strip_control(text: str) -> str:
     ``\\r\\n`` becomes ``\\n``; a lone ``\\r`` is dropped.
     """
     return _UNSAFE.sub("", text)
+
+
+_SHOWN = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def _picture(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    if code < 0x20:
+        return chr(0x2400 + code)  # ␀ ␛ ␇ ...: the Unicode control pictures
+    return "␡" if code == 0x7F else "�"
+
+
+def show_control(text: str) -> str:
+    """Make control characters visible and inert (␛[31m instead of a colour change), keeping ``\\n`` and ``\\t``.
+
+    For text the user typed: nothing is hidden from them, and nothing reaches the terminal as a command.
+    """
+    return _SHOWN.sub(_picture, text)

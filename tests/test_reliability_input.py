@@ -120,10 +120,6 @@ async def test_nul_and_control_characters_are_sent_as_typed_and_shown_inert(
         assert_inert(answer_text_on_screen(answer))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="UserMessage (tui/widgets/conversation.py) draws the prompt raw; it needs textsafety.strip_control",
-)
 async def test_control_characters_in_the_prompt_are_shown_inert(relay: RelaySimulator, tmp_path: Path) -> None:
     app = make_app(relay, tmp_path / "h.db")
     async with app.run_test(size=(100, 30)) as pilot:

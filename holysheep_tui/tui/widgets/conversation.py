@@ -10,6 +10,7 @@ from textual.widgets import Static
 
 from holysheep_tui.history_loader import StoredTurn, TurnPager
 from holysheep_tui.money import CurrencyView
+from holysheep_tui.textsafety import show_control
 from holysheep_tui.tui.widgets.answer import AnswerView
 
 
@@ -17,7 +18,7 @@ class UserMessage(Static):
     """One prompt as sent."""
 
     def __init__(self, text: str, *, id: str | None = None) -> None:
-        super().__init__(text, markup=False, classes="user-message", id=id)
+        super().__init__(show_control(text), markup=False, classes="user-message", id=id)
         self.text = text
 
 
@@ -25,7 +26,7 @@ class Marker(Static):
     """A line in the conversation that is not a message: model switch, system prompt, warnings."""
 
     def __init__(self, text: str, *, warning: bool = False) -> None:
-        super().__init__(text, markup=False, classes="marker -warning" if warning else "marker")
+        super().__init__(show_control(text), markup=False, classes="marker -warning" if warning else "marker")
 
 
 class ConversationView(VerticalScroll, can_focus=True):
