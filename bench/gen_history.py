@@ -18,6 +18,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from holysheep_tui.store import HistoryStore
+from holysheep_tui.store.search import words_text
 
 MAX_CONVERSATIONS = 1_000_000
 MAX_MESSAGES = 10_000_000
@@ -80,6 +81,7 @@ def generate(path: Path, conversations: int = 10_000, messages: int = 500_000, *
     per_conv, extra = divmod(messages, conversations)
 
     db = sqlite3.connect(path, isolation_level=None)
+    db.create_function("hs_words", 1, words_text, deterministic=True)
     try:
         db.execute("PRAGMA synchronous = OFF")
         db.execute("BEGIN IMMEDIATE")
@@ -146,6 +148,7 @@ def generate(path: Path, conversations: int = 10_000, messages: int = 500_000, *
                 _flush(db, conv_rows, msg_rows)
         _flush(db, conv_rows, msg_rows)
         db.execute("INSERT INTO messages_fts (messages_fts) VALUES ('rebuild')")
+        db.execute("INSERT INTO messages_words (rowid, content) SELECT id, hs_words(content) FROM messages")
         for (sql,) in triggers:
             db.execute(sql)
         db.execute("COMMIT")

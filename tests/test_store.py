@@ -546,3 +546,35 @@ def test_store_can_be_handed_to_a_worker_thread(store: HistoryStore) -> None:
     worker.start()
     worker.join(timeout=30)
     assert not errors and store.get_messages(conv)[0].content == "来自工作线程的问题"
+
+
+def test_short_terms_use_the_words_index_and_match_as_typed(tmp_path: Path) -> None:
+    with HistoryStore.open(tmp_path / "h.db") as s:
+        cid = s.create_conversation(profile="测试")
+        hit = s.add_user_message(cid, "怎样降低成本？我们用 Go 写的服务，延迟 5% 以内")
+        s.add_user_message(cid, "本月的成绩不错")  # 成 and 本 both appear, never side by side
+        s.add_user_message(cid, "Golang and Gopher are not the word go")
+        assert [h.message_id for h in s.search("成本")] == [hit]
+        assert {h.message_id for h in s.search("成")} >= {hit}
+        assert hit in [h.message_id for h in s.search("go")]
+        assert [h.message_id for h in s.search("5%")] == [hit]
+        assert [h.message_id for h in s.search("降低成本 延迟")] == [hit]
+        plan = s._db.execute(
+            "EXPLAIN QUERY PLAN SELECT rowid FROM messages_words WHERE messages_words MATCH ?", ('"成 本"',)
+        ).fetchall()
+        assert any("VIRTUAL TABLE INDEX" in str(row) for row in plan)
+
+
+def test_an_older_database_gets_the_words_index_filled_in(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    with HistoryStore.open(path) as s:
+        cid = s.create_conversation(profile="测试")
+        msg = s.add_user_message(cid, "旧数据库里的延迟问题")
+        s._db.execute("DROP TABLE messages_words")
+        for name in ("insert", "delete", "update"):
+            s._db.execute(f"DROP TRIGGER messages_words_{name}")
+        s._db.execute("DELETE FROM _migrations WHERE name = 'm003_words'")
+    with HistoryStore.open(path) as s:
+        assert [h.message_id for h in s.search("延迟")] == [msg]
+        s.delete_messages([msg])
+        assert s.search("延迟") == []

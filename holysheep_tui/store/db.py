@@ -12,6 +12,7 @@ from pathlib import Path
 from holysheep_tui.errors import StorageError
 from holysheep_tui.locations import ensure_private_dir
 from holysheep_tui.store.migrations import NewerSchemaError, migrate
+from holysheep_tui.store.search import words_text
 
 BUSY_TIMEOUT_S = 5.0
 SQLITE_HEADER = b"SQLite format 3\x00"
@@ -68,6 +69,7 @@ def translated(path: Path) -> Iterator[None]:
 def _connect(path: Path) -> sqlite3.Connection:
     db = sqlite3.connect(path, isolation_level=None, timeout=BUSY_TIMEOUT_S, check_same_thread=False)
     try:
+        db.create_function("hs_words", 1, words_text, deterministic=True)  # used by the words index triggers
         db.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
         db.execute("PRAGMA foreign_keys = ON")
         db.execute("PRAGMA journal_mode = WAL")

@@ -127,3 +127,39 @@ def m002_fts(db: sqlite3.Connection) -> None:
         END
         """
     )
+
+
+@migration
+def m003_words(db: sqlite3.Connection) -> None:
+    # Terms shorter than a trigram (most Chinese words are two characters: 成本, 延迟) need their own
+    # index: one token per CJK character and per Latin word (words_text), matched as a phrase.
+    db.execute(
+        "CREATE VIRTUAL TABLE messages_words USING fts5("
+        "content, content='', tokenize='unicode61 remove_diacritics 0')"
+    )
+    db.execute("INSERT INTO messages_words (rowid, content) SELECT id, hs_words(content) FROM messages")
+    db.execute(
+        """
+        CREATE TRIGGER messages_words_insert AFTER INSERT ON messages BEGIN
+            INSERT INTO messages_words (rowid, content) VALUES (new.id, hs_words(new.content));
+        END
+        """
+    )
+    db.execute(
+        """
+        CREATE TRIGGER messages_words_delete AFTER DELETE ON messages BEGIN
+            INSERT INTO messages_words (messages_words, rowid, content)
+            VALUES ('delete', old.id, hs_words(old.content));
+        END
+        """
+    )
+    db.execute(
+        """
+        CREATE TRIGGER messages_words_update AFTER UPDATE OF content ON messages
+        WHEN old.content IS NOT new.content BEGIN
+            INSERT INTO messages_words (messages_words, rowid, content)
+            VALUES ('delete', old.id, hs_words(old.content));
+            INSERT INTO messages_words (rowid, content) VALUES (new.id, hs_words(new.content));
+        END
+        """
+    )

@@ -1,8 +1,10 @@
 """Full-text search: turning a user's query into SQL, and cutting marked snippets.
 
-Messages are indexed by FTS5 with the trigram tokenizer, which finds any substring of three or more
-characters in any script (Chinese included). Shorter terms are matched with instr(); a query made only
-of short terms scans messages newest first and stops at the limit.
+Messages are indexed twice by FTS5: with the trigram tokenizer, which finds any substring of three or
+more characters in any script, and as "words" (one token per CJK character, per Latin word: see
+``words_text``), which finds shorter terms (成本, Go) as phrases. Every short term is also checked with
+instr(), so a hit always contains the term as typed. A term with no word characters at all ("%%") falls
+back to a scan, newest first, stopping at the limit.
 """
 
 from __future__ import annotations
@@ -21,6 +23,17 @@ _COLUMNS = (
     "m.id, m.conversation_id, c.title, m.role, m.created, m.content "
     "FROM messages m JOIN conversations c ON c.id = m.conversation_id"
 )
+
+
+_CJK = re.compile(
+    "([\u2e80-\u2fdf\u3000-\u303f\u3040-\u30ff\u3100-\u31ff\u3400-\u4dbf\u4e00-\u9fff"
+    "\uac00-\ud7af\uf900-\ufaff\uff00-\uffef\U00020000-\U0002fa1f])"
+)
+
+
+def words_text(text: str | None) -> str:
+    """The text the words index sees: each CJK character stands apart, so it is a token of its own."""
+    return _CJK.sub(r" \1 ", text) if text else ""
 
 
 def query_terms(query: str) -> list[str]:
@@ -52,6 +65,10 @@ def search_sql(terms: list[str], limit: int) -> tuple[str, list[object]]:
     else:
         sql = f"SELECT {_COLUMNS}"
         order = "m.id DESC"
+    indexed = [t for t in short_terms if re.search(r"\w", t)]
+    if indexed:
+        where.append("m.id IN (SELECT rowid FROM messages_words WHERE messages_words MATCH ?)")
+        params.append(" AND ".join(fts_phrase(words_text(t).strip()) for t in indexed))
     for term in short_terms:
         where.append("instr(lower(m.content), lower(?)) > 0")
         params.append(term)
