@@ -52,9 +52,14 @@ def fts_phrase(term: str) -> str:
 
 
 def search_sql(terms: list[str], limit: int) -> tuple[str, list[object]]:
-    """SQL and parameters for messages containing every term, newest first."""
+    """SQL and parameters for messages containing every term, newest first.
+
+    One index drives the query, walked newest first so it stops at the limit: the trigram index when a
+    term is long enough for it, else the words index; every other term is checked on the rows it yields.
+    """
     long_terms = [t for t in terms if len(t) >= TRIGRAM]
     short_terms = [t for t in terms if len(t) < TRIGRAM]
+    indexed = [t for t in short_terms if re.search(r"\w", t)]
     params: list[object] = []
     where: list[str] = []
     if long_terms:
@@ -62,13 +67,14 @@ def search_sql(terms: list[str], limit: int) -> tuple[str, list[object]]:
         where.append("messages_fts MATCH ?")
         params.append(" AND ".join(fts_phrase(t) for t in long_terms))
         order = "f.rowid DESC"
+    elif indexed:
+        sql = f"SELECT {_COLUMNS} JOIN messages_words w ON w.rowid = m.id"
+        where.append("messages_words MATCH ?")
+        params.append(" AND ".join(fts_phrase(words_text(t).strip()) for t in indexed))
+        order = "w.rowid DESC"
     else:
         sql = f"SELECT {_COLUMNS}"
         order = "m.id DESC"
-    indexed = [t for t in short_terms if re.search(r"\w", t)]
-    if indexed:
-        where.append("m.id IN (SELECT rowid FROM messages_words WHERE messages_words MATCH ?)")
-        params.append(" AND ".join(fts_phrase(words_text(t).strip()) for t in indexed))
     for term in short_terms:
         where.append("instr(lower(m.content), lower(?)) > 0")
         params.append(term)
