@@ -12,6 +12,9 @@ from dataclasses import dataclass
 
 _LINE_END = re.compile(r"\r\n|\r|\n")
 
+RawEvent = tuple[str, str, str | None, int | None]
+"""An event as (event, data, id, retry): the fields of ServerSentEvent without the object."""
+
 
 @dataclass(frozen=True, slots=True)
 class ServerSentEvent:
@@ -36,53 +39,70 @@ class SSEDecoder:
         self.retry: int | None = None
 
     def feed(self, chunk: bytes) -> list[ServerSentEvent]:
-        return self._feed_text(self._utf8.decode(chunk))
+        return [ServerSentEvent(*raw) for raw in self.decode(chunk)]
+
+    def decode(self, chunk: bytes) -> list[RawEvent]:
+        """What ``feed`` returns, as tuples: the per-token path of the client."""
+        lines = self._lines(self._utf8.decode(chunk))
+        return self._events(lines) if lines else []
 
     def close(self) -> list[ServerSentEvent]:
         """End of stream: finish the last line and dispatch an event that lacked its blank line."""
-        events = self._feed_text(self._utf8.decode(b"", final=True))
+        lines = self._lines(self._utf8.decode(b"", final=True))
         if self._partial:
-            line = "".join(self._partial)
+            lines.append("".join(self._partial))
             self._partial.clear()
-            self._line(line, events)
-        self._dispatch(events)
-        return events
+        lines.append("")  # the end dispatches like a blank line
+        return [ServerSentEvent(*raw) for raw in self._events(lines)]
 
-    def _feed_text(self, text: str) -> list[ServerSentEvent]:
-        events: list[ServerSentEvent] = []
+    def _lines(self, text: str) -> list[str]:
+        """The lines this text completes; an unterminated rest is kept for the next call."""
         if not text:
-            return events
+            return []
         if not self._started:
             self._started = True
             if text[0] == "\ufeff":
                 text = text[1:]
         if self._after_cr and text[:1] == "\n":
             text = text[1:]
+        self._after_cr = False
         if not text:
-            return events
-        self._after_cr = text[-1] == "\r"
-        pieces = _LINE_END.split(text)
-        if len(pieces) == 1:
-            self._partial.append(text)
-            return events
-        first = pieces[0]
-        if self._partial:
-            self._partial.append(first)
-            first = "".join(self._partial)
+            return []
+        if "\r" in text:
+            self._after_cr = text[-1] == "\r"
+            lines = _LINE_END.split(text)
+        else:
+            lines = text.split("\n")
+        rest = lines.pop()
+        if lines and self._partial:
+            self._partial.append(lines[0])
+            lines[0] = "".join(self._partial)
             self._partial.clear()
-        self._line(first, events)
-        for i in range(1, len(pieces) - 1):
-            self._line(pieces[i], events)
-        if pieces[-1]:
-            self._partial.append(pieces[-1])
+        if rest:
+            self._partial.append(rest)
+        return lines
+
+    def _events(self, lines: list[str]) -> list[RawEvent]:
+        events: list[RawEvent] = []
+        data = self._data
+        for line in lines:
+            if line.startswith("data: "):
+                data.append(line[6:])
+            elif not line:
+                if data:
+                    text = data[0] if len(data) == 1 else "\n".join(data)
+                    data.clear()
+                else:
+                    text = ""
+                if text or self._event:
+                    events.append((self._event or "message", text, self.last_event_id, self._retry))
+                self._event = ""
+                self._retry = None
+            elif line[0] != ":":
+                self._field(line)
         return events
 
-    def _line(self, line: str, events: list[ServerSentEvent]) -> None:
-        if not line:
-            self._dispatch(events)
-            return
-        if line[0] == ":":
-            return
+    def _field(self, line: str) -> None:
         name, colon, value = line.partition(":")
         if colon and value[:1] == " ":
             value = value[1:]
@@ -95,11 +115,3 @@ class SSEDecoder:
         elif name == "retry" and value.isascii() and value.isdigit() and len(value) < 10:
             self._retry = self.retry = int(value)
         # Any other field name is ignored.
-
-    def _dispatch(self, events: list[ServerSentEvent]) -> None:
-        data = "\n".join(self._data)
-        if data or self._event:
-            events.append(ServerSentEvent(self._event or "message", data, self.last_event_id, self._retry))
-        self._event = ""
-        self._data.clear()
-        self._retry = None

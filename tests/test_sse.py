@@ -160,3 +160,17 @@ def test_one_megabyte_line_in_small_chunks() -> None:
     assert events == [E(data="汉字" * 180_000)]
     # Hang guard against quadratic buffering (quadratic would take minutes), not a benchmark.
     assert elapsed < 20
+
+
+def test_lf_after_a_cr_is_skipped_once_not_again_in_the_next_read() -> None:
+    # "a\r" | "\n" is one line end; the next "\n" is the blank line that dispatches the event.
+    decoder = SSEDecoder()
+    assert decoder.feed("data: 你\r".encode()) == []
+    assert decoder.feed(b"\n") == []
+    assert decoder.feed(b"\n") == [E(data="你")]
+
+
+def test_decode_gives_the_fields_of_feed_as_tuples() -> None:
+    decoder = SSEDecoder()
+    raw = decoder.decode(MIXED.replace(b"\n", b"\r\n"))
+    assert [E(*fields) for fields in raw] == MIXED_EVENTS
