@@ -127,6 +127,8 @@ async def test_control_characters_in_the_prompt_are_shown_inert(relay: RelaySimu
         await pilot.press("enter")
         await finished(pilot, app, 1)
         assert_inert(screen_text(app))
+        assert "␀空字符␛[31m红色" in str(app.query_one(UserMessage).render())  # visible, not hidden
+        assert app.query_one(UserMessage).text == CONTROL
 
 
 def assert_inert(shown: str) -> None:
