@@ -39,7 +39,7 @@ from holysheep_tui.errors import (
 )
 from holysheep_tui.ratelimit import RateLimiter
 from holysheep_tui.retry import backoff_delay, parse_retry_after
-from holysheep_tui.sse import SSEDecoder
+from holysheep_tui.sse import RawEvent, SSEDecoder
 from holysheep_tui.wire import (
     Answer,
     ChatRequest,
@@ -61,6 +61,7 @@ from holysheep_tui.wire import (
 USER_AGENT = f"holysheep-tui/{__version__}"
 _MAX_ERROR_BODY = 64 * 1024
 _RETRY_STATUSES = {408, 429, 500, 502, 503, 504}
+_ANSWER_EVENTS = (ContentDelta, ReasoningDelta, RefusalDelta, ToolCallDelta)
 
 
 def _origin(url: httpx.URL | str) -> tuple[str, str, int | None]:
@@ -195,9 +196,10 @@ class RelayClient:
                     yield RateLimitWait(wait)
                 await self._limiter.acquire()
             try:
-                async with aclosing(self._stream_once(body, request.model, timings, state)) as events:
-                    async for event in events:
-                        yield event
+                async with aclosing(self._stream_once(body, request.model, timings, state)) as batches:
+                    async for batch in batches:
+                        for event in batch:
+                            yield event
                 return
             except RelayError as exc:
                 if isinstance(exc, RateLimitError) and self._limiter is not None:
@@ -238,7 +240,8 @@ class RelayClient:
 
     async def _stream_once(
         self, body: dict[str, Any], model: str, timings: Timings, state: _StreamState
-    ) -> AsyncGenerator[StreamEvent, None]:
+    ) -> AsyncGenerator[list[StreamEvent], None]:
+        """One attempt; events come in lists, one per network read (a generator step per token costs)."""
         started = time.monotonic()
         request = self._http.build_request(
             "POST", f"{self._base}/chat/completions", json=body, headers={"Accept": "text/event-stream"}
@@ -252,29 +255,29 @@ class RelayClient:
                 content = await _read_bounded(response)
                 raise self._status_error(response.status_code, response.headers, content, model=model)
             timings.ttfb = time.monotonic() - started
-            yield StreamOpened(timings.ttfb)
+            yield [StreamOpened(timings.ttfb)]
             decoder = SSEDecoder()
             parser = ChatStreamParser(model)
             try:
                 chunks = response.aiter_raw()
                 async for raw in chunks:
-                    for sse in decoder.feed(raw):
-                        for event in parser.feed(sse):
-                            if not state.answered and isinstance(
-                                event, ContentDelta | ReasoningDelta | RefusalDelta | ToolCallDelta
-                            ):
-                                state.answered = True
-                                timings.ttft = time.monotonic() - started
-                            yield event
-                        if parser.done:
-                            break
+                    raws = decoder.decode(raw)
+                    if raws:
+                        batch, error = _parse(parser, raws, state, timings, started)
+                        if batch:
+                            yield batch
+                        if error is not None:
+                            raise error
                     if parser.done:
                         await _drain(chunks)  # so the keep-alive connection goes back to the pool
                         break
                 else:
-                    for sse in decoder.close():
-                        for event in parser.feed(sse):
-                            yield event
+                    raws = [(e.event, e.data, e.id, e.retry) for e in decoder.close()]
+                    batch, error = _parse(parser, raws, state, timings, started)
+                    if batch:
+                        yield batch
+                    if error is not None:
+                        raise error
             except RelayError as exc:  # an error object inside the stream: the provider's words may echo the key
                 exc.message = self._scrub(exc.message) or ""
                 exc.args = (exc.message,)
@@ -397,6 +400,22 @@ class RelayClient:
         except RelayError:
             return []
         return difflib.get_close_matches(wanted, names, n=3, cutoff=0.4)
+
+
+def _parse(
+    parser: ChatStreamParser, raws: list[RawEvent], state: _StreamState, timings: Timings, started: float
+) -> tuple[list[StreamEvent], RelayError | None]:
+    """The typed events of one network read; an error among them comes back after the events before it."""
+    batch: list[StreamEvent] = []
+    error: RelayError | None = None
+    try:
+        parser.feed_raw(raws, batch)
+    except RelayError as exc:
+        error = exc
+    if not state.answered and any(isinstance(e, _ANSWER_EVENTS) for e in batch):
+        state.answered = True
+        timings.ttft = time.monotonic() - started
+    return batch, error
 
 
 def _describe(exc: BaseException) -> str:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import random
+import weakref
 from dataclasses import dataclass
 
 import pytest
@@ -51,7 +52,31 @@ class Outcome:
 
 
 def run(stream: bytes, cuts: list[int] | None = None, model: str = "kimi-k2") -> Outcome:
-    """Decode ``stream`` cut at ``cuts`` the way the client does: stop at the first error."""
+    """Decode ``stream`` cut at ``cuts``: through ``feed`` and the client's ``decode``/``feed_raw``, which must agree."""
+    outcome = run_feed(stream, cuts, model)
+    fast = run_raw(stream, cuts, model)
+    assert fast.key() == outcome.key(), "feed_raw and feed disagree"
+    return outcome
+
+
+def run_raw(stream: bytes, cuts: list[int] | None, model: str) -> Outcome:
+    bounds = [0, *sorted(cuts or []), len(stream)]
+    decoder = SSEDecoder()
+    parser = ChatStreamParser(model)
+    events: list[StreamEvent] = []
+    error: RelayError | None = None
+    try:
+        for a, b in zip(bounds, bounds[1:], strict=False):
+            parser.feed_raw(decoder.decode(stream[a:b]), events)
+        for sse in decoder.close():
+            parser.feed_raw([(sse.event, sse.data, sse.id, sse.retry)], events)
+    except RelayError as exc:
+        error = exc
+    return Outcome(events, error, parser.done, parser.finished, parser.saw_content)
+
+
+def run_feed(stream: bytes, cuts: list[int] | None, model: str) -> Outcome:
+    """Decode ``stream`` cut at ``cuts`` one event at a time: stop at the first error."""
     bounds = [0, *sorted(cuts or []), len(stream)]
     decoder = SSEDecoder()
     parser = ChatStreamParser(model)
@@ -402,9 +427,25 @@ def test_events_fold_into_the_answer() -> None:
 # ---- rules, one event at a time --------------------------------------------------------------
 
 
+_TWINS: weakref.WeakKeyDictionary[ChatStreamParser, ChatStreamParser] = weakref.WeakKeyDictionary()
+
+
 def feed(parser: ChatStreamParser, obj: object, event: str = "message") -> list[StreamEvent]:
+    """One event through ``feed``, and through ``feed_raw`` on a twin parser: both must agree."""
     data = obj if isinstance(obj, str) else json.dumps(obj, ensure_ascii=False)
-    return parser.feed(ServerSentEvent(event=event, data=data))
+    twin = _TWINS.setdefault(parser, ChatStreamParser(parser.requested_model))
+    raw: list[StreamEvent] = []
+    try:
+        events = parser.feed(ServerSentEvent(event=event, data=data))
+    except RelayError as exc:
+        with pytest.raises(type(exc)) as caught:
+            twin.feed_raw([(event, data, None, None)], raw)
+        assert (str(caught.value), caught.value.status) == (str(exc), exc.status)
+        raise
+    twin.feed_raw([(event, data, None, None)], raw)
+    assert raw == events
+    assert (twin.done, twin.finished, twin.saw_content) == (parser.done, parser.finished, parser.saw_content)
+    return events
 
 
 def delta_chunk(delta: dict[str, object], **extra: object) -> dict[str, object]:
@@ -576,3 +617,50 @@ def test_json_that_is_not_an_object_is_a_protocol_error() -> None:
 def test_deeply_nested_json_is_a_protocol_error_not_a_crash() -> None:
     with pytest.raises(ProtocolError):
         feed(ChatStreamParser("m"), "[" * 100_000)
+
+
+def test_chunks_close_to_the_common_shape_keep_every_rule() -> None:
+    # Each differs from {"choices":[{"index":0,"delta":{"content":...}}]} in one way the short path must not miss.
+    parser = ChatStreamParser("kimi-k2")
+    assert feed(parser, delta_chunk({"content": "起"})) == [ResponseModel("kimi-k2"), ContentDelta("起")]
+    usage = {"prompt_tokens": 3, "completion_tokens": 2, "total_tokens": 5}
+    cases: list[tuple[object, list[StreamEvent]]] = [
+        ({"choices": [{"delta": {"content": "无序号"}}]}, [ContentDelta("无序号")]),
+        ({"choices": [{"index": None, "delta": {"content": "空序号"}}]}, [ContentDelta("空序号")]),
+        ({"choices": [{"index": 1, "delta": {"content": "第二个"}}]}, []),
+        ({"choices": [{"index": 0.0, "delta": {"content": "浮点"}}]}, [ContentDelta("浮点")]),
+        (delta_chunk({"content": "带用量"}, usage=usage), [ContentDelta("带用量"), UsageReport(Usage(3, 2, 5))]),
+        (delta_chunk({"content": "空用量"}, usage=None, error=None), [ContentDelta("空用量")]),
+        ({"choices": [{"index": 0, "delta": {"content": "选项用量"}, "usage": {**usage, "total_tokens": 6}}]},
+         [ContentDelta("选项用量"), UsageReport(Usage(3, 2, 6))]),
+        (delta_chunk({"role": "assistant", "content": "角色"}), [ContentDelta("角色")]),
+        (delta_chunk({"content": [{"type": "text", "text": "片段"}]}), [ContentDelta("片段")]),
+        (delta_chunk({"content": "思考后", "reasoning_content": "思考"}), [ReasoningDelta("思考"), ContentDelta("思考后")]),
+        (delta_chunk({"refusal": "拒绝"}), [RefusalDelta("拒绝")]),
+        ({"choices": [{"index": 0, "message": {"content": "整条"}}]}, [ContentDelta("整条")]),
+        ({"choices": [{"index": 0, "delta": {"content": "完"}, "finish_reason": "stop"}]},
+         [ContentDelta("完"), FinishReason("stop")]),
+    ]  # fmt: skip
+    for chunk, expected in cases:
+        assert feed(parser, chunk) == expected, chunk
+    with pytest.raises(UpstreamError, match="上游失败"):
+        feed(parser, {**delta_chunk({"content": "错"}), "error": {"message": "上游失败"}})
+    with pytest.raises(UpstreamError, match="对象错误"):
+        feed(ChatStreamParser("m"), {**delta_chunk({"content": "错"}), "object": "error", "message": "对象错误"})
+
+
+def test_first_chunk_without_a_model_then_one_with_it() -> None:
+    parser = ChatStreamParser("kimi-k2")
+    assert feed(parser, {"choices": [{"index": 0, "delta": {"content": "无模型"}}]}) == [ContentDelta("无模型")]
+    assert feed(parser, delta_chunk({"content": "有"})) == [ResponseModel("kimi-k2"), ContentDelta("有")]
+
+
+def test_json_the_fast_decoder_rejects_is_read_like_json_loads() -> None:
+    # NaN, a lone surrogate and a huge integer are valid for json.loads; the result must not depend on the decoder.
+    parser = ChatStreamParser("m")
+    assert feed(parser, '{"model":"m","x":NaN,"choices":[{"index":0,"delta":{"content":"非数"}}]}') == [
+        ResponseModel("m"),
+        ContentDelta("非数"),
+    ]
+    assert feed(parser, '{"choices":[{"index":0,"delta":{"content":"\\ud800孤"}}]}') == [ContentDelta("\ud800孤")]
+    assert feed(parser, '{"n":' + "9" * 40 + ',"choices":[{"delta":{"content":"大数"}}]}') == [ContentDelta("大数")]
