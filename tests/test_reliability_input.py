@@ -76,7 +76,9 @@ def screen_text(app: HolySheepApp) -> str:
 
 async def finished(pilot: object, app: HolySheepApp, count: int) -> AnswerView:
     await wait_for(pilot, lambda: app._turn is None and len(app.view.answers()) >= count, "the answer")  # type: ignore[arg-type]
-    return app.view.answers()[-1]
+    answer = app.view.answers()[-1]
+    assert isinstance(answer, AnswerView), "an answer of this session"
+    return answer
 
 
 @pytest.mark.slow

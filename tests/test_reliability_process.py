@@ -106,12 +106,16 @@ def answer_row(db: Path) -> tuple[str, str, str] | None:
     """(prompt, answer status, answer text) of the newest exchange, read-only, as another process sees it."""
     if not db.exists():
         return None
-    with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5) as con:
+    con = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5)
+    try:
         rows = con.execute(
             "SELECT role, status, content FROM messages WHERE conversation_id = "
             "(SELECT conversation_id FROM messages ORDER BY id DESC LIMIT 1) ORDER BY id"
         ).fetchall()
-    con.close()
+    except sqlite3.OperationalError:  # created but not yet migrated by the app
+        return None
+    finally:
+        con.close()
     if len(rows) < 2:
         return None
     return rows[-2][2], rows[-1][1], rows[-1][2]
