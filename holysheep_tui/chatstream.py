@@ -9,6 +9,7 @@ usage in a final ``choices: []`` chunk and/or in ``choices[0].usage``, ``n > 1``
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -150,6 +151,9 @@ class ChatStreamParser:
         self.saw_content = False
         self._model_seen = False
         self._usage: Usage | None = None
+        self._envelope: _Envelope | None = None
+        self._envelope_tries = 0
+        self._envelope_hits = 0
 
     def feed(self, sse: ServerSentEvent) -> list[StreamEvent]:
         events: list[StreamEvent] = []
@@ -158,11 +162,18 @@ class ChatStreamParser:
 
     def feed_raw(self, raws: Iterable[RawEvent], out: list[StreamEvent]) -> None:
         """``feed`` for many decoded events, appending to ``out``; on an error ``out`` has those before it."""
+        envelope = self._envelope
         for name, data, _id, _retry in raws:
             if self.done:
                 return
             if name != "message":
                 self._feed(name, data, out)
+                continue
+            if envelope is not None and (content := envelope.content(data)) is not None:
+                self._envelope_hits += 1
+                if content:
+                    out.append(ContentDelta(content))
+                    self.saw_content = True
                 continue
             try:
                 chunk = _fast_loads(data)
@@ -191,6 +202,10 @@ class ChatStreamParser:
                     if content:
                         out.append(ContentDelta(content))
                         self.saw_content = True
+                    # A few tries for a stream whose envelope varies; more once one has served (a new `created`).
+                    if self._envelope_tries < 3 or self._envelope_hits >= 64 * self._envelope_tries:
+                        self._envelope_tries += 1
+                        envelope = self._envelope = _Envelope.learn(data, chunk, content) or envelope
                 else:
                     self._delta(delta, out)
             else:
@@ -301,6 +316,61 @@ class ChatStreamParser:
         if usage is not None and usage != self._usage:
             self._usage = usage
             events.append(UsageReport(usage))
+
+
+_CONTENT_TOKEN = re.compile(r'"content"[ \t\r\n]*:[ \t\r\n]*("(?:[^"\\]|\\.)*")')
+_PROBE = "\u2063探针\u2063"
+
+
+class _Envelope:
+    """The text around the content of one stream's plain chunks, which providers repeat byte for byte.
+
+    Learned from a parsed chunk and proven by parsing it again with a probe in place of the content:
+    any chunk that is this head, one JSON string and this tail is then that same chunk with that string
+    as its content, and needs no full parse.
+    """
+
+    __slots__ = ("_head", "_size", "_tail", "_tail_size")
+
+    def __init__(self, head: str, tail: str) -> None:
+        self._head = head
+        self._tail = tail
+        self._size = len(head) + len(tail)
+        self._tail_size = len(tail)
+
+    @classmethod
+    def learn(cls, data: str, chunk: dict[str, Any], content: str) -> _Envelope | None:
+        matches = list(_CONTENT_TOKEN.finditer(data))
+        if not matches:
+            return None
+        start, end = matches[-1].span(1)
+        head, tail = data[:start], data[end:]
+        try:
+            probed = _fast_loads(f'{head}"{_PROBE}"{tail}')
+            delta = probed["choices"][0]["delta"]
+        except (ValueError, RecursionError, LookupError, TypeError):
+            return None
+        if delta != {"content": _PROBE}:
+            return None
+        delta["content"] = content
+        if probed != chunk:
+            return None
+        return cls(head, tail)
+
+    def content(self, data: str) -> str | None:
+        """The content of ``data`` when it is this envelope around one JSON string, else None."""
+        if len(data) <= self._size or not data.startswith(self._head) or not data.endswith(self._tail):
+            return None
+        token = data[len(self._head) : len(data) - self._tail_size]
+        if token[0] == '"' and token[-1] == '"':
+            text = token[1:-1]
+            if '"' not in text and "\\" not in text and text.isprintable():
+                return text
+        try:
+            value = _fast_loads(token)
+        except (ValueError, RecursionError):
+            return None
+        return value if type(value) is str else None
 
 
 def _loads_or_text(data: str) -> object:

@@ -664,3 +664,82 @@ def test_json_the_fast_decoder_rejects_is_read_like_json_loads() -> None:
     ]
     assert feed(parser, '{"choices":[{"index":0,"delta":{"content":"\\ud800孤"}}]}') == [ContentDelta("\ud800孤")]
     assert feed(parser, '{"n":' + "9" * 40 + ',"choices":[{"delta":{"content":"大数"}}]}') == [ContentDelta("大数")]
+
+
+# ---- chunks that repeat their envelope around the content ------------------------------------
+
+KM = '{"id":"chatcmpl-kimi1","object":"chat.completion.chunk","created":1754000000,"model":"kimi-k2",'
+
+
+def kimi(token: str, *, created: int = 1754000000, tail: str = "") -> str:
+    head = KM.replace("1754000000", str(created))
+    return head + '"choices":[{"index":0,"delta":{"content":' + token + '},"finish_reason":null}]' + tail + "}"
+
+
+def test_repeated_envelope_with_any_json_string_gives_the_parsed_content() -> None:
+    stream = sse(
+        kimi('"月"'),
+        kimi('"之"'),
+        kimi('"暗面"'),
+        kimi('"引号\\"和反斜杠\\\\"'),
+        kimi('"\\u4e2d\\u6587"'),
+        kimi('"换行\\n制表\\t"'),
+        kimi('"\\ud83d\\udc11羊"'),
+        kimi(' "两边空白" '),
+        kimi('"零宽\u2063字符"'),
+        kimi('""'),
+        kimi('"末"'),
+        '{"choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}',
+        "[DONE]",
+    )
+    texts = ["月", "之", "暗面", '引号"和反斜杠\\', "中文", "换行\n制表\t", "🐑羊", "两边空白", "零宽\u2063字符", "末"]
+    assert run(stream).events == [
+        ResponseModel("kimi-k2"),
+        *(ContentDelta(t) for t in texts),
+        FinishReason("stop"),
+    ]
+
+
+def test_same_envelope_around_something_else_than_one_string_is_parsed_in_full() -> None:
+    stream = sse(
+        kimi('"一"'),
+        kimi('"二"'),
+        kimi('"三"'),
+        kimi("null"),
+        kimi("42"),
+        kimi('"甲","refusal":"乙"'),
+        kimi('"丙","content":"丁"'),
+        kimi('["戊"]'),
+        kimi('[{"type":"text","text":"己"}]'),
+        kimi('"控制\x01字符"'),
+    )
+    out = run(stream)
+    assert out.events == [
+        ResponseModel("kimi-k2"),
+        ContentDelta("一"),
+        ContentDelta("二"),
+        ContentDelta("三"),
+        ContentDelta("甲"),
+        RefusalDelta("乙"),
+        ContentDelta("丁"),
+        ContentDelta("己"),
+    ]
+    assert isinstance(out.error, ProtocolError)  # a raw control character is not JSON
+
+
+def test_envelope_that_changes_mid_stream_or_every_chunk() -> None:
+    # `created` ticks over after a while; OpenAI adds a different `obfuscation` to every chunk.
+    ticking = [kimi(f'"字{i}"', created=1754000000 + i // 70) for i in range(300)]
+    obfuscated = [kimi(f'"词{i}"', tail=f',"obfuscation":"{"x" * (i % 7)}"') for i in range(40)]
+    out = run(sse(*ticking, *obfuscated))
+    assert out.events == [
+        ResponseModel("kimi-k2"),
+        *(ContentDelta(f"字{i}") for i in range(300)),
+        *(ContentDelta(f"词{i}") for i in range(40)),
+    ]
+
+
+def test_a_content_key_elsewhere_in_the_chunk_is_not_taken_for_the_delta() -> None:
+    # Same delta every time, a different "content" after it: only the delta's counts.
+    stream = sse(*(kimi('"真"', tail=f',"extra":{{"content":"假{i}"}}') for i in range(8)))
+    assert run(stream).events == [ResponseModel("kimi-k2"), *(ContentDelta("真") for _ in range(8))]
