@@ -36,6 +36,7 @@ from holysheep_tui.errors import (
     RelayError,
     ServerError,
     StreamCutError,
+    TLSError,
 )
 from holysheep_tui.ratelimit import RateLimiter
 from holysheep_tui.retry import backoff_delay, parse_retry_after
@@ -371,7 +372,7 @@ class RelayClient:
         if isinstance(exc, httpx.ConnectError):
             reason = _describe(exc)
             if "CERTIFICATE" in reason.upper() or "SSL" in reason.upper():
-                return NetworkError(
+                return TLSError(
                     f"TLS failure talking to {host}: {reason}.",
                     hint="A proxy may be intercepting TLS; set ca_bundle in the profile to trust its CA.",
                 )

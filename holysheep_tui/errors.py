@@ -159,6 +159,14 @@ class NetworkError(RelayError):
     retryable = True
 
 
+class TLSError(NetworkError):
+    """The TLS handshake failed (untrusted or wrong certificate): retrying cannot help."""
+
+    title = "TLS failure"
+    kind = "tls"
+    retryable = False
+
+
 class ReadTimeoutError(RelayError):
     title = "Relay stopped answering"
     kind = "timeout"

@@ -220,3 +220,13 @@ def test_models_lists_context_and_prices(sim: RelaySimulator) -> None:
     assert rows["moonshot-v1-8k"]["context_window"] == 8192
     table = holysheep("models", "--base-url", sim.base_url)
     assert "deepseek-v3.2" in table.stdout and "CONTEXT" in table.stdout
+
+
+def test_ask_says_where_a_damaged_history_went(sim: RelaySimulator, tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "history.db").write_bytes("这不是数据库 not a database".encode() * 100)
+    out = holysheep("ask", "--base-url", sim.base_url, "-q", "历史坏了还能问吗", env={"HOLYSHEEP_DATA_DIR": str(data)})
+    assert out.returncode == 0, out.stderr
+    assert "moved to" in out.stderr and "history.db.corrupt-" in out.stderr
+    assert out.stdout.strip()

@@ -208,7 +208,7 @@ class Row:
 ROWS = [
     Row("connection-refused", "refused", "kimi-k2", EXIT_NETWORK, "Could not connect", 0),
     Row("dns-failure", "dns", "kimi-k2", EXIT_NETWORK, "Could not resolve relay.holysheep.invalid", 0),
-    Row("tls-untrusted", "tls", "kimi-k2", EXIT_NETWORK, "TLS failure", RETRIES + 1),
+    Row("tls-untrusted", "tls", "kimi-k2", EXIT_NETWORK, "TLS failure", 1),  # not retried: it cannot help
     Row("connect-timeout", "connect_timeout", "kimi-k2", EXIT_NETWORK, "within 1 s", 0),
     Row("401", "sim", "kimi-k2+401", EXIT_AUTH, "rejected the API key", 1),
     Row("402", "sim", "kimi-k2+402", EXIT_QUOTA, "余额不足", 1),

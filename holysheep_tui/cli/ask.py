@@ -95,6 +95,12 @@ def _open_extras(args: argparse.Namespace, session: Session) -> dict[str, Any]:
             from holysheep_tui.store import HistoryStore
 
             store = HistoryStore.open()
+            if store.recovered_from is not None:
+                print(
+                    f"holysheep: warning: the history database was damaged; it was moved to {store.recovered_from} "
+                    "and a new one was started.",
+                    file=sys.stderr,
+                )
             store.recover_interrupted()
             extras["store"] = store
         except ImportError:
