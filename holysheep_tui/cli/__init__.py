@@ -44,14 +44,19 @@ def common_options(*, suppress: bool) -> argparse.ArgumentParser:
     return parent
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(*, subcommands: bool = True) -> argparse.ArgumentParser:
+    """The ``holysheep`` parser; without ``subcommands`` only the app's options (no -h)."""
     parser = argparse.ArgumentParser(
         prog="holysheep",
         description="Terminal chat client for the HolySheep AI relay and any OpenAI-compatible endpoint. "
         "Without a command, opens the full-screen app.",
         parents=[common_options(suppress=False)],
+        add_help=subcommands,
     )
     parser.add_argument("--version", action="version", version=f"holysheep-tui {__version__}")
+    if not subcommands:
+        parser.set_defaults(command=None)
+        return parser
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     common = common_options(suppress=True)
     for name in SUBCOMMAND_MODULES:
@@ -71,9 +76,18 @@ def _run_app(args: argparse.Namespace) -> int:
     return run_app(args)
 
 
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    """With no command named, the subcommand modules are not imported: the app starts sooner."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if not {"-h", "--help"} & set(argv):
+        args, rest = build_parser(subcommands=False).parse_known_args(argv)
+        if not rest:
+            return args
+    return build_parser().parse_args(argv)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parse_args(argv)
     func = getattr(args, "func", _run_app)
     try:
         return int(func(args))
