@@ -7,9 +7,11 @@ bubbles to the app (which updates the status bar's state).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from textual import on, work
 from textual.app import App, ComposeResult, SystemCommand
@@ -17,7 +19,7 @@ from textual.binding import Binding
 from textual.containers import Container, Horizontal
 from textual.screen import Screen
 from textual.widgets import Header
-from textual.worker import Worker, WorkerState
+from textual.worker import Worker, WorkerCancelled, WorkerFailed, WorkerState
 
 from holysheep_tui.controller import Conversation, ConversationController, Turn
 from holysheep_tui.errors import HolySheepError, KeyMissingError, KeyringError, RelayError
@@ -25,23 +27,23 @@ from holysheep_tui.metrics import MetricsLog
 from holysheep_tui.money import CurrencyView
 from holysheep_tui.prices import PriceBook, estimate_tokens
 from holysheep_tui.session import Session, open_session
-from holysheep_tui.store import HistoryStore
 from holysheep_tui.tui.commands import ModelCommands
 from holysheep_tui.tui.history_actions import HistoryApp
 from holysheep_tui.tui.lifecycle import install_exit_signals, open_history, remove_exit_signals
 from holysheep_tui.tui.messages import ModelsLoaded, PromptSubmitted, TurnEvent, TurnFinished
-from holysheep_tui.tui.screens.dialogs import ChoiceScreen, HelpScreen, SystemPromptScreen
-from holysheep_tui.tui.screens.first_run import keyless_session, open_first_run
-from holysheep_tui.tui.screens.model_picker import ModelPicker, ModelRow, build_rows
-from holysheep_tui.tui.screens.stats import StatsScreen
-from holysheep_tui.tui.settings import save_ui_theme
-from holysheep_tui.tui.widgets.answer import AnswerView, code_blocks
 from holysheep_tui.tui.widgets.budget import BudgetWatch, ask_before_sending
 from holysheep_tui.tui.widgets.conversation import ConversationView
 from holysheep_tui.tui.widgets.prompt import PromptInput
 from holysheep_tui.tui.widgets.sidebar import HistorySidebar
 from holysheep_tui.tui.widgets.status_bar import LiveState, StatusBar
 from holysheep_tui.wire import Answer, StreamEvent
+
+if TYPE_CHECKING:  # the screens and the answer widget load on first use: start-up stays short
+    from holysheep_tui.store import HistoryStore
+    from holysheep_tui.tui.screens.model_picker import ModelRow
+    from holysheep_tui.tui.widgets.answer import AnswerView
+
+HistoryOpener = Callable[[], "tuple[HistoryStore | None, str | None]"]
 
 # (keys, action, description): the bindings, the help screen and the command palette all come from here.
 KEYS: list[tuple[str, str, str]] = [
@@ -104,15 +106,18 @@ class HolySheepApp(HistoryApp):
         cursor_blink: bool = True,
         save_theme: bool = True,
         first_run: HolySheepError | None = None,
+        history: HistoryOpener | None = None,
     ) -> None:
+        """``history`` opens the store after the first frame, in a thread (``store`` is then ignored)."""
         super().__init__()
         self.session = session
         self.prices = prices if prices is not None else PriceBook(session.config.pricing)
         self.money = CurrencyView.from_config(session.config.pricing)
-        self.controller = ConversationController(
-            session.client(), profile_name=session.profile_name, store=store, metrics=metrics,
-            prices=self.prices, on_warning=lambda text: self.notify(text, severity="warning"),
-        )  # fmt: skip
+        self._store, self._metrics, self._history_opener = store, metrics, history
+        self._history_worker: Worker[tuple[HistoryStore | None, str | None]] | None = None
+        """Opening the history; None once its result is taken."""
+        self._controller: ConversationController | None = None
+        self._started = False
         self.model = session.profile.model
         self.conversation = Conversation(session.profile_name, self.model)
         self.live = LiveState(clock=clock, model=self.model)
@@ -153,12 +158,65 @@ class HolySheepApp(HistoryApp):
             self.theme = theme
         self.theme_changed_signal.subscribe(self, self._remember_theme)
         self.query_one(PromptInput).focus()
-        if self.first_run is not None:
-            open_first_run(self, self.first_run)
-        else:
-            self._load_models()
-        self.start_history()
         self._exit_signals = install_exit_signals(self)
+        if self._history_opener is None:
+            self.start_history()
+        if self.first_run is not None:
+            from holysheep_tui.tui.screens.first_run import open_first_run
+
+            open_first_run(self, self.first_run)
+        self.call_after_refresh(self._after_first_frame)
+
+    def _after_first_frame(self) -> None:
+        """What the first frame does not wait for: the HTTP client, the model list, the history."""
+        if self._started:
+            return
+        self._started = True
+        if self.first_run is None:
+            self._load_models()
+        if self._history_opener is not None:
+            self._history_worker = self._open_history(self._history_opener)
+
+    @property
+    def controller(self) -> ConversationController:
+        """Made on first use, after the first frame: its HTTP client takes a while to create."""
+        if self._controller is None:
+            self._controller = ConversationController(
+                self.session.client(), profile_name=self.session.profile_name, store=self._store,
+                metrics=self._metrics, prices=self.prices,
+                on_warning=lambda text: self.notify(text, severity="warning"),
+            )  # fmt: skip
+        return self._controller
+
+    @controller.setter
+    def controller(self, controller: ConversationController) -> None:
+        self._controller = controller
+
+    # ---- the history, opened in a thread (a large database's integrity check takes a while) ---
+    @work(thread=True, group="history-open", exit_on_error=False)
+    def _open_history(self, opener: HistoryOpener) -> tuple[HistoryStore | None, str | None]:
+        return opener()
+
+    def _take_history(self) -> None:
+        """The opening finished: the controller stores from now on; start-up notices are shown."""
+        worker, self._history_worker = self._history_worker, None
+        if worker is None or worker.state != WorkerState.SUCCESS or worker.result is None:
+            return
+        store, warning = worker.result
+        self._store = store
+        if self._controller is not None:
+            self._controller.store = store
+        if not self._exit:
+            self.start_history()
+            self.history_turn_finished()  # the sidebar, if already shown, lists what is stored
+            if warning:
+                self.notify(f"History is off: {warning}", severity="warning")
+
+    def close_history(self) -> None:
+        """After the app has ended: close the store (one whose opening finished meanwhile too)."""
+        self._take_history()
+        if self._store is not None:
+            self._store.close()
 
     @property
     def view(self) -> ConversationView:
@@ -179,6 +237,11 @@ class HolySheepApp(HistoryApp):
         if self.budget.over and not over_budget_ok:
             ask_before_sending(self, self.budget, text, lambda: self.send_prompt(text, over_budget_ok=True))
             return
+        self._after_first_frame()  # a prompt sent before the first frame was drawn
+        if self._history_worker is not None:  # wait until the history is open, so this turn is stored
+            with contextlib.suppress(WorkerFailed, WorkerCancelled):
+                await self._history_worker.wait()
+            self._take_history()
         prompt = self.query_one(PromptInput)
         prompt.remember(text)
         prompt.clear()
@@ -226,6 +289,8 @@ class HolySheepApp(HistoryApp):
     def _worker_state(self, event: Worker.StateChanged) -> None:
         """The one place worker endings and failures arrive; nothing escapes as a traceback."""
         worker, state = event.worker, event.state
+        if worker is self._history_worker and worker.is_finished:
+            self._take_history()
         if state == WorkerState.ERROR:
             error = worker.error
             text = (
@@ -299,6 +364,9 @@ class HolySheepApp(HistoryApp):
         self.notify(f"Copied the last answer ({len(text)} characters).")
 
     def action_copy_code(self) -> None:
+        from holysheep_tui.tui.screens.dialogs import ChoiceScreen
+        from holysheep_tui.tui.widgets.answer import code_blocks
+
         blocks = code_blocks(self._last_answer())
         if not blocks:
             self.notify("The last answer has no code block.")
@@ -319,6 +387,8 @@ class HolySheepApp(HistoryApp):
         self.push_screen(ChoiceScreen("Copy which code block?", labels), copy)
 
     def action_system_prompt(self) -> None:
+        from holysheep_tui.tui.screens.dialogs import SystemPromptScreen
+
         async def done(text: str | None) -> None:
             if text is None:
                 return
@@ -328,9 +398,13 @@ class HolySheepApp(HistoryApp):
         self.push_screen(SystemPromptScreen(self.conversation.system_prompt or ""), done)
 
     def action_stats(self) -> None:
+        from holysheep_tui.tui.screens.stats import StatsScreen
+
         self.push_screen(StatsScreen(self.controller.metrics or MetricsLog(), self.money))
 
     def action_help(self) -> None:
+        from holysheep_tui.tui.screens.dialogs import HelpScreen
+
         keys = [(_key_label(k), d) for k, _, d in KEYS] + PROMPT_KEYS
         self.push_screen(HelpScreen(keys))
 
@@ -361,12 +435,16 @@ class HolySheepApp(HistoryApp):
         return [row.id for row in self._rows()]
 
     def _rows(self) -> list[ModelRow]:
+        from holysheep_tui.tui.screens.model_picker import build_rows
+
         ids = self.relay_models or [self.model]
         return build_rows(
             ids, self.prices, windows=self.model_windows, favourites=self.favourites, recent=self.recent
         )
 
     def action_pick_model(self) -> None:
+        from holysheep_tui.tui.screens.model_picker import ModelPicker
+
         self.push_screen(ModelPicker(self._rows(), self.model), self.choose_model)
 
     async def choose_model(self, model: str | None) -> None:
@@ -394,6 +472,8 @@ class HolySheepApp(HistoryApp):
         name = getattr(theme, "name", None)
         if not self._save_theme or not name or name == self.session.config.ui.theme:
             return
+        from holysheep_tui.tui.settings import save_ui_theme
+
         try:
             save_ui_theme(name)
             self.session.config.ui.theme = name
@@ -402,11 +482,8 @@ class HolySheepApp(HistoryApp):
 
     async def on_unmount(self) -> None:
         remove_exit_signals(getattr(self, "_exit_signals", []))
-        await self.controller.client.aclose()
-
-
-def _open_store(session: Session) -> tuple[HistoryStore | None, str | None]:
-    return open_history()
+        if self._controller is not None:
+            await self._controller.client.aclose()
 
 
 def run_app(args: argparse.Namespace, session: Session | None = None) -> int:
@@ -419,18 +496,16 @@ def run_app(args: argparse.Namespace, session: Session | None = None) -> int:
                 profile=args.profile, base_url=args.base_url, model=args.model, demo=args.demo
             )
         except (KeyMissingError, KeyringError) as exc:
+            from holysheep_tui.tui.screens.first_run import keyless_session
+
             session, problem = keyless_session(args, exc), exc  # the app opens on the first-run screen
-    store, warning = _open_store(session)  # the demo is recorded too, under the profile "demo"
     try:
-        app = HolySheepApp(
-            session, store=store, metrics=None if session.is_demo else MetricsLog(), first_run=problem
-        )
-        if warning:
-            app.call_later(app.notify, f"History is off: {warning}", severity="warning")
+        metrics = None if session.is_demo else MetricsLog()  # the demo is still recorded in the history
+        app = HolySheepApp(session, metrics=metrics, first_run=problem, history=open_history)
         app.run()
     finally:
-        if store is not None:
-            store.close()
+        if app is not None:
+            app.close_history()
         session.close()
         if app is not None:
             app.session.close()  # the demo the first-run screen may have switched to

@@ -6,26 +6,24 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from textual import on
 from textual.app import App
 
 from holysheep_tui.controller import Conversation, ConversationController
 from holysheep_tui.errors import HolySheepError
-from holysheep_tui.export import OutputExistsError, export_conversation, write_export
-from holysheep_tui.history_loader import default_export_dir, open_stored, startup_notices
 from holysheep_tui.money import CurrencyView
-from holysheep_tui.store import Conversation as StoredConversation
-from holysheep_tui.store import HistoryStore, SearchHit
 from holysheep_tui.tui.messages import ConversationDeleted, ExportConversation, OpenConversation
-from holysheep_tui.tui.screens.dialogs import ConfirmScreen
-from holysheep_tui.tui.screens.export import ExportChoice, ExportScreen
-from holysheep_tui.tui.screens.search import SearchScreen
 from holysheep_tui.tui.widgets.conversation import ConversationView
 from holysheep_tui.tui.widgets.prompt import PromptInput
 from holysheep_tui.tui.widgets.sidebar import HistorySidebar
 from holysheep_tui.tui.widgets.status_bar import LiveState, StatusBar
+
+if TYPE_CHECKING:  # export, search and the loader load on first use: start-up stays short
+    from holysheep_tui.store import Conversation as StoredConversation
+    from holysheep_tui.store import HistoryStore, SearchHit
+    from holysheep_tui.tui.screens.export import ExportChoice
 
 HISTORY_OFF = "History is off for this session, so there is nothing stored to {what}."
 
@@ -49,6 +47,8 @@ class HistoryApp(App[None]):
 
     def start_history(self) -> None:
         """At mount: show start-up notices (a corrupt database moved aside, interrupted answers)."""
+        from holysheep_tui.history_loader import startup_notices
+
         store = self.history_store = self.controller.store
         self.sidebar.store = store
         if store is not None:
@@ -78,6 +78,8 @@ class HistoryApp(App[None]):
 
     async def open_conversation(self, conv_id: str, message_id: int | None = None) -> None:
         """Show a stored conversation (latest page, or the page holding ``message_id``) and continue it."""
+        from holysheep_tui.history_loader import open_stored
+
         store = self.history_store
         if store is None:
             self.notify(HISTORY_OFF.format(what="open"), severity="warning")
@@ -109,6 +111,8 @@ class HistoryApp(App[None]):
 
     # ---- search ----------------------------------------------------------------------------
     def action_search_history(self) -> None:
+        from holysheep_tui.tui.screens.search import SearchScreen
+
         if self.history_store is None:
             self.notify(HISTORY_OFF.format(what="search"), severity="warning")
             return
@@ -134,6 +138,9 @@ class HistoryApp(App[None]):
 
     def export_stored(self, conv_id: str) -> None:
         """Ask for a format and a path, then write the file (asking before overwriting one)."""
+        from holysheep_tui.history_loader import default_export_dir
+        from holysheep_tui.tui.screens.export import ExportScreen
+
         store = self.history_store
         if store is None:
             self.notify(HISTORY_OFF.format(what="export"), severity="warning")
@@ -152,6 +159,9 @@ class HistoryApp(App[None]):
         self.push_screen(ExportScreen(conv.display_title, directory), chosen)
 
     def _write_export(self, conv: StoredConversation, choice: ExportChoice, *, force: bool = False) -> None:
+        from holysheep_tui.export import OutputExistsError, export_conversation, write_export
+        from holysheep_tui.tui.screens.dialogs import ConfirmScreen
+
         try:
             write_export(choice.path, export_conversation(conv, choice.fmt), force=force)
         except OutputExistsError:
