@@ -25,7 +25,7 @@ from holysheep_tui.errors import (
     RelayError,
     UpstreamError,
 )
-from holysheep_tui.sse import RawEvent, ServerSentEvent
+from holysheep_tui.sse import RawEvent, ServerSentEvent, SSEDecoder
 from holysheep_tui.wire import (
     ContentDelta,
     FinishReason,
@@ -159,6 +159,24 @@ class ChatStreamParser:
         events: list[StreamEvent] = []
         self._feed(sse.event, sse.data, events)
         return events
+
+    def feed_read(self, decoder: SSEDecoder, chunk: bytes, out: list[StreamEvent]) -> None:
+        """Decode one network read and parse its events into ``out``; on an error ``out`` has those before it."""
+        envelope = self._envelope
+        run: Callable[[str], bool] | None = None
+        if envelope is not None and envelope.pattern is not None and not self.done:
+
+            def run(text: str) -> bool:
+                size = len(out)
+                count = envelope.run(text, out)
+                self._envelope_hits += count
+                if len(out) > size:
+                    self.saw_content = True
+                return count > 0
+
+        raws = decoder.decode(chunk, run)
+        if raws:
+            self.feed_raw(raws, out)
 
     def feed_raw(self, raws: Iterable[RawEvent], out: list[StreamEvent]) -> None:
         """``feed`` for many decoded events, appending to ``out``; on an error ``out`` has those before it."""
@@ -320,6 +338,11 @@ class ChatStreamParser:
 
 _CONTENT_TOKEN = re.compile(r'"content"[ \t\r\n]*:[ \t\r\n]*("(?:[^"\\]|\\.)*")')
 _PROBE = "\u2063探针\u2063"
+_STRING = r'"([^"\\\x00-\x1f]*(?:\\.[^"\\\x00-\x1f]*)*)"'  # a JSON string token; group: its body
+
+
+def _unescape(body: str) -> str:
+    return str(_fast_loads(f'"{body}"'))
 
 
 class _Envelope:
@@ -330,13 +353,18 @@ class _Envelope:
     as its content, and needs no full parse.
     """
 
-    __slots__ = ("_head", "_size", "_tail", "_tail_size")
+    __slots__ = ("_fixed", "_head", "_size", "_tail", "_tail_size", "pattern")
 
     def __init__(self, head: str, tail: str) -> None:
         self._head = head
         self._tail = tail
         self._size = len(head) + len(tail)
         self._tail_size = len(tail)
+        # Whole SSE events of one data line each: "data: " head, a JSON string, tail, blank line.
+        self.pattern: re.Pattern[str] | None = None
+        if not any(c in head or c in tail for c in "\r\n"):
+            self.pattern = re.compile(f"data: {re.escape(head)}{_STRING}{re.escape(tail)}\n\n")
+        self._fixed = self._size + len('data: ""\n\n')
 
     @classmethod
     def learn(cls, data: str, chunk: dict[str, Any], content: str) -> _Envelope | None:
@@ -356,6 +384,17 @@ class _Envelope:
         if probed != chunk:
             return None
         return cls(head, tail)
+
+    def run(self, text: str, out: list[StreamEvent]) -> int:
+        """When ``text`` is only such events, append their content to ``out`` and count them; else 0."""
+        found = self.pattern.findall(text) if self.pattern is not None else None
+        if not found or sum(map(len, found)) + self._fixed * len(found) != len(text):
+            return 0
+        try:
+            out.extend([ContentDelta(_unescape(s) if "\\" in s else s) for s in found if s])
+        except ValueError:  # an escape JSON does not have
+            return 0
+        return len(found)
 
     def content(self, data: str) -> str | None:
         """The content of ``data`` when it is this envelope around one JSON string, else None."""

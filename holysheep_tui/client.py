@@ -40,7 +40,7 @@ from holysheep_tui.errors import (
 )
 from holysheep_tui.ratelimit import RateLimiter
 from holysheep_tui.retry import backoff_delay, parse_retry_after
-from holysheep_tui.sse import RawEvent, SSEDecoder
+from holysheep_tui.sse import SSEDecoder
 from holysheep_tui.wire import (
     Answer,
     ChatRequest,
@@ -262,19 +262,16 @@ class RelayClient:
             try:
                 chunks = response.aiter_raw()
                 async for raw in chunks:
-                    raws = decoder.decode(raw)
-                    if raws:
-                        batch, error = _parse(parser, raws, state, timings, started)
-                        if batch:
-                            yield batch
-                        if error is not None:
-                            raise error
+                    batch, error = _parse(parser, decoder, raw, state, timings, started)
+                    if batch:
+                        yield batch
+                    if error is not None:
+                        raise error
                     if parser.done:
                         await _drain(chunks)  # so the keep-alive connection goes back to the pool
                         break
                 else:
-                    raws = [(e.event, e.data, e.id, e.retry) for e in decoder.close()]
-                    batch, error = _parse(parser, raws, state, timings, started)
+                    batch, error = _parse(parser, decoder, None, state, timings, started)
                     if batch:
                         yield batch
                     if error is not None:
@@ -404,13 +401,21 @@ class RelayClient:
 
 
 def _parse(
-    parser: ChatStreamParser, raws: list[RawEvent], state: _StreamState, timings: Timings, started: float
+    parser: ChatStreamParser,
+    decoder: SSEDecoder,
+    raw: bytes | None,
+    state: _StreamState,
+    timings: Timings,
+    started: float,
 ) -> tuple[list[StreamEvent], RelayError | None]:
-    """The typed events of one network read; an error among them comes back after the events before it."""
+    """The typed events of one network read (None: the end); an error comes back after the events before it."""
     batch: list[StreamEvent] = []
     error: RelayError | None = None
     try:
-        parser.feed_raw(raws, batch)
+        if raw is not None:
+            parser.feed_read(decoder, raw, batch)
+        else:
+            parser.feed_raw([(e.event, e.data, e.id, e.retry) for e in decoder.close()], batch)
     except RelayError as exc:
         error = exc
     if not state.answered and any(isinstance(e, _ANSWER_EVENTS) for e in batch):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import codecs
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 _LINE_END = re.compile(r"\r\n|\r|\n")
@@ -41,9 +42,31 @@ class SSEDecoder:
     def feed(self, chunk: bytes) -> list[ServerSentEvent]:
         return [ServerSentEvent(*raw) for raw in self.decode(chunk)]
 
-    def decode(self, chunk: bytes) -> list[RawEvent]:
-        """What ``feed`` returns, as tuples: the per-token path of the client."""
-        lines = self._lines(self._utf8.decode(chunk))
+    def decode(self, chunk: bytes, run: Callable[[str], bool] | None = None) -> list[RawEvent]:
+        """What ``feed`` returns, as tuples: the per-token path of the client.
+
+        ``run`` is offered the text of the whole events this read completes when nothing is pending and
+        there is no CR; when it returns True it has taken those events, and they are not decoded here.
+        """
+        text = self._utf8.decode(chunk)
+        if (
+            run is not None
+            and "\n\n" in text
+            and self._started
+            and not self._after_cr
+            and not self._data
+            and not self._event
+            and self._retry is None
+            and "\r" not in text
+        ):
+            if self._partial:  # an unterminated line: no newline in it
+                self._partial.append(text)
+                text = "".join(self._partial)
+                self._partial.clear()
+            end = text.rfind("\n\n") + 2
+            if run(text[:end]):
+                text = text[end:]  # complete lines here, if any, end no event
+        lines = self._lines(text)
         return self._events(lines) if lines else []
 
     def close(self) -> list[ServerSentEvent]:

@@ -52,14 +52,14 @@ class Outcome:
 
 
 def run(stream: bytes, cuts: list[int] | None = None, model: str = "kimi-k2") -> Outcome:
-    """Decode ``stream`` cut at ``cuts``: through ``feed`` and the client's ``decode``/``feed_raw``, which must agree."""
+    """Decode ``stream`` cut at ``cuts`` through ``feed``, ``feed_raw`` and ``feed_read``, which must agree."""
     outcome = run_feed(stream, cuts, model)
-    fast = run_raw(stream, cuts, model)
-    assert fast.key() == outcome.key(), "feed_raw and feed disagree"
+    assert run_raw(stream, cuts, model).key() == outcome.key(), "feed_raw and feed disagree"
+    assert run_raw(stream, cuts, model, reads=True).key() == outcome.key(), "feed_read and feed disagree"
     return outcome
 
 
-def run_raw(stream: bytes, cuts: list[int] | None, model: str) -> Outcome:
+def run_raw(stream: bytes, cuts: list[int] | None, model: str, *, reads: bool = False) -> Outcome:
     bounds = [0, *sorted(cuts or []), len(stream)]
     decoder = SSEDecoder()
     parser = ChatStreamParser(model)
@@ -67,7 +67,10 @@ def run_raw(stream: bytes, cuts: list[int] | None, model: str) -> Outcome:
     error: RelayError | None = None
     try:
         for a, b in zip(bounds, bounds[1:], strict=False):
-            parser.feed_raw(decoder.decode(stream[a:b]), events)
+            if reads:
+                parser.feed_read(decoder, stream[a:b], events)
+            else:
+                parser.feed_raw(decoder.decode(stream[a:b]), events)
         for sse in decoder.close():
             parser.feed_raw([(sse.event, sse.data, sse.id, sse.retry)], events)
     except RelayError as exc:
@@ -671,6 +674,12 @@ def test_json_the_fast_decoder_rejects_is_read_like_json_loads() -> None:
 KM = '{"id":"chatcmpl-kimi1","object":"chat.completion.chunk","created":1754000000,"model":"kimi-k2",'
 
 
+def reads(stream: bytes) -> list[list[int]]:
+    """Cuts that feed ``stream`` in network reads of several events, at event boundaries and inside events."""
+    ends = [i + 2 for i in range(len(stream)) if stream[i : i + 2] == b"\n\n"]
+    return [ends[2::3], ends[1::4], list(range(301, len(stream), 301)), list(range(1999, len(stream), 1999))]
+
+
 def kimi(token: str, *, created: int = 1754000000, tail: str = "") -> str:
     head = KM.replace("1754000000", str(created))
     return head + '"choices":[{"index":0,"delta":{"content":' + token + '},"finish_reason":null}]' + tail + "}"
@@ -693,11 +702,10 @@ def test_repeated_envelope_with_any_json_string_gives_the_parsed_content() -> No
         "[DONE]",
     )
     texts = ["月", "之", "暗面", '引号"和反斜杠\\', "中文", "换行\n制表\t", "🐑羊", "两边空白", "零宽\u2063字符", "末"]
-    assert run(stream).events == [
-        ResponseModel("kimi-k2"),
-        *(ContentDelta(t) for t in texts),
-        FinishReason("stop"),
-    ]
+    expected = [ResponseModel("kimi-k2"), *(ContentDelta(t) for t in texts), FinishReason("stop")]
+    assert run(stream).events == expected
+    for cuts in reads(stream):
+        assert run(stream, cuts).events == expected, cuts
 
 
 def test_same_envelope_around_something_else_than_one_string_is_parsed_in_full() -> None:
@@ -713,7 +721,10 @@ def test_same_envelope_around_something_else_than_one_string_is_parsed_in_full()
         kimi('[{"type":"text","text":"己"}]'),
         kimi('"控制\x01字符"'),
     )
-    out = run(stream)
+    whole = run(stream)
+    for cuts in reads(stream):
+        assert run(stream, cuts).key() == whole.key(), cuts
+    out = whole
     assert out.events == [
         ResponseModel("kimi-k2"),
         ContentDelta("一"),
@@ -731,7 +742,10 @@ def test_envelope_that_changes_mid_stream_or_every_chunk() -> None:
     # `created` ticks over after a while; OpenAI adds a different `obfuscation` to every chunk.
     ticking = [kimi(f'"字{i}"', created=1754000000 + i // 70) for i in range(300)]
     obfuscated = [kimi(f'"词{i}"', tail=f',"obfuscation":"{"x" * (i % 7)}"') for i in range(40)]
-    out = run(sse(*ticking, *obfuscated))
+    stream = sse(*ticking, *obfuscated)
+    out = run(stream)
+    for cuts in reads(stream):
+        assert run(stream, cuts).key() == out.key(), cuts
     assert out.events == [
         ResponseModel("kimi-k2"),
         *(ContentDelta(f"字{i}") for i in range(300)),
@@ -742,4 +756,21 @@ def test_envelope_that_changes_mid_stream_or_every_chunk() -> None:
 def test_a_content_key_elsewhere_in_the_chunk_is_not_taken_for_the_delta() -> None:
     # Same delta every time, a different "content" after it: only the delta's counts.
     stream = sse(*(kimi('"真"', tail=f',"extra":{{"content":"假{i}"}}') for i in range(8)))
-    assert run(stream).events == [ResponseModel("kimi-k2"), *(ContentDelta("真") for _ in range(8))]
+    for cuts in [[], *reads(stream)]:
+        assert run(stream, cuts).events == [ResponseModel("kimi-k2"), *(ContentDelta("真") for _ in range(8))]
+
+
+def test_reads_of_whole_plain_events_mixed_with_other_sse_fields() -> None:
+    # Comments, ids, a named event and multi-line data between runs of plain chunks.
+    plain = [kimi(f'"段{i}"') for i in range(12)]
+    stream = (
+        sse(*plain[:6])
+        + b": keep-alive\n\nid: 7\n"
+        + sse(*plain[6:9])
+        + b"event: ping\ndata: {}\n\n"
+        + ("data: " + plain[9].replace(",", ",\ndata: ", 1) + "\n\n").encode()  # a newline between JSON tokens
+        + sse(*plain[10:], "[DONE]")
+    )
+    expected = [ResponseModel("kimi-k2"), *(ContentDelta(f"段{i}") for i in range(12))]
+    for cuts in [[], *reads(stream), list(range(1, len(stream)))]:
+        assert run(stream, cuts).events == expected, cuts

@@ -174,3 +174,45 @@ def test_decode_gives_the_fields_of_feed_as_tuples() -> None:
     decoder = SSEDecoder()
     raw = decoder.decode(MIXED.replace(b"\n", b"\r\n"))
     assert [E(*fields) for fields in raw] == MIXED_EVENTS
+
+
+def decode_with_run(*chunks: bytes) -> tuple[list[ServerSentEvent], list[str]]:
+    """Decode with a run that takes every text of only one-line ``data: `` events: the events and the texts offered."""
+    decoder = SSEDecoder()
+    events: list[ServerSentEvent] = []
+    offered: list[str] = []
+
+    def run(text: str) -> bool:
+        offered.append(text)
+        blocks = text[:-2].split("\n\n")
+        if not all(b.startswith("data: ") and len(b) > 6 and "\n" not in b for b in blocks):
+            return False
+        events.extend(E(data=b[6:], id=decoder.last_event_id) for b in blocks)
+        return True
+
+    for chunk in chunks:
+        events.extend(E(*raw) for raw in decoder.decode(chunk, run))
+    events.extend(decoder.close())
+    return events, offered
+
+
+def test_a_run_is_offered_only_whole_events_with_nothing_pending() -> None:
+    cases = [
+        [b"data: \xe4\xb8\x80\n", b"data: \xe4\xba\x8c\n\n"],  # one event of two data lines
+        ["event: 名\n".encode(), "data: 一\n\n".encode()],
+        [b"retry: 5\n", "data: 一\n\n".encode()],
+        ["data: 一\n\nid: 3\ndata: 二".encode(), "\n\ndata: 三\n\n".encode()],
+    ]
+    for chunks in cases:
+        assert decode_with_run(*chunks)[0] == decode(*chunks), chunks
+    events, offered = decode_with_run(b"data: a", "\n\ndata: 乙\n\ndata: c".encode(), b"\n\n")
+    assert events == [E(data="a"), E(data="乙"), E(data="c")]
+    assert offered == ["data: a\n\ndata: 乙\n\n", "data: c\n\n"]
+
+
+@pytest.mark.parametrize("newline", [b"\n", b"\r\n", b"\r"], ids=["lf", "crlf", "cr"])
+def test_a_run_changes_no_event_at_any_split_point(newline: bytes) -> None:
+    stream = MIXED.replace(b"\n", newline) + "data: 尾\n\n".encode()
+    expected = [*MIXED_EVENTS, E(data="尾", id="2")]
+    for cut in range(len(stream) + 1):
+        assert decode_with_run(stream[:cut], stream[cut:])[0] == expected, f"split at byte {cut}"
