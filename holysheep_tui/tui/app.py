@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import importlib
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -176,6 +177,7 @@ class HolySheepApp(HistoryApp):
             self._load_models()
         if self._history_opener is not None:
             self._history_worker = self._open_history(self._history_opener)
+        self.call_later(importlib.import_module, "holysheep_tui.tui.widgets.answer")  # for the first answer
 
     @property
     def controller(self) -> ConversationController:
