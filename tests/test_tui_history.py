@@ -13,7 +13,8 @@ from typing import Any
 
 import pytest
 from textual.pilot import Pilot
-from textual.widgets import Input, OptionList, Static
+from textual.widget import Widget
+from textual.widgets import Input, OptionList
 
 from holysheep_tui.history_loader import safe_filename
 from holysheep_tui.simulator import RelaySimulator
@@ -22,6 +23,7 @@ from holysheep_tui.tui.app import HolySheepApp
 from holysheep_tui.tui.screens.dialogs import ConfirmScreen
 from holysheep_tui.tui.screens.export import ExportScreen
 from holysheep_tui.tui.screens.search import SearchScreen
+from holysheep_tui.tui.widgets.answer import StoredAnswer
 from holysheep_tui.tui.widgets.conversation import UserMessage
 from holysheep_tui.tui.widgets.sidebar import HistorySidebar, RenameScreen
 from tests.test_tui_app import FAST, make_session, send_and_wait, wait_for
@@ -90,6 +92,11 @@ def notices(app: HolySheepApp) -> list[str]:
 def sidebar_titles(app: HolySheepApp) -> list[str]:
     options = app.query_one("#history-list", OptionList)
     return [str(options.get_option_at_index(i).prompt).split("\n")[0] for i in range(options.option_count)]
+
+
+def drawn(widget: Widget) -> list[str]:
+    """The text of each line the widget draws."""
+    return [widget.render_line(y).text for y in range(widget.size.height)]
 
 
 async def show_sidebar(pilot: Pilot[None]) -> HistorySidebar:
@@ -274,6 +281,44 @@ async def test_two_thousand_messages_open_at_the_end_and_load_older_pages_on_scr
         assert len(app.view.query(UserMessage)) < 200
 
 
+async def test_a_stored_turn_is_two_widgets_and_its_reasoning_is_built_only_when_unfolded(
+    sim: RelaySimulator, store: HistoryStore
+) -> None:
+    messages = (
+        msg("user", "为什么天空是蓝色的？", 0),
+        msg("assistant", "因为**瑞利散射**。", 1, model="deepseek-r1", reasoning="先想想光的波长：蓝光更短。",
+            prompt_tokens=9, completion_tokens=40, cost_usd=0.003),
+        msg("user", "再说一遍？", 2),
+        msg("assistant", "", 3, model="kimi-k2", status="error", error_text="中继返回 502：上游超时"),
+    )  # fmt: skip
+    conv_id = store.insert_conversation(
+        Conversation("", "天空", False, T0, T0, "holysheep", messages=messages)
+    )
+    app = make_app(sim, store)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await app.open_conversation(conv_id)
+        await pilot.pause()
+        assert len(app.view.query("*")) == 4, "a prompt and a StoredAnswer per stored turn, no descendants"
+        first, second = app.view.answers()
+        assert isinstance(first, StoredAnswer) and isinstance(second, StoredAnswer)
+        shown = drawn(first)
+        assert shown[0].strip() == "deepseek-r1" and shown[1].strip() == "▶ Reasoning"
+        assert "因为瑞利散射。" in shown[2] and "9 in · 40 out" in shown[-1]
+        assert not any("波长" in line for line in shown), "folded reasoning is not drawn"
+        assert first.reasoning_lines == 0, "nor rendered"
+        await pilot.click(first, offset=(3, 1))  # border and padding take two cells
+        await pilot.pause()
+        shown = drawn(first)
+        assert shown[1].strip() == "▼ Reasoning" and "先想想光的波长：蓝光更短。" in shown[2]
+        assert first.reasoning_lines > 0
+        await pilot.click(first, offset=(3, 1))
+        await pilot.pause()
+        assert first.reasoning_lines == 0 and not any("波长" in line for line in drawn(first))
+        shown = drawn(second)
+        assert shown[0].strip() == "kimi-k2 · error" and "✖ 中继返回 502：上游超时" in "".join(shown)
+        assert second.has_class("-error")
+
+
 # ---- export --------------------------------------------------------------------------------------
 
 
@@ -373,8 +418,8 @@ async def test_interrupted_answer_is_recovered_at_start_and_shown_as_such(
         await pilot.pause()
         view = app.view.answers()[-1]
         assert view.has_class("-interrupted") and view.text == "这是前半段回答"
-        assert "interrupted" in str(view.query_one(".answer-header", Static).render())
-        assert "Interrupted" in str(view.query_one(".answer-notice", Static).render())
+        shown = drawn(view)
+        assert "kimi-k2 · interrupted" in shown[0] and "Interrupted" in "".join(shown)
         assert app.conversation.turns[-1].status == "interrupted"
 
 

@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
+from typing import ClassVar
 
-from textual import on
+from textual import events, on
 from textual.app import ComposeResult
 from textual.containers import Vertical
+from textual.content import Content
+from textual.geometry import Size
+from textual.strip import Strip
 from textual.widgets import Collapsible, Static
 
 from holysheep_tui.controller import Turn
@@ -14,6 +19,9 @@ from holysheep_tui.errors import HolySheepError, RateLimitError
 from holysheep_tui.money import CurrencyView
 from holysheep_tui.prices import Cost
 from holysheep_tui.store import Message
+from holysheep_tui.textsafety import show_control
+from holysheep_tui.tui.markdown_blocks import BlockSplitter
+from holysheep_tui.tui.markdown_render import BlockRenderer
 from holysheep_tui.tui.markdown_stream import StreamingMarkdown
 from holysheep_tui.tui.messages import TurnEvent
 from holysheep_tui.wire import (
@@ -47,41 +55,22 @@ def error_text(error: HolySheepError) -> str:
 
 
 class AnswerView(Vertical):
-    """Fed by ``apply`` with each stream event, then ``finish`` with the finished Turn."""
+    """The answer streaming in this session: fed by ``apply`` with each stream event, then ``finish``."""
 
-    def __init__(
-        self, model: str, *, stored: Message | None = None, money: CurrencyView | None = None
-    ) -> None:
-        """``stored``: show a finished answer from the history at once (``money`` formats its cost)."""
-        status = "streaming" if stored is None else stored.status
-        super().__init__(classes=f"answer -{status}", id=None if stored is None else f"msg-{stored.id}")
+    def __init__(self, model: str) -> None:
+        super().__init__(classes="answer -streaming")
         self.model = model
         self.refusal = ""
-        self.status = status
-        self._reasoning_folded = stored is not None
-        self._stored = stored
-        self._money = money or CurrencyView()
+        self.status = "streaming"
+        self._reasoning_folded = False
 
     def compose(self) -> ComposeResult:
-        m = self._stored
-        if m is None:
-            yield Static(self.model, classes="answer-header", markup=False)
-            with Collapsible(title="Reasoning", collapsed=False, classes="reasoning -empty"):
-                yield StreamingMarkdown(classes="reasoning-body")
-            yield StreamingMarkdown(classes="answer-body")
-            yield Static("", classes="answer-notice -empty", markup=False)
-            yield Static("", classes="answer-figures", markup=False)
-            return
-        header = self.model if self.status == "complete" else f"{self.model} · {self.status}"
-        yield Static(header, classes="answer-header", markup=False)
-        reasoning_class = "reasoning" if m.reasoning else "reasoning -empty"
-        with Collapsible(title="Reasoning", collapsed=True, classes=reasoning_class):
-            yield StreamingMarkdown(m.reasoning or None, classes="reasoning-body")
-        yield StreamingMarkdown(m.content or None, classes="answer-body")
-        text, kind = stored_notice(m)
-        notice_class = f"answer-notice -{kind}" if text else "answer-notice -empty"
-        yield Static(text, classes=notice_class, markup=False)
-        yield Static(stored_figures(m, self._money), classes="answer-figures", markup=False)
+        yield Static(self.model, classes="answer-header", markup=False)
+        with Collapsible(title="Reasoning", collapsed=False, classes="reasoning -empty"):
+            yield StreamingMarkdown(classes="reasoning-body")
+        yield StreamingMarkdown(classes="answer-body")
+        yield Static("", classes="answer-notice -empty", markup=False)
+        yield Static("", classes="answer-figures", markup=False)
 
     @property
     def body(self) -> StreamingMarkdown:
@@ -157,6 +146,155 @@ class AnswerView(Vertical):
             header += f" · {turn.status}"
         self.query_one(".answer-header", Static).update(header)
         self.query_one(".answer-figures", Static).update(figures(turn, money, ttft, total, tps))
+
+
+class StoredAnswer(StreamingMarkdown):
+    """A finished answer from the history drawn by one Line API widget.
+
+    Model line, reasoning folded to one line (its Markdown rendered only while unfolded; click the
+    line or call ``toggle_reasoning``), the Markdown body, the notice and the figures. Live answers
+    use ``AnswerView``; a stored one costs one widget instead of ten.
+    """
+
+    DEFAULT_CSS = """
+    StoredAnswer {
+        & > .stored-answer--header { color: $text-secondary; text-style: bold; }
+        & > .stored-answer--fold { color: $text-muted; }
+        & > .stored-answer--reasoning { color: $text-muted; }
+        & > .stored-answer--warning { color: $text-warning; }
+        & > .stored-answer--error { color: $text-error; background: $error-muted; }
+        & > .stored-answer--figures { color: $text-muted; }
+    }
+    """
+
+    COMPONENT_CLASSES: ClassVar[set[str]] = {
+        *StreamingMarkdown.COMPONENT_CLASSES,
+        *(
+            f"stored-answer--{name}"
+            for name in ("header", "fold", "reasoning", "warning", "error", "figures")
+        ),
+    }
+
+    def __init__(self, message: Message, money: CurrencyView) -> None:
+        super().__init__(message.content or None, classes=f"answer -{message.status}", id=f"msg-{message.id}")
+        self.message = message
+        self.model = message.model or "unknown model"
+        self.status = message.status
+        self.header = self.model if self.status == "complete" else f"{self.model} · {self.status}"
+        self.notice, self._notice_kind = stored_notice(message)
+        self.figures = stored_figures(message, money)
+        self.reasoning_expanded = False
+        self.reasoning_lines = 0
+        """Lines of reasoning rendered now (none while folded)."""
+        self._frame_key: tuple[object, ...] | None = None
+        self._head: list[Strip] = []
+        self._foot: list[Strip] = []
+        self._fold_row = -1
+
+    @property
+    def reasoning(self) -> str:
+        return self.message.reasoning or ""
+
+    def toggle_reasoning(self) -> None:
+        """Unfold the reasoning (rendered now) or fold it (its lines are dropped)."""
+        if self.reasoning:
+            self.reasoning_expanded = not self.reasoning_expanded
+            self._frame_key = None
+            self.refresh(layout=True)
+
+    def on_mount(self) -> None:
+        """Nothing to stream: the first layout renders the blocks."""
+
+    def on_unmount(self) -> None:
+        self._reset_layout()  # a page scrolled far away: its lines go, the source stays
+        self._head, self._foot, self._frame_key = [], [], None
+
+    def on_click(self, event: events.Click) -> None:
+        offset = event.get_content_offset(self)
+        if offset is not None and offset.y == self._fold_row:
+            event.stop()
+            self.toggle_reasoning()
+
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self._frame_key = None
+
+    def _flush(self) -> None:
+        self._pending = False
+        self.refresh(layout=True)
+
+    # -- the lines around the body ------------------------------------------------------
+    def _text_lines(self, text: str, component: str, width: int, pad: int = 0) -> list[Strip]:
+        """``text`` wrapped to ``width``; with ``pad``, on the component's background across the line."""
+        style = self.get_visual_style(component)
+        fill = style.rich_style if pad else self.visual_style.rich_style
+        out = []
+        for line in Content(show_control(text)).wrap(max(1, width - 2 * pad)):
+            strip = Strip(line.render_segments(style))
+            if pad:
+                strip = Strip.join([Strip.blank(pad, fill), strip])
+            out.append(strip.adjust_cell_length(width, fill))
+        return out
+
+    def _render_reasoning(self, width: int) -> list[Strip]:
+        if self._renderer is None or width <= 2:
+            return []
+        theme = replace(
+            self._renderer.theme, base=self.get_visual_style("stored-answer--reasoning").rich_style
+        )
+        renderer = BlockRenderer(theme)
+        splitter = BlockSplitter()
+        indent, gap = Strip.blank(2, self.visual_style.rich_style), Strip.blank(width, theme.base)
+        out: list[Strip] = []
+        for source in splitter.feed(self.reasoning) + splitter.finish():
+            strips = renderer.render(source, width - 2)
+            if strips and out:
+                out.append(gap)
+            out.extend(Strip.join([indent, strip]) for strip in strips)
+        return out
+
+    def _frame(self, width: int) -> None:
+        key = (width, self._renderer, self.reasoning_expanded)
+        if key == self._frame_key:
+            return
+        self._frame_key = key
+        head = self._text_lines(self.header, "stored-answer--header", width)
+        self._fold_row = -1
+        if self.reasoning:
+            self._fold_row = len(head)
+            symbol = "▼" if self.reasoning_expanded else "▶"
+            head += self._text_lines(f"{symbol} Reasoning", "stored-answer--fold", width)
+            reasoning = self._render_reasoning(width) if self.reasoning_expanded else []
+            self.reasoning_lines = len(reasoning)
+            head += reasoning
+        foot = []
+        if self.notice:
+            kind = self._notice_kind or "warning"
+            foot = self._text_lines(
+                self.notice, f"stored-answer--{kind}", width, pad=1 if kind == "error" else 0
+            )
+        self._head = head
+        self._foot = foot + self._text_lines(self.figures, "stored-answer--figures", width)
+
+    def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
+        body = super().get_content_height(container, viewport, width)
+        self._frame(width)
+        return len(self._head) + body + len(self._foot)
+
+    def render_line(self, y: int) -> Strip:
+        width = self.size.width
+        self._sync(width, render_open=False)
+        self._frame(width)
+        if y < len(self._head):
+            return self._head[y]
+        y -= len(self._head)
+        body = len(self._lines)
+        if y < body:
+            return self._lines[y]
+        y -= body
+        if y < len(self._foot):
+            return self._foot[y]
+        return Strip.blank(width, self.visual_style.rich_style)
 
 
 def figures(

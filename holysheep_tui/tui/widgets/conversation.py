@@ -3,18 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
 from textual.containers import VerticalScroll
 from textual.widget import Widget
 from textual.widgets import Static
 
+from holysheep_tui.history_loader import StoredTurn, TurnPager
 from holysheep_tui.money import CurrencyView
 from holysheep_tui.textsafety import show_control
-
-if TYPE_CHECKING:  # the answer widgets and their Markdown renderer load with the first answer
-    from holysheep_tui.history_loader import StoredTurn, TurnPager
-    from holysheep_tui.tui.widgets.answer import AnswerView
+from holysheep_tui.tui.widgets.answer import AnswerView, StoredAnswer
 
 
 class UserMessage(Static):
@@ -50,8 +47,6 @@ class ConversationView(VerticalScroll, can_focus=True):
         self.anchor()
 
     async def add_turn(self, prompt: str, model: str) -> AnswerView:
-        from holysheep_tui.tui.widgets.answer import AnswerView
-
         if self.pager is not None and self.pager.has_newer:  # showing an old page: back to the end first
             await self._show(self.pager.latest())
         answer = AnswerView(model)
@@ -63,19 +58,20 @@ class ConversationView(VerticalScroll, can_focus=True):
         await self.mount(Marker(text, warning=warning))
         self.anchor()
 
-    def answers(self) -> list[AnswerView]:
-        from holysheep_tui.tui.widgets.answer import AnswerView
-
-        return list(self.query_children(AnswerView))
+    def answers(self) -> list[AnswerView | StoredAnswer]:
+        """Every answer mounted, in order: stored ones and those of this session."""
+        return [w for w in self.children if isinstance(w, AnswerView | StoredAnswer)]
 
     async def drop_last_turn(self) -> None:
         """Remove the last prompt and its answer (for regenerate and edit)."""
-        from holysheep_tui.tui.widgets.answer import AnswerView
-
         children = list(self.children)
         for index in range(len(children) - 1, -1, -1):
             if isinstance(children[index], UserMessage):
-                doomed = [w for w in children[index : index + 2] if isinstance(w, UserMessage | AnswerView)]
+                doomed = [
+                    w
+                    for w in children[index : index + 2]
+                    if isinstance(w, UserMessage | AnswerView | StoredAnswer)
+                ]
                 await self.remove_children(doomed)
                 return
 
@@ -114,8 +110,6 @@ class ConversationView(VerticalScroll, can_focus=True):
         self.call_after_refresh(self._loaded)
 
     def _widgets(self, turns: Sequence[StoredTurn]) -> list[Widget]:
-        from holysheep_tui.tui.widgets.answer import AnswerView
-
         out: list[Widget] = []
         for turn in turns:
             if turn.note is not None:
@@ -123,8 +117,7 @@ class ConversationView(VerticalScroll, can_focus=True):
             if turn.prompt is not None:
                 out.append(UserMessage(turn.prompt.content, id=f"msg-{turn.prompt.id}"))
             if turn.answer is not None:
-                model = turn.answer.model or "unknown model"
-                out.append(AnswerView(model, stored=turn.answer, money=self._money))
+                out.append(StoredAnswer(turn.answer, self._money))
             elif turn.prompt is not None:
                 out.append(Marker("No answer was recorded for this prompt.", warning=True))
         return out
