@@ -30,17 +30,25 @@ class Session:
     simulator: RelaySimulator | None = None
     limiters: RateLimiters = field(default_factory=RateLimiters)
     """One client-side rate limiter per profile, shared by every client this session makes."""
+    demo: bool = False
+    """Served by the built-in simulator, started by the first ``client()`` if not yet running."""
 
     @property
     def is_demo(self) -> bool:
-        return self.simulator is not None
+        return self.demo or self.simulator is not None
 
     def client(self, profile: Profile | None = None) -> RelayClient:
+        if self.demo and self.simulator is None:
+            from holysheep_tui.simulator import RelaySimulator
+
+            self.simulator = RelaySimulator().start()
+            self.profile = self.profile.model_copy(update={"base_url": self.simulator.base_url})
         profile = profile or self.profile
         limiter = self.limiters.get(self.profile_name, profile.rate_limit_rpm)
         return RelayClient(profile, self.api_key, key_source=self.key_source, limiter=limiter)
 
     def close(self) -> None:
+        self.demo = False  # a closed session starts no simulator
         if self.simulator is not None:
             self.simulator.stop()
             self.simulator = None
@@ -58,9 +66,15 @@ def open_session(
     demo: bool = False,
     require_key: bool = True,
     config: Config | None = None,
+    lazy_demo: bool = False,
 ) -> Session:
-    """Resolve config, profile and key. A missing key is an error only for a remote endpoint."""
+    """Resolve config, profile and key. A missing key is an error only for a remote endpoint.
+
+    ``lazy_demo``: the simulator starts with the first ``client()`` (the profile's URL is known then)."""
     config = config or load_config()
+    if demo and lazy_demo:  # the simulator's own address replaces this one when it starts
+        demo_profile = Profile(base_url="http://127.0.0.1/v1", model=model or "kimi-k2")
+        return Session(config, DEMO_PROFILE, demo_profile, None, None, demo=True)
     if demo:
         from holysheep_tui.simulator import RelaySimulator
 

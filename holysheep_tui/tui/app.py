@@ -495,7 +495,7 @@ def run_app(args: argparse.Namespace, session: Session | None = None) -> int:
     if session is None:
         try:
             session = open_session(
-                profile=args.profile, base_url=args.base_url, model=args.model, demo=args.demo
+                profile=args.profile, base_url=args.base_url, model=args.model, demo=args.demo, lazy_demo=True
             )
         except (KeyMissingError, KeyringError) as exc:
             from holysheep_tui.tui.screens.first_run import keyless_session
