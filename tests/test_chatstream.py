@@ -774,3 +774,17 @@ def test_reads_of_whole_plain_events_mixed_with_other_sse_fields() -> None:
     expected = [ResponseModel("kimi-k2"), *(ContentDelta(f"段{i}") for i in range(12))]
     for cuts in [[], *reads(stream), list(range(1, len(stream)))]:
         assert run(stream, cuts).events == expected, cuts
+
+
+@pytest.mark.parametrize(
+    "token",
+    ['"控制\x01字符"', '"坏\\q转义"', '"孤\\ud800"', '"截\\u12"', '"反斜杠\\\\"', '"引号\\""'],
+    ids=["control", "bad-escape", "lone-surrogate", "short-unicode", "backslash", "quote"],
+)
+def test_a_read_of_plain_events_with_one_odd_string_matches_the_general_path(token: str) -> None:
+    stream = sse(*(kimi(f'"前{i}"') for i in range(5)), kimi(token), *(kimi(f'"后{i}"') for i in range(5)))
+    whole = run(stream)
+    assert whole.events[:6] == [ResponseModel("kimi-k2"), *(ContentDelta(f"前{i}") for i in range(5))]
+    ends = [i + 2 for i in range(len(stream)) if stream[i : i + 2] == b"\n\n"]
+    for cuts in [ends[2::3], ends[3::4], ends[:4] + ends[7:]]:
+        assert run(stream, cuts).key() == whole.key(), cuts
