@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from textual.containers import VerticalScroll
 from textual.widget import Widget
 from textual.widgets import Static
 
-from holysheep_tui.history_loader import StoredTurn, TurnPager
 from holysheep_tui.money import CurrencyView
 from holysheep_tui.textsafety import show_control
-from holysheep_tui.tui.widgets.answer import AnswerView, StoredAnswer
+
+if TYPE_CHECKING:  # the answer widgets and their Markdown renderer load with the first answer
+    from holysheep_tui.history_loader import StoredTurn, TurnPager
+    from holysheep_tui.tui.widgets.answer import AnswerView, StoredAnswer
 
 
 class UserMessage(Static):
@@ -47,6 +50,8 @@ class ConversationView(VerticalScroll, can_focus=True):
         self.anchor()
 
     async def add_turn(self, prompt: str, model: str) -> AnswerView:
+        from holysheep_tui.tui.widgets.answer import AnswerView
+
         if self.pager is not None and self.pager.has_newer:  # showing an old page: back to the end first
             await self._show(self.pager.latest())
         answer = AnswerView(model)
@@ -60,10 +65,14 @@ class ConversationView(VerticalScroll, can_focus=True):
 
     def answers(self) -> list[AnswerView | StoredAnswer]:
         """Every answer mounted, in order: stored ones and those of this session."""
+        from holysheep_tui.tui.widgets.answer import AnswerView, StoredAnswer
+
         return [w for w in self.children if isinstance(w, AnswerView | StoredAnswer)]
 
     async def drop_last_turn(self) -> None:
         """Remove the last prompt and its answer (for regenerate and edit)."""
+        from holysheep_tui.tui.widgets.answer import AnswerView, StoredAnswer
+
         children = list(self.children)
         for index in range(len(children) - 1, -1, -1):
             if isinstance(children[index], UserMessage):
@@ -110,6 +119,8 @@ class ConversationView(VerticalScroll, can_focus=True):
         self.call_after_refresh(self._loaded)
 
     def _widgets(self, turns: Sequence[StoredTurn]) -> list[Widget]:
+        from holysheep_tui.tui.widgets.answer import StoredAnswer
+
         out: list[Widget] = []
         for turn in turns:
             if turn.note is not None:
