@@ -142,7 +142,8 @@ def _text(value: object) -> str:
 
 
 class ChatStreamParser:
-    """Feed it each ServerSentEvent of one response; it returns the typed events for choice 0."""
+    """Feed it each ServerSentEvent of one response, or each network read (``feed_read``, the client's path);
+    out come the typed events for choice 0."""
 
     def __init__(self, requested_model: str) -> None:
         self.requested_model = requested_model
