@@ -9,12 +9,12 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from holysheep_tui.client import RelayClient
 from holysheep_tui.config import Config, Profile, is_loopback_host, load_config, resolve_profile
 from holysheep_tui.errors import KeyMissingError
 from holysheep_tui.ratelimit import RateLimiters
 
 if TYPE_CHECKING:
+    from holysheep_tui.client import RelayClient
     from holysheep_tui.simulator import RelaySimulator
 
 DEMO_PROFILE = "demo"
@@ -38,6 +38,8 @@ class Session:
         return self.demo or self.simulator is not None
 
     def client(self, profile: Profile | None = None) -> RelayClient:
+        from holysheep_tui.client import RelayClient  # httpx loads with the first client
+
         if self.demo and self.simulator is None:
             from holysheep_tui.simulator import RelaySimulator
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from textual import on
 from textual.app import ComposeResult
@@ -16,10 +17,11 @@ from textual.widgets.option_list import Option
 
 from holysheep_tui.errors import HolySheepError
 from holysheep_tui.money import CurrencyView
-from holysheep_tui.store import ConversationSummary, HistoryStore
-from holysheep_tui.store.titles import shorten
 from holysheep_tui.tui.messages import ConversationDeleted, ExportConversation, OpenConversation
 from holysheep_tui.tui.screens.dialogs import ConfirmScreen
+
+if TYPE_CHECKING:  # the store (sqlite3) loads when the history opens, after the first frame
+    from holysheep_tui.store import ConversationSummary, HistoryStore
 
 SIDEBAR_KEYS = "Enter open · r rename · d delete · a archive · e export · n new · u refresh · v archived"
 
@@ -37,6 +39,8 @@ def when(moment: datetime, now: datetime | None = None) -> str:
 
 def row_label(row: ConversationSummary, money: CurrencyView, width: int, *, current: bool = False) -> Content:
     """Three lines: the title, date · cost, and the models; each cut to ``width`` terminal cells."""
+    from holysheep_tui.store.titles import shorten
+
     mark = "▸ " if current else ""
     title = shorten(mark + row.display_title, width)
     facts = [when(row.updated)]
