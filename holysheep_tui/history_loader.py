@@ -113,8 +113,27 @@ def rebuild_conversation(stored: StoredConversation, model: str) -> Conversation
     return conv
 
 
+def estimate_lines(turn: StoredTurn, width: int) -> int:
+    """Roughly how many lines ``turn`` takes at ``width`` cells (wide characters count twice)."""
+    width = max(width, 10)
+    lines = 2  # the gaps above the prompt and the answer
+    for message, extra in ((turn.note, 0), (turn.prompt, 0), (turn.answer, 2)):  # answer: model, figures
+        if message is None:
+            continue
+        lines += extra
+        for line in message.content.splitlines() or [""]:
+            cells = len(line) + sum(1 for c in line if ord(c) > 0x2E7F) if not line.isascii() else len(line)
+            lines += max(1, -(-cells // width))
+    return lines
+
+
 class TurnPager:
-    """Which slice of a conversation's turns is on screen; pages grow it at either end."""
+    """Which slice of a conversation's turns is on screen; pages grow it at either end.
+
+    The screen may also forget pages at either end (``forget_older`` / ``forget_newer``) to keep
+    only the part near what is shown. A page is ``page`` turns, or fewer when ``lines`` is given:
+    as many turns as fill about that many lines at ``width``.
+    """
 
     def __init__(self, stored: StoredConversation, page: int = PAGE_TURNS) -> None:
         self.conversation = stored
@@ -130,10 +149,28 @@ class TurnPager:
     def has_newer(self) -> bool:
         return self.end < len(self.turns)
 
-    def latest(self) -> list[StoredTurn]:
+    def _count(self, indices: range, lines: int, width: int) -> int:
+        """How many of the turns at ``indices`` (walked in order) make one page."""
+        if lines <= 0:
+            return min(self.page, len(indices))
+        count = total = 0
+        for index in indices:
+            if count >= self.page or (count and total >= lines):
+                break
+            total += estimate_lines(self.turns[index], width)
+            count += 1
+        return count
+
+    def latest(self, lines: int = 0, width: int = 80) -> list[StoredTurn]:
         """The last page; what opens first."""
         self.end = len(self.turns)
-        self.start = max(0, self.end - self.page)
+        self.start = self.end - self._count(range(self.end - 1, -1, -1), lines, width)
+        return self.turns[self.start : self.end]
+
+    def first(self, lines: int = 0, width: int = 80) -> list[StoredTurn]:
+        """The first page (the top of the conversation)."""
+        self.start = 0
+        self.end = self._count(range(len(self.turns)), lines, width)
         return self.turns[self.start : self.end]
 
     def around(self, message_id: int) -> list[StoredTurn]:
@@ -145,15 +182,33 @@ class TurnPager:
         self.end = min(len(self.turns), self.start + self.page)
         return self.turns[self.start : self.end]
 
-    def older(self) -> list[StoredTurn]:
-        first = max(0, self.start - self.page)
+    def older(self, lines: int = 0, width: int = 80) -> list[StoredTurn]:
+        first = self.start - self._count(range(self.start - 1, -1, -1), lines, width)
         page, self.start = self.turns[first : self.start], first
         return page
 
-    def newer(self) -> list[StoredTurn]:
-        last = min(len(self.turns), self.end + self.page)
+    def newer(self, lines: int = 0, width: int = 80) -> list[StoredTurn]:
+        last = self.end + self._count(range(self.end, len(self.turns)), lines, width)
         page, self.end = self.turns[self.end : last], last
         return page
+
+    def forget_older(self, count: int) -> None:
+        """The first ``count`` turns on screen were taken off it."""
+        self.start = min(self.end, self.start + count)
+
+    def forget_newer(self, count: int) -> None:
+        """The last ``count`` turns on screen were taken off it."""
+        self.end = max(self.start, self.end - count)
+
+    def drop_last(self) -> StoredTurn | None:
+        """Forget the conversation's last exchange (regenerate and edit replace it)."""
+        for index in range(len(self.turns) - 1, -1, -1):
+            if self.turns[index].note is None:
+                dropped = self.turns.pop(index)
+                self.end = min(self.end, len(self.turns))
+                self.start = min(self.start, self.end)
+                return dropped
+        return None
 
 
 @dataclass

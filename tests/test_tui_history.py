@@ -16,7 +16,7 @@ from textual.pilot import Pilot
 from textual.widget import Widget
 from textual.widgets import Input, OptionList
 
-from holysheep_tui.history_loader import safe_filename
+from holysheep_tui.history_loader import StoredTurn, TurnPager, estimate_lines, safe_filename
 from holysheep_tui.simulator import RelaySimulator
 from holysheep_tui.store import Conversation, HistoryStore, Message
 from holysheep_tui.tui.app import HolySheepApp
@@ -24,7 +24,8 @@ from holysheep_tui.tui.screens.dialogs import ConfirmScreen
 from holysheep_tui.tui.screens.export import ExportScreen
 from holysheep_tui.tui.screens.search import SearchScreen
 from holysheep_tui.tui.widgets.answer import StoredAnswer
-from holysheep_tui.tui.widgets.conversation import UserMessage
+from holysheep_tui.tui.widgets.conversation import ConversationView, UserMessage
+from holysheep_tui.tui.widgets.prompt import PromptInput
 from holysheep_tui.tui.widgets.sidebar import HistorySidebar, RenameScreen
 from tests.test_tui_app import FAST, make_session, send_and_wait, wait_for
 
@@ -281,6 +282,27 @@ async def test_two_thousand_messages_open_at_the_end_and_load_older_pages_on_scr
         assert len(app.view.query(UserMessage)) < 200
 
 
+def long_conversation(store: HistoryStore, turns: int = 1000) -> str:
+    pairs = [
+        (f"问题 {i}：第 {i} 个", f"## 回答 {i}\n\n第 {i} 个回答，包含 **粗体** 和 `代码`。")
+        for i in range(turns)
+    ]
+    return store.insert_conversation(stored_conversation("两千条消息", pairs))
+
+
+async def settle(pilot: Pilot[None], view: ConversationView) -> None:
+    """Let a page load (bounded)."""
+    for _ in range(200):
+        await pilot.pause()
+        if not view._loading:
+            return
+    raise AssertionError("the page did not load")
+
+
+def prompts(app: HolySheepApp) -> list[str]:
+    return [u.text for u in app.view.query(UserMessage)]
+
+
 async def test_a_stored_turn_is_two_widgets_and_its_reasoning_is_built_only_when_unfolded(
     sim: RelaySimulator, store: HistoryStore
 ) -> None:
@@ -317,6 +339,92 @@ async def test_a_stored_turn_is_two_widgets_and_its_reasoning_is_built_only_when
         shown = drawn(second)
         assert shown[0].strip() == "kimi-k2 · error" and "✖ 中继返回 502：上游超时" in "".join(shown)
         assert second.has_class("-error")
+
+
+async def test_scrolling_through_a_long_conversation_keeps_few_pages_mounted_and_reaches_both_ends(
+    sim: RelaySimulator, store: HistoryStore
+) -> None:
+    conv_id = long_conversation(store, 300)  # 600 messages, some 35 pages
+    app = make_app(sim, store)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await app.open_conversation(conv_id)
+        await pilot.pause()
+        view = app.view
+        assert view.pager is not None and prompts(app)[-1] == "问题 299：第 299 个"
+        most = 0
+        for _ in range(200):  # a page per step
+            top = view.children[0]
+            view.scroll_home(animate=False, immediate=True)
+            await settle(pilot, view)
+            most = max(most, len(view.query("*")))
+            assert top.is_attached and abs(top.virtual_region.y - view.scroll_y) <= 1, "the view did not jump"
+            if view.scroll_y == 0 and not view.pager.has_older:
+                break
+        assert prompts(app)[0] == "问题 0：第 0 个", "the first message is reached"
+        assert view.pager.has_newer and "问题 299：第 299 个" not in prompts(app), "far pages were unmounted"
+        assert most < 100, "a bounded number of widgets on the way up"
+
+        for _ in range(200):  # and down again: pages above go as pages below come
+            last = view.children[-1]
+            view.scroll_end(animate=False, immediate=True)
+            await settle(pilot, view)
+            height = view.scrollable_content_region.height
+            assert (
+                last.is_attached and abs(last.virtual_region_with_margin.bottom - view.scroll_y - height) <= 1
+            )
+            if not view.pager.has_newer and view.scroll_y >= view.max_scroll_y:
+                break
+        assert prompts(app)[-1] == "问题 299：第 299 个" and "问题 0：第 0 个" not in prompts(app)
+        assert len(view.query("*")) < 100
+
+
+async def test_home_and_end_jump_to_the_first_and_the_latest_message(
+    sim: RelaySimulator, store: HistoryStore
+) -> None:
+    conv_id = long_conversation(store)
+    app = make_app(sim, store)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await app.open_conversation(conv_id)
+        await pilot.pause()
+        view = app.view
+        view.focus()
+        await pilot.press("home")
+        await wait_for(
+            pilot, lambda: prompts(app)[0] == "问题 0：第 0 个" and view.scroll_y == 0, "the first message"
+        )
+        assert "问题 999：第 999 个" not in prompts(app) and len(view.query("*")) < 100
+        await pilot.press("end")
+        await wait_for(pilot, lambda: prompts(app)[-1] == "问题 999：第 999 个", "the latest message")
+        await pilot.pause()
+        assert view.scroll_y >= view.max_scroll_y - 1 and view.is_anchored, "at the end and following again"
+        app.query_one(PromptInput).focus()
+        answer = await send_and_wait(pilot, "第 1001 个问题：继续")
+        assert app.view.answers()[-1] is answer and prompts(app)[-2] == "问题 999：第 999 个"
+
+
+def test_pages_hold_about_a_line_budget_and_the_pager_forgets_what_left_the_screen() -> None:
+    long_answer = "\n\n".join(f"第 {n} 段：长的回答" for n in range(30))  # some 60 lines
+    pairs = [(f"问题 {i}", long_answer if i % 2 else "短回答") for i in range(40)]
+    pager = TurnPager(stored_conversation("分页", pairs), page=20)
+    assert len(pager.latest()) == 20, "no budget: a page of 20 turns"
+    latest = pager.latest(lines=100, width=80)
+    assert [t.prompt.content for t in latest if t.prompt] == ["问题 37", "问题 38", "问题 39"]
+    assert estimate_lines(latest[1], 80) < 10 < estimate_lines(latest[0], 80)
+    assert estimate_lines(StoredTurn(msg("user", "宽" * 80, 0), None), 80) > estimate_lines(
+        StoredTurn(msg("user", "w" * 80, 0), None), 80
+    ), "wide characters take two cells"
+    older = pager.older(lines=100, width=80)
+    assert (pager.start, pager.end, len(older)) == (33, 40, 4)
+    pager.forget_newer(3)
+    assert (pager.start, pager.end, pager.has_newer) == (33, 37, True)
+    assert [t.prompt.content for t in pager.newer(lines=1) if t.prompt] == ["问题 37"]
+    pager.forget_older(4)
+    assert (pager.start, pager.end) == (37, 38)
+    assert [t.prompt.content for t in pager.first(lines=100, width=80) if t.prompt][0] == "问题 0"
+    assert pager.start == 0 and not pager.has_older
+    dropped = pager.drop_last()
+    assert dropped is not None and dropped.prompt is not None and dropped.prompt.content == "问题 39"
+    assert len(pager.turns) == 39
 
 
 # ---- export --------------------------------------------------------------------------------------

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from functools import partial
+from typing import TYPE_CHECKING, Any
 
 from textual.containers import VerticalScroll
 from textual.widget import Widget
@@ -32,19 +34,48 @@ class Marker(Static):
         super().__init__(show_control(text), markup=False, classes="marker -warning" if warning else "marker")
 
 
+def release(widgets: Sequence[Widget]) -> None:
+    """Drop the rendered lines of widgets about to be removed.
+
+    Textual 8.2 keeps up to 1,024 ``StylesCache`` objects alive (an ``lru_cache`` on one of its
+    methods), each with its widget's rendered lines: without this, unmounted pages stay in memory.
+    """
+    for widget in widgets:
+        for node in widget.walk_children(Widget, with_self=True):
+            node._styles_cache.clear()
+
+
+@dataclass(eq=False)
+class _Page:
+    """The widgets of turns mounted together, and how many turns they show."""
+
+    widgets: list[Widget]
+    turns: int
+
+
 class ConversationView(VerticalScroll, can_focus=True):
     """Holds the turns; anchored to the bottom so it follows the stream until the user scrolls up.
 
-    A stored conversation shows a page of turns (``pager``); more are mounted as the user scrolls
-    near the top (older) or, after a jump to an old message, near the bottom (newer).
+    A stored conversation shows pages of turns (``pager``), each a few screens high: the next one
+    is mounted as the user scrolls near the top (older) or, after a jump, near the bottom (newer),
+    and pages far off screen are unmounted, so a conversation of any length holds a bounded number
+    of widgets. A stored turn is two widgets: its prompt and a ``StoredAnswer``. Turns sent in this
+    session (the live tail) stay below the stored pages. Home and End jump to the first and last
+    page.
     """
 
-    LOAD_MARGIN = 8
-    """Lines from the top (or bottom) edge at which the next page is mounted."""
+    MAX_PAGES = 3
+    """Pages kept mounted; more are unmounted once they are off screen."""
+    SCREENS_PER_PAGE = 2
+    """Height of a page, in screens (estimated before it is drawn)."""
 
     pager: TurnPager | None = None
     _money = CurrencyView()
     _loading = False
+
+    def __init__(self, *children: Widget, **kwargs: Any) -> None:
+        super().__init__(*children, **kwargs)
+        self._pages: list[_Page] = []
 
     def on_mount(self) -> None:
         self.anchor()
@@ -53,7 +84,7 @@ class ConversationView(VerticalScroll, can_focus=True):
         from holysheep_tui.tui.widgets.answer import AnswerView
 
         if self.pager is not None and self.pager.has_newer:  # showing an old page: back to the end first
-            await self._show(self.pager.latest())
+            await self._show(self.pager.latest(*self._budget()))
         answer = AnswerView(model)
         await self.mount_all([UserMessage(prompt), answer])
         self.anchor()
@@ -73,6 +104,8 @@ class ConversationView(VerticalScroll, can_focus=True):
         """Remove the last prompt and its answer (for regenerate and edit)."""
         from holysheep_tui.tui.widgets.answer import AnswerView, StoredAnswer
 
+        if self.pager is not None and self.pager.has_newer:
+            await self._show(self.pager.latest(*self._budget()))
         children = list(self.children)
         for index in range(len(children) - 1, -1, -1):
             if isinstance(children[index], UserMessage):
@@ -81,11 +114,21 @@ class ConversationView(VerticalScroll, can_focus=True):
                     for w in children[index : index + 2]
                     if isinstance(w, UserMessage | AnswerView | StoredAnswer)
                 ]
+                last = self._pages[-1] if self._pages else None
+                if last is not None and doomed[0] in last.widgets and self.pager is not None:
+                    self.pager.drop_last()  # a stored turn: it must not come back with the next page
+                    last.widgets = [w for w in last.widgets if w not in doomed]
+                    last.turns -= 1
+                    if not last.widgets:
+                        self._pages.pop()
+                release(doomed)
                 await self.remove_children(doomed)
                 return
 
     async def clear(self) -> None:
         self.pager = None
+        self._pages = []
+        release(self.children)
         await self.remove_children()
         self.anchor()
 
@@ -96,27 +139,63 @@ class ConversationView(VerticalScroll, can_focus=True):
         """Show the latest page of a stored conversation, or the page holding ``message_id``."""
         await self.clear()
         self.pager, self._money = pager, money
-        await self._show(pager.latest() if message_id is None else pager.around(message_id))
         if message_id is None:
+            await self._show(pager.latest(*self._budget()))
             return
+        await self._show(
+            pager.around(message_id), at_end=False, then=partial(self._scroll_to_found, message_id)
+        )
+
+    def _scroll_to_found(self, message_id: int) -> None:
         found = self.query(f"#msg-{message_id}")
         if found:
             target = found.first()
             target.add_class("-found")
-            self.anchor(False)
-            self._loading = True
-            self.call_after_refresh(self._scroll_to_found, target)
+            self.scroll_to_widget(target, animate=False, top=True, immediate=True)
+        self._loaded()
 
-    def _scroll_to_found(self, target: Widget) -> None:
-        self.scroll_to_widget(target, animate=False, top=True, immediate=True)
-        self._loading = False
+    def _budget(self) -> tuple[int, int]:
+        """(lines, width) of a page for the pager."""
+        region = self.scrollable_content_region
+        return max(40, region.height * self.SCREENS_PER_PAGE), max(20, region.width - 4)
 
-    async def _show(self, turns: Sequence[StoredTurn]) -> None:
-        await self.remove_children()
+    def _tail(self) -> Widget | None:
+        """The first widget below the stored pages (a turn of this session), if any."""
+        if not self._pages:
+            return None
+        children = self.children
+        index = children.index(self._pages[-1].widgets[-1]) + 1
+        return children[index] if index < len(children) else None
+
+    async def _mount_page(self, turns: Sequence[StoredTurn], *, above: bool) -> None:
+        widgets = self._widgets(turns)
+        if not widgets:
+            return
+        page = _Page(widgets, len(turns))
+        if above and self._pages:
+            await self.mount_all(widgets, before=self._pages[0].widgets[0])
+            self._pages.insert(0, page)
+            return
+        tail = self._tail() if self._pages else (self.children[0] if self.children else None)
+        await self.mount_all(widgets, before=tail)
+        self._pages.append(page)
+
+    async def _show(
+        self, turns: Sequence[StoredTurn], *, at_end: bool = True, then: Callable[[], None] | None = None
+    ) -> None:
+        """Replace the stored pages with ``turns`` (the live tail stays); ``then`` runs once laid out."""
         self._loading = True
-        await self.mount_all(self._widgets(turns))
-        self.anchor()
-        self.call_after_refresh(self._loaded)
+        doomed = [w for page in self._pages for w in page.widgets]
+        if doomed:
+            release(doomed)
+            await self.remove_children(doomed)
+        self._pages = []
+        await self._mount_page(turns, above=False)
+        if at_end:
+            self.anchor()
+        else:
+            self.anchor(False)
+        self.call_after_refresh(then or self._loaded)
 
     def _widgets(self, turns: Sequence[StoredTurn]) -> list[Widget]:
         from holysheep_tui.tui.widgets.answer import StoredAnswer
@@ -133,48 +212,118 @@ class ConversationView(VerticalScroll, can_focus=True):
                 out.append(Marker("No answer was recorded for this prompt.", warning=True))
         return out
 
+    # ---- paging as the view scrolls ------------------------------------------------------------
     def watch_scroll_y(self, old_value: float, new_value: float) -> None:
         super().watch_scroll_y(old_value, new_value)
         self._check_edges()
 
     def _check_edges(self) -> None:
         pager = self.pager
-        if pager is None or self._loading or not self.is_mounted:
+        if pager is None or self._loading or not self.is_mounted or not self._pages:
             return
-        if pager.has_older and self.scroll_y <= self.LOAD_MARGIN:
+        height = self.scrollable_content_region.height
+        bottom = self._pages[-1].widgets[-1].virtual_region_with_margin.bottom
+        if pager.has_older and self.scroll_y <= height:
             self._loading = True
             self.call_later(self._load_older)
-        elif pager.has_newer and self.scroll_y >= self.max_scroll_y - self.LOAD_MARGIN:
+        elif pager.has_newer and self.scroll_y + 2 * height >= bottom:
             self._loading = True
             self.call_later(self._load_newer)
+        elif not pager.has_newer and not self.is_anchored and self.scroll_y >= self.max_scroll_y:
+            self.anchor()  # back at the end: follow new answers again
 
     async def _load_older(self) -> None:
         """Mount the previous page above, keeping what is on screen where it is."""
         pager = self.pager
-        if pager is None or not pager.has_older:
+        if pager is None or not pager.has_older or not self._pages:
             self._loaded()
             return
-        keep = self.children[0] if self.children else None
-        offset = keep.virtual_region.y - self.scroll_y if keep is not None else 0
-        widgets = self._widgets(pager.older())
-        if keep is None:
-            await self.mount_all(widgets)
-        else:
-            await self.mount_all(widgets, before=keep)
+        await self._trim(newest=True)
+        keep = self._pages[0].widgets[0]
+        offset = keep.virtual_region.y - self.scroll_y
+        await self._mount_page(pager.older(*self._budget()), above=True)
         self.call_after_refresh(self._restore, keep, offset)
 
-    def _restore(self, keep: Widget | None, offset: float) -> None:
-        if keep is not None and keep.is_attached:
+    def _restore(self, keep: Widget, offset: float) -> None:
+        if keep.is_attached:
             self.scroll_to(y=keep.virtual_region.y - offset, animate=False, immediate=True)
         self._loaded()
 
     async def _load_newer(self) -> None:
         pager = self.pager
-        if pager is not None and pager.has_newer:
-            await self.mount_all(self._widgets(pager.newer()))
+        if pager is not None and pager.has_newer and self._pages:
+            await self._trim(newest=False)
+            await self._mount_page(pager.newer(*self._budget()), above=False)
         self.call_after_refresh(self._loaded)
+
+    async def _trim(self, *, newest: bool) -> None:
+        """Before a page is mounted at one end, unmount pages far off screen at the other.
+
+        Keeps MAX_PAGES - 1 at least; a page goes only when it is more than three screens below
+        (or two above) the view, so the next scroll does not bring it straight back.
+        """
+        pager, doomed = self.pager, []
+        height = self.scrollable_content_region.height
+        top = self.scroll_y
+        while pager is not None and len(self._pages) >= self.MAX_PAGES:
+            if newest:
+                page = self._pages[-1]
+                if page.widgets[0].virtual_region_with_margin.y <= top + 3 * height:
+                    break
+                pager.forget_newer(page.turns)
+                self._pages.pop()
+            else:
+                page = self._pages[0]
+                if page.widgets[-1].virtual_region_with_margin.bottom >= top - 2 * height:
+                    break
+                pager.forget_older(page.turns)
+                self._pages.pop(0)
+            doomed.extend(page.widgets)
+        if not doomed:
+            return
+        release(doomed)
+        if newest:
+            self.anchor(False)  # the end is not mounted: nothing to follow
+            await self.remove_children(doomed)
+            return
+        shift = (
+            self._pages[0].widgets[0].virtual_region_with_margin.y - doomed[0].virtual_region_with_margin.y
+        )
+        await self.remove_children(doomed)
+        self.scroll_to(y=max(0, self.scroll_y - shift), animate=False, immediate=True)
 
     def _loaded(self) -> None:
         """A page is in place: load another if the screen is still not full at that edge."""
         self._loading = False
         self._check_edges()
+
+    # ---- Home and End: the first and the last page --------------------------------------------
+    def action_scroll_home(self) -> None:
+        if self.pager is None or not self.pager.has_older:
+            super().action_scroll_home()
+            return
+        self._loading = True
+        self.call_later(self._jump_home)
+
+    async def _jump_home(self) -> None:
+        if self.pager is None:
+            self._loaded()
+        else:
+            await self._show(self.pager.first(*self._budget()), at_end=False, then=self._at_home)
+
+    def _at_home(self) -> None:
+        self.scroll_to(y=0, animate=False, immediate=True)
+        self._loaded()
+
+    def action_scroll_end(self) -> None:
+        if self.pager is None or not self.pager.has_newer:
+            super().action_scroll_end()
+            return
+        self._loading = True
+        self.call_later(self._jump_end)
+
+    async def _jump_end(self) -> None:
+        if self.pager is None:
+            self._loaded()
+        else:
+            await self._show(self.pager.latest(*self._budget()))
