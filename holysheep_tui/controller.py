@@ -13,11 +13,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
-from holysheep_tui.client import RelayClient
 from holysheep_tui.errors import HolySheepError, ModelNotFoundError, StorageError
 from holysheep_tui.wire import Answer, ChatMessage, ChatRequest, StreamEvent, Timings, to_ms
 
 if TYPE_CHECKING:
+    from holysheep_tui.client import RelayClient
     from holysheep_tui.metrics import MetricsLog
     from holysheep_tui.prices import Cost, PriceBook
     from holysheep_tui.store import HistoryStore

@@ -12,12 +12,14 @@ import contextlib
 import os
 import signal
 import threading
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from textual.app import App
 
 from holysheep_tui.errors import StorageError
-from holysheep_tui.store import HistoryStore
+
+if TYPE_CHECKING:
+    from holysheep_tui.store import HistoryStore
 
 EXIT_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
 TURN_GROUP = "turn"
@@ -31,6 +33,8 @@ dies on EIO and its shutdown can block on a full write queue, so the process the
 def open_history() -> tuple[HistoryStore | None, str | None]:
     """The user's history store with answers left by dead processes marked interrupted; or a warning."""
     try:
+        from holysheep_tui.store import HistoryStore
+
         store = HistoryStore.open()
     except StorageError as exc:
         return None, exc.user_text()
