@@ -401,12 +401,7 @@ class RelayClient:
 
 
 def _parse(
-    parser: ChatStreamParser,
-    decoder: SSEDecoder,
-    raw: bytes | None,
-    state: _StreamState,
-    timings: Timings,
-    started: float,
+    parser: ChatStreamParser, decoder: SSEDecoder, raw: bytes | None, state: _StreamState, timings: Timings, at: float
 ) -> tuple[list[StreamEvent], RelayError | None]:
     """The typed events of one network read (None: the end); an error comes back after the events before it."""
     batch: list[StreamEvent] = []
@@ -420,7 +415,7 @@ def _parse(
         error = exc
     if not state.answered and any(isinstance(e, _ANSWER_EVENTS) for e in batch):
         state.answered = True
-        timings.ttft = time.monotonic() - started
+        timings.ttft = time.monotonic() - at
     return batch, error
 
 
