@@ -83,6 +83,9 @@ def scene_mid_stream(clock: FrozenClock) -> Callable[[Pilot[None]], Awaitable[No
 
         await _wait(pilot, at_the_stall, "the stalled stream")
         await pilot.pause(0.3)  # the renderer draws the open block at most 20 times a second
+        app.view.release_anchor()  # show the answer from its start: the top does not depend on timing
+        app.view.scroll_home(animate=False, immediate=True)
+        app.screen.refresh(repaint=True, layout=True)
         clock.now = 2.5
         app.query_one("StatusBar").redraw()  # type: ignore[attr-defined]
         await pilot.pause(0.3)

@@ -113,7 +113,6 @@ class StreamingMarkdown(Widget):
         self._timer: Timer | None = None
         self._pending = False
         self._streaming = False
-        self._reserved = 0
         self._laid_out_height = 0
         self._gap = Strip([])
         self._next_flush = 0.0
@@ -153,7 +152,6 @@ class StreamingMarkdown(Widget):
         self._blocks.extend(_Block(source) for source in self._splitter.finish())
         self._cancel()
         self._streaming = False
-        self._reserved = 0
         if self.is_mounted:
             self._flush()
 
@@ -167,7 +165,6 @@ class StreamingMarkdown(Widget):
         """Show a complete answer at once (history); blocks render when first laid out."""
         self._cancel()
         self._streaming = False
-        self._reserved = 0
         self._splitter = BlockSplitter()
         self._raw = [text]
         self._text = text
@@ -312,10 +309,11 @@ class StreamingMarkdown(Widget):
     def _height(self) -> int:
         gap = 1 if self._lines and self._open else 0
         height = len(self._lines) + gap + len(self._open)
-        if self._streaming and height > self._reserved:
-            # Grow in steps while streaming: each change of height re-lays out and repaints the screen.
-            self._reserved = height + self.GROW_STEP - 1
-        return max(height, self._reserved) if self._streaming else height
+        if self._streaming:
+            # Whole steps while streaming: each change of height re-lays out and repaints the screen.
+            # From the text alone, so what is shown never depends on when frames happened to fall.
+            return -(-height // self.GROW_STEP) * self.GROW_STEP
+        return height
 
     def get_content_width(self, container: Size, viewport: Size) -> int:
         return container.width
