@@ -362,3 +362,23 @@ def test_missing_key_exits_with_a_clear_message(tmp_path: Path) -> None:
     assert proc.returncode == 3
     assert "--demo" in proc.stderr and "HOLYSHEEP_API_KEY" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+async def test_view_follows_the_stream_until_scrolled_up_and_again_at_the_bottom(sim: RelaySimulator) -> None:
+    """A long answer at 150 tok/s: the view stays at the bottom; scrolled up, it stays put; back at the end, it follows."""
+    app = make_app(sim)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await app.choose_model("kimi-k2+len=1500,tps=150")
+        await send(pilot, "写一篇很长的中文回答")
+        view = app.view
+        await wait_for(pilot, lambda: view.max_scroll_y > 20, "the answer to overflow the screen")
+        await pilot.pause(0.3)
+        assert view.scroll_y >= view.max_scroll_y - 4  # following (the renderer grows in small steps)
+        view.scroll_home(animate=False, immediate=True)  # as the Home key or the wheel does: releases the anchor
+        grown_from = view.max_scroll_y
+        await wait_for(pilot, lambda: view.max_scroll_y > grown_from + 10, "more of the answer")
+        assert view.scroll_y == 0  # the reader's place is kept while the answer grows
+        view.scroll_end(animate=False, immediate=True)  # back at the bottom: following resumes
+        await wait_for(pilot, lambda: app._turn is None, "the answer to finish", timeout=30)
+        await pilot.pause(0.3)
+        assert view.scroll_y >= view.max_scroll_y - 1  # followed to the last word
