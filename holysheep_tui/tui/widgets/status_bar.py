@@ -241,7 +241,10 @@ class StatusBar(Vertical):
             f"{mark}{format_cny(self.money.market_cny(usd))} at market{unknown}"
         )
         keys = "F1 keys · Ctrl+O model · Esc stop"
-        answer = Content.styled(f"{tokens} {self.money.format_cost(s.live_cost())}", "bold")
+        cost = s.live_cost()
+        # Nothing answered yet (start, or a failure before any token): no cost to speak of, not "unknown".
+        shown = "–" if cost is None and not s.running and not s.tokens_out else self.money.format_cost(cost)
+        answer = Content.styled(f"{tokens} {shown}", "bold")
         budget = self.budget.segment() if self.budget is not None else None
         parts: list[Content | str] = [answer, total] if budget is None else [answer, budget, total]
         return Content(" │ ").join([*parts, Content.styled(keys, "dim")])
