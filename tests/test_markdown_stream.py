@@ -3,6 +3,7 @@ text stays inert, wide characters align, and the layout follows the width."""
 
 from __future__ import annotations
 
+import random
 import re
 
 import pytest
@@ -10,6 +11,7 @@ from rich.cells import cell_len
 from rich.segment import Segment
 from textual.app import App, ComposeResult
 from textual.containers import VerticalScroll
+from textual.geometry import Region
 from textual.pilot import Pilot
 
 from holysheep_tui.tui.markdown_blocks import BlockSplitter
@@ -306,3 +308,69 @@ def test_the_open_block_hides_a_closing_fence_still_arriving() -> None:
     splitter.feed("```python\n打印(1)\n``")
     assert splitter.open_source() == "```python\n打印(1)"
     assert splitter.feed("`\n") == ["```python\n打印(1)\n```"]
+
+
+class _RareFlushes(StreamingMarkdown):
+    MAX_FPS = 0.001  # only the first frame and explicit flushes draw: the test decides when
+    MAX_LAYOUT_FPS = 0.001
+
+
+class _OneAnswerApp(App[None]):
+    def compose(self) -> ComposeResult:
+        with VerticalScroll(id="pane"):
+            yield _RareFlushes(id="live")
+
+
+def _painted(app: App[None]) -> list[str]:
+    """The screen as Textual's line caches hold it (what the terminal shows)."""
+    return [strip.text for strip in app.screen._compositor.render_strips()]
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3, 5, 8, 13, 21, 34])
+async def test_what_is_painted_equals_a_full_repaint_whatever_the_fragments_and_frames(seed: int) -> None:
+    """A paint between flushes lays out finished blocks; their lines must not keep stale paint."""
+    text = (
+        "**deepseek-v3.2**（模拟器）收到你的问题：「人民币结算的好处」。\n\n## 成本对比\n\n"
+        "人民币结算可以直接用微信或支付宝充值，财务对账也更简单。\n\n## 人民币结算\n\n在成本方面"
+    )
+    rng = random.Random(seed)
+    app = _OneAnswerApp()
+    async with app.run_test(size=(60, 30)) as pilot:
+        live = app.query_one(_RareFlushes)
+        index = 0
+        for _ in range(len(text)):  # bounded: each round consumes at least one character
+            if index >= len(text):
+                break
+            size = rng.randint(1, 9)
+            live.append(text[index : index + size])
+            index += size
+            action = rng.random()
+            if action < 0.35:
+                live.flush()
+            elif action < 0.8:  # Textual repaints the last line only: a paint between flushes
+                live.refresh(Region(0, max(0, live.size.height - 1), live.size.width, 1))
+            await pilot.pause()
+        live.flush()
+        await pilot.pause()
+        painted = _painted(app)
+        live.refresh()  # repaint every line from the widget's current state
+        await pilot.pause()
+        assert live.text == text
+        assert painted == _painted(app)
+        assert "**deepseek" not in "\n".join(painted)
+
+
+async def test_a_block_laid_out_by_a_paint_between_flushes_replaces_the_stale_open_block() -> None:
+    app = _OneAnswerApp()
+    async with app.run_test(size=(60, 30)) as pilot:
+        live = app.query_one(_RareFlushes)
+        live.append("**粗体")
+        await pilot.pause()  # the first frame: the open block shows raw "**粗体"
+        live.append("文字**，第一段。\n\n第二段")
+        live.refresh(Region(0, live.size.height - 1, live.size.width, 1))  # only the last line repaints
+        await pilot.pause()
+        live.flush()
+        await pilot.pause()
+        shown = "\n".join(_painted(app))
+        assert "粗体文字，第一段。" in shown and "第二段" in shown
+        assert "**粗体" not in shown

@@ -116,6 +116,8 @@ class StreamingMarkdown(Widget):
         self._laid_out_height = 0
         self._gap = Strip([])
         self._next_flush = 0.0
+        # First line changed by a layout or paint since the last flush: Textual may have cached it.
+        self._unflushed: int | None = None
         self.blocks_rendered = 0
         """How many times a finished block was rendered (once each, plus once per resize or theme)."""
         self.open_renders = 0
@@ -217,6 +219,9 @@ class StreamingMarkdown(Widget):
                 new = new_tail[index] if index < len(new_tail) else None
                 if old is not new and old != new:
                     first, last = min(first, start + index), start + index + 1
+        if self._unflushed is not None:  # painted since the last flush without a refresh: redo all
+            first, last = min(first, self._unflushed), max(last, height, old_height)
+        self._unflushed = None
         if last > first or height != old_height:
             self.refresh(Region(0, first, width, max(0, last - first)), layout=height != old_height)
 
@@ -287,6 +292,8 @@ class StreamingMarkdown(Widget):
         if self._renderer is None:
             return
         gap = self._gap = Strip.blank(width, self._renderer.theme.base)
+        first_new = len(self._lines)
+        laid_out = self._laid_out
         for block in self._blocks[self._laid_out :]:
             if block.strips is None:
                 block.strips = self._render_block(block.source, width)
@@ -305,6 +312,10 @@ class StreamingMarkdown(Widget):
             self._open_valid = True
             if source.strip():
                 self.open_renders += 1
+        elif laid_out == self._laid_out:
+            return
+        if not render_open:  # a layout or paint changed lines that no refresh has marked dirty
+            self._unflushed = first_new if self._unflushed is None else min(self._unflushed, first_new)
 
     def _height(self) -> int:
         gap = 1 if self._lines and self._open else 0
