@@ -47,6 +47,7 @@ SCENARIOS = [
     Scenario("client", "bench_client.py", ["--profile"], ["--quick"], 400),
     Scenario("history", "bench_history.py", [], ["--quick"], 600),
     Scenario("typing", "bench_typing.py", [], ["--quick"], 300),
+    Scenario("screen", "bench_screen.py", [], ["--quick"], 600),
 ]
 
 # bench_render.py (scenario 1) is called once per job; the runs of all jobs are merged.
@@ -282,7 +283,7 @@ def main(argv: list[str] | None = None) -> int:
                     sc.name, title, available=False, reason=f"the benchmark failed: {error}"
                 ).to_json()
             scenarios.append(data)
-    order = {"render": 1, "conversation": 2, "startup": 3, "client": 4, "history": 5, "typing": 6}
+    order = {"render": 1, "screen": 1.5, "conversation": 2, "startup": 3, "client": 4, "history": 5, "typing": 6}
     scenarios.sort(key=lambda s: order.get(s["scenario"], 99))
     command = (
         "python bench/run.py"

@@ -1,0 +1,224 @@
+"""Scenario 1 on a real terminal: chunk-to-screen delay, longest screen freeze and peak RSS while streaming.
+
+``holysheep --base-url URL`` runs in a private tmux server (160x48) against a relay simulator in this
+process (the ``--demo`` pacing: first token after 0.4 s, 3-token chunks), so the request's start is known
+exactly; a prompt asks for a 4,000-token mixed Markdown answer (model suffix ``+len=4000,tps=100`` and ``+len=4000,fast``).
+``capture-pane`` is polled; the answer text and its pacing are deterministic (``mixed_markdown`` seeded
+by the prompt; a 3-token chunk is due ``ttft + tokens_before / tps`` after the request), so each poll
+says how far into the answer the screen is. A chunk's delay is the first poll showing it minus its due
+time, counted from the request's arrival at the simulator.
+
+    .venv/bin/python bench/bench_screen.py [--quick] [--json out.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _common import Deadline, Result, Target, fmt, isolated_env, median, p95, peak_rss_mb, scratch_home
+from bench_startup import APP_MARKER
+from bench_typing import Tmux, status_lines
+
+from holysheep_tui.simulator import RelaySimulator
+from holysheep_tui.simulator.content import mixed_markdown, seed_of, split_tokens
+from holysheep_tui.simulator.scenarios import DEMO_PACING
+
+PROMPT = "请写一篇很长的回答 long answer"
+TTFT = 0.4  # the demo pacing's first-token delay (``fast`` makes it 0)
+CHUNK = 3
+POLL = 0.01
+LAST_WORD_TARGET = 0.2
+FREEZE_TARGET = 0.25
+RSS_TARGET = 150.0
+SLACK = 400  # characters the matched position may step back (a fragment seen again higher up)
+_SPLIT = re.compile(r"\s{2,}|[│┃║|─━═┌┐└┘├┤┬┴┼╭╮╯╰▌▐█▎▊]")
+
+
+class Answer:
+    """The answer the simulator will stream, with the due time of every character."""
+
+    def __init__(self, tokens: int, tps: float | None) -> None:
+        self.text = mixed_markdown(tokens, seed=seed_of(PROMPT))
+        parts = split_tokens(self.text)
+        ttft = TTFT if tps else 0.0
+        self.ends: list[int] = []  # character offset where chunk j ends
+        self.due: list[float] = []  # seconds after the request when chunk j is sent
+        pos = 0
+        for j in range(0, len(parts), CHUNK):
+            pos += sum(len(p) for p in parts[j : j + CHUNK])
+            self.ends.append(pos)
+            self.due.append(ttft + (j / tps if tps else 0.0))
+
+    def arrived_chars(self, t: float) -> int:
+        """Characters sent by ``t`` seconds after the request (plus nothing else: an upper bound for matches)."""
+        n = 0
+        for end, due in zip(self.ends, self.due, strict=True):
+            if due > t:
+                break
+            n = end
+        return n
+
+    def position(self, screen: str, prev: int, limit: int) -> int:
+        """The furthest answer offset visible on ``screen``, searched near ``prev``, at most ``limit``."""
+        best = prev
+        lines = screen.splitlines()[:-3]  # not the prompt and status bar
+        for line in lines:
+            for run in _SPLIT.split(line):
+                run = run.strip()
+                if len(run) < 6:
+                    if run and limit == len(self.text) and self.text.endswith(run):
+                        best = limit  # the short tail of the whole answer
+                    continue
+                frag = run[-10:]
+                at = self.text.find(frag, max(0, prev - SLACK), limit + len(frag))
+                if at >= 0 and at + len(frag) <= limit:
+                    best = max(best, at + len(frag))
+        return best
+
+
+def request_start(sim: RelaySimulator) -> float:
+    """When the chat request reached the simulator, on the clock of ``time.perf_counter``."""
+    deadline = Deadline(10)
+    while not deadline.passed:
+        chats = [r for r in sim.requests if r.path.endswith("/chat/completions")]
+        if chats:
+            return chats[0].started  # time.monotonic: CLOCK_MONOTONIC, as perf_counter on Linux
+        time.sleep(0.002)
+    raise RuntimeError("the app sent no chat request")
+
+
+def measure(tokens: int, tps: float | None, home: Path, sim: RelaySimulator) -> dict[str, Any]:
+    answer = Answer(tokens, tps)
+    suffix = f"len={tokens},tps={int(tps)}" if tps else f"len={tokens},fast"
+    command = [
+        sys.executable,
+        "-m",
+        "holysheep_tui",
+        "--base-url",
+        sim.base_url,
+        "--model",
+        f"kimi-k2+{suffix}",
+    ]
+    sim.reset()
+    tmux = Tmux(command, isolated_env(home, HOLYSHEEP_API_KEY="sk-bench-placeholder"))
+    polls: list[tuple[float, int, bool]] = []  # (seconds after request, answer offset, screen changed)
+    try:
+        if tmux.wait_for(APP_MARKER, 20) is None:
+            raise RuntimeError(f"{APP_MARKER!r} never drawn; screen:\n{tmux.screen()}")
+        tmux.keys(PROMPT)
+        if tmux.wait_for(PROMPT, 10) is None:
+            raise RuntimeError("the prompt never appeared")
+        tmux.keys("Enter", literal=False)
+        t0 = request_start(sim)
+        last_due = answer.due[-1]
+        deadline = Deadline(last_due + 30)
+        pos, screen_before, idle_at = 0, "", None
+        while not deadline.passed:
+            screen = tmux.screen()
+            t = time.perf_counter() - t0
+            pos = answer.position(screen, pos, answer.arrived_chars(t + 0.02))
+            polls.append((t, pos, screen != screen_before))
+            screen_before = screen
+            if t > last_due and "streaming" not in status_lines(screen) and idle_at is None:
+                idle_at = t
+            if pos >= len(answer.text) or (idle_at is not None and t > idle_at + 3):
+                break
+            time.sleep(POLL)
+        rss = peak_rss_mb(tmux.pid)
+    finally:
+        tmux.close()
+    # Chunk delays: first poll whose offset reaches the chunk's end, minus its due time.
+    delays: list[float] = []
+    i = 0
+    for end, due in zip(answer.ends, answer.due, strict=True):
+        while i < len(polls) and polls[i][1] < end:
+            i += 1
+        if i == len(polls):
+            break
+        delays.append(max(0.0, polls[i][0] - due))
+    complete = len(delays) == len(answer.ends)
+    last_word = delays[-1] if complete else None
+    # Longest freeze: longest interval between screen changes from the first chunk's due time until the last
+    # chunk was on screen.
+    shown_end = polls[i][0] if complete else (polls[-1][0] if polls else 0.0)
+    changes = [t for t, _, changed in polls if changed and answer.due[0] <= t <= shown_end]
+    edges = [answer.due[0], *changes, shown_end]
+    freeze = max((b - a for a, b in zip(edges, edges[1:], strict=False)), default=0.0)
+    gaps = [b[0] - a[0] for a, b in zip(polls, polls[1:], strict=False)]
+    return {
+        "tokens": tokens, "tps": tps, "chunks": len(answer.ends), "chunks_seen": len(delays),
+        "delays_s": delays, "p50": median(delays), "p95": p95(delays), "last_word": last_word,
+        "freeze": freeze, "rss_mb": rss, "polls": len(polls), "poll_interval": median(gaps),
+        "streamed_for": last_due,
+    }  # fmt: skip
+
+
+def bench(tokens: int, repeat: int) -> Result:
+    result = Result("screen", "1b. Streaming in a real terminal: screen delay, freezes, memory")
+    result.columns = [
+        "speed", "tokens", "chunks seen", "chunk-to-screen p50 s", "p95 s", "last word s",
+        "longest freeze s", "peak RSS MB", "poll interval s",
+    ]  # fmt: skip
+    result.runs = repeat
+    with scratch_home("screen") as home, RelaySimulator(pacing=DEMO_PACING) as sim:
+        for tps in (100.0, None):
+            runs = [measure(tokens, tps, home, sim) for _ in range(repeat)]
+            result.data[f"tps={tps or 'fast'}"] = [
+                {k: v for k, v in r.items() if k != "delays_s"} for r in runs
+            ]
+
+            def med(key: str, runs: list[dict[str, Any]] = runs) -> float | None:
+                vals = [r[key] for r in runs if r[key] is not None]
+                return median(vals) if vals else None
+
+            label = f"{int(tps)} tok/s" if tps else "full speed"
+            result.rows.append(
+                [label, tokens, f"{min(r['chunks_seen'] for r in runs)}/{runs[0]['chunks']}", fmt(med("p50"), 3),
+                 fmt(med("p95"), 3), fmt(med("last_word"), 3), fmt(med("freeze"), 3), fmt(med("rss_mb"), 1),
+                 fmt(med("poll_interval"), 3)]
+            )  # fmt: skip
+            result.targets += [
+                Target(f"chunk-to-screen delay p50, {label}", med("p50"), LAST_WORD_TARGET, "s"),
+                Target(f"chunk-to-screen delay p95, {label}", med("p95"), LAST_WORD_TARGET, "s"),
+                Target(
+                    f"last word on screen after its arrival, {label}", med("last_word"), LAST_WORD_TARGET, "s"
+                ),
+                Target(f"longest freeze while streaming, {label}", med("freeze"), FREEZE_TARGET, "s"),
+                Target(f"peak RSS while streaming, {label}", med("rss_mb"), RSS_TARGET, "MB"),
+            ]
+    result.notes.append(
+        "tmux 160x48 on a private socket, `capture-pane` polled about every 10 ms (its own cost included: "
+        "the poll interval column). The app talks to a relay simulator in the benchmark's process (the demo's "
+        "pacing) over loopback. Delays run from a chunk's due time by the simulator's pacing, counted from the "
+        "request's arrival, to the first poll showing it; a freeze is the longest interval "
+        "without a screen change while chunks are due. Peak RSS is the app's VmHWM. The chunk-to-screen "
+        "rows use the last-word limit (0.2 s) as their yardstick."
+    )
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--quick", action="store_true", help="a 1,000-token answer, one run per speed")
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--json", metavar="PATH")
+    args = parser.parse_args(argv)
+    tokens, repeat = (1000, 1) if args.quick else (4000, max(1, min(args.repeat, 5)))
+    result = bench(tokens, repeat)
+    result.write(args.json)
+    for row in result.rows:
+        print("  ".join(str(c) for c in row), file=sys.stderr)
+    for t in result.targets:
+        print(f"{t.status}  {t.name}: {t.value} (limit {t.limit} {t.unit})", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
