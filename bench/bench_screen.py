@@ -1,12 +1,11 @@
 """Scenario 1 on a real terminal: chunk-to-screen delay, longest screen freeze and peak RSS while streaming.
 
 ``holysheep --base-url URL`` runs in a private tmux server (160x48) against a relay simulator in this
-process (the ``--demo`` pacing: first token after 0.4 s, 3-token chunks), so the request's start is known
-exactly; a prompt asks for a 4,000-token mixed Markdown answer (model suffix ``+len=4000,tps=100`` and ``+len=4000,fast``).
-``capture-pane`` is polled; the answer text and its pacing are deterministic (``mixed_markdown`` seeded
-by the prompt; a 3-token chunk is due ``ttft + tokens_before / tps`` after the request), so each poll
-says how far into the answer the screen is. A chunk's delay is the first poll showing it minus its due
-time, counted from the request's arrival at the simulator.
+process (the ``--demo`` pacing: first token after 0.4 s, 3-token chunks); a prompt asks for a 4,000-token
+mixed Markdown answer (model suffix ``+len=4000,tps=100`` and ``+len=4000,fast``). ``capture-pane`` is
+polled; the answer text is deterministic (``mixed_markdown`` seeded by the prompt), so each poll says how
+far into the answer the screen is. The simulator logs when each write left it (``RecordedRequest.sent``),
+so a chunk's delay is the first poll showing it minus the moment it was sent, on one clock.
 
     .venv/bin/python bench/bench_screen.py [--quick] [--json out.json]
 """
@@ -29,6 +28,7 @@ from bench_typing import Tmux, status_lines
 from holysheep_tui.simulator import RelaySimulator
 from holysheep_tui.simulator.content import mixed_markdown, seed_of, split_tokens
 from holysheep_tui.simulator.scenarios import DEMO_PACING
+from holysheep_tui.simulator.server import RecordedRequest
 
 PROMPT = "请写一篇很长的回答 long answer"
 TTFT = 0.4  # the demo pacing's first-token delay (``fast`` makes it 0)
@@ -49,12 +49,24 @@ class Answer:
         parts = split_tokens(self.text)
         ttft = TTFT if tps else 0.0
         self.ends: list[int] = []  # character offset where chunk j ends
-        self.due: list[float] = []  # seconds after the request when chunk j is sent
+        self.token_ends: list[int] = []  # answer tokens up to the end of chunk j
+        self.due: list[float] = []  # seconds after the request when chunk j is due by the pacing
         pos = 0
         for j in range(0, len(parts), CHUNK):
             pos += sum(len(p) for p in parts[j : j + CHUNK])
             self.ends.append(pos)
+            self.token_ends.append(min(j + CHUNK, len(parts)))
             self.due.append(ttft + (j / tps if tps else 0.0))
+
+    def arrivals(self, sent: list[tuple[float, int]], t0: float) -> list[float]:
+        """When each chunk left the simulator (its write log), in seconds after the request."""
+        out: list[float] = []
+        i = 0
+        for need in self.token_ends:
+            while i < len(sent) and sent[i][1] < need:
+                i += 1
+            out.append(sent[min(i, len(sent) - 1)][0] - t0)
+        return out
 
     def arrived_chars(self, t: float) -> int:
         """Characters sent by ``t`` seconds after the request (plus nothing else: an upper bound for matches)."""
@@ -83,13 +95,14 @@ class Answer:
         return best
 
 
-def request_start(sim: RelaySimulator) -> float:
-    """When the chat request reached the simulator, on the clock of ``time.perf_counter``."""
+def chat_request(sim: RelaySimulator, *, finished: bool = False) -> RecordedRequest:
+    """The chat request as the simulator recorded it (``started`` and ``sent`` use ``time.monotonic``,
+    CLOCK_MONOTONIC, as ``time.perf_counter`` does on Linux)."""
     deadline = Deadline(10)
     while not deadline.passed:
         chats = [r for r in sim.requests if r.path.endswith("/chat/completions")]
-        if chats:
-            return chats[0].started  # time.monotonic: CLOCK_MONOTONIC, as perf_counter on Linux
+        if chats and (chats[0].finished or not finished):
+            return chats[0]
         time.sleep(0.002)
     raise RuntimeError("the app sent no chat request")
 
@@ -116,7 +129,7 @@ def measure(tokens: int, tps: float | None, home: Path, sim: RelaySimulator) -> 
         if tmux.wait_for(PROMPT, 10) is None:
             raise RuntimeError("the prompt never appeared")
         tmux.keys("Enter", literal=False)
-        t0 = request_start(sim)
+        t0 = chat_request(sim).started
         last_due = answer.due[-1]
         deadline = Deadline(last_due + 30)
         pos, screen_before, idle_at = 0, "", None
@@ -134,29 +147,31 @@ def measure(tokens: int, tps: float | None, home: Path, sim: RelaySimulator) -> 
         rss = peak_rss_mb(tmux.pid)
     finally:
         tmux.close()
-    # Chunk delays: first poll whose offset reaches the chunk's end, minus its due time.
+    # Chunk delays: first poll whose offset reaches the chunk's end, minus when the chunk left the simulator.
+    rec = chat_request(sim, finished=True)
+    arrived = answer.arrivals(rec.sent, t0)
     delays: list[float] = []
     i = 0
-    for end, due in zip(answer.ends, answer.due, strict=True):
+    for end, at in zip(answer.ends, arrived, strict=True):
         while i < len(polls) and polls[i][1] < end:
             i += 1
         if i == len(polls):
             break
-        delays.append(max(0.0, polls[i][0] - due))
+        delays.append(max(0.0, polls[i][0] - at))
     complete = len(delays) == len(answer.ends)
     last_word = delays[-1] if complete else None
-    # Longest freeze: longest interval between screen changes from the first chunk's due time until the last
+    # Longest freeze: longest interval between screen changes from the first chunk's arrival until the last
     # chunk was on screen.
     shown_end = polls[i][0] if complete else (polls[-1][0] if polls else 0.0)
-    changes = [t for t, _, changed in polls if changed and answer.due[0] <= t <= shown_end]
-    edges = [answer.due[0], *changes, shown_end]
+    changes = [t for t, _, changed in polls if changed and arrived[0] <= t <= shown_end]
+    edges = [arrived[0], *changes, shown_end]
     freeze = max((b - a for a, b in zip(edges, edges[1:], strict=False)), default=0.0)
     gaps = [b[0] - a[0] for a, b in zip(polls, polls[1:], strict=False)]
     return {
         "tokens": tokens, "tps": tps, "chunks": len(answer.ends), "chunks_seen": len(delays),
         "delays_s": delays, "p50": median(delays), "p95": p95(delays), "last_word": last_word,
         "freeze": freeze, "rss_mb": rss, "polls": len(polls), "poll_interval": median(gaps),
-        "streamed_for": last_due,
+        "streamed_for": last_due, "sent_for": arrived[-1] - arrived[0],
     }  # fmt: skip
 
 
@@ -196,9 +211,9 @@ def bench(tokens: int, repeat: int) -> Result:
     result.notes.append(
         "tmux 160x48 on a private socket, `capture-pane` polled about every 10 ms (its own cost included: "
         "the poll interval column). The app talks to a relay simulator in the benchmark's process (the demo's "
-        "pacing) over loopback. Delays run from a chunk's due time by the simulator's pacing, counted from the "
-        "request's arrival, to the first poll showing it; a freeze is the longest interval "
-        "without a screen change while chunks are due. Peak RSS is the app's VmHWM. The chunk-to-screen "
+        "pacing) over loopback. Delays run from the moment the simulator wrote a chunk to the socket (its "
+        "write log) to the first poll showing it; a freeze is the longest interval without a screen change "
+        "between the first chunk's sending and the last chunk on screen. Peak RSS is the app's VmHWM. The chunk-to-screen "
         "rows use the last-word limit (0.2 s) as their yardstick."
     )
     return result

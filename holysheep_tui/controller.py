@@ -1,15 +1,15 @@
 """The conversation controller: one turn from prompt to finished answer.
 
-Every token follows one path: client -> typed event -> here (history flush, metrics, cost) -> the front
-end's ``on_event`` callback. The controller knows nothing of widgets or terminals; the CLI and the app
-both drive it.
+Every token follows one path: client -> typed event (in a list per network read) -> here (history flush,
+metrics, cost) -> the front end's ``on_events`` callback. The controller knows nothing of widgets or
+terminals; the CLI and the app both drive it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -102,12 +102,14 @@ class ConversationController:
         prompt: str,
         *,
         model: str | None = None,
-        on_event: Callable[[StreamEvent], object] | None = None,
+        on_events: Callable[[Sequence[StreamEvent]], object] | None = None,
         temperature: float | None = None,
         max_tokens: int | None = None,
         stream: bool = True,
     ) -> Turn:
         """Send ``prompt`` with the conversation so far. Never raises for relay failures: the Turn carries them.
+
+        ``on_events`` gets the events of each network read together, after the answer has taken them in.
 
         Cancellation (Esc in the app, Ctrl-C in the CLI) stores the partial answer as stopped and re-raises.
         """
@@ -138,13 +140,14 @@ class ConversationController:
                     "answer", lambda: store.start_answer(cid, model=model)
                 )
         conversation.turns.append(turn)
-        emit = on_event or (lambda _e: None)
+        emit = on_events or (lambda _e: None)
         last_flush = time.monotonic()
         try:
             if stream:
-                async for event in self.client.stream_chat(request, timings=answer.timings):
-                    answer.apply(event)
-                    emit(event)
+                async for batch in self.client.stream_chat_batches(request, timings=answer.timings):
+                    for event in batch:
+                        answer.apply(event)
+                    emit(batch)
                     now = time.monotonic()
                     if now - last_flush >= self._flush_interval and turn.answer_id is not None:
                         last_flush = now

@@ -14,7 +14,7 @@ from holysheep_tui.client import RelayClient
 from holysheep_tui.config import Profile, RetryPolicy, Timeouts
 from holysheep_tui.errors import ProtocolError, RelayError, StreamCutError, UpstreamError
 from holysheep_tui.simulator import Pacing, RelaySimulator
-from holysheep_tui.wire import Answer, ChatMessage, ChatRequest, ToolCallDelta
+from holysheep_tui.wire import Answer, ChatMessage, ChatRequest, StreamOpened, ToolCallDelta
 
 PROMPT = (ChatMessage("user", "请用中文比较一下各个模型的价格和延迟"),)
 
@@ -135,3 +135,18 @@ async def test_models_list_has_context_windows(client: RelayClient) -> None:
     models = {m.id: m for m in await client.list_models()}
     assert models["moonshot-v1-8k"].context_window == 8192
     assert models["kimi-k2"].owned_by == "moonshotai"
+
+
+async def test_a_fast_stream_arrives_a_network_read_at_a_time_with_the_same_events(client: RelayClient) -> None:
+    """``stream_chat_batches`` hands on one list per read: fewer steps than events, nothing lost or reordered."""
+    model = "kimi-k2+len=3000"
+    _, one_by_one, _ = await run(client, model)
+    batches: list[list[object]] = []
+    async for batch in client.stream_chat_batches(ChatRequest(model, PROMPT)):
+        batches.append(list(batch))
+    assert all(batches), "no empty lists"
+    flat = [event for batch in batches for event in batch]
+    assert isinstance(flat[0], StreamOpened) and isinstance(one_by_one[0], StreamOpened)  # its ttfb differs
+    assert flat[1:] == one_by_one[1:]
+    assert len(batches) < len(flat) // 5, "a full-speed stream packs many events into each read"
+    assert "价格" in "".join(getattr(e, "text", "") for e in flat)

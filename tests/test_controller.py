@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pytest
@@ -71,11 +71,11 @@ async def test_cancel_mid_answer_stores_the_partial_answer_as_stopped(sim: Relay
     conv = Conversation(profile="测试", model="kimi-k2+tps=40")
     seen = asyncio.Event()
 
-    def on_event(event: object) -> None:
-        if isinstance(event, ContentDelta):
+    def on_events(events: Sequence[object]) -> None:
+        if any(isinstance(event, ContentDelta) for event in events):
             seen.set()
 
-    task = asyncio.create_task(controller.run_turn(conv, "慢慢说", on_event=on_event))
+    task = asyncio.create_task(controller.run_turn(conv, "慢慢说", on_events=on_events))
     await asyncio.wait_for(seen.wait(), 10)
     await asyncio.sleep(0.2)
     task.cancel()
@@ -126,5 +126,23 @@ async def test_storage_failure_warns_and_keeps_the_answer(sim: RelaySimulator, t
     turn = await controller.run_turn(conv, "磁盘满了还能回答吗" * 2000)
     assert turn.status == "complete" and turn.answer.content
     assert warnings and "not being saved" in warnings[0]
+    await controller.client.aclose()
+    store.close()
+
+
+async def test_the_front_end_gets_each_read_as_one_list_after_the_answer_took_it(
+    sim: RelaySimulator, tmp_path: Path
+) -> None:
+    controller, store = make(sim, tmp_path)
+    conv = Conversation(profile="测试", model="kimi-k2+len=2000")
+    seen: list[tuple[int, str]] = []
+
+    def on_events(events: Sequence[object]) -> None:
+        seen.append((len(events), conv.turns[-1].answer.content))
+
+    turn = await controller.run_turn(conv, "写一篇长文", on_events=on_events)
+    assert turn.status == "complete"
+    assert sum(n for n, _ in seen) > len(seen), "several events per call"
+    assert seen[-1][1] == turn.answer.content and "。" in turn.answer.content
     await controller.client.aclose()
     store.close()

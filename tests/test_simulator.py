@@ -600,3 +600,18 @@ def test_hang_holds_back_even_the_headers(sim: RelaySimulator) -> None:
     ):
         client.post(f"{sim.base_url}/chat/completions", json=body("kimi-k2+hang,stall=30"))
     assert sim.wait_for_finished(1)[0].client_disconnected
+
+
+def test_the_record_says_when_each_token_left_the_server() -> None:
+    """``sent`` logs (time, tokens so far) per socket write: paced writes spread out, the last one has them all."""
+    with RelaySimulator(pacing=Pacing(first_token_delay=0, tokens_per_second=200, chunk_tokens=3)) as paced:
+        stream_raw(paced, body("kimi-k2+len=60"))
+        rec = paced.wait_for_finished(1)[0]
+    times = [t for t, _ in rec.sent]
+    counts = [n for _, n in rec.sent]
+    assert counts == sorted(counts) and times == sorted(times)
+    assert counts[-1] == rec.tokens_sent == 60
+    assert rec.started <= times[0]
+    first_answer = next(t for t, n in rec.sent if n > 0)
+    last_answer = next(t for t, n in rec.sent if n == 60)
+    assert last_answer - first_answer > 0.2  # 60 tokens at 200 tok/s: about 0.3 s between first and last

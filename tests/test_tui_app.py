@@ -17,7 +17,7 @@ from holysheep_tui.config import Config, Profile, RetryPolicy
 from holysheep_tui.session import Session
 from holysheep_tui.simulator import Pacing, RelaySimulator
 from holysheep_tui.tui.app import KEYS, HolySheepApp
-from holysheep_tui.tui.messages import TurnEvent, TurnFinished
+from holysheep_tui.tui.messages import TurnEvents, TurnFinished
 from holysheep_tui.tui.screens.dialogs import ChoiceScreen, HelpScreen
 from holysheep_tui.tui.screens.model_picker import ModelPicker
 from holysheep_tui.tui.settings import with_ui_theme
@@ -86,7 +86,9 @@ async def test_prompt_streams_a_rendered_answer_with_its_figures(sim: RelaySimul
         assert answer.text == turn.answer.content
         assert "HolySheep 本地模拟器" in answer.text
         assert answer.body.blocks_rendered > 3  # rendered as Markdown blocks, not one string
-        deltas = [m for m in seen if isinstance(m, TurnEvent) and isinstance(m.event, ContentDelta)]
+        deltas = [
+            m for m in seen if isinstance(m, TurnEvents) and any(isinstance(e, ContentDelta) for e in m.events)
+        ]
         assert len(deltas) > 10, "the answer arrived as a stream of events"
         assert seen.index(deltas[-1]) < next(i for i, m in enumerate(seen) if isinstance(m, TurnFinished))
         usage = turn.answer.usage
@@ -195,7 +197,9 @@ async def test_rate_limit_retry_counts_down_then_answers(sim: RelaySimulator) ->
         await wait_for(pilot, retrying, "the retry countdown")
         assert "retrying in" in notice(app.view.answers()[-1])
         await wait_for(pilot, lambda: app._turn is None, "the answer")
-        assert any(isinstance(m, TurnEvent) and isinstance(m.event, RetryScheduled) for m in seen)
+        assert any(
+            isinstance(m, TurnEvents) and any(isinstance(e, RetryScheduled) for e in m.events) for m in seen
+        )
         assert app.conversation.turns[-1].status == "complete"
         assert notice(app.view.answers()[-1]) == ""
 

@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import json
 import sys
+from collections.abc import Sequence
 from typing import Any
 
 from holysheep_tui.controller import Conversation, ConversationController, Turn, turn_record
@@ -131,23 +132,28 @@ async def _ask(args: argparse.Namespace, session: Session, prompt: str) -> int:
     streaming_out = not args.json
     wrote_reasoning = False
 
-    def on_event(event: StreamEvent) -> None:
+    def on_events(events: Sequence[StreamEvent]) -> None:
         nonlocal wrote_reasoning
-        if isinstance(event, ContentDelta) and streaming_out:
-            out.write(strip_control(event.text) if tty else event.text)
-            out.flush()
-        elif isinstance(event, ReasoningDelta) and args.show_reasoning:
-            err.write(strip_control(event.text))
-            err.flush()
-            wrote_reasoning = True
-        elif isinstance(event, RetryScheduled) and not args.quiet:
-            print(f"holysheep: {event.reason}; retrying in {event.delay:.1f} s (retry {event.attempt})", file=err)
+        for event in events:  # each stream flushed before the other is written: the terminal keeps the order
+            if isinstance(event, ContentDelta) and streaming_out:
+                if wrote_reasoning:
+                    err.flush()
+                out.write(strip_control(event.text) if tty else event.text)
+            elif isinstance(event, ReasoningDelta) and args.show_reasoning:
+                out.flush()
+                err.write(strip_control(event.text))
+                wrote_reasoning = True
+            elif isinstance(event, RetryScheduled) and not args.quiet:
+                out.flush()
+                print(f"holysheep: {event.reason}; retrying in {event.delay:.1f} s (retry {event.attempt})", file=err)
+        out.flush()
+        err.flush()
 
     try:
         turn = await controller.run_turn(
             conversation,
             prompt,
-            on_event=on_event,
+            on_events=on_events,
             temperature=args.temperature,
             max_tokens=args.max_tokens,
             stream=not args.no_stream,

@@ -17,7 +17,7 @@ import threading
 import time
 import traceback
 import uuid
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any
@@ -71,6 +71,8 @@ class RecordedRequest:
     finished: bool = False
     chunks_sent: int = 0
     tokens_sent: int = 0
+    sent: list[tuple[float, int]] = field(default_factory=list)
+    """(time.monotonic(), tokens sent so far) after each write of the answer: when each token left."""
 
 
 class _ClientGone(Exception):
@@ -239,6 +241,7 @@ class RelaySimulator:
         with self._cond:
             rec.chunks_sent += events
             rec.tokens_sent += tokens
+            rec.sent.append((time.monotonic(), rec.tokens_sent))
 
     def _next_attempt(self, key: str) -> int:
         with self._cond:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from textual.message import Message
@@ -11,10 +12,13 @@ from holysheep_tui.wire import StreamEvent
 
 
 @dataclass
-class TurnEvent(Message):
-    """One typed stream event of the running turn (every token takes this path)."""
+class TurnEvents(Message):
+    """The typed stream events of one network read of the running turn (every token takes this path).
 
-    event: StreamEvent
+    One message per read, not per event: a message costs a dispatch on every widget it bubbles through.
+    """
+
+    events: Sequence[StreamEvent]
 
 
 @dataclass

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import replace
 from typing import ClassVar
 
@@ -23,7 +24,7 @@ from holysheep_tui.textsafety import show_control
 from holysheep_tui.tui.markdown_blocks import BlockSplitter
 from holysheep_tui.tui.markdown_render import BlockRenderer
 from holysheep_tui.tui.markdown_stream import StreamingMarkdown
-from holysheep_tui.tui.messages import TurnEvent
+from holysheep_tui.tui.messages import TurnEvents
 from holysheep_tui.wire import (
     ContentDelta,
     RateLimitWait,
@@ -63,18 +64,20 @@ class AnswerView(Vertical):
         self.refusal = ""
         self.status = "streaming"
         self._reasoning_folded = False
+        self._body = StreamingMarkdown(classes="answer-body")
+        self._reasoning = StreamingMarkdown(classes="reasoning-body")
 
     def compose(self) -> ComposeResult:
         yield Static(self.model, classes="answer-header", markup=False)
         with Collapsible(title="Reasoning", collapsed=False, classes="reasoning -empty"):
-            yield StreamingMarkdown(classes="reasoning-body")
-        yield StreamingMarkdown(classes="answer-body")
+            yield self._reasoning
+        yield self._body
         yield Static("", classes="answer-notice -empty", markup=False)
         yield Static("", classes="answer-figures", markup=False)
 
     @property
     def body(self) -> StreamingMarkdown:
-        return self.query_one(".answer-body", StreamingMarkdown)
+        return self._body
 
     @property
     def text(self) -> str:
@@ -89,21 +92,54 @@ class AnswerView(Vertical):
         if kind:
             notice.add_class(f"-{kind}")
 
-    @on(TurnEvent)
-    def _on_turn_event(self, message: TurnEvent) -> None:
-        self.apply(message.event)  # the message bubbles on to the app's status bar
+    @on(TurnEvents)
+    def _on_turn_events(self, message: TurnEvents) -> None:
+        self.apply_all(message.events)  # the message bubbles on to the app's status bar
+
+    def apply_all(self, events: Sequence[StreamEvent]) -> None:
+        """The events of one network read; runs of text deltas reach the Markdown as one append each."""
+        content: list[str] = []
+        reasoning: list[str] = []
+        for event in events:
+            if type(event) is ContentDelta:
+                if reasoning:
+                    self._append_reasoning("".join(reasoning))
+                    reasoning.clear()
+                content.append(event.text)
+            elif type(event) is ReasoningDelta:
+                if content:
+                    self._append_content("".join(content))
+                    content.clear()
+                reasoning.append(event.text)
+            else:
+                if content:
+                    self._append_content("".join(content))
+                    content.clear()
+                if reasoning:
+                    self._append_reasoning("".join(reasoning))
+                    reasoning.clear()
+                self.apply(event)
+        if content:
+            self._append_content("".join(content))
+        if reasoning:
+            self._append_reasoning("".join(reasoning))
+
+    def _append_content(self, text: str) -> None:
+        if not self._reasoning_folded:
+            self._reasoning_folded = True
+            self.query_one(Collapsible).collapsed = True
+        self._body.append(text)
+
+    def _append_reasoning(self, text: str) -> None:
+        self.query_one(Collapsible).remove_class("-empty")
+        self._reasoning.append(text)
 
     def apply(self, event: StreamEvent) -> None:
         match event:
             case ContentDelta(text):
-                if not self._reasoning_folded:
-                    self._reasoning_folded = True
-                    self.query_one(Collapsible).collapsed = True
-                self.body.append(text)
+                self._append_content(text)
             case ReasoningDelta(text):
-                collapsible = self.query_one(Collapsible)
-                collapsible.remove_class("-empty")
-                collapsible.query_one(StreamingMarkdown).append(text)
+                self._append_reasoning(text)
             case RefusalDelta(text):
                 self.refusal += text
                 self._notice(f"Refused: {self.refusal}", kind="warning")
@@ -121,7 +157,7 @@ class AnswerView(Vertical):
     ) -> None:
         self.status = turn.status
         self.body.finish()
-        self.query_one(".reasoning-body", StreamingMarkdown).finish()
+        self._reasoning.finish()
         self.remove_class("-streaming")
         self.add_class(f"-{turn.status}")
         answer = turn.answer
