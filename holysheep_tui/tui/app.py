@@ -1,7 +1,7 @@
 """The full-screen app: composes the widgets, runs each turn in a worker, routes messages.
 
-Every token: controller ``on_event`` -> ``TurnEvent`` posted to the answer widget (which draws it) ->
-bubbles to the app (which updates the status bar's state).
+Every token: controller ``on_events`` -> ``TurnEvents`` (one per network read) posted to the answer
+widget (which draws it) -> bubbles to the app (which updates the status bar's state).
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import argparse
 import contextlib
 import importlib
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -31,7 +31,7 @@ from holysheep_tui.session import Session, open_session
 from holysheep_tui.tui.commands import ModelCommands
 from holysheep_tui.tui.history_actions import HistoryApp
 from holysheep_tui.tui.lifecycle import install_exit_signals, open_history, remove_exit_signals
-from holysheep_tui.tui.messages import ModelsLoaded, PromptSubmitted, TurnEvent, TurnFinished
+from holysheep_tui.tui.messages import ModelsLoaded, PromptSubmitted, TurnEvents, TurnFinished
 from holysheep_tui.tui.widgets.budget import BudgetWatch, ask_before_sending
 from holysheep_tui.tui.widgets.conversation import ConversationView
 from holysheep_tui.tui.widgets.prompt import PromptInput
@@ -259,17 +259,19 @@ class HolySheepApp(HistoryApp):
     async def _run_turn(
         self, conversation: Conversation, prompt: str, model: str, answer: AnswerView
     ) -> Turn:
-        def on_event(event: StreamEvent) -> None:
-            answer.post_message(TurnEvent(event))
+        def on_events(events: Sequence[StreamEvent]) -> None:
+            answer.post_message(TurnEvents(events))
 
-        turn = await self.controller.run_turn(conversation, prompt, model=model, on_event=on_event)
+        turn = await self.controller.run_turn(conversation, prompt, model=model, on_events=on_events)
         answer.post_message(TurnFinished(turn))
         return turn
 
-    @on(TurnEvent)
-    def _turn_event(self, message: TurnEvent) -> None:
+    @on(TurnEvents)
+    def _turn_events(self, message: TurnEvents) -> None:
         if self._turn is not None:
-            self.live.apply(message.event)
+            apply = self.live.apply
+            for event in message.events:
+                apply(event)
 
     @on(TurnFinished)
     def _turn_finished(self, message: TurnFinished) -> None:
