@@ -142,6 +142,7 @@ class ConversationController:
         conversation.turns.append(turn)
         emit = on_events or (lambda _e: None)
         last_flush = time.monotonic()
+        flushing: asyncio.Future[StorageError | None] | None = None
         try:
             if stream:
                 async for batch in self.client.stream_chat_batches(request, timings=answer.timings):
@@ -149,9 +150,13 @@ class ConversationController:
                         answer.apply(event)
                     emit(batch)
                     now = time.monotonic()
-                    if now - last_flush >= self._flush_interval and turn.answer_id is not None:
+                    if (
+                        now - last_flush >= self._flush_interval
+                        and turn.answer_id is not None
+                        and (flushing is None or flushing.done())
+                    ):
                         last_flush = now
-                        self._flush(turn)
+                        flushing = self._flush(turn)
             else:
                 done = await self.client.complete(request)
                 _copy_answer(done, answer)
@@ -191,12 +196,31 @@ class ConversationController:
         if store is not None and cid is not None:
             self._store_call("system prompt", lambda: store.set_system_prompt(cid, conversation.system_prompt))
 
-    def _flush(self, turn: Turn) -> None:
+    def _flush(self, turn: Turn) -> asyncio.Future[StorageError | None] | None:
+        """Write the answer so far in a thread: a long answer's write (and its search index) or a WAL
+        checkpoint must not stall the stream. The store's lock orders it with the final write, and a
+        flush that lands after the final write changes nothing."""
         store, msg_id = self.store, turn.answer_id
         if store is None or msg_id is None:
-            return
+            return None
         content, reasoning = turn.answer.content, turn.answer.reasoning
-        self._store_call("partial answer", lambda: store.update_answer(msg_id, content=content, reasoning=reasoning))
+
+        def write() -> StorageError | None:
+            try:
+                store.update_answer(msg_id, content=content, reasoning=reasoning)
+            except StorageError as exc:
+                return exc
+            return None
+
+        future = asyncio.ensure_future(asyncio.to_thread(write))
+        future.add_done_callback(self._flushed)
+        return future
+
+    def _flushed(self, future: asyncio.Future[StorageError | None]) -> None:
+        error = None if future.cancelled() else future.result()
+        if error is not None and self.store is not None:
+            self._warn(f"History is not being saved (partial answer): {error.message}")
+            self.store = None
 
     def _finish(self, turn: Turn) -> None:
         answer = turn.answer

@@ -307,6 +307,16 @@ def test_flushed_text_is_searchable_and_replaces_old_text(store: HistoryStore) -
     assert store.search("甲乙丙") == [] and store.search("丁戊己")
 
 
+def test_a_flush_landing_after_the_final_write_changes_nothing(store: HistoryStore) -> None:
+    conv = store.create_conversation(profile="holysheep")
+    msg = store.start_answer(conv, model="kimi-k2")
+    store.finish_answer(msg, status="complete", content="完整的最终回答")
+    store.update_answer(msg, content="完整的")  # a partial flush from a thread, late
+    final = store.get_conversation(conv).messages[-1]
+    assert final.content == "完整的最终回答" and final.status == "complete"
+    assert store.search("最终回答")
+
+
 # ---- failures --------------------------------------------------------------------------------------
 
 

@@ -336,10 +336,12 @@ class HistoryStore:
             return int(cur.lastrowid or 0)
 
     def update_answer(self, msg_id: int, *, content: str, reasoning: str = "") -> None:
-        """Flush the answer's text so far (committed on return). A deleted row is ignored."""
+        """Flush the answer's text so far (committed on return). A deleted row is ignored, and so is an
+        answer already finished: a flush that lands late never overwrites the final text."""
         with self._write() as db:
             db.execute(
-                "UPDATE messages SET content = ?, reasoning = ? WHERE id = ?", (content, reasoning, msg_id)
+                "UPDATE messages SET content = ?, reasoning = ? WHERE id = ? AND status = 'streaming'",
+                (content, reasoning, msg_id),
             )
 
     def finish_answer(

@@ -57,6 +57,19 @@ def _lexer(name: str) -> Lexer:
         return TextLexer(stripnl=False, ensurenl=True)
 
 
+COMMON_LANGUAGES = (
+    "python", "bash", "sh", "shell", "console", "json", "javascript", "js", "typescript", "ts", "sql", "go",
+    "rust", "yaml", "toml", "java", "c", "cpp", "html", "css", "diff", "text",
+)  # fmt: skip
+
+
+def warm_lexers(names: Iterable[str] = COMMON_LANGUAGES) -> None:
+    """Load the lexers answers use most. Pygments compiles a lexer's rules when it is first made (up to
+    40 ms for Python), which would otherwise stall the stream at an answer's first code block."""
+    for name in names:
+        _lexer(name)
+
+
 class _CodeTheme(ANSISyntaxTheme):
     """Token styles from the Textual theme, on the code block background."""
 
