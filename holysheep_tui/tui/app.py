@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import gc
 import importlib
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -178,6 +179,18 @@ class HolySheepApp(HistoryApp):
         if self._history_opener is not None:
             self._history_worker = self._open_history(self._history_opener)
         self.call_later(importlib.import_module, "holysheep_tui.tui.widgets.answer")  # for the first answer
+        self._warm_renderer()
+
+    @work(thread=True, group="warm-up", exit_on_error=False)
+    def _warm_renderer(self) -> None:
+        """Code highlighting's lexers, loaded while the app waits for the first prompt; then everything
+        loaded so far (modules, classes, styles: most of the heap) leaves the garbage collector's view, so
+        its full collections, which otherwise stall the screen for tens of milliseconds, stay short."""
+        from holysheep_tui.tui.markdown_render import warm_lexers
+
+        warm_lexers()
+        if not self.is_headless:  # tests run many apps in one process: their garbage must stay collectable
+            gc.freeze()
 
     @property
     def controller(self) -> ConversationController:
