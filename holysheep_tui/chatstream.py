@@ -175,9 +175,13 @@ class ChatStreamParser:
                     self.saw_content = True
                 return count > 0
 
+        start = len(out)
         raws = decoder.decode(chunk, run)
         if raws:
-            self.feed_raw(raws, out)
+            try:
+                self.feed_raw(raws, out)
+            finally:
+                _merge_text(out, start)
 
     def feed_raw(self, raws: Iterable[RawEvent], out: list[StreamEvent]) -> None:
         """``feed`` for many decoded events, appending to ``out``; on an error ``out`` has those before it."""
@@ -387,14 +391,19 @@ class _Envelope:
         return cls(head, tail)
 
     def run(self, text: str, out: list[StreamEvent]) -> int:
-        """When ``text`` is only such events, append their content to ``out`` and count them; else 0."""
+        """When ``text`` is only such events, append their content to ``out`` as one delta and count them;
+        else 0. (The bodies of JSON strings joined are the body of the joined string.)"""
         found = self.pattern.findall(text) if self.pattern is not None else None
         if not found or sum(map(len, found)) + self._fixed * len(found) != len(text):
             return 0
-        try:
-            out.extend([ContentDelta(_unescape(s) if "\\" in s else s) for s in found if s])
-        except ValueError:  # an escape JSON does not have
-            return 0
+        joined = "".join(found)
+        if "\\" in joined:
+            try:
+                joined = _unescape(joined)
+            except ValueError:  # an escape JSON does not have
+                return 0
+        if joined:
+            out.append(ContentDelta(joined))
         return len(found)
 
     def content(self, data: str) -> str | None:
@@ -411,6 +420,35 @@ class _Envelope:
         except (ValueError, RecursionError):
             return None
         return value if type(value) is str else None
+
+
+_TEXT_DELTAS = (ContentDelta, ReasoningDelta)
+
+
+def _merge_text(out: list[StreamEvent], start: int) -> None:
+    """Join runs of content (or reasoning) deltas from ``start`` on: one network read's text is one delta."""
+    if len(out) - start < 2:
+        return
+    merged: list[StreamEvent] = []
+    run: list[ContentDelta | ReasoningDelta] = []
+    for event in out[start:]:
+        if type(event) in _TEXT_DELTAS:
+            if run and type(run[0]) is not type(event):
+                _close_run(run, merged)
+            run.append(event)  # type: ignore[arg-type]
+        else:
+            _close_run(run, merged)
+            merged.append(event)
+    _close_run(run, merged)
+    out[start:] = merged
+
+
+def _close_run(run: list[ContentDelta | ReasoningDelta], merged: list[StreamEvent]) -> None:
+    if len(run) == 1:
+        merged.append(run[0])
+    elif run:
+        merged.append(type(run[0])("".join(e.text for e in run)))
+    run.clear()
 
 
 def _loads_or_text(data: str) -> object:

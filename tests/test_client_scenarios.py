@@ -14,7 +14,7 @@ from holysheep_tui.client import RelayClient
 from holysheep_tui.config import Profile, RetryPolicy, Timeouts
 from holysheep_tui.errors import ProtocolError, RelayError, StreamCutError, UpstreamError
 from holysheep_tui.simulator import Pacing, RelaySimulator
-from holysheep_tui.wire import Answer, ChatMessage, ChatRequest, StreamOpened, ToolCallDelta
+from holysheep_tui.wire import Answer, ChatMessage, ChatRequest, ContentDelta, ToolCallDelta
 
 PROMPT = (ChatMessage("user", "请用中文比较一下各个模型的价格和延迟"),)
 
@@ -137,16 +137,24 @@ async def test_models_list_has_context_windows(client: RelayClient) -> None:
     assert models["kimi-k2"].owned_by == "moonshotai"
 
 
-async def test_a_fast_stream_arrives_a_network_read_at_a_time_with_the_same_events(client: RelayClient) -> None:
-    """``stream_chat_batches`` hands on one list per read: fewer steps than events, nothing lost or reordered."""
+async def test_a_fast_stream_arrives_a_network_read_at_a_time_with_the_same_answer(
+    sim: RelaySimulator, client: RelayClient
+) -> None:
+    """``stream_chat_batches`` hands on one list per read, a read's text as one delta: nothing lost or reordered."""
     model = "kimi-k2+len=3000"
-    _, one_by_one, _ = await run(client, model)
+    reference, one_by_one, _ = await run(client, model)
     batches: list[list[object]] = []
     async for batch in client.stream_chat_batches(ChatRequest(model, PROMPT)):
         batches.append(list(batch))
     assert all(batches), "no empty lists"
     flat = [event for batch in batches for event in batch]
-    assert isinstance(flat[0], StreamOpened) and isinstance(one_by_one[0], StreamOpened)  # its ttfb differs
-    assert flat[1:] == one_by_one[1:]
-    assert len(batches) < len(flat) // 5, "a full-speed stream packs many events into each read"
-    assert "价格" in "".join(getattr(e, "text", "") for e in flat)
+    text = "".join(e.text for e in flat if isinstance(e, ContentDelta))
+    assert text == reference.content and "价格" in text
+    others = [e for e in flat[1:] if not isinstance(e, ContentDelta)]  # StreamOpened's ttfb differs
+    assert others == [e for e in one_by_one[1:] if not isinstance(e, ContentDelta)]
+    chunks = sim.requests[-1].chunks_sent
+    deltas = sum(isinstance(e, ContentDelta) for e in flat)
+    assert len(batches) < chunks // 5 and deltas <= len(batches), "many chunks per read, one delta per read"
+    for batch in batches:  # never two text deltas side by side
+        kinds = [type(e) for e in batch]
+        assert all(not (a is b is ContentDelta) for a, b in zip(kinds, kinds[1:], strict=False))
