@@ -8,6 +8,7 @@ history is kept for batch items.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import os
 import time
@@ -29,6 +30,7 @@ from holysheep_tui.errors import (
     StreamCutError,
     UsageError,
 )
+from holysheep_tui.locations import data_dir, ensure_private_dir
 from holysheep_tui.retry import backoff_delay
 from holysheep_tui.stats import percentile
 from holysheep_tui.wire import ChatMessage
@@ -143,9 +145,12 @@ def _json_item(raw: str, number: int, name: str) -> BatchItem:
 class BatchOutput:
     """The results file: append-only JSON lines, each written whole by one ``write`` on an O_APPEND fd."""
 
-    def __init__(self, path: Path, fd: int, done: set[str], *, repaired: bool, dropped: int) -> None:
+    def __init__(
+        self, path: Path, fd: int, done: set[str], *, repaired: bool, dropped: int, lock: int | None = None
+    ) -> None:
         self.path = path
         self._fd: int | None = fd
+        self._lock = lock
         self.done = done
         """Ids already recorded with status ok: skipped on this run."""
         self.repaired = repaired
@@ -158,8 +163,19 @@ class BatchOutput:
         """Open ``path`` for appending, reading what an earlier run finished.
 
         Error lines for ids in ``rerun`` are dropped (the item runs again and gets a fresh line); a torn
-        last line is cut away. Raises UsageError when the file is not a batch output, StorageError on I/O.
+        last line is cut away. Raises UsageError when the file is not a batch output or another batch is
+        writing it, StorageError on I/O.
         """
+        lock = _lock_output(path)
+        try:
+            return cls._open(path, rerun, lock)
+        except BaseException:
+            if lock is not None:
+                os.close(lock)
+            raise
+
+    @classmethod
+    def _open(cls, path: Path, rerun: set[str] | None, lock: int | None) -> BatchOutput:
         try:
             data = path.read_bytes() if path.exists() else b""
         except OSError as exc:
@@ -197,7 +213,7 @@ class BatchOutput:
             os.fchmod(fd, 0o600)
         except OSError as exc:
             raise StorageError(f"Cannot write {path}: {exc.strerror or exc}.") from None
-        return cls(path, fd, done, repaired=torn, dropped=dropped)
+        return cls(path, fd, done, repaired=torn, dropped=dropped, lock=lock)
 
     def write(self, record: dict[str, Any]) -> None:
         if self._fd is None:
@@ -214,6 +230,39 @@ class BatchOutput:
         if self._fd is not None:
             os.close(self._fd)
             self._fd = None
+        if self._lock is not None:
+            os.close(self._lock)  # closing drops the lock
+            self._lock = None
+
+
+def _lock_output(path: Path) -> int | None:
+    """Hold an exclusive lock on OUT (by its real path) while this run writes it, so two batches never
+    interleave their lines or rewrite each other's file. The lock file lives in the data directory, not
+    beside OUT; the kernel drops the lock when the process ends, even by SIGKILL. None where there is no
+    ``fcntl`` (Windows) or no writable data directory: the run goes on unlocked."""
+    try:
+        import fcntl
+    except ImportError:
+        return None
+    digest = hashlib.sha256(os.path.realpath(path).encode("utf-8", "surrogateescape")).hexdigest()[:32]
+    try:
+        lock_dir = ensure_private_dir(data_dir() / "batch-locks")
+        fd = os.open(lock_dir / f"{digest}.lock", os.O_CREAT | os.O_RDWR, 0o600)
+    except OSError:
+        return None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        holder = os.pread(fd, 16, 0).decode(errors="replace").strip()
+        os.close(fd)
+        who = f" (pid {holder})" if holder.isdigit() else ""
+        raise UsageError(
+            f"Another holysheep batch{who} is writing {path}.",
+            hint="Wait for it to finish (the same command then resumes), or choose another output file.",
+        ) from None
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, str(os.getpid()).encode(), 0)
+    return fd
 
 
 def _replace(path: Path, data: bytes) -> None:

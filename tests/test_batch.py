@@ -437,3 +437,47 @@ def test_progress_on_a_terminal_redraws_one_line() -> None:
     line.update(s)
     line.finish()
     assert stream.getvalue() == "\r\x1b[2K[######..............] 1/3 · 1 failed · $0.00 · ETA 0:02\r\x1b[2K"
+
+
+# ---- one writer per output file ------------------------------------------------------------------
+
+
+def test_a_second_writer_of_the_same_output_is_refused_until_the_first_closes(tmp_path: Path) -> None:
+    out = tmp_path / "结果.jsonl"
+    first = BatchOutput.open(out)
+    first.write({"id": "1", "status": "ok", "content": "第一条"})
+    with pytest.raises(UsageError, match=f"Another holysheep batch \\(pid {os.getpid()}\\) is writing"):
+        BatchOutput.open(tmp_path / "." / "结果.jsonl")  # the same file by another spelling
+    other = BatchOutput.open(tmp_path / "另一个.jsonl")  # another file: no conflict
+    other.close()
+    first.close()
+    again = BatchOutput.open(out)
+    assert again.done == {"1"}
+    again.close()
+    assert read_out(out) == [{"id": "1", "status": "ok", "content": "第一条"}]
+
+
+def test_two_batch_processes_on_one_output_the_second_exits_2_and_the_first_finishes(tmp_path: Path) -> None:
+    with RelaySimulator(pacing=Pacing(first_token_delay=0, tokens_per_second=60)) as server:
+        src = tmp_path / "prompts.txt"
+        src.write_text("\n".join(f"第 {i} 题：{PROMPTS[i % 4]}" for i in range(6)) + "\n", encoding="utf-8")
+        out = tmp_path / "out.jsonl"
+        argv = ["batch", str(src), "-o", str(out), "--base-url", server.base_url, "-m", "kimi-k2+len=60", "-q"]
+        first = run_cli([*argv, "-c", "1"])  # about a second per item
+        try:
+            for _ in range(600):  # until the first run has written a line (hang guard: 60 s)
+                if out.exists() and out.read_bytes().count(b"\n") >= 1:
+                    break
+                time.sleep(0.1)
+            second = run_cli(argv)
+            _, err = second.communicate(timeout=60)
+            assert second.returncode == 2, err
+            assert f"Another holysheep batch (pid {first.pid}) is writing" in err and "Traceback" not in err
+            _, first_err = first.communicate(timeout=60)
+            assert first.returncode == 0, first_err
+        finally:
+            if first.poll() is None:
+                first.kill()
+                first.communicate()
+    rows = read_out(out)
+    assert sorted(int(r["id"]) for r in rows) == list(range(1, 7)) and all(r["status"] == "ok" for r in rows)
