@@ -1,7 +1,7 @@
 """Key lookup order, api_key_cmd, masking, keyring failure messages and the `holysheep key` CLI.
 
 Keyring backends here are real keyring plug-ins loaded by keyring itself through
-PYTHON_KEYRING_BACKEND (written to a temp module below); the real Secret Service is exercised in
+PYTHON_KEYRING_BACKEND (tests/keyring_backends.py, copied to a temp module); the real Secret Service is exercised in
 test_keys_secret_service.py.
 """
 
@@ -25,106 +25,16 @@ from holysheep_tui import keys
 from holysheep_tui.config import Profile
 from holysheep_tui.errors import EXIT_AUTH, EXIT_OK, EXIT_USAGE, ConfigError, KeyMissingError, KeyringError
 from holysheep_tui.keys import KeyringUnavailableError, ResolvedKey, Secret
+from tests import keyring_backends
 
 KEY = "sk-hs-钥匙测试"  # non-ASCII keys exist only in these in-process tests; the CLI refuses them
 ASCII_KEY = "sk-hs-test-0123456789abcdefWXYZ"
 OTHER_KEY = "sk-hs-other-9876543210zyxwQRST"
 
-BACKENDS = textwrap.dedent(
-    '''
-    """Test keyring backends (loaded through PYTHON_KEYRING_BACKEND)."""
-    import json
-    import os
-    import threading
-
-    from keyring.backend import KeyringBackend
-    from keyring.errors import KeyringLocked, PasswordDeleteError
-
-    RELEASE = threading.Event()
-
-
-    class FileStore(KeyringBackend):
-        """Keeps passwords in the JSON file named by TEST_KEYRING_FILE (tests only)."""
-
-        priority = 0
-
-        def _load(self):
-            try:
-                with open(os.environ["TEST_KEYRING_FILE"], encoding="utf-8") as f:
-                    return json.load(f)
-            except FileNotFoundError:
-                return {}
-
-        def _save(self, data):
-            with open(os.environ["TEST_KEYRING_FILE"], "w", encoding="utf-8") as f:
-                json.dump(data, f, ensure_ascii=False)
-
-        def get_password(self, service, username):
-            return self._load().get(f"{service}/{username}")
-
-        def set_password(self, service, username, password):
-            data = self._load()
-            data[f"{service}/{username}"] = password
-            self._save(data)
-
-        def delete_password(self, service, username):
-            data = self._load()
-            if data.pop(f"{service}/{username}", None) is None:
-                raise PasswordDeleteError("No such password!")
-            self._save(data)
-
-
-    class Locked(KeyringBackend):
-        priority = 0
-
-        def get_password(self, service, username):
-            raise KeyringLocked("Failed to unlock the collection!")
-
-        def set_password(self, service, username, password):
-            raise KeyringLocked("Failed to unlock the collection!")
-
-        def delete_password(self, service, username):
-            raise KeyringLocked("Failed to unlock the collection!")
-
-
-    class Hanging(KeyringBackend):
-        """Never answers until RELEASE is set, like a SIGSTOPped daemon."""
-
-        priority = 0
-
-        def get_password(self, service, username):
-            RELEASE.wait()
-
-        def set_password(self, service, username, password):
-            RELEASE.wait()
-
-        def delete_password(self, service, username):
-            RELEASE.wait()
-
-
-    class Leaky(KeyringBackend):
-        """Fails with the password in its error message."""
-
-        priority = 0
-
-        def get_password(self, service, username):
-            return None
-
-        def set_password(self, service, username, password):
-            raise OSError(f"磁盘已满, could not write {password}")
-
-        def delete_password(self, service, username):
-            raise PasswordDeleteError("No such password!")
-    '''
-)
-
-
 @pytest.fixture
 def backends(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """Makes the test backends importable here and in subprocesses; a fresh keyring guard per test."""
-    module_dir = tmp_path / "backends"
-    module_dir.mkdir()
-    (module_dir / "hs_test_backends.py").write_text(BACKENDS, encoding="utf-8")
+    module_dir = keyring_backends.install(tmp_path / "backends", "hs_test_backends")
     monkeypatch.syspath_prepend(str(module_dir))
     monkeypatch.setenv("PYTHONPATH", str(module_dir))
     monkeypatch.setenv("TEST_KEYRING_FILE", str(tmp_path / "测试-keyring.json"))

@@ -10,7 +10,6 @@ import argparse
 import asyncio
 import json
 import sys
-import textwrap
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -27,59 +26,12 @@ from holysheep_tui.simulator import Pacing, RelaySimulator
 from holysheep_tui.tui.app import HolySheepApp
 from holysheep_tui.tui.screens.first_run import FirstRunScreen, key_problem, keyless_session
 from holysheep_tui.tui.widgets.prompt import PromptInput
+from tests import keyring_backends
 
 GOOD = "sk-hs-good-0123456789abcdefWXYZ"
 BAD = "sk-hs-bad-9876543210zyxwvutQRST"
 PROFILE = "团队"
 FAST = Pacing(first_token_delay=0.0, tokens_per_second=3000.0, chunk_tokens=3)
-
-BACKEND = textwrap.dedent(
-    '''
-    """A file-backed keyring for tests (loaded through PYTHON_KEYRING_BACKEND)."""
-    import json
-    import os
-
-    from keyring.backend import KeyringBackend
-    from keyring.errors import KeyringLocked
-
-
-    class FileStore(KeyringBackend):
-        priority = 0
-
-        def _load(self):
-            try:
-                with open(os.environ["TEST_KEYRING_FILE"], encoding="utf-8") as f:
-                    return json.load(f)
-            except FileNotFoundError:
-                return {}
-
-        def get_password(self, service, username):
-            return self._load().get(f"{service}/{username}")
-
-        def set_password(self, service, username, password):
-            data = self._load()
-            data[f"{service}/{username}"] = password
-            with open(os.environ["TEST_KEYRING_FILE"], "w", encoding="utf-8") as f:
-                json.dump(data, f, ensure_ascii=False)
-
-        def delete_password(self, service, username):
-            pass
-
-
-    class Locked(KeyringBackend):
-        priority = 0
-
-        def get_password(self, service, username):
-            raise KeyringLocked("Failed to unlock the collection!")
-
-        def set_password(self, service, username, password):
-            raise KeyringLocked("Failed to unlock the collection!")
-
-        def delete_password(self, service, username):
-            raise KeyringLocked("Failed to unlock the collection!")
-    '''
-)
-
 
 @pytest.fixture(autouse=True)
 def fresh_guard(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -89,9 +41,7 @@ def fresh_guard(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture
 def keyring_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """Makes the file keyring the backend; yields the file it writes."""
-    module_dir = tmp_path / "backends"
-    module_dir.mkdir()
-    (module_dir / "hs_first_run_backends.py").write_text(BACKEND, encoding="utf-8")
+    module_dir = keyring_backends.install(tmp_path / "backends", "hs_first_run_backends")
     monkeypatch.syspath_prepend(str(module_dir))
     store = tmp_path / "钥匙串.json"
     monkeypatch.setenv("TEST_KEYRING_FILE", str(store))
