@@ -324,6 +324,15 @@ class Result:
         else:
             print(text)
 
+    def report(self, path: str | None) -> int:
+        """The end of a scenario's ``main``: the JSON (to ``path`` or stdout), the rows and targets on stderr."""
+        self.write(path)
+        for row in self.rows:
+            print("  ".join(str(c) for c in row), file=sys.stderr)
+        for t in self.targets:
+            print(f"{t.status}  {t.name}: {t.value} (limit {t.limit} {t.unit})", file=sys.stderr)
+        return 0
+
 
 def _jsonable(value: object) -> object:
     if isinstance(value, float) and math.isnan(value):

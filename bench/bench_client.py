@@ -272,10 +272,7 @@ def main(argv: list[str] | None = None) -> int:
         profile_dir = args.profile_dir or (ROOT / "bench" / ".work")
         profile_dir.mkdir(parents=True, exist_ok=True)
     result = bench(repeat, args.tokens, profile_dir)
-    result.write(args.json)
-    for row in result.rows:
-        print("  ".join(str(c) for c in row), file=sys.stderr)
-    return 0
+    return result.report(args.json)
 
 
 if __name__ == "__main__":

@@ -243,10 +243,7 @@ def main(argv: list[str] | None = None) -> int:
     if reason:
         return unavailable("conversation", TITLE, reason, args.json)
     result = bench(1 if args.quick else max(1, min(args.repeat, 10)))
-    result.write(args.json)
-    for row in result.rows:
-        print("  ".join(str(c) for c in row), file=sys.stderr)
-    return 0
+    return result.report(args.json)
 
 
 if __name__ == "__main__":

@@ -165,10 +165,7 @@ def main(argv: list[str] | None = None) -> int:
         if not (WORK_DIR / f"history-{FULL[0]}x{FULL[1]}.db").exists():
             size = SMALL
     result = bench(repeat, size, args.budget)
-    result.write(args.json)
-    for row in result.rows:
-        print("  ".join(str(c) for c in row), file=sys.stderr)
-    return 0
+    return result.report(args.json)
 
 
 if __name__ == "__main__":

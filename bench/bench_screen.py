@@ -227,12 +227,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     tokens, repeat = (1000, 1) if args.quick else (4000, max(1, min(args.repeat, 5)))
     result = bench(tokens, repeat)
-    result.write(args.json)
-    for row in result.rows:
-        print("  ".join(str(c) for c in row), file=sys.stderr)
-    for t in result.targets:
-        print(f"{t.status}  {t.name}: {t.value} (limit {t.limit} {t.unit})", file=sys.stderr)
-    return 0
+    return result.report(args.json)
 
 
 if __name__ == "__main__":

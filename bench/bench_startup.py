@@ -120,10 +120,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     repeat = 3 if args.quick else max(1, min(args.repeat, 50))
     result = bench(repeat)
-    result.write(args.json)
-    for row in result.rows:
-        print("  ".join(str(c) for c in row), file=sys.stderr)
-    return 0
+    return result.report(args.json)
 
 
 if __name__ == "__main__":

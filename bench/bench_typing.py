@@ -191,10 +191,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     keys = 10 if args.quick else max(5, min(args.keys, 100))
     result = bench(keys)
-    result.write(args.json)
-    for row in result.rows:
-        print("  ".join(str(c) for c in row), file=sys.stderr)
-    return 0
+    return result.report(args.json)
 
 
 if __name__ == "__main__":
