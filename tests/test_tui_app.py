@@ -386,3 +386,16 @@ async def test_view_follows_the_stream_until_scrolled_up_and_again_at_the_bottom
         await wait_for(pilot, lambda: app._turn is None, "the answer to finish", timeout=30)
         await pilot.pause(0.3)
         assert view.scroll_y >= view.max_scroll_y - 1  # followed to the last word
+
+
+def test_no_app_key_is_taken_by_the_focused_prompt() -> None:
+    """The prompt has focus nearly always: a key it binds itself would never reach the app."""
+    from textual.binding import Binding
+
+    taken: set[str] = set()
+    for cls in PromptInput.__mro__:
+        for binding in cls.__dict__.get("BINDINGS", []):
+            keys = binding.key if isinstance(binding, Binding) else binding[0]
+            taken.update(k.strip() for k in keys.split(","))
+    ours = {k for keys, _, _ in KEYS for k in keys.split(",")}
+    assert ours.isdisjoint(taken), f"taken by the prompt: {sorted(ours & taken)}"

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from textual.pilot import Pilot
 from textual.widget import Widget
-from textual.widgets import Input, OptionList
+from textual.widgets import Collapsible, Input, OptionList
 
 from holysheep_tui.history_loader import StoredTurn, TurnPager, estimate_lines, safe_filename
 from holysheep_tui.simulator import RelaySimulator
@@ -339,6 +339,35 @@ async def test_a_stored_turn_is_two_widgets_and_its_reasoning_is_built_only_when
         shown = drawn(second)
         assert shown[0].strip() == "kimi-k2 · error" and "✖ 中继返回 502：上游超时" in "".join(shown)
         assert second.has_class("-error")
+
+
+async def test_f9_unfolds_every_answers_reasoning_then_folds_it_and_new_answers_follow(
+    sim: RelaySimulator, store: HistoryStore
+) -> None:
+    messages = (
+        msg("user", "为什么天空是蓝色的？", 0),
+        msg("assistant", "因为**瑞利散射**。", 1, model="deepseek-r1", reasoning="先想想光的波长：蓝光更短。"),
+        msg("user", "那晚霞呢？", 2),
+        msg("assistant", "晚霞偏红。", 3, model="deepseek-r1", reasoning="日落时光程更长，蓝光被散射掉。"),
+    )
+    conv_id = store.insert_conversation(Conversation("", "天空", False, T0, T0, "holysheep", messages=messages))
+    app = make_app(sim, store)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await app.open_conversation(conv_id)
+        await pilot.pause()
+        first, second = app.view.answers()
+        assert isinstance(first, StoredAnswer) and isinstance(second, StoredAnswer)
+        await pilot.press("f9")
+        await pilot.pause()
+        assert "先想想光的波长：蓝光更短。" in "".join(drawn(first))
+        assert "日落时光程更长，蓝光被散射掉。" in "".join(drawn(second))
+        await app.choose_model("kimi-k2-thinking")
+        live = await send_and_wait(pilot, "想一想再回答：价格怎么算？")
+        assert not live.query_one(Collapsible).collapsed, "a new answer keeps its reasoning shown"
+        await pilot.press("f9")
+        await pilot.pause()
+        assert live.query_one(Collapsible).collapsed
+        assert not any("波长" in line for line in drawn(first)) and first.reasoning_lines == 0
 
 
 async def test_scrolling_through_a_long_conversation_keeps_few_pages_mounted_and_reaches_both_ends(

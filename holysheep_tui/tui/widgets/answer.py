@@ -58,12 +58,12 @@ def error_text(error: HolySheepError) -> str:
 class AnswerView(Vertical):
     """The answer streaming in this session: fed by ``apply`` with each stream event, then ``finish``."""
 
-    def __init__(self, model: str) -> None:
+    def __init__(self, model: str, *, show_reasoning: bool = False) -> None:
         super().__init__(classes="answer -streaming")
         self.model = model
         self.refusal = ""
         self.status = "streaming"
-        self._reasoning_folded = False
+        self._reasoning_folded = show_reasoning  # folded once the answer starts, unless shown on purpose
         self._body = StreamingMarkdown(classes="answer-body")
         self._reasoning = StreamingMarkdown(classes="reasoning-body")
 
@@ -123,6 +123,11 @@ class AnswerView(Vertical):
             self._append_content("".join(content))
         if reasoning:
             self._append_reasoning("".join(reasoning))
+
+    def set_reasoning(self, shown: bool) -> None:
+        """Unfold or fold the reasoning; it stays as set while the answer streams on."""
+        self._reasoning_folded = True
+        self.query_one(Collapsible).collapsed = not shown
 
     def _append_content(self, text: str) -> None:
         if not self._reasoning_folded:
@@ -211,7 +216,7 @@ class StoredAnswer(StreamingMarkdown):
         ),
     }
 
-    def __init__(self, message: Message, money: CurrencyView) -> None:
+    def __init__(self, message: Message, money: CurrencyView, *, show_reasoning: bool = False) -> None:
         super().__init__(message.content or None, classes=f"answer -{message.status}", id=f"msg-{message.id}")
         self.message = message
         self.model = message.model or "unknown model"
@@ -219,7 +224,7 @@ class StoredAnswer(StreamingMarkdown):
         self.header = self.model if self.status == "complete" else f"{self.model} · {self.status}"
         self.notice, self._notice_kind = stored_notice(message)
         self.figures = stored_figures(message, money)
-        self.reasoning_expanded = False
+        self.reasoning_expanded = show_reasoning and bool(message.reasoning)
         self.reasoning_lines = 0
         """Lines of reasoning rendered now (none while folded)."""
         self._frame_key: tuple[object, ...] | None = None
@@ -237,6 +242,10 @@ class StoredAnswer(StreamingMarkdown):
             self.reasoning_expanded = not self.reasoning_expanded
             self._frame_key = None
             self.refresh(layout=True)
+
+    def set_reasoning(self, shown: bool) -> None:
+        if self.reasoning and shown != self.reasoning_expanded:
+            self.toggle_reasoning()
 
     def on_mount(self) -> None:
         """Nothing to stream: the first layout renders the blocks."""

@@ -72,6 +72,8 @@ class ConversationView(VerticalScroll, can_focus=True):
     pager: TurnPager | None = None
     _money = CurrencyView()
     _loading = False
+    show_reasoning = False
+    """Every answer's reasoning unfolded (F9), for the answers shown now and those to come."""
 
     def __init__(self, *children: Widget, **kwargs: Any) -> None:
         super().__init__(*children, **kwargs)
@@ -85,7 +87,7 @@ class ConversationView(VerticalScroll, can_focus=True):
 
         if self.pager is not None and self.pager.has_newer:  # showing an old page: back to the end first
             await self._show(self.pager.latest(*self._budget()))
-        answer = AnswerView(model)
+        answer = AnswerView(model, show_reasoning=self.show_reasoning)
         await self.mount_all([UserMessage(prompt), answer])
         self.anchor()
         return answer
@@ -93,6 +95,13 @@ class ConversationView(VerticalScroll, can_focus=True):
     async def add_marker(self, text: str, *, warning: bool = False) -> None:
         await self.mount(Marker(text, warning=warning))
         self.anchor()
+
+    def toggle_reasoning(self) -> bool:
+        """Show or hide the reasoning of every answer; returns whether it is shown now."""
+        self.show_reasoning = not self.show_reasoning
+        for answer in self.answers():
+            answer.set_reasoning(self.show_reasoning)
+        return self.show_reasoning
 
     def answers(self) -> list[AnswerView | StoredAnswer]:
         """Every answer mounted, in order: stored ones and those of this session."""
@@ -207,7 +216,7 @@ class ConversationView(VerticalScroll, can_focus=True):
             if turn.prompt is not None:
                 out.append(UserMessage(turn.prompt.content, id=f"msg-{turn.prompt.id}"))
             if turn.answer is not None:
-                out.append(StoredAnswer(turn.answer, self._money))
+                out.append(StoredAnswer(turn.answer, self._money, show_reasoning=self.show_reasoning))
             elif turn.prompt is not None:
                 out.append(Marker("No answer was recorded for this prompt.", warning=True))
         return out
