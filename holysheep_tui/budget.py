@@ -5,9 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime, tzinfo
-from typing import Literal
+from typing import Literal, Protocol
 
-from holysheep_tui.config import Profile
 from holysheep_tui.errors import BudgetExceededError
 from holysheep_tui.metrics import MetricRecord, MetricsLog
 from holysheep_tui.money import format_usd
@@ -103,9 +102,19 @@ def start_of_month(now: datetime | None = None, tz: tzinfo | None = None) -> dat
     return local.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
 
 
+class BudgetLimits(Protocol):
+    """A profile's budgets: the config's ``Profile``, or the start-up's ``FirstFrame``."""
+
+    @property
+    def budget_daily_usd(self) -> float | None: ...
+
+    @property
+    def budget_monthly_usd(self) -> float | None: ...
+
+
 def budget_status(
     profile_name: str,
-    profile: Profile,
+    profile: BudgetLimits,
     log: MetricsLog | None = None,
     *,
     now: datetime | None = None,

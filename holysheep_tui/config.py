@@ -142,12 +142,23 @@ class Config(_Model):
 def load_config(path: Path | None = None) -> Config:
     """Read the config file (or defaults when it does not exist)."""
     path = path or locations.config_file()
+    return config_from_bytes(read_config_bytes(path), path)
+
+
+def read_config_bytes(path: Path) -> bytes | None:
+    """The config file's bytes; None when it does not exist. Raises ConfigError when it cannot be read."""
     try:
-        raw = path.read_bytes()
+        return path.read_bytes()
     except FileNotFoundError:
-        return Config()
+        return None
     except OSError as exc:
         raise ConfigError(f"Cannot read the config file {path}: {exc.strerror or exc}") from None
+
+
+def config_from_bytes(raw: bytes | None, path: Path) -> Config:
+    """The config these bytes hold (None: no file, the defaults); ``path`` names them in errors."""
+    if raw is None:
+        return Config()
     try:
         data = tomllib.loads(raw.decode("utf-8"))
     except UnicodeDecodeError:

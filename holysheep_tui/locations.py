@@ -1,7 +1,7 @@
 """Where files live. Resolved lazily on each call; nothing is created at import.
 
 Overrides: ``HOLYSHEEP_CONFIG`` (the config file), ``HOLYSHEEP_DATA_DIR`` (history, metrics).
-XDG variables are honoured through platformdirs.
+XDG variables are honoured through platformdirs. The cache directory holds only what can be rebuilt.
 """
 
 from __future__ import annotations
@@ -26,6 +26,15 @@ def data_dir() -> Path:
     if override:
         return Path(override).expanduser()
     return Path(platformdirs.user_data_dir(APP_NAME))
+
+
+def cache_dir() -> Path:
+    return Path(platformdirs.user_cache_dir(APP_NAME))
+
+
+def startup_cache() -> Path:
+    """The start-up cache: what the first frame shows for a config known to be valid (never a key)."""
+    return cache_dir() / "startup.json"
 
 
 def ensure_private_dir(path: Path) -> Path:

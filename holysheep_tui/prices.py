@@ -12,12 +12,12 @@ import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from holysheep_tui.wire import Usage
 
 if TYPE_CHECKING:
-    from holysheep_tui.config import PriceOverride, PricingConfig
+    from holysheep_tui.config import PricingConfig
 
 PER_MILLION = 1_000_000
 
@@ -58,6 +58,26 @@ class ModelPrice:
 class Cost:
     usd: float
     estimated: bool = False
+
+
+class PriceOverride(Protocol):
+    """A ``[pricing.overrides.NAME]`` entry: the config's model, or ``OverridePrice`` (no pydantic)."""
+
+    @property
+    def input(self) -> float: ...
+
+    @property
+    def output(self) -> float: ...
+
+    @property
+    def cached_input(self) -> float | None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class OverridePrice:
+    input: float
+    output: float
+    cached_input: float | None = None
 
 
 # ---- the relay's table ---------------------------------------------------------------------------

@@ -1,6 +1,8 @@
 """From command-line choices to a ready client: config, profile, key and, with --demo, the simulator.
 
 Both front ends (the CLI and the app) open their session here, so they resolve everything alike.
+pydantic (the config) loads with the first ``open_session``, not with this module: the app draws its
+first frame from ``startup.FirstFrame`` before that.
 """
 
 from __future__ import annotations
@@ -9,12 +11,12 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from holysheep_tui.config import Config, Profile, is_loopback_host, load_config, resolve_profile
 from holysheep_tui.errors import KeyMissingError
 from holysheep_tui.ratelimit import RateLimiters
 
 if TYPE_CHECKING:
     from holysheep_tui.client import RelayClient
+    from holysheep_tui.config import Config, Profile
     from holysheep_tui.simulator import RelaySimulator
 
 DEMO_PROFILE = "demo"
@@ -57,6 +59,8 @@ class Session:
 
 
 def is_loopback_url(url: str) -> bool:
+    from holysheep_tui.config import is_loopback_host
+
     return is_loopback_host(urlsplit(url).hostname or "")
 
 
@@ -73,6 +77,8 @@ def open_session(
     """Resolve config, profile and key. A missing key is an error only for a remote endpoint.
 
     ``lazy_demo``: the simulator starts with the first ``client()`` (the profile's URL is known then)."""
+    from holysheep_tui.config import Profile, load_config, resolve_profile
+
     config = config or load_config()
     if demo and lazy_demo:  # the simulator's own address replaces this one when it starts
         demo_profile = Profile(base_url="http://127.0.0.1/v1", model=model or "kimi-k2")

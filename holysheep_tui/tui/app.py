@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import gc
 import importlib
+import sys
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -24,14 +26,20 @@ from textual.widgets import Header
 from textual.worker import Worker, WorkerCancelled, WorkerFailed, WorkerState
 
 from holysheep_tui.controller import Conversation, ConversationController, Turn
-from holysheep_tui.errors import HolySheepError, KeyMissingError, KeyringError, RelayError
+from holysheep_tui.errors import HolySheepError, RelayError
 from holysheep_tui.metrics import MetricsLog
-from holysheep_tui.money import CurrencyView
 from holysheep_tui.prices import PriceBook, estimate_tokens
-from holysheep_tui.session import Session, open_session
+from holysheep_tui.startup import FirstFrame, Once, cached_first_frame
 from holysheep_tui.tui.commands import ModelCommands
 from holysheep_tui.tui.history_actions import HistoryApp
-from holysheep_tui.tui.lifecycle import install_exit_signals, open_history, remove_exit_signals
+from holysheep_tui.tui.lifecycle import (
+    adopt_session,
+    install_exit_signals,
+    load_session_later,
+    open_app_session,
+    open_history,
+    remove_exit_signals,
+)
 from holysheep_tui.tui.messages import ModelsLoaded, PromptSubmitted, TurnEvents, TurnFinished
 from holysheep_tui.tui.widgets.budget import BudgetWatch, ask_before_sending
 from holysheep_tui.tui.widgets.conversation import ConversationView
@@ -41,11 +49,13 @@ from holysheep_tui.tui.widgets.status_bar import LiveState, StatusBar
 from holysheep_tui.wire import Answer, StreamEvent
 
 if TYPE_CHECKING:  # the screens and the answer widget load on first use: start-up stays short
+    from holysheep_tui.session import Session
     from holysheep_tui.store import HistoryStore
     from holysheep_tui.tui.screens.model_picker import ModelRow
     from holysheep_tui.tui.widgets.answer import AnswerView
 
 HistoryOpener = Callable[[], "tuple[HistoryStore | None, str | None]"]
+SessionOpener = Callable[[], "tuple[Session, HolySheepError | None]"]
 
 # (keys, action, description): the bindings, the help screen and the command palette all come from here.
 KEYS: list[tuple[str, str, str]] = [
@@ -57,7 +67,6 @@ KEYS: list[tuple[str, str, str]] = [
     ("f3", "system_prompt", "Set this conversation's system prompt"),
     ("f4", "copy_answer", "Copy the last answer (OSC 52)"),
     ("f5", "copy_code", "Copy a code block from the last answer"),
-    ("f9", "toggle_reasoning", "Show or hide the reasoning of every answer"),
     ("ctrl+t", "change_theme", "Choose a theme (remembered in the config)"),
     ("ctrl+b", "toggle_sidebar", "Show or hide the history sidebar (refreshes it)"),
     ("ctrl+f", "search_history", "Search every stored message"),
@@ -100,8 +109,9 @@ class HolySheepApp(HistoryApp):
 
     def __init__(
         self,
-        session: Session,
+        session: Session | FirstFrame,
         *,
+        open_later: SessionOpener | None = None,
         store: HistoryStore | None = None,
         metrics: MetricsLog | None = None,
         prices: PriceBook | None = None,
@@ -111,22 +121,35 @@ class HolySheepApp(HistoryApp):
         first_run: HolySheepError | None = None,
         history: HistoryOpener | None = None,
     ) -> None:
-        """``history`` opens the store after the first frame, in a thread (``store`` is then ignored)."""
+        """``history`` opens the store after the first frame, in a thread (``store`` is then ignored).
+
+        Given a ``FirstFrame`` (a start-up cache hit), the first frame is drawn from it and ``open_later``
+        opens the session (and says why there is no key) right after that frame."""
         super().__init__()
-        self.session = session
-        self.prices = prices if prices is not None else PriceBook(session.config.pricing)
-        self.money = CurrencyView.from_config(session.config.pricing)
+        if isinstance(session, FirstFrame):
+            if open_later is None:
+                raise TypeError("a FirstFrame needs open_later")
+            self._session: Session | None = None
+            self.pending_session: Once[tuple[Session, HolySheepError | None]] | None = Once(open_later)
+            frame = session
+        else:
+            self._session, self.pending_session, frame = session, None, FirstFrame.of(session)
+        self.first_frame = frame
+        self.startup_error: BaseException | None = None
+        """Why the session opened after the first frame failed after all (the app then exits)."""
+        self.prices = prices if prices is not None else frame.price_book()
+        self.money = frame.currency_view()
         self._store, self._metrics, self._history_opener = store, metrics, history
         self._history_worker: Worker[tuple[HistoryStore | None, str | None]] | None = None
         """Opening the history; None once its result is taken."""
         self._controller: ConversationController | None = None
         self._started = False
-        self.model = session.profile.model
-        self.conversation = Conversation(session.profile_name, self.model)
+        self.model = frame.model
+        self.conversation = Conversation(frame.profile_name, self.model)
         self.live = LiveState(clock=clock, model=self.model)
-        self.budget = BudgetWatch(session.profile_name, session.profile, metrics)
+        self.budget = BudgetWatch(frame.profile_name, frame, metrics)
         self.recent: list[str] = []
-        self.favourites = list(session.config.ui.favourite_models)
+        self.favourites = list(frame.favourite_models)
         self.model_windows: dict[str, int] = {}
         self.relay_models: list[str] = []
         self._cursor_blink = cursor_blink
@@ -135,10 +158,7 @@ class HolySheepApp(HistoryApp):
         """Why there is no key: the app opens on the first-run screen."""
         self._turn: _Running | None = None
         self._worker: Worker[Turn] | None = None
-        if session.is_demo:
-            self.sub_title = "DEMO · built-in relay simulator · no key, no network"
-        else:
-            self.sub_title = f"{session.profile_name} · {session.profile.base_url}"
+        self.sub_title = frame.sub_title
 
     # ---- layout --------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -150,16 +170,16 @@ class HolySheepApp(HistoryApp):
         prompt = PromptInput(id="prompt")
         prompt.cursor_blink = self._cursor_blink
         yield prompt
-        endpoint = "demo" if self.session.is_demo else self.session.profile_name
-        yield StatusBar(
-            self.live, self.money, endpoint=endpoint, demo=self.session.is_demo, budget=self.budget, id="status"
-        )
+        frame = self.first_frame
+        endpoint = "demo" if frame.demo else frame.profile_name
+        yield StatusBar(self.live, self.money, endpoint=endpoint, demo=frame.demo, budget=self.budget, id="status")
 
     def on_mount(self) -> None:
-        theme = self.session.config.ui.theme
+        theme = self.first_frame.theme
         if theme in self.available_themes:
             self.theme = theme
-        self.theme_changed_signal.subscribe(self, self._remember_theme)
+        # After the theme set above is published: that one is no change to remember.
+        self.call_next(self.theme_changed_signal.subscribe, self, self._remember_theme)
         self.query_one(PromptInput).focus()
         self._exit_signals = install_exit_signals(self)
         if self._history_opener is None:
@@ -175,7 +195,9 @@ class HolySheepApp(HistoryApp):
         if self._started:
             return
         self._started = True
-        if self.first_run is None:
+        if self.pending_session is not None:
+            load_session_later(self)  # then the models, or the first-run screen
+        elif self.first_run is None:
             self._load_models()
         if self._history_opener is not None:
             self._history_worker = self._open_history(self._history_opener)
@@ -192,6 +214,30 @@ class HolySheepApp(HistoryApp):
         warm_lexers()
         if not self.is_headless:  # tests run many apps in one process: their garbage must stay collectable
             gc.freeze()
+
+    @property
+    def session(self) -> Session:
+        """Opened before the app, or right after its first frame; a use before then waits for it."""
+        if self._session is None:
+            pending = self.pending_session
+            if pending is not None:
+                try:
+                    result: tuple[Session, HolySheepError | None] | BaseException = pending.result()
+                except Exception as exc:
+                    result = exc
+                adopt_session(self, result)
+            if self._session is None:
+                raise self.startup_error or HolySheepError("The session is not open.")
+        return self._session
+
+    @session.setter
+    def session(self, session: Session) -> None:
+        self._session = session
+
+    @property
+    def open_session(self) -> Session | None:
+        """The session if it is open (never waits for it)."""
+        return self._session
 
     @property
     def controller(self) -> ConversationController:
@@ -404,10 +450,6 @@ class HolySheepApp(HistoryApp):
         ]
         self.push_screen(ChoiceScreen("Copy which code block?", labels), copy)
 
-    def action_toggle_reasoning(self) -> None:
-        shown = self.view.toggle_reasoning()
-        self.notify("Reasoning shown for every answer." if shown else "Reasoning folded.", timeout=2)
-
     def action_system_prompt(self) -> None:
         from holysheep_tui.tui.screens.dialogs import SystemPromptScreen
 
@@ -509,26 +551,34 @@ class HolySheepApp(HistoryApp):
 
 
 def run_app(args: argparse.Namespace, session: Session | None = None) -> int:
-    """``holysheep`` with no subcommand: open the session, run the app, close everything."""
+    """``holysheep`` with no subcommand: open the session, run the app, close everything.
+
+    With a start-up cache hit on a terminal, the first frame comes first and the session right after it;
+    otherwise the config is validated before the screen, so a bad one never flashes it."""
     problem: HolySheepError | None = None
     app: HolySheepApp | None = None
-    if session is None:
-        try:
-            session = open_session(
-                profile=args.profile, base_url=args.base_url, model=args.model, demo=args.demo, lazy_demo=True
-            )
-        except (KeyMissingError, KeyringError) as exc:
-            from holysheep_tui.tui.screens.first_run import keyless_session
-
-            session, problem = keyless_session(args, exc), exc  # the app opens on the first-run screen
+    frame: FirstFrame | None = None
+    if session is None and sys.stdin.isatty() and sys.stdout.isatty():
+        frame = cached_first_frame(args)
+    if session is None and frame is None:
+        session, problem = open_app_session(args)
     try:
-        metrics = None if session.is_demo else MetricsLog()  # the demo is still recorded in the history
-        app = HolySheepApp(session, metrics=metrics, first_run=problem, history=open_history)
-        app.run()
+        demo = frame.demo if frame is not None else session is not None and session.is_demo
+        metrics = None if demo else MetricsLog()  # the demo is still recorded in the history
+        if frame is not None:
+            later = functools.partial(open_app_session, args)
+            app = HolySheepApp(frame, open_later=later, metrics=metrics, history=open_history)
+        elif session is not None:
+            app = HolySheepApp(session, metrics=metrics, first_run=problem, history=open_history)
+        if app is not None:
+            app.run()
     finally:
         if app is not None:
             app.close_history()
-        session.close()
-        if app is not None:
-            app.session.close()  # the demo the first-run screen may have switched to
+        if session is not None:
+            session.close()
+        if app is not None and app.open_session is not None:
+            app.open_session.close()  # opened after the first frame, or the demo the first-run screen chose
+    if app is not None and app.startup_error is not None:
+        raise app.startup_error  # the front end prints it: one clear line, its exit code
     return 0 if app is None or app.return_code is None else app.return_code

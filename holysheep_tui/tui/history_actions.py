@@ -36,6 +36,8 @@ class HistoryApp(App[None]):
     money: CurrencyView
     live: LiveState
     _turn: Any
+    _store: HistoryStore | None
+    """The store the controller writes to (the controller itself may not exist yet)."""
     history_store: HistoryStore | None = None
     """The store as opened; kept for reading even after a write failure made the controller drop it."""
     export_dir: Path | None = None
@@ -49,7 +51,7 @@ class HistoryApp(App[None]):
         """At mount: show start-up notices (a corrupt database moved aside, interrupted answers)."""
         from holysheep_tui.history_loader import startup_notices
 
-        store = self.history_store = self.controller.store
+        store = self.history_store = self._store
         self.sidebar.store = store
         if store is not None:
             for severity, text in startup_notices(store):

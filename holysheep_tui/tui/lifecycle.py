@@ -1,4 +1,5 @@
-"""How the app starts and ends around the history: recovery on start, a clean stop on SIGTERM and SIGHUP.
+"""How the app starts and ends: its session (before or right after the first frame), the history's
+recovery on start, a clean stop on SIGTERM and SIGHUP.
 
 A streaming answer is flushed to the history every half second. SIGKILL leaves it 'streaming'; the next
 start marks it 'interrupted'. SIGTERM (``kill``) and SIGHUP (the terminal closed) cancel the running turn
@@ -7,6 +8,7 @@ first, so the controller stores the partial answer as 'stopped', then the app ex
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import contextlib
 import os
@@ -16,10 +18,20 @@ from typing import TYPE_CHECKING, Any
 
 from textual.app import App
 
-from holysheep_tui.errors import StorageError
+from holysheep_tui import locations
+from holysheep_tui.errors import HolySheepError, KeyMissingError, KeyringError, StorageError
+from holysheep_tui.startup import (
+    FirstFrame,
+    cache_key,
+    forget_first_frame,
+    launch_flags,
+    remember_first_frame,
+)
 
 if TYPE_CHECKING:
+    from holysheep_tui.session import Session
     from holysheep_tui.store import HistoryStore
+    from holysheep_tui.tui.app import HolySheepApp
 
 EXIT_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
 TURN_GROUP = "turn"
@@ -91,3 +103,93 @@ def _exit_soon_regardless(return_code: int, delay: float) -> None:
     timer = threading.Timer(delay, os._exit, args=(return_code,))
     timer.daemon = True  # a normal exit does not wait for it
     timer.start()
+
+
+# ---- the session: opened before the screen, or (start-up cache hit) right after the first frame ------
+
+
+def open_app_session(args: argparse.Namespace) -> tuple[Session, HolySheepError | None]:
+    """The app's session and, without a key, why (the first-run screen asks for one).
+
+    The config's bytes are read once: the start-up cache's key is over the very bytes validated."""
+    from holysheep_tui.config import config_from_bytes, read_config_bytes
+    from holysheep_tui.session import open_session
+
+    path = locations.config_file()
+    raw = read_config_bytes(path)
+    key = cache_key(launch_flags(args), path, raw, os.environ)
+    config = config_from_bytes(raw, path)
+    problem: HolySheepError | None = None
+    try:
+        session = open_session(
+            profile=args.profile, base_url=args.base_url, model=args.model, demo=args.demo,
+            config=config, lazy_demo=True,
+        )  # fmt: skip
+    except (KeyMissingError, KeyringError) as exc:
+        from holysheep_tui.tui.screens.first_run import keyless_session
+
+        session, problem = keyless_session(args, exc, config=config), exc
+    remember_first_frame(key, FirstFrame.of(session))
+    return session, problem
+
+
+def load_session_later(app: HolySheepApp) -> None:
+    """After the first frame: the full load in a thread; the app adopts its result on its own loop."""
+
+    async def load() -> None:
+        pending = app.pending_session
+        if pending is None:
+            return
+        try:
+            result: tuple[Session, HolySheepError | None] | BaseException = await asyncio.to_thread(pending.result)
+        except Exception as exc:  # the app exits and the front end reports it
+            result = exc
+        adopt_session(app, result)
+
+    app.run_worker(load(), group="session", exit_on_error=False)
+
+
+def adopt_session(app: HolySheepApp, result: tuple[Session, HolySheepError | None] | BaseException) -> None:
+    """Swap in the loaded session; a config that failed after all ends the app with its error."""
+    if app.pending_session is None:
+        return
+    app.pending_session = None
+    if isinstance(result, BaseException):
+        forget_first_frame()
+        app.startup_error = result
+        app.exit(return_code=result.exit_code if isinstance(result, HolySheepError) else 1)
+        return
+    session, problem = result
+    app.session = session
+    adopt_first_frame(app, FirstFrame.of(session))
+    if problem is not None:
+        from holysheep_tui.tui.screens.first_run import open_first_run
+
+        app.first_run = problem
+        open_first_run(app, problem)
+    else:
+        app._load_models()
+
+
+def adopt_first_frame(app: HolySheepApp, frame: FirstFrame) -> None:
+    """The loaded config says otherwise than the cache (edited meanwhile): show what it says."""
+    from holysheep_tui.tui.widgets.sidebar import HistorySidebar
+    from holysheep_tui.tui.widgets.status_bar import StatusBar
+
+    old, app.first_frame = app.first_frame, frame
+    app.budget.profile = app.session.profile
+    if frame == old:
+        return
+    app.prices, app.money = frame.price_book(), frame.currency_view()
+    app.favourites = list(frame.favourite_models)
+    if app.model == old.model and not app.conversation.turns:
+        app.model = app.conversation.model = app.live.model = frame.model
+    app.conversation.profile = frame.profile_name
+    app.budget.profile_name = frame.profile_name
+    app.sub_title = frame.sub_title
+    if frame.theme != old.theme and frame.theme in app.available_themes:
+        app.theme = frame.theme
+    app.query_one(HistorySidebar).money = app.money
+    bar = app.query_one(StatusBar)
+    bar.money, bar.endpoint, bar.demo = app.money, "demo" if frame.demo else frame.profile_name, frame.demo
+    bar.redraw()

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from textual.message import Message
 
-from holysheep_tui.controller import Turn
-from holysheep_tui.wire import StreamEvent
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from holysheep_tui.controller import Turn
+    from holysheep_tui.wire import StreamEvent
 
 
 @dataclass

@@ -22,7 +22,7 @@ from textual.screen import Screen
 from textual.widgets import Button, Input, Static
 
 from holysheep_tui.client import RelayClient
-from holysheep_tui.config import Profile, load_config, resolve_profile
+from holysheep_tui.config import Config, Profile, load_config, resolve_profile
 from holysheep_tui.controller import Conversation
 from holysheep_tui.errors import AuthError, HolySheepError, KeyMissingError
 from holysheep_tui.keys import Secret, mask, store_key
@@ -52,7 +52,9 @@ class DemoChosen:
 FirstRunChoice = KeyEntered | DemoChosen
 
 
-def keyless_session(args: argparse.Namespace, problem: HolySheepError | None = None) -> Session:
+def keyless_session(
+    args: argparse.Namespace, problem: HolySheepError | None = None, *, config: Config | None = None
+) -> Session:
     """The session ``holysheep`` would open, without a key (the first-run screen asks for one).
 
     Not on a terminal nobody can answer that screen: ``problem`` is raised instead, with the ways out.
@@ -62,7 +64,7 @@ def keyless_session(args: argparse.Namespace, problem: HolySheepError | None = N
             "Set HOLYSHEEP_API_KEY or run `holysheep key set`; or try `holysheep --demo` (no key needed)."
         )
         raise problem
-    config = load_config()
+    config = config or load_config()
     name, profile = resolve_profile(config, profile=args.profile, base_url=args.base_url, model=args.model)
     return Session(config, name, profile, None, None)
 

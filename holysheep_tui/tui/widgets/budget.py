@@ -7,18 +7,19 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from textual.app import App
 from textual.content import Content
 from textual.message import Message
 
-from holysheep_tui.budget import BudgetLine, BudgetStatus, Level, budget_status
-from holysheep_tui.config import Profile
-from holysheep_tui.metrics import MetricsLog
+from holysheep_tui.budget import BudgetLimits, BudgetLine, BudgetStatus, Level, budget_status
 from holysheep_tui.money import format_usd
-from holysheep_tui.prices import Cost
-from holysheep_tui.tui.screens.dialogs import ConfirmScreen
 from holysheep_tui.tui.widgets.prompt import PromptInput
+
+if TYPE_CHECKING:
+    from holysheep_tui.metrics import MetricsLog
+    from holysheep_tui.prices import Cost
 
 _RANK: dict[Level, int] = {"ok": 0, "warn": 1, "over": 2}
 _STYLE: dict[Level, str] = {"ok": "", "warn": "bold $text-warning", "over": "bold $text-error"}
@@ -36,7 +37,7 @@ class BudgetLoaded(Message):
 class BudgetWatch:
     """Spend against the profile's daily and monthly budgets; no budget without a metrics log."""
 
-    def __init__(self, profile_name: str, profile: Profile, log: MetricsLog | None) -> None:
+    def __init__(self, profile_name: str, profile: BudgetLimits, log: MetricsLog | None) -> None:
         self.profile_name = profile_name
         self.profile = profile
         self.log = log
@@ -105,6 +106,8 @@ def ask_before_sending(
     app: App[None], watch: BudgetWatch, text: str, send: Callable[[], Awaitable[None]]
 ) -> None:
     """Over budget: ask first. Yes sends; no sends nothing and leaves the prompt in the input."""
+
+    from holysheep_tui.tui.screens.dialogs import ConfirmScreen
 
     async def answered(yes: bool | None) -> None:
         if yes:
