@@ -7,6 +7,7 @@ Each subcommand lives in its own module exposing ``register(subparsers, common)`
 from __future__ import annotations
 
 import argparse
+import gc
 import importlib
 import os
 import sys
@@ -71,6 +72,8 @@ def build_parser(*, subcommands: bool = True) -> argparse.ArgumentParser:
 
 
 def _run_app(args: argparse.Namespace) -> int:
+    # Start-up allocates much and frees little: no collections until the app's first frame re-enables them.
+    gc.disable()
     from holysheep_tui.tui.app import run_app  # Textual is imported only for the app
 
     return run_app(args)

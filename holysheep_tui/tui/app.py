@@ -67,6 +67,7 @@ KEYS: list[tuple[str, str, str]] = [
     ("f3", "system_prompt", "Set this conversation's system prompt"),
     ("f4", "copy_answer", "Copy the last answer (OSC 52)"),
     ("f5", "copy_code", "Copy a code block from the last answer"),
+    ("f9", "toggle_reasoning", "Show or hide the reasoning of every answer"),
     ("ctrl+t", "change_theme", "Choose a theme (remembered in the config)"),
     ("ctrl+b", "toggle_sidebar", "Show or hide the history sidebar (refreshes it)"),
     ("ctrl+f", "search_history", "Search every stored message"),
@@ -195,6 +196,7 @@ class HolySheepApp(HistoryApp):
         if self._started:
             return
         self._started = True
+        gc.enable()  # the command line turned collections off for the start-up
         if self.pending_session is not None:
             load_session_later(self)  # then the models, or the first-run screen
         elif self.first_run is None:
@@ -449,6 +451,10 @@ class HolySheepApp(HistoryApp):
             for i, (lang, code) in enumerate(blocks)
         ]
         self.push_screen(ChoiceScreen("Copy which code block?", labels), copy)
+
+    def action_toggle_reasoning(self) -> None:
+        shown = self.view.toggle_reasoning()
+        self.notify("Reasoning shown for every answer." if shown else "Reasoning folded.", timeout=2)
 
     def action_system_prompt(self) -> None:
         from holysheep_tui.tui.screens.dialogs import SystemPromptScreen
