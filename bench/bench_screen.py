@@ -21,7 +21,18 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import Deadline, Result, Target, fmt, isolated_env, median, p95, peak_rss_mb, scratch_home
+from _common import (
+    Deadline,
+    Result,
+    Target,
+    fmt,
+    isolated_env,
+    median,
+    p95,
+    peak_rss_mb,
+    proc_cpu_time,
+    scratch_home,
+)
 from bench_startup import APP_MARKER
 from bench_typing import Tmux, status_lines
 
@@ -37,6 +48,8 @@ POLL = 0.01
 LAST_WORD_TARGET = 0.2
 FREEZE_TARGET = 0.25
 RSS_TARGET = 150.0
+FULL_SPEED_CPU_TARGET = 3.0  # s of CPU for the 4,000-token answer at full speed
+CORES_TARGET = 0.15  # at 100 tok/s
 SLACK = 400  # characters the matched position may step back (a fragment seen again higher up)
 _SPLIT = re.compile(r"\s{2,}|[│┃║|─━═┌┐└┘├┤┬┴┼╭╮╯╰▌▐█▎▊]")
 
@@ -128,6 +141,7 @@ def measure(tokens: int, tps: float | None, home: Path, sim: RelaySimulator) -> 
         tmux.keys(PROMPT)
         if tmux.wait_for(PROMPT, 10) is None:
             raise RuntimeError("the prompt never appeared")
+        cpu_before, wall_before = proc_cpu_time(tmux.pid), time.perf_counter()
         tmux.keys("Enter", literal=False)
         t0 = chat_request(sim).started
         last_due = answer.due[-1]
@@ -144,9 +158,11 @@ def measure(tokens: int, tps: float | None, home: Path, sim: RelaySimulator) -> 
             if pos >= len(answer.text) or (idle_at is not None and t > idle_at + 3):
                 break
             time.sleep(POLL)
+        cpu_after, wall_after = proc_cpu_time(tmux.pid), time.perf_counter()
         rss = peak_rss_mb(tmux.pid)
     finally:
         tmux.close()
+    cpu = cpu_after - cpu_before if cpu_after is not None and cpu_before is not None else None
     # Chunk delays: first poll whose offset reaches the chunk's end, minus when the chunk left the simulator.
     rec = chat_request(sim, finished=True)
     arrived = answer.arrivals(rec.sent, t0)
@@ -171,6 +187,7 @@ def measure(tokens: int, tps: float | None, home: Path, sim: RelaySimulator) -> 
         "tokens": tokens, "tps": tps, "chunks": len(answer.ends), "chunks_seen": len(delays),
         "delays_s": delays, "p50": median(delays), "p95": p95(delays), "last_word": last_word,
         "freeze": freeze, "rss_mb": rss, "polls": len(polls), "poll_interval": median(gaps),
+        "cpu": cpu, "cores": cpu / (wall_after - wall_before) if cpu is not None else None,
         "streamed_for": last_due, "sent_for": arrived[-1] - arrived[0],
     }  # fmt: skip
 
@@ -179,7 +196,7 @@ def bench(tokens: int, repeat: int) -> Result:
     result = Result("screen", "1b. Streaming in a real terminal: screen delay, freezes, memory")
     result.columns = [
         "speed", "tokens", "chunks seen", "chunk-to-screen p50 s", "p95 s", "last word s",
-        "longest freeze s", "peak RSS MB", "poll interval s",
+        "longest freeze s", "peak RSS MB", "app CPU s", "app cores", "poll interval s",
     ]  # fmt: skip
     result.runs = repeat
     with scratch_home("screen") as home, RelaySimulator(pacing=DEMO_PACING) as sim:
@@ -197,7 +214,7 @@ def bench(tokens: int, repeat: int) -> Result:
             result.rows.append(
                 [label, tokens, f"{min(r['chunks_seen'] for r in runs)}/{runs[0]['chunks']}", fmt(med("p50"), 3),
                  fmt(med("p95"), 3), fmt(med("last_word"), 3), fmt(med("freeze"), 3), fmt(med("rss_mb"), 1),
-                 fmt(med("poll_interval"), 3)]
+                 fmt(med("cpu"), 2), fmt(med("cores"), 3), fmt(med("poll_interval"), 3)]
             )  # fmt: skip
             result.targets += [
                 Target(f"chunk-to-screen delay p50, {label}", med("p50"), LAST_WORD_TARGET, "s"),
@@ -207,13 +224,18 @@ def bench(tokens: int, repeat: int) -> Result:
                 ),
                 Target(f"longest freeze while streaming, {label}", med("freeze"), FREEZE_TARGET, "s"),
                 Target(f"peak RSS while streaming, {label}", med("rss_mb"), RSS_TARGET, "MB"),
+                Target(f"app CPU for the whole answer, {label}", med("cpu"), FULL_SPEED_CPU_TARGET, "s")
+                if tps is None
+                else Target(f"app cores while streaming, {label}", med("cores"), CORES_TARGET, "cores"),
             ]
     result.notes.append(
         "tmux 160x48 on a private socket, `capture-pane` polled about every 10 ms (its own cost included: "
         "the poll interval column). The app talks to a relay simulator in the benchmark's process (the demo's "
         "pacing) over loopback. Delays run from the moment the simulator wrote a chunk to the socket (its "
         "write log) to the first poll showing it; a freeze is the longest interval without a screen change "
-        "between the first chunk's sending and the last chunk on screen. Peak RSS is the app's VmHWM. The chunk-to-screen "
+        "between the first chunk's sending and the last chunk on screen. Peak RSS is the app's VmHWM; app CPU "
+        "is the whole app process's (user + system, /proc) from Enter until the last word was on screen, "
+        "cores that over the same wall time. The chunk-to-screen "
         "rows use the last-word limit (0.2 s) as their yardstick."
     )
     return result

@@ -48,7 +48,18 @@ class Outcome:
 
     def key(self) -> tuple[object, ...]:
         err = None if self.error is None else (type(self.error), str(self.error), self.error.status)
-        return (self.events, err, self.done, self.finished, self.saw_content)
+        return (joined(self.events), err, self.done, self.finished, self.saw_content)
+
+
+def joined(events: list[StreamEvent]) -> list[StreamEvent]:
+    """Runs of text deltas as one: ``feed_read`` hands on a read's text as one delta, where reads fall is chance."""
+    out: list[StreamEvent] = []
+    for event in events:
+        if isinstance(event, ContentDelta | ReasoningDelta) and out and type(out[-1]) is type(event):
+            out[-1] = type(event)(out[-1].text + event.text)  # type: ignore[union-attr]
+        else:
+            out.append(event)
+    return out
 
 
 def run(stream: bytes, cuts: list[int] | None = None, model: str = "kimi-k2") -> Outcome:
@@ -788,3 +799,17 @@ def test_a_read_of_plain_events_with_one_odd_string_matches_the_general_path(tok
     ends = [i + 2 for i in range(len(stream)) if stream[i : i + 2] == b"\n\n"]
     for cuts in [ends[2::3], ends[3::4], ends[:4] + ends[7:]]:
         assert run(stream, cuts).key() == whole.key(), cuts
+
+
+@pytest.mark.parametrize("name", ["openai", "deepseek", "relay"])
+def test_one_read_hands_on_each_run_of_text_as_one_delta(name: str) -> None:
+    """A whole stream in one read: the same events in order, runs of content or reasoning joined."""
+    stream = FIXTURES[name]
+    one_read = run_raw(stream, None, "kimi-k2", reads=True).events
+    per_event = run_feed(stream, None, "kimi-k2").events
+    assert one_read == joined(per_event)
+    assert len(one_read) < len(per_event)
+    kinds = [type(e) for e in one_read]
+    assert not any(a is b and a in (ContentDelta, ReasoningDelta) for a, b in zip(kinds, kinds[1:], strict=False))
+    if name == "openai":
+        assert ContentDelta("你好！有什么可以帮你？") in one_read
