@@ -91,10 +91,20 @@ class Tmux:
         return None
 
     def close(self) -> None:
+        """End the tmux server and wait (up to 10 s) for the program to exit, so that its shutdown
+        does not overlap the next measurement."""
         try:
             self.run("kill-server")
         except (RuntimeError, subprocess.TimeoutExpired):
             pass
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and Path(f"/proc/{self.pid}").exists():
+            try:
+                if Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z":
+                    break  # exited, not yet reaped by its parent
+            except (OSError, IndexError):
+                break
+            time.sleep(0.05)
 
 
 def type_keys(tmux: Tmux, count: int, rng: random.Random, *, while_text: str | None) -> dict[str, Any]:

@@ -15,7 +15,7 @@ from textual.widgets import Collapsible, Static, TextArea
 
 from holysheep_tui.config import Config, Profile, RetryPolicy
 from holysheep_tui.session import Session
-from holysheep_tui.simulator import Pacing, RelaySimulator
+from holysheep_tui.simulator import Pacing, RecordedRequest, RelaySimulator
 from holysheep_tui.tui.app import KEYS, HolySheepApp
 from holysheep_tui.tui.messages import TurnEvents, TurnFinished
 from holysheep_tui.tui.screens.dialogs import ChoiceScreen, HelpScreen
@@ -40,6 +40,11 @@ def make_session(sim: RelaySimulator, *, retries: int = 0, model: str = "kimi-k2
         base_url=sim.base_url, model=model, retry=RetryPolicy(max_retries=retries, base_delay=0.05)
     )
     return Session(Config(), "demo", profile, None, None, simulator=sim)
+
+
+def chats(sim: RelaySimulator) -> list[RecordedRequest]:
+    """The chat requests the simulator saw (the model list is fetched too, at a time of its own)."""
+    return [r for r in sim.requests if r.path.endswith("/chat/completions")]
 
 
 def make_app(sim: RelaySimulator, *, retries: int = 0) -> HolySheepApp:
@@ -115,7 +120,7 @@ async def test_switching_model_sends_the_whole_conversation_to_the_new_model(sim
         markers = [str(m.render()) for m in app.query(Marker)]
         assert any("kimi-k2 → gpt-4.1" in m for m in markers)
         second = await send_and_wait(pilot, "第二个问题：延迟大概多少？")
-        body = sim.requests[-1].json
+        body = chats(sim)[-1].json
         assert body["model"] == "gpt-4.1"
         contents = [m["content"] for m in body["messages"]]
         assert contents[0] == "第一个问题：人民币怎么结算？"
@@ -215,7 +220,7 @@ async def test_ctrl_r_retries_after_an_error(sim: RelaySimulator) -> None:
             pilot, lambda: app._turn is None and app.conversation.turns[-1].status == "complete", "retry"
         )
         assert len(app.conversation.turns) == 1 and len(app.view.answers()) == 1
-        assert [r.json["messages"][-1]["content"] for r in sim.requests[-2:]] == ["服务器出错后重试"] * 2
+        assert [r.json["messages"][-1]["content"] for r in chats(sim)[-2:]] == ["服务器出错后重试"] * 2
 
 
 async def test_edit_and_resend_the_last_prompt(sim: RelaySimulator) -> None:
@@ -228,7 +233,7 @@ async def test_edit_and_resend_the_last_prompt(sim: RelaySimulator) -> None:
         await pilot.press("end", *"改")
         await pilot.press("enter")
         await wait_for(pilot, lambda: app._turn is None and len(app.conversation.turns) == 1, "the resend")
-        assert sim.requests[-1].json["messages"] == [{"role": "user", "content": "原来的问题改"}]
+        assert chats(sim)[-1].json["messages"] == [{"role": "user", "content": "原来的问题改"}]
 
 
 async def test_prompt_newline_key_and_recall(sim: RelaySimulator) -> None:
@@ -241,7 +246,7 @@ async def test_prompt_newline_key_and_recall(sim: RelaySimulator) -> None:
         assert prompt.text == "ab\ncd"
         await pilot.press("enter")
         await wait_for(pilot, lambda: app._turn is None and len(app.conversation.turns) == 1, "the answer")
-        assert sim.requests[-1].json["messages"][-1]["content"] == "ab\ncd"
+        assert chats(sim)[-1].json["messages"][-1]["content"] == "ab\ncd"
         assert prompt.text == ""
         await send_and_wait(pilot, "第二条")
         await pilot.press("up")
@@ -311,7 +316,7 @@ async def test_new_conversation_and_system_prompt(sim: RelaySimulator) -> None:
         await pilot.press("ctrl+s")
         await wait_for(pilot, lambda: app.conversation.system_prompt is not None, "the system prompt")
         await send_and_wait(pilot, "新对话")
-        assert sim.requests[-1].json["messages"] == [
+        assert chats(sim)[-1].json["messages"] == [
             {"role": "system", "content": "你是一位简洁的助手"},
             {"role": "user", "content": "新对话"},
         ]

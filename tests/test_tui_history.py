@@ -27,7 +27,7 @@ from holysheep_tui.tui.widgets.answer import StoredAnswer
 from holysheep_tui.tui.widgets.conversation import ConversationView, UserMessage
 from holysheep_tui.tui.widgets.prompt import PromptInput
 from holysheep_tui.tui.widgets.sidebar import HistorySidebar, RenameScreen
-from tests.test_tui_app import FAST, make_session, send_and_wait, wait_for
+from tests.test_tui_app import FAST, chats, make_session, send_and_wait, wait_for
 
 T0 = datetime(2024, 3, 1, 12, 0, tzinfo=UTC)
 
@@ -153,7 +153,7 @@ async def test_open_and_continue_sends_the_earlier_messages_to_the_same_conversa
         assert [u.text for u in app.view.query(UserMessage)] == [q for q, _ in SETTLE]
         assert [a.text for a in app.view.answers()] == [a for _, a in SETTLE]
         await send_and_wait(pilot, "第三个问题：怎么开发票？")
-        body = sim.requests[-1].json
+        body = chats(sim)[-1].json
         contents = [(m["role"], m["content"]) for m in body["messages"]]
         assert contents == [
             ("user", SETTLE[0][0]), ("assistant", SETTLE[0][1]),

@@ -36,8 +36,9 @@ def test_main_screen_mid_stream(
     snap_compare: SnapCompare, sim: RelaySimulator, size: tuple[int, int]
 ) -> None:
     """You should see, from its start, a Chinese prompt and the first half of a deepseek-v3.2 answer
-    (headings, a list), the DEMO badge, 'streaming' with ttft 0.00s, 2.50s elapsed, tok/s, an estimated
-    (≈) token count and ≈¥ cost in the status bar, and an empty prompt below."""
+    (headings, a list) over blank lines kept for the text to come, the DEMO badge, 'streaming' with
+    ttft 0.00s, 2.50s elapsed, tok/s, an estimated (≈) token count and ≈¥ cost in the status bar, and an
+    empty prompt below."""
     assert _compare(snap_compare, sim, "main-mid-stream", size)
 
 

@@ -1,7 +1,7 @@
 """The full-screen app: composes the widgets, runs each turn in a worker, routes messages.
 
-Every token: controller ``on_events`` -> ``TurnEvents`` (one per network read) posted to the answer
-widget (which draws it) -> bubbles to the app (which updates the status bar's state).
+Every token: controller ``on_events`` -> ``TurnEvents`` (one per network read) posted to the app ->
+the answer widget (which draws it) and the status bar's state.
 """
 
 from __future__ import annotations
@@ -322,15 +322,17 @@ class HolySheepApp(HistoryApp):
         self, conversation: Conversation, prompt: str, model: str, answer: AnswerView
     ) -> Turn:
         def on_events(events: Sequence[StreamEvent]) -> None:
-            answer.post_message(TurnEvents(events))
+            self.post_message(TurnEvents(events, answer))
 
         turn = await self.controller.run_turn(conversation, prompt, model=model, on_events=on_events)
-        answer.post_message(TurnFinished(turn))
+        self.post_message(TurnFinished(turn))
         return turn
 
     @on(TurnEvents)
     def _turn_events(self, message: TurnEvents) -> None:
-        if self._turn is not None:
+        if message.answer.is_attached:
+            message.answer.apply_all(message.events)
+        if self._turn is not None and self._turn.answer is message.answer:
             apply = self.live.apply
             for event in message.events:
                 apply(event)

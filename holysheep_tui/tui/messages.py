@@ -11,17 +11,21 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
 
     from holysheep_tui.controller import Turn
+    from holysheep_tui.tui.widgets.answer import AnswerView
     from holysheep_tui.wire import StreamEvent
 
 
 @dataclass
-class TurnEvents(Message):
-    """The typed stream events of one network read of the running turn (every token takes this path).
+class TurnEvents(Message, bubble=False):
+    """The typed stream events of one network read of a turn (every token takes this path), posted to
+    the app, which hands them to ``answer`` (the widget drawing that turn) and to the status bar's state.
 
-    One message per read, not per event: a message costs a dispatch on every widget it bubbles through.
+    One message per read, not per event, and straight to the app: a message costs a dispatch on every
+    widget it passes through.
     """
 
     events: Sequence[StreamEvent]
+    answer: AnswerView
 
 
 @dataclass

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import ClassVar
 
-from textual import events, on
+from textual import events
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.content import Content
@@ -24,7 +24,6 @@ from holysheep_tui.textsafety import show_control
 from holysheep_tui.tui.markdown_blocks import BlockSplitter
 from holysheep_tui.tui.markdown_render import BlockRenderer
 from holysheep_tui.tui.markdown_stream import StreamingMarkdown
-from holysheep_tui.tui.messages import TurnEvents
 from holysheep_tui.wire import (
     ContentDelta,
     RateLimitWait,
@@ -91,10 +90,6 @@ class AnswerView(Vertical):
             notice.remove_class(name)
         if kind:
             notice.add_class(f"-{kind}")
-
-    @on(TurnEvents)
-    def _on_turn_events(self, message: TurnEvents) -> None:
-        self.apply_all(message.events)  # the message bubbles on to the app's status bar
 
     def apply_all(self, events: Sequence[StreamEvent]) -> None:
         """The events of one network read; runs of text deltas reach the Markdown as one append each."""

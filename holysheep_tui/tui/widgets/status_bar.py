@@ -34,7 +34,7 @@ from holysheep_tui.wire import (
 )
 
 Phase = Literal["idle", "connecting", "thinking", "streaming", "retrying", "waiting", "stopped", "error"]
-TICK = 0.2
+TICK = 0.5  # seconds between redraws while an answer runs (each one repaints the bottom of the screen)
 
 
 @dataclass
@@ -163,6 +163,7 @@ class StatusBar(Vertical):
         self.endpoint = endpoint
         self.demo = demo
         self.budget = budget
+        self._shown: dict[str, Content] = {}
 
     def compose(self) -> ComposeResult:
         yield Static(id="status-live", markup=False)
@@ -209,8 +210,11 @@ class StatusBar(Vertical):
             self.redraw()
 
     def redraw(self) -> None:
-        self.query_one("#status-live", Static).update(self.live_line())
-        self.query_one("#status-money", Static).update(self.money_line())
+        """Repaint what changed: both lines are one row of a fixed width, so never a new layout."""
+        for name, line in (("#status-live", self.live_line()), ("#status-money", self.money_line())):
+            if self._shown.get(name) != line:
+                self._shown[name] = line
+                self.query_one(name, Static).update(line, layout=False)
 
     def live_line(self) -> Content:
         s = self.state
