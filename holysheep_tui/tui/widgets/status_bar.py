@@ -1,6 +1,6 @@
 """The live status bar: endpoint, model, state, latency, speed, tokens and cost.
 
-The turn's handlers write into a small ``LiveState``; the bar redraws from it on a timer (5 Hz while a
+The turn's handlers write into a small ``LiveState``; the bar redraws from it on a timer (2 Hz while a
 turn runs), so a fast stream never floods the screen with status updates.
 """
 
