@@ -14,6 +14,7 @@ import os
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -476,7 +477,7 @@ class BatchRunner:
             self.summary.stopped_by = turn.error
             return
         if self.budget is not None and turn.cost is not None:
-            self.budget = self.budget.with_spend(turn.cost.usd)
+            self.budget = self.budget.rolled(date.today()).with_spend(turn.cost.usd)  # a run past midnight
             if self.budget.level == "over":
                 self.summary.stopped_by = BudgetExceededError(
                     f"The budget of profile '{self.budget.profile}' is used up: {self.budget.summary()}.",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
-from datetime import datetime, tzinfo
+from datetime import date, datetime, tzinfo
 from typing import Literal, Protocol
 
 from holysheep_tui.errors import BudgetExceededError
@@ -50,6 +50,8 @@ class BudgetStatus:
     profile: str
     daily: BudgetLine | None = None
     monthly: BudgetLine | None = None
+    as_of: date | None = None
+    """The local day the spend was counted for (None: not tied to a day)."""
 
     @property
     def lines(self) -> tuple[BudgetLine, ...]:
@@ -68,6 +70,17 @@ class BudgetStatus:
             return None if line is None else replace(line, spent_usd=line.spent_usd + usd)
 
         return replace(self, daily=add(self.daily), monthly=add(self.monthly))
+
+    def rolled(self, today: date) -> BudgetStatus:
+        """The status on ``today``: a new day starts the daily spend at zero, a new month the monthly one."""
+        if self.as_of is None or today == self.as_of:
+            return self
+        new_month = (today.year, today.month) != (self.as_of.year, self.as_of.month)
+
+        def zero(line: BudgetLine | None, reset: bool) -> BudgetLine | None:
+            return replace(line, spent_usd=0.0) if line is not None and reset else line
+
+        return replace(self, daily=zero(self.daily, True), monthly=zero(self.monthly, new_month), as_of=today)
 
     def summary(self) -> str:
         """"$8.10 of $10.00 today (81%) · $40.00 of $100.00 this month (40%)", or "" with no budget."""
@@ -134,6 +147,7 @@ def budget_status(
         profile_name,
         daily=BudgetLine("day", daily, day) if daily is not None else None,
         monthly=BudgetLine("month", monthly, month) if monthly is not None else None,
+        as_of=(now or datetime.now().astimezone()).astimezone(tz).date(),
     )
 
 

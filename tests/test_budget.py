@@ -77,3 +77,19 @@ def test_with_spend_moves_the_status_bar_without_rereading(tmp_path: Path) -> No
     after = status.with_spend(1.5)
     assert after.level == "warn"
     assert after.summary() == "$8.50 of $10.00 today (85%) · $8.50 of $100.00 this month (8%)"
+
+
+def test_a_new_day_starts_the_daily_spend_again_and_a_new_month_the_monthly(tmp_path: Path) -> None:
+    """An app (or a batch) still running after midnight does not carry yesterday's spend."""
+    log = MetricsLog(tmp_path / "metrics.jsonl")
+    _spent(log, 9.5)
+    limits = Profile(budget_daily_usd=10.0, budget_monthly_usd=100.0)
+    status = budget_status("默认", limits, log, now=NOW, tz=SHANGHAI).with_spend(0.6)
+    assert status.as_of == NOW.date() and status.level == "over"
+    assert status.rolled(NOW.date()) is status
+    tomorrow = status.rolled(NOW.date() + timedelta(days=1))
+    assert tomorrow.daily is not None and tomorrow.daily.spent_usd == 0.0 and tomorrow.level == "ok"
+    assert tomorrow.monthly is not None and tomorrow.monthly.spent_usd == pytest.approx(10.1)
+    next_month = tomorrow.rolled(datetime(2026, 4, 1, tzinfo=SHANGHAI).date())
+    assert next_month.monthly is not None and next_month.monthly.spent_usd == 0.0
+    assert "$0.00 of $10.00 today" in next_month.summary()

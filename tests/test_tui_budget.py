@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -171,3 +171,19 @@ async def test_rate_limit_wait_is_shown_in_the_status_bar(sim: RelaySimulator) -
         await pilot.press("escape")  # stop waiting: nothing was sent
         await wait_for(pilot, lambda: app._turn is None, "the stop")
         assert len(chats(sim)) == 1
+
+
+async def test_after_midnight_a_used_up_daily_budget_lets_the_next_prompt_through(
+    sim: RelaySimulator, tmp_path: Path
+) -> None:
+    app = make_app(sim, spent_log(tmp_path / "metrics.jsonl", 0.02))
+    async with app.run_test(size=(160, 48)) as pilot:
+        bar = app.query_one(StatusBar)
+        await wait_for(pilot, lambda: bar.has_class("-budget-over"), "the used-up budget")
+        app.budget.today = lambda: date.today() + timedelta(days=1)  # the app ran on past midnight
+        await send(pilot, "新的一天，预算重新开始了吗？")
+        await wait_for(pilot, lambda: len(chats(sim)) == 1 and app._turn is None, "the answer")
+        assert not isinstance(app.screen, ConfirmScreen), "no question: today's budget is untouched"
+        assert "budget $0.0000 of $0.0100 today" not in money_line(app)  # the answer's cost now counts
+        assert app.budget.status is not None and app.budget.status.daily is not None
+        assert app.budget.status.daily.spent_usd < 0.02

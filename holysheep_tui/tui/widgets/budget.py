@@ -1,12 +1,14 @@
 """The profile's spend against its budgets while the app runs, and the question before sending over budget.
 
-The status is read from the metrics log once (in a thread), then kept current with each answer's cost.
+The status is read from the metrics log once (in a thread), then kept current with each answer's cost and
+with the calendar (a new day or month while the app runs starts that budget again from zero).
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import date
 from typing import TYPE_CHECKING
 
 from textual.app import App
@@ -37,11 +39,31 @@ class BudgetLoaded(Message):
 class BudgetWatch:
     """Spend against the profile's daily and monthly budgets; no budget without a metrics log."""
 
-    def __init__(self, profile_name: str, profile: BudgetLimits, log: MetricsLog | None) -> None:
+    def __init__(
+        self,
+        profile_name: str,
+        profile: BudgetLimits,
+        log: MetricsLog | None,
+        *,
+        today: Callable[[], date] = date.today,
+    ) -> None:
         self.profile_name = profile_name
         self.profile = profile
         self.log = log
-        self.status: BudgetStatus | None = None
+        self._status: BudgetStatus | None = None
+        self.today = today
+        """The local date (a parameter so that a test can move the calendar)."""
+
+    @property
+    def status(self) -> BudgetStatus | None:
+        """As of today: an app left running past midnight (or into a new month) starts a new budget day."""
+        if self._status is not None:
+            self._status = self._status.rolled(self.today())
+        return self._status
+
+    @status.setter
+    def status(self, status: BudgetStatus | None) -> None:
+        self._status = status
 
     @property
     def enabled(self) -> bool:
