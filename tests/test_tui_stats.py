@@ -17,7 +17,7 @@ from holysheep_tui.money import CurrencyView
 from holysheep_tui.session import Session
 from holysheep_tui.simulator import Pacing, RelaySimulator
 from holysheep_tui.tui.app import HolySheepApp
-from holysheep_tui.tui.screens.stats import StatsScreen, bar, build_stats
+from holysheep_tui.tui.screens.stats import COLUMNS, StatsScreen, bar, build_stats
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 PROFILE = "团队"
@@ -157,6 +157,26 @@ async def test_stats_screen_shows_rows_bars_and_days(sim: RelaySimulator, log: M
 
         await pilot.press("escape")
         await wait_for(pilot, lambda: not isinstance(app.screen, StatsScreen), "the screen to close")
+
+
+async def test_at_80_columns_the_table_keeps_the_most_wanted_columns_and_fits(
+    sim: RelaySimulator, log: MetricsLog
+) -> None:
+    app = demo_app(sim)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = stats_screen(log)
+        await app.push_screen(screen)
+        await wait_for(pilot, loaded(screen, "7d"), "the 7-day statistics")
+        await pilot.pause(0.1)
+        table = screen.query_one(DataTable)
+        headers = [str(c.label) for c in table.columns.values()]
+        assert headers[:3] == ["Model", "Requests", "Failed"] and "Cost USD" in headers and "Billed ¥" in headers
+        assert "Market ¥" not in headers and "Saved ¥" not in headers, "the totals line gives those"
+        assert table.virtual_size.width <= table.size.width, "no sideways scrolling"
+        assert table_rows(screen)[0][0] == "kimi-k2" and "¥0.1008" in text(screen, "#stats-total")
+        await pilot.resize_terminal(160, 48)
+        await pilot.pause(0.2)
+        assert [str(c.label) for c in table.columns.values()] == list(COLUMNS), "wide again: every column"
 
 
 async def test_f8_opens_stats_with_a_friendly_empty_state(sim: RelaySimulator) -> None:

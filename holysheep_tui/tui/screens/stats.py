@@ -50,6 +50,28 @@ COLUMNS = (
 )
 
 
+COLUMN_PRIORITY = (0, 4, 1, 5, 10, 8, 2, 3, 9, 7, 6)
+"""Which columns stay when the screen is narrow, most wanted first (indices into COLUMNS): the model,
+its cost in USD, requests, billed ¥, the bar, latency, failures, tokens, TTFT, saved ¥, market ¥. The
+total line above the table always gives every figure."""
+CELL_PADDING = 2  # a DataTable cell's padding, left and right
+
+
+def fitting_columns(rows: Sequence[Sequence[Text]], width: int) -> list[int]:
+    """The columns, in table order, that fit ``width`` cells, keeping the most wanted ones."""
+    sizes = [
+        max([Text(name).cell_len, *(row[i].cell_len for row in rows)]) + CELL_PADDING
+        for i, name in enumerate(COLUMNS)
+    ]
+    room = max(width - 2, 0)  # the scrollbar's gutter
+    shown: list[int] = []
+    for index in COLUMN_PRIORITY:
+        if sizes[index] <= room or not shown:
+            shown.append(index)
+            room -= sizes[index]
+    return sorted(shown)
+
+
 def bar(value: float, largest: float, width: int = BAR_WIDTH) -> str:
     """A horizontal bar in eighths of a cell, ``width`` cells for ``largest``."""
     if largest <= 0 or value <= 0:
@@ -159,6 +181,7 @@ class StatsScreen(Screen[None]):
         self.since = since
         self.metric: DayMetric = "requests"
         self.data: StatsData | None = None
+        self._shown_width = 0
         self._now = now or (lambda: datetime.now().astimezone())
         self._tz = tz
 
@@ -232,11 +255,19 @@ class StatsScreen(Screen[None]):
         )
         table = self.query_one(DataTable)
         table.clear(columns=True)  # columns and rows in one go: the header is sized with the rows
-        table.add_columns(*COLUMNS)
         largest = max((row.cost_usd for row in data.models), default=0.0)
-        for row in data.models:
-            table.add_row(*self._cells(row, largest), key=row.key)
+        rows = [(row.key, self._cells(row, largest)) for row in data.models]
+        shown = fitting_columns([cells for _, cells in rows], table.size.width or self.size.width)
+        table.add_columns(*(COLUMNS[i] for i in shown))
+        for key, cells in rows:
+            table.add_row(*(cells[i] for i in shown), key=key)
+        self._shown_width = table.size.width or self.size.width
         self._draw_days()
+
+    def on_resize(self) -> None:
+        table = self.query_one(DataTable)
+        if self.data is not None and table.size.width and table.size.width != self._shown_width:
+            self._show(self.data)  # the columns that fit change with the width
 
     def _money(
         self, row: StatsRow, amount: float, fmt: Callable[[float], str], *, plus: bool = True, unknown: str = "–"
