@@ -7,11 +7,13 @@ the answer widget (which draws it) and the status bar's state.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import contextlib
 import functools
 import gc
 import importlib
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -144,6 +146,7 @@ class HolySheepApp(HistoryApp):
         self._history_worker: Worker[tuple[HistoryStore | None, str | None]] | None = None
         """Opening the history; None once its result is taken."""
         self._controller: ConversationController | None = None
+        self._controller_lock = threading.Lock()  # made by the first user: the UI thread or the model-list load
         self._started = False
         self.model = frame.model
         self.conversation = Conversation(frame.profile_name, self.model)
@@ -196,21 +199,23 @@ class HolySheepApp(HistoryApp):
         if self._started:
             return
         self._started = True
-        gc.enable()  # the command line turned collections off for the start-up
+        if not gc.isenabled():  # the command line turned collections off for the start-up
+            gc.freeze()  # what start-up made stays: not one long collection of all of it at the first key
+            gc.enable()
         if self.pending_session is not None:
             load_session_later(self)  # then the models, or the first-run screen
         elif self.first_run is None:
             self._load_models()
         if self._history_opener is not None:
             self._history_worker = self._open_history(self._history_opener)
-        self.call_later(importlib.import_module, "holysheep_tui.tui.widgets.answer")  # for the first answer
-        self._warm_renderer()
+        self.set_timer(1.0, self._warm_renderer)
 
     @work(thread=True, group="warm-up", exit_on_error=False)
     def _warm_renderer(self) -> None:
-        """Code highlighting's lexers, loaded while the app waits for the first prompt; then everything
-        loaded so far (modules, classes, styles: most of the heap) leaves the garbage collector's view, so
-        its full collections, which otherwise stall the screen for tens of milliseconds, stay short."""
+        """The answer widget and code highlighting's lexers, loaded off the UI thread while the app waits for
+        the first prompt; then everything loaded so far (modules, classes, styles: most of the heap) leaves
+        the garbage collector's view, so its full collections, which would stall the screen, stay short."""
+        importlib.import_module("holysheep_tui.tui.widgets.answer")  # for the first answer
         from holysheep_tui.tui.markdown_render import warm_lexers
 
         warm_lexers()
@@ -243,14 +248,16 @@ class HolySheepApp(HistoryApp):
 
     @property
     def controller(self) -> ConversationController:
-        """Made on first use, after the first frame: its HTTP client takes a while to create."""
-        if self._controller is None:
-            self._controller = ConversationController(
-                self.session.client(), profile_name=self.session.profile_name, store=self._store,
-                metrics=self._metrics, prices=self.prices,
-                on_warning=lambda text: self.notify(text, severity="warning"),
-            )  # fmt: skip
-        return self._controller
+        """Made on first use, after the first frame (usually in a thread, by the model-list load: its HTTP
+        client takes a while to import and create)."""
+        with self._controller_lock:
+            if self._controller is None:
+                self._controller = ConversationController(
+                    self.session.client(), profile_name=self.session.profile_name, store=self._store,
+                    metrics=self._metrics, prices=self.prices,
+                    on_warning=lambda text: self.notify(text, severity="warning"),
+                )  # fmt: skip
+            return self._controller
 
     @controller.setter
     def controller(self, controller: ConversationController) -> None:
@@ -267,9 +274,10 @@ class HolySheepApp(HistoryApp):
         if worker is None or worker.state != WorkerState.SUCCESS or worker.result is None:
             return
         store, warning = worker.result
-        self._store = store
-        if self._controller is not None:
-            self._controller.store = store
+        with self._controller_lock:
+            self._store = store
+            if self._controller is not None:
+                self._controller.store = store
         if not self._exit:
             self.start_history()
             self.history_turn_finished()  # the sidebar, if already shown, lists what is stored
@@ -490,7 +498,8 @@ class HolySheepApp(HistoryApp):
     @work(group="models", exit_on_error=False)
     async def _load_models(self) -> None:
         try:
-            models = await self.controller.client.list_models()
+            controller = await asyncio.to_thread(lambda: self.controller)  # keys stay answered meanwhile
+            models = await controller.client.list_models()
         except RelayError as exc:
             self.post_message(ModelsLoaded([], {}, error=exc.message))
             return
