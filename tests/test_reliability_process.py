@@ -22,6 +22,7 @@ from pathlib import Path
 import pytest
 
 from holysheep_tui.simulator import Pacing, RelaySimulator
+from tests.test_tui_app import finished_chat
 
 pytestmark = pytest.mark.slow
 
@@ -216,7 +217,7 @@ def test_signal_mid_answer_stores_the_partial_answer_as_stopped_then_exits(
     prompt, status, text = answer_row(term.data / "history.db") or ("", "", "")
     assert (prompt, status) == (PROMPT, "stopped")
     assert text.startswith(partial) and len(text) >= len(partial)
-    rec = relay.wait_for_finished(1)[-1]
+    rec = finished_chat(relay)
     assert rec.client_disconnected and not rec.completed
     assert rec.tokens_sent < 2000, "the answer was cut short by the stop, not streamed to the end"
 

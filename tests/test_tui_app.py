@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -45,6 +46,16 @@ def make_session(sim: RelaySimulator, *, retries: int = 0, model: str = "kimi-k2
 def chats(sim: RelaySimulator) -> list[RecordedRequest]:
     """The chat requests the simulator saw (the model list is fetched too, at a time of its own)."""
     return [r for r in sim.requests if r.path.endswith("/chat/completions")]
+
+
+def finished_chat(sim: RelaySimulator, timeout: float = 10.0) -> RecordedRequest:
+    """The last chat request once the simulator has finished with it (blocking; bounded by ``timeout``)."""
+    for _ in range(int(timeout / 0.02)):
+        done = [r for r in chats(sim) if r.finished]
+        if done:
+            return done[-1]
+        time.sleep(0.02)
+    raise AssertionError("no chat request finished")
 
 
 def make_app(sim: RelaySimulator, *, retries: int = 0) -> HolySheepApp:
@@ -148,7 +159,7 @@ async def test_escape_closes_the_connection_and_keeps_the_partial_answer(sim: Re
         assert answers[-1].text and answers[-1].text == turn.answer.content
         assert "Stopped" in notice(answers[-1])
         assert "stopped" in str(app.query_one("#status-live", Static).render())
-        rec = sim.wait_for_finished(1)[-1]
+        rec = finished_chat(sim)
         assert rec.client_disconnected and not rec.completed
         assert rec.tokens_sent < 400  # the server did not get to send the whole answer
         await app.choose_model("kimi-k2")
