@@ -15,7 +15,7 @@ import importlib
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -86,6 +86,19 @@ PROMPT_KEYS = [
 ]
 
 
+WARM_UP_GAP = 0.03
+"""Seconds between two steps of the warm-up."""
+
+
+def _warm_up_steps() -> Iterator[Callable[[], object]]:
+    for module in ("markdown_it", "rich.markdown", "holysheep_tui.tui.widgets.answer"):
+        yield functools.partial(importlib.import_module, module)
+    from holysheep_tui.tui.markdown_render import COMMON_LANGUAGES, warm_lexers
+
+    for name in COMMON_LANGUAGES:
+        yield functools.partial(warm_lexers, (name,))
+
+
 def _key_label(keys: str) -> str:
     return " / ".join(
         k.replace("ctrl+", "Ctrl+").replace("escape", "Esc").upper()
@@ -146,6 +159,7 @@ class HolySheepApp(HistoryApp):
         self._history_worker: Worker[tuple[HistoryStore | None, str | None]] | None = None
         """Opening the history; None once its result is taken."""
         self._controller: ConversationController | None = None
+        self._warm_steps: Iterator[Callable[[], object]] | None = _warm_up_steps()
         self._controller_lock = threading.Lock()  # made by the first user: the UI thread or the model-list load
         self._started = False
         self.model = frame.model
@@ -208,17 +222,32 @@ class HolySheepApp(HistoryApp):
             self._load_models()
         if self._history_opener is not None:
             self._history_worker = self._open_history(self._history_opener)
-        self.set_timer(1.0, self._warm_renderer)
+        self._warm_renderer()
 
-    @work(thread=True, group="warm-up", exit_on_error=False)
     def _warm_renderer(self) -> None:
-        """The answer widget and code highlighting's lexers, loaded off the UI thread while the app waits for
-        the first prompt; then everything loaded so far (modules, classes, styles: most of the heap) leaves
-        the garbage collector's view, so its full collections, which would stall the screen, stay short."""
-        importlib.import_module("holysheep_tui.tui.widgets.answer")  # for the first answer
-        from holysheep_tui.tui.markdown_render import warm_lexers
+        """Load the answer widget's modules and code highlighting's lexers while the app waits for the first
+        prompt, one piece at a time (none takes more than a few tens of milliseconds) with a pause between,
+        so keys typed meanwhile are drawn in between; no thread competes with the UI for the interpreter.
+        A prompt sent before the end finishes the rest first (``_finish_warm_up``). Then everything loaded
+        so far leaves the garbage collector's view (its full collections would otherwise stall the screen)."""
+        if self._warm_steps is None:
+            return
+        step = next(self._warm_steps, None)
+        if step is None:
+            self._warmed()
+            return
+        step()
+        self.set_timer(WARM_UP_GAP, self._warm_renderer)  # a frame or two for keys
 
-        warm_lexers()
+    def _finish_warm_up(self) -> None:
+        """Before the first request: what the first answer would otherwise load while it streams."""
+        if self._warm_steps is not None:
+            for step in self._warm_steps:
+                step()
+            self._warmed()
+
+    def _warmed(self) -> None:
+        self._warm_steps = None
         if not self.is_headless:  # tests run many apps in one process: their garbage must stay collectable
             gc.freeze()
 
@@ -310,6 +339,7 @@ class HolySheepApp(HistoryApp):
             ask_before_sending(self, self.budget, text, lambda: self.send_prompt(text, over_budget_ok=True))
             return
         self._after_first_frame()  # a prompt sent before the first frame was drawn
+        self._finish_warm_up()
         if self._history_worker is not None:  # wait until the history is open, so this turn is stored
             with contextlib.suppress(WorkerFailed, WorkerCancelled):
                 await self._history_worker.wait()
