@@ -235,8 +235,8 @@ def bench(tokens: int, repeat: int) -> Result:
         "write log) to the first poll showing it; a freeze is the longest interval without a screen change "
         "between the first chunk's sending and the last chunk on screen. Peak RSS is the app's VmHWM; app CPU "
         "is the whole app process's (user + system, /proc) from Enter until the last word was on screen, "
-        "cores that over the same wall time. The chunk-to-screen "
-        "rows use the last-word limit (0.2 s) as their yardstick."
+        "cores that over the same wall time. The chunk-to-screen rows use the last-word limit (0.2 s) "
+        "as their yardstick."
     )
     return result
 

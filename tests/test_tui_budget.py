@@ -18,6 +18,7 @@ from holysheep_tui.tui.app import HolySheepApp
 from holysheep_tui.tui.screens.dialogs import ConfirmScreen
 from holysheep_tui.tui.widgets.prompt import PromptInput
 from holysheep_tui.tui.widgets.status_bar import StatusBar
+from tests.test_tui_app import chats
 
 FAST = Pacing(first_token_delay=0.0, tokens_per_second=3000.0, chunk_tokens=3)
 PROFILE = "团队"
@@ -70,10 +71,6 @@ def live_line(app: HolySheepApp) -> str:
 
 def notes(app: HolySheepApp) -> list[tuple[str, str]]:
     return [(n.message, n.severity) for n in app._notifications]
-
-
-def chats(sim: RelaySimulator) -> list[object]:
-    return [r for r in sim.requests if r.path.endswith("/chat/completions")]
 
 
 async def send(pilot: Pilot[None], text: str) -> None:
