@@ -81,9 +81,9 @@ async def _consume_httpx(url: str, model: str, parse: bool) -> tuple[int, float]
 
 
 async def _consume_client(url: str, model: str, batches: bool) -> tuple[int, float]:
-    from holysheep_tui.client import RelayClient
     from holysheep_tui.config import Profile
-    from holysheep_tui.wire import ChatMessage, ChatRequest, ContentDelta
+    from holysheep_tui.relay.client import RelayClient
+    from holysheep_tui.relay.wire import ChatMessage, ChatRequest, ContentDelta
 
     request = ChatRequest(model, (ChatMessage("user", "写一段很长的回答"),))
     count = 0
@@ -127,7 +127,7 @@ def consume(kind: str, url: str, tokens: int, profile_path: str | None) -> dict[
 
 def _json_decoder() -> str:
     """The JSON decoder the client's stream parser uses in this environment."""
-    from holysheep_tui import chatstream
+    from holysheep_tui.relay import chat_stream as chatstream
 
     module = getattr(chatstream._fast_loads, "__module__", None) or "json"
     if module.startswith("orjson"):

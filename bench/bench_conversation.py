@@ -115,7 +115,7 @@ async def _at_top(pilot: Any, view: Any, deadline: Deadline, step: Any = None) -
 
 
 async def _measure(path: Path, conv_id: str) -> dict[str, Any]:
-    from holysheep_tui.session import open_session
+    from holysheep_tui.chat.session import open_session
     from holysheep_tui.store import HistoryStore
     from holysheep_tui.tui.app import HolySheepApp
 

@@ -22,11 +22,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
 
 from holysheep_tui import __version__, locations
-from holysheep_tui.money import CurrencyView
-from holysheep_tui.prices import OverridePrice, PriceBook
+from holysheep_tui.economics.money import CurrencyView
+from holysheep_tui.economics.prices import OverridePrice, PriceBook
 
 if TYPE_CHECKING:
-    from holysheep_tui.session import Session
+    from holysheep_tui.chat.session import Session
 
 FORMAT = 1
 CONFIG_ENV = ("HOLYSHEEP_CONFIG", "HOLYSHEEP_BASE_URL", "HOLYSHEEP_MODEL", "HOLYSHEEP_KEYRING_TIMEOUT")

@@ -15,8 +15,8 @@ from pathlib import Path
 
 from textual.pilot import Pilot
 
+from holysheep_tui.chat.session import Session
 from holysheep_tui.config import Config, Profile, RetryPolicy
-from holysheep_tui.session import Session
 from holysheep_tui.simulator import Pacing, RelaySimulator, count_tokens
 from holysheep_tui.tui.app import HolySheepApp
 from holysheep_tui.tui.screens.model_picker import ModelPicker

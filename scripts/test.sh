@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Install everything the tests need (Debian packages, then the project into .venv) and run
-# ruff, mypy and the whole pytest suite. Extra arguments go to pytest.
+# ruff, mypy, the import contracts and the whole pytest suite. Extra arguments go to pytest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -11,5 +11,7 @@ echo "== ruff"
 .venv/bin/ruff check holysheep_tui tests bench scripts
 echo "== mypy"
 .venv/bin/mypy
+echo "== import contracts"
+.venv/bin/lint-imports
 echo "== pytest"
 TERM="${TERM:-xterm-256color}" .venv/bin/pytest "$@"

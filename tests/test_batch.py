@@ -21,19 +21,26 @@ from typing import Any
 import pytest
 
 from holysheep_tui import locations
-from holysheep_tui.batch import BatchItem, BatchOutput, BatchRunner, BatchSummary, parse_items, read_items
-from holysheep_tui.budget import BudgetLine, BudgetStatus
+from holysheep_tui.chat.batch import (
+    BatchItem,
+    BatchOutput,
+    BatchRunner,
+    BatchSummary,
+    parse_items,
+    read_items,
+)
+from holysheep_tui.chat.controller import ConversationController
 from holysheep_tui.cli import main
 from holysheep_tui.cli.batch import ProgressLine
-from holysheep_tui.client import RelayClient
 from holysheep_tui.config import Profile, RetryPolicy
-from holysheep_tui.controller import ConversationController
+from holysheep_tui.economics.budget import BudgetLine, BudgetStatus
+from holysheep_tui.economics.metrics import MetricRecord, MetricsLog
+from holysheep_tui.economics.money import CurrencyView
+from holysheep_tui.economics.prices import PriceBook
 from holysheep_tui.errors import AuthError, BudgetExceededError, StorageError, UsageError
-from holysheep_tui.metrics import MetricRecord, MetricsLog
-from holysheep_tui.money import CurrencyView
-from holysheep_tui.prices import PriceBook
+from holysheep_tui.relay.client import RelayClient
+from holysheep_tui.relay.wire import ChatMessage
 from holysheep_tui.simulator import Pacing, RecordedRequest, RelaySimulator
-from holysheep_tui.wire import ChatMessage
 
 PROMPTS = [
     "你好，请介绍一下 HolySheep 中转",

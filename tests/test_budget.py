@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from holysheep_tui.budget import BudgetStatus, budget_status, check_budget, spend
 from holysheep_tui.config import Profile
+from holysheep_tui.economics.budget import BudgetStatus, budget_status, check_budget, spend
+from holysheep_tui.economics.metrics import MetricRecord, MetricsLog
 from holysheep_tui.errors import EXIT_BUDGET, BudgetExceededError
-from holysheep_tui.metrics import MetricRecord, MetricsLog
 
 SHANGHAI = timezone(timedelta(hours=8))
 NOW = datetime(2026, 3, 15, 10, 0, tzinfo=SHANGHAI)

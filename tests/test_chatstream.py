@@ -13,7 +13,6 @@ from dataclasses import dataclass
 
 import pytest
 
-from holysheep_tui.chatstream import ChatStreamParser, parse_usage, stream_error
 from holysheep_tui.errors import (
     AuthError,
     ContextTooLongError,
@@ -23,8 +22,9 @@ from holysheep_tui.errors import (
     RelayError,
     UpstreamError,
 )
-from holysheep_tui.sse import ServerSentEvent, SSEDecoder
-from holysheep_tui.wire import (
+from holysheep_tui.relay.chat_stream import ChatStreamParser, parse_usage, stream_error
+from holysheep_tui.relay.sse import ServerSentEvent, SSEDecoder
+from holysheep_tui.relay.wire import (
     Answer,
     ContentDelta,
     FinishReason,

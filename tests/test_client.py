@@ -8,7 +8,6 @@ import time
 
 import pytest
 
-from holysheep_tui.client import RelayClient
 from holysheep_tui.config import Profile, RetryPolicy, Timeouts
 from holysheep_tui.errors import (
     AuthError,
@@ -22,8 +21,9 @@ from holysheep_tui.errors import (
     StreamCutError,
     UpstreamError,
 )
-from holysheep_tui.retry import parse_retry_after
-from holysheep_tui.wire import Answer, ChatMessage, ChatRequest, RetryScheduled, Timings
+from holysheep_tui.relay.client import RelayClient
+from holysheep_tui.relay.retry import parse_retry_after
+from holysheep_tui.relay.wire import Answer, ChatMessage, ChatRequest, RetryScheduled, Timings
 from tests.rawserver import RawServer, Reply, chunk, sse
 
 KEY = "hs-test-key-7d1e0c9a"

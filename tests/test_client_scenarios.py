@@ -10,11 +10,11 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from holysheep_tui.client import RelayClient
 from holysheep_tui.config import Profile, RetryPolicy, Timeouts
 from holysheep_tui.errors import ProtocolError, RelayError, StreamCutError, UpstreamError
+from holysheep_tui.relay.client import RelayClient
+from holysheep_tui.relay.wire import Answer, ChatMessage, ChatRequest, ContentDelta, ToolCallDelta
 from holysheep_tui.simulator import Pacing, RelaySimulator
-from holysheep_tui.wire import Answer, ChatMessage, ChatRequest, ContentDelta, ToolCallDelta
 
 PROMPT = (ChatMessage("user", "请用中文比较一下各个模型的价格和延迟"),)
 

@@ -8,14 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from holysheep_tui.client import RelayClient
+from holysheep_tui.chat.controller import Conversation, ConversationController
 from holysheep_tui.config import Profile
-from holysheep_tui.controller import Conversation, ConversationController
-from holysheep_tui.metrics import MetricsLog
-from holysheep_tui.prices import PriceBook
+from holysheep_tui.economics.metrics import MetricsLog
+from holysheep_tui.economics.prices import PriceBook
+from holysheep_tui.relay.client import RelayClient
+from holysheep_tui.relay.wire import ContentDelta
 from holysheep_tui.simulator import Pacing, RelaySimulator
 from holysheep_tui.store import HistoryStore
-from holysheep_tui.wire import ContentDelta
 
 
 @pytest.fixture

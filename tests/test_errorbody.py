@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from holysheep_tui.errorbody import ErrorInfo, classify_error, clean_text, parse_error_body
+from holysheep_tui.relay.error_body import ErrorInfo, classify_error, clean_text, parse_error_body
 
 OPENAI_QUOTA = json.dumps(
     {

@@ -12,10 +12,10 @@ from typing import Any
 import pytest
 
 from holysheep_tui.errors import HolySheepError, UsageError
-from holysheep_tui.export import FORMATS, OutputExistsError, export_conversation, write_export
-from holysheep_tui.importer import ImportFormatError, import_conversations
 from holysheep_tui.store import Conversation, HistoryStore
 from holysheep_tui.textsafety import strip_control
+from holysheep_tui.transcripts.export import FORMATS, OutputExistsError, export_conversation, write_export
+from holysheep_tui.transcripts.importer import ImportFormatError, import_conversations
 
 HOSTILE = "红色\x1b[31m警告\x1b[0m\x1b]0;偷改标题\x07\x1bP+q544e\x1b\\\x9b2J\x07\r\n结束"
 

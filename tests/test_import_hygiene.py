@@ -20,7 +20,7 @@ def core_modules() -> list[str]:
 
 def test_there_is_a_core_to_check() -> None:
     mods = core_modules()
-    assert "holysheep_tui.client" in mods and "holysheep_tui.cli" in mods
+    assert "holysheep_tui.relay.client" in mods and "holysheep_tui.cli" in mods
 
 
 def test_core_modules_do_not_import_textual() -> None:

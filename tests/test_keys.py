@@ -21,10 +21,10 @@ from pathlib import Path
 
 import pytest
 
-from holysheep_tui import keys
 from holysheep_tui.config import Profile
 from holysheep_tui.errors import EXIT_AUTH, EXIT_OK, EXIT_USAGE, ConfigError, KeyMissingError, KeyringError
-from holysheep_tui.keys import KeyringUnavailableError, ResolvedKey, Secret
+from holysheep_tui.secrets import keys
+from holysheep_tui.secrets.keys import KeyringUnavailableError, ResolvedKey, Secret
 from tests import keyring_backends
 
 KEY = "sk-hs-钥匙测试"  # non-ASCII keys exist only in these in-process tests; the CLI refuses them

@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 
 from holysheep_tui import locations
+from holysheep_tui.economics.metrics import MetricRecord, MetricsLog
+from holysheep_tui.economics.prices import Cost
 from holysheep_tui.errors import RateLimitError, StorageError
-from holysheep_tui.metrics import MetricRecord, MetricsLog
-from holysheep_tui.prices import Cost
-from holysheep_tui.wire import Answer, ContentDelta, RetryScheduled, Timings, Usage, UsageReport
+from holysheep_tui.relay.wire import Answer, ContentDelta, RetryScheduled, Timings, Usage, UsageReport
 
 T0 = datetime(2026, 3, 1, 12, 0, 0, tzinfo=UTC)
 FIELDS = {

@@ -9,8 +9,8 @@ import textwrap
 import pytest
 
 from holysheep_tui.config import PriceOverride, PricingConfig, parse_config
-from holysheep_tui.money import CurrencyView, format_cny, format_usd
-from holysheep_tui.prices import (
+from holysheep_tui.economics.money import CurrencyView, format_cny, format_usd
+from holysheep_tui.economics.prices import (
     RELAY_PRICES,
     Cost,
     PriceBook,
@@ -19,7 +19,7 @@ from holysheep_tui.prices import (
     estimate_usage,
     name_candidates,
 )
-from holysheep_tui.wire import Usage
+from holysheep_tui.relay.wire import Usage
 
 
 @pytest.fixture(scope="module")
@@ -149,7 +149,7 @@ def test_genai_prices_is_imported_lazily_and_never_touches_the_network() -> None
             if event in ("socket.connect", "socket.getaddrinfo", "urllib.Request"):
                 events.append(event)
         sys.addaudithook(hook)
-        from holysheep_tui.prices import PriceBook
+        from holysheep_tui.economics.prices import PriceBook
         assert "genai_prices" not in sys.modules, "imported at start-up"
         book = PriceBook()
         assert book.lookup("kimi-k2") is not None
@@ -157,8 +157,8 @@ def test_genai_prices_is_imported_lazily_and_never_touches_the_network() -> None
         assert book.lookup("claude-opus-4-1") is not None
         assert "genai_prices" in sys.modules
         assert "textual" not in sys.modules
-        import holysheep_tui.money, holysheep_tui.metrics, holysheep_tui.stats
-        import holysheep_tui.budget, holysheep_tui.ratelimit
+        import holysheep_tui.economics.money, holysheep_tui.economics.metrics, holysheep_tui.economics.stats
+        import holysheep_tui.economics.budget, holysheep_tui.relay.rate_limit
         assert "textual" not in sys.modules
         print("events", events)
         """

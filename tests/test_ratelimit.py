@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from holysheep_tui.ratelimit import RateLimiter, RateLimiters
+from holysheep_tui.relay.rate_limit import RateLimiter, RateLimiters
 
 
 class FakeClock:

@@ -20,9 +20,9 @@ from pathlib import Path
 
 import pytest
 
+from holysheep_tui.chat.session import Session
 from holysheep_tui.config import Config, Profile
 from holysheep_tui.errors import EXIT_CONFIG, EXIT_STORAGE
-from holysheep_tui.session import Session
 from holysheep_tui.simulator import Pacing, RelaySimulator
 from holysheep_tui.store import HistoryStore
 from holysheep_tui.tui.app import HolySheepApp

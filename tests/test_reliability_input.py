@@ -16,9 +16,9 @@ from textual import events
 from textual.geometry import Region
 from textual.widget import Widget
 
+from holysheep_tui.chat.session import Session
 from holysheep_tui.config import Config, Profile, RetryPolicy
 from holysheep_tui.errors import EXIT_USAGE
-from holysheep_tui.session import Session
 from holysheep_tui.simulator import Pacing, RelaySimulator
 from holysheep_tui.store import HistoryStore
 from holysheep_tui.tui.app import HolySheepApp

@@ -24,6 +24,7 @@ import pytest
 from textual.pilot import Pilot
 from textual.widgets import Static
 
+from holysheep_tui.chat.session import Session
 from holysheep_tui.config import Config, Profile, RetryPolicy, Timeouts
 from holysheep_tui.errors import (
     EXIT_AUTH,
@@ -35,7 +36,6 @@ from holysheep_tui.errors import (
     EXIT_QUOTA,
     EXIT_RATE_LIMIT,
 )
-from holysheep_tui.session import Session
 from holysheep_tui.simulator import Pacing, RelaySimulator
 from holysheep_tui.store import HistoryStore
 from holysheep_tui.store.models import Message

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from holysheep_tui.sse import ServerSentEvent, SSEDecoder
+from holysheep_tui.relay.sse import ServerSentEvent, SSEDecoder
 
 E = ServerSentEvent
 

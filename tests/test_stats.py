@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 
 from holysheep_tui.cli.stats import cell_len
+from holysheep_tui.economics.metrics import MetricRecord, MetricsLog
+from holysheep_tui.economics.money import CurrencyView
+from holysheep_tui.economics.stats import Distribution, parse_since, percentile, summarise, summarise_total
 from holysheep_tui.errors import EXIT_USAGE, UsageError
-from holysheep_tui.metrics import MetricRecord, MetricsLog
-from holysheep_tui.money import CurrencyView
-from holysheep_tui.stats import Distribution, parse_since, percentile, summarise, summarise_total
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 

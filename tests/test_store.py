@@ -535,7 +535,7 @@ def test_bench_generator_fills_a_searchable_database(tmp_path: Path) -> None:
 
 def test_store_and_exports_never_import_textual() -> None:
     code = (
-        "import sys, holysheep_tui.store, holysheep_tui.export, holysheep_tui.importer, "
+        "import sys, holysheep_tui.store, holysheep_tui.transcripts.export, holysheep_tui.transcripts.importer, "
         "holysheep_tui.cli.history, holysheep_tui.cli.export; print('textual' in sys.modules)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from holysheep_tui.client import RelayClient
 from holysheep_tui.config import Profile, RetryPolicy
 from holysheep_tui.errors import TLSError
-from holysheep_tui.wire import Answer, ChatMessage, ChatRequest
+from holysheep_tui.relay.client import RelayClient
+from holysheep_tui.relay.wire import Answer, ChatMessage, ChatRequest
 from tests.rawserver import chunk, sse
 from tests.test_reliability_network import self_signed_cert
 

@@ -14,8 +14,9 @@ from textual.message import Message
 from textual.pilot import Pilot
 from textual.widgets import Collapsible, Static, TextArea
 
+from holysheep_tui.chat.session import Session
 from holysheep_tui.config import Config, Profile, RetryPolicy
-from holysheep_tui.session import Session
+from holysheep_tui.relay.wire import ContentDelta, RetryScheduled
 from holysheep_tui.simulator import Pacing, RecordedRequest, RelaySimulator
 from holysheep_tui.tui.app import KEYS, HolySheepApp
 from holysheep_tui.tui.messages import TurnEvents, TurnFinished
@@ -25,7 +26,6 @@ from holysheep_tui.tui.settings import with_ui_theme
 from holysheep_tui.tui.widgets.answer import AnswerView, code_blocks
 from holysheep_tui.tui.widgets.conversation import Marker
 from holysheep_tui.tui.widgets.prompt import PromptInput
-from holysheep_tui.wire import ContentDelta, RetryScheduled
 
 FAST = Pacing(first_token_delay=0.0, tokens_per_second=3000.0, chunk_tokens=3)
 

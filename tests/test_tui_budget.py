@@ -10,9 +10,9 @@ import pytest
 from textual.pilot import Pilot
 from textual.widgets import Static
 
+from holysheep_tui.chat.session import Session
 from holysheep_tui.config import Config, Profile, RetryPolicy
-from holysheep_tui.metrics import MetricRecord, MetricsLog
-from holysheep_tui.session import Session
+from holysheep_tui.economics.metrics import MetricRecord, MetricsLog
 from holysheep_tui.simulator import Pacing, RelaySimulator
 from holysheep_tui.tui.app import HolySheepApp
 from holysheep_tui.tui.screens.dialogs import ConfirmScreen

@@ -17,11 +17,11 @@ import pytest
 from textual.pilot import Pilot
 from textual.widgets import Button, Input, Static
 
-from holysheep_tui import keys
+from holysheep_tui.chat.session import Session
 from holysheep_tui.config import Config, Profile, RetryPolicy
+from holysheep_tui.economics.metrics import MetricsLog
 from holysheep_tui.errors import HolySheepError, KeyMissingError, KeyringError
-from holysheep_tui.metrics import MetricsLog
-from holysheep_tui.session import Session
+from holysheep_tui.secrets import keys
 from holysheep_tui.simulator import Pacing, RelaySimulator
 from holysheep_tui.tui.app import HolySheepApp
 from holysheep_tui.tui.screens.first_run import FirstRunScreen, key_problem, keyless_session

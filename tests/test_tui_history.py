@@ -16,7 +16,7 @@ from textual.pilot import Pilot
 from textual.widget import Widget
 from textual.widgets import Collapsible, Input, OptionList
 
-from holysheep_tui.history_loader import StoredTurn, TurnPager, estimate_lines, safe_filename
+from holysheep_tui.chat.resume import StoredTurn, TurnPager, estimate_lines, safe_filename
 from holysheep_tui.simulator import RelaySimulator
 from holysheep_tui.store import Conversation, HistoryStore, Message
 from holysheep_tui.tui.app import HolySheepApp

@@ -11,10 +11,10 @@ import pytest
 from textual.pilot import Pilot
 from textual.widgets import DataTable, Select, Sparkline, Static
 
+from holysheep_tui.chat.session import Session
 from holysheep_tui.config import Config, Profile, RetryPolicy
-from holysheep_tui.metrics import MetricRecord, MetricsLog
-from holysheep_tui.money import CurrencyView
-from holysheep_tui.session import Session
+from holysheep_tui.economics.metrics import MetricRecord, MetricsLog
+from holysheep_tui.economics.money import CurrencyView
 from holysheep_tui.simulator import Pacing, RelaySimulator
 from holysheep_tui.tui.app import HolySheepApp
 from holysheep_tui.tui.screens.stats import COLUMNS, StatsScreen, bar, build_stats

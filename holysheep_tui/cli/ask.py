@@ -9,11 +9,11 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from holysheep_tui.controller import Conversation, ConversationController, Turn, turn_record
+from holysheep_tui.chat.controller import Conversation, ConversationController, Turn, turn_record
+from holysheep_tui.chat.session import Session, open_session
 from holysheep_tui.errors import EXIT_OK, UsageError
-from holysheep_tui.session import Session, open_session
+from holysheep_tui.relay.wire import ContentDelta, ReasoningDelta, RetryScheduled, StreamEvent
 from holysheep_tui.textsafety import strip_control
-from holysheep_tui.wire import ContentDelta, ReasoningDelta, RetryScheduled, StreamEvent
 
 
 def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
@@ -78,13 +78,13 @@ def _open_extras(args: argparse.Namespace, session: Session) -> dict[str, Any]:
     """History, metrics and prices; each optional, none may stop the answer."""
     extras: dict[str, Any] = {}
     try:
-        from holysheep_tui.prices import PriceBook
+        from holysheep_tui.economics.prices import PriceBook
 
         extras["prices"] = PriceBook(session.config.pricing)
     except ImportError:
         pass
     try:
-        from holysheep_tui.metrics import MetricsLog
+        from holysheep_tui.economics.metrics import MetricsLog
 
         extras["metrics"] = MetricsLog()
     except ImportError:
@@ -118,7 +118,7 @@ async def _ask(args: argparse.Namespace, session: Session, prompt: str) -> int:
     err = sys.stderr
     extras = _open_extras(args, session)
     if not session.is_demo and "metrics" in extras:
-        from holysheep_tui.budget import budget_status, check_budget
+        from holysheep_tui.economics.budget import budget_status, check_budget
 
         check_budget(budget_status(session.profile_name, profile, extras["metrics"]), override=args.over_budget)
     client = session.client(profile)
@@ -202,7 +202,7 @@ def summary_line(turn: Turn) -> str:
     if tps:
         parts.append(f"{tps:.0f} tok/s")
     if turn.cost is not None:
-        from holysheep_tui.money import format_usd
+        from holysheep_tui.economics.money import format_usd
 
         mark = "≈" if turn.cost.estimated else ""
         parts.append(f"{mark}{format_usd(turn.cost.usd)} (¥ billed {mark}{turn.cost.usd:.4f})")

@@ -8,12 +8,12 @@ import sys
 from pathlib import Path
 from typing import Any, TextIO
 
-from holysheep_tui.batch import BatchOutput, BatchRunner, BatchSummary, read_items
-from holysheep_tui.controller import ConversationController
+from holysheep_tui.chat.batch import BatchOutput, BatchRunner, BatchSummary, read_items
+from holysheep_tui.chat.controller import ConversationController
+from holysheep_tui.chat.session import Session, open_session
+from holysheep_tui.economics.money import CurrencyView
+from holysheep_tui.economics.prices import Cost
 from holysheep_tui.errors import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, UsageError
-from holysheep_tui.money import CurrencyView
-from holysheep_tui.prices import Cost
-from holysheep_tui.session import Session, open_session
 
 MAX_CONCURRENCY = 64
 _BAR = 20
@@ -84,13 +84,13 @@ def _run(
     if args.timeout is not None:
         updates["timeouts"] = profile.timeouts.model_copy(update={"read": args.timeout})
     profile = profile.model_copy(update=updates) if updates else profile
-    from holysheep_tui.metrics import MetricsLog
-    from holysheep_tui.prices import PriceBook
+    from holysheep_tui.economics.metrics import MetricsLog
+    from holysheep_tui.economics.prices import PriceBook
 
     metrics = MetricsLog()
     budget = None
     if not session.is_demo and not args.over_budget:
-        from holysheep_tui.budget import budget_status, check_budget
+        from holysheep_tui.economics.budget import budget_status, check_budget
 
         budget = budget_status(session.profile_name, profile, metrics)
         check_budget(budget)

@@ -9,8 +9,8 @@ from typing import Any
 
 from holysheep_tui.cli.history import confirm, open_store
 from holysheep_tui.errors import StorageError, UsageError
-from holysheep_tui.export import FORMATS, OutputExistsError, export_conversation, write_export
-from holysheep_tui.importer import import_conversations
+from holysheep_tui.transcripts.export import FORMATS, OutputExistsError, export_conversation, write_export
+from holysheep_tui.transcripts.importer import import_conversations
 
 MAX_IMPORT_BYTES = 512 * 1024 * 1024
 

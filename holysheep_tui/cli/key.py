@@ -7,9 +7,9 @@ import getpass
 import json
 import sys
 
-from holysheep_tui import keys
 from holysheep_tui.config import Profile, load_config
 from holysheep_tui.errors import EXIT_AUTH, EXIT_OK, EXIT_USAGE, UsageError
+from holysheep_tui.secrets import keys
 
 
 def register(

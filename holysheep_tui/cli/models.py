@@ -7,8 +7,8 @@ import asyncio
 import json
 from typing import Any
 
-from holysheep_tui.session import open_session
-from holysheep_tui.wire import ModelInfo
+from holysheep_tui.chat.session import open_session
+from holysheep_tui.relay.wire import ModelInfo
 
 
 def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
@@ -60,7 +60,7 @@ def _row(model: ModelInfo, config: Any) -> dict[str, Any]:
         "cached_input_per_m": None,
     }
     try:
-        from holysheep_tui.prices import PriceBook
+        from holysheep_tui.economics.prices import PriceBook
     except ImportError:
         return row
     price = PriceBook(config.pricing).lookup(model.id)

@@ -10,9 +10,9 @@ from collections.abc import Sequence
 from typing import Any
 
 from holysheep_tui.config import load_config
-from holysheep_tui.metrics import MetricsLog
-from holysheep_tui.money import ESTIMATE_MARK, CurrencyView, format_cny, format_usd
-from holysheep_tui.stats import GROUPINGS, StatsRow, parse_since, summarise, summarise_total
+from holysheep_tui.economics.metrics import MetricsLog
+from holysheep_tui.economics.money import ESTIMATE_MARK, CurrencyView, format_cny, format_usd
+from holysheep_tui.economics.stats import GROUPINGS, StatsRow, parse_since, summarise, summarise_total
 
 
 def register(subparsers: Any, common: argparse.ArgumentParser) -> None:

@@ -27,10 +27,11 @@ from textual.screen import Screen
 from textual.widgets import Header
 from textual.worker import Worker, WorkerCancelled, WorkerFailed, WorkerState
 
-from holysheep_tui.controller import Conversation, ConversationController, Turn
+from holysheep_tui.chat.controller import Conversation, ConversationController, Turn
+from holysheep_tui.economics.metrics import MetricsLog
+from holysheep_tui.economics.prices import PriceBook, estimate_tokens
 from holysheep_tui.errors import HolySheepError, RelayError
-from holysheep_tui.metrics import MetricsLog
-from holysheep_tui.prices import PriceBook, estimate_tokens
+from holysheep_tui.relay.wire import Answer, StreamEvent
 from holysheep_tui.startup import FirstFrame, Once, cached_first_frame
 from holysheep_tui.tui.commands import ModelCommands
 from holysheep_tui.tui.history_actions import HistoryApp
@@ -48,10 +49,9 @@ from holysheep_tui.tui.widgets.conversation import ConversationView
 from holysheep_tui.tui.widgets.prompt import PromptInput
 from holysheep_tui.tui.widgets.sidebar import HistorySidebar
 from holysheep_tui.tui.widgets.status_bar import LiveState, StatusBar
-from holysheep_tui.wire import Answer, StreamEvent
 
 if TYPE_CHECKING:  # the screens and the answer widget load on first use: start-up stays short
-    from holysheep_tui.session import Session
+    from holysheep_tui.chat.session import Session
     from holysheep_tui.store import HistoryStore
     from holysheep_tui.tui.screens.model_picker import ModelRow
     from holysheep_tui.tui.widgets.answer import AnswerView

@@ -11,9 +11,9 @@ from typing import TYPE_CHECKING, Any
 from textual import on
 from textual.app import App
 
-from holysheep_tui.controller import Conversation, ConversationController
+from holysheep_tui.chat.controller import Conversation, ConversationController
+from holysheep_tui.economics.money import CurrencyView
 from holysheep_tui.errors import HolySheepError
-from holysheep_tui.money import CurrencyView
 from holysheep_tui.tui.messages import ConversationDeleted, ExportConversation, OpenConversation
 from holysheep_tui.tui.widgets.conversation import ConversationView
 from holysheep_tui.tui.widgets.prompt import PromptInput
@@ -49,7 +49,7 @@ class HistoryApp(App[None]):
 
     def start_history(self) -> None:
         """At mount: show start-up notices (a corrupt database moved aside, interrupted answers)."""
-        from holysheep_tui.history_loader import startup_notices
+        from holysheep_tui.chat.resume import startup_notices
 
         store = self.history_store = self._store
         self.sidebar.store = store
@@ -80,7 +80,7 @@ class HistoryApp(App[None]):
 
     async def open_conversation(self, conv_id: str, message_id: int | None = None) -> None:
         """Show a stored conversation (latest page, or the page holding ``message_id``) and continue it."""
-        from holysheep_tui.history_loader import open_stored
+        from holysheep_tui.chat.resume import open_stored
 
         store = self.history_store
         if store is None:
@@ -140,7 +140,7 @@ class HistoryApp(App[None]):
 
     def export_stored(self, conv_id: str) -> None:
         """Ask for a format and a path, then write the file (asking before overwriting one)."""
-        from holysheep_tui.history_loader import default_export_dir
+        from holysheep_tui.chat.resume import default_export_dir
         from holysheep_tui.tui.screens.export import ExportScreen
 
         store = self.history_store
@@ -161,7 +161,7 @@ class HistoryApp(App[None]):
         self.push_screen(ExportScreen(conv.display_title, directory), chosen)
 
     def _write_export(self, conv: StoredConversation, choice: ExportChoice, *, force: bool = False) -> None:
-        from holysheep_tui.export import OutputExistsError, export_conversation, write_export
+        from holysheep_tui.transcripts.export import OutputExistsError, export_conversation, write_export
         from holysheep_tui.tui.screens.dialogs import ConfirmScreen
 
         try:

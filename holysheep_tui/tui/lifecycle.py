@@ -29,7 +29,7 @@ from holysheep_tui.startup import (
 )
 
 if TYPE_CHECKING:
-    from holysheep_tui.session import Session
+    from holysheep_tui.chat.session import Session
     from holysheep_tui.store import HistoryStore
     from holysheep_tui.tui.app import HolySheepApp
 
@@ -112,8 +112,8 @@ def open_app_session(args: argparse.Namespace) -> tuple[Session, HolySheepError 
     """The app's session and, without a key, why (the first-run screen asks for one).
 
     The config's bytes are read once: the start-up cache's key is over the very bytes validated."""
+    from holysheep_tui.chat.session import open_session
     from holysheep_tui.config import config_from_bytes, read_config_bytes
-    from holysheep_tui.session import open_session
 
     path = locations.config_file()
     raw = read_config_bytes(path)

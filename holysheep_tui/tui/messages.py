@@ -10,9 +10,9 @@ from textual.message import Message
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-    from holysheep_tui.controller import Turn
+    from holysheep_tui.chat.controller import Turn
+    from holysheep_tui.relay.wire import StreamEvent
     from holysheep_tui.tui.widgets.answer import AnswerView
-    from holysheep_tui.wire import StreamEvent
 
 
 @dataclass

@@ -13,8 +13,8 @@ from textual.screen import ModalScreen
 from textual.widgets import Input, OptionList, Static
 from textual.widgets.option_list import Option
 
-from holysheep_tui.export import FORMATS, ExportFormat
-from holysheep_tui.history_loader import export_path
+from holysheep_tui.chat.resume import export_path
+from holysheep_tui.transcripts.export import FORMATS, ExportFormat
 
 DESCRIPTIONS: dict[ExportFormat, str] = {
     "md": "Markdown — front matter, headed messages, reasoning folded",

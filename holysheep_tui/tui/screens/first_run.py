@@ -21,12 +21,12 @@ from textual.content import Content
 from textual.screen import Screen
 from textual.widgets import Button, Input, Static
 
-from holysheep_tui.client import RelayClient
+from holysheep_tui.chat.controller import Conversation
+from holysheep_tui.chat.session import Session, open_session
 from holysheep_tui.config import Config, Profile, load_config, resolve_profile
-from holysheep_tui.controller import Conversation
 from holysheep_tui.errors import AuthError, HolySheepError, KeyMissingError
-from holysheep_tui.keys import Secret, mask, store_key
-from holysheep_tui.session import Session, open_session
+from holysheep_tui.relay.client import RelayClient
+from holysheep_tui.secrets.keys import Secret, mask, store_key
 from holysheep_tui.tui.widgets.status_bar import StatusBar
 
 if TYPE_CHECKING:

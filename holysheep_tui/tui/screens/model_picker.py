@@ -15,7 +15,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Input, OptionList, Static
 from textual.widgets.option_list import Option
 
-from holysheep_tui.prices import PriceBook
+from holysheep_tui.economics.prices import PriceBook
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,6 +1,6 @@
 """The usage statistics screen: the metrics log summed per model (with a cost bar each) and per day.
 
-The log is read in a thread; the numbers come from ``holysheep_tui.stats``, as in ``holysheep stats``.
+The log is read in a thread; the numbers come from ``holysheep_tui.economics.stats``, as in ``holysheep stats``.
 """
 
 from __future__ import annotations
@@ -20,10 +20,10 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Select, Sparkline, Static
 
+from holysheep_tui.economics.metrics import MetricRecord, MetricsLog
+from holysheep_tui.economics.money import ESTIMATE_MARK, PRICE_UNKNOWN, CurrencyView, format_cny, format_usd
+from holysheep_tui.economics.stats import StatsRow, parse_since, summarise, summarise_total
 from holysheep_tui.errors import HolySheepError
-from holysheep_tui.metrics import MetricRecord, MetricsLog
-from holysheep_tui.money import ESTIMATE_MARK, PRICE_UNKNOWN, CurrencyView, format_cny, format_usd
-from holysheep_tui.stats import StatsRow, parse_since, summarise, summarise_total
 
 SINCE_CHOICES: list[tuple[str, str]] = [
     ("24h", "Last 24 hours"),

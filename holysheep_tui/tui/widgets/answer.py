@@ -15,16 +15,11 @@ from textual.geometry import Size
 from textual.strip import Strip
 from textual.widgets import Collapsible, Static
 
-from holysheep_tui.controller import Turn
+from holysheep_tui.chat.controller import Turn
+from holysheep_tui.economics.money import CurrencyView
+from holysheep_tui.economics.prices import Cost
 from holysheep_tui.errors import HolySheepError, RateLimitError
-from holysheep_tui.money import CurrencyView
-from holysheep_tui.prices import Cost
-from holysheep_tui.store import Message
-from holysheep_tui.textsafety import show_control
-from holysheep_tui.tui.markdown_blocks import BlockSplitter
-from holysheep_tui.tui.markdown_render import BlockRenderer
-from holysheep_tui.tui.markdown_stream import StreamingMarkdown
-from holysheep_tui.wire import (
+from holysheep_tui.relay.wire import (
     ContentDelta,
     RateLimitWait,
     ReasoningDelta,
@@ -33,6 +28,11 @@ from holysheep_tui.wire import (
     RetryScheduled,
     StreamEvent,
 )
+from holysheep_tui.store import Message
+from holysheep_tui.textsafety import show_control
+from holysheep_tui.tui.markdown_blocks import BlockSplitter
+from holysheep_tui.tui.markdown_render import BlockRenderer
+from holysheep_tui.tui.markdown_stream import StreamingMarkdown
 
 RETRY_KEY = "Ctrl+R"
 _FENCE = re.compile(

@@ -15,13 +15,13 @@ from textual.app import App
 from textual.content import Content
 from textual.message import Message
 
-from holysheep_tui.budget import BudgetLimits, BudgetLine, BudgetStatus, Level, budget_status
-from holysheep_tui.money import format_usd
+from holysheep_tui.economics.budget import BudgetLimits, BudgetLine, BudgetStatus, Level, budget_status
+from holysheep_tui.economics.money import format_usd
 from holysheep_tui.tui.widgets.prompt import PromptInput
 
 if TYPE_CHECKING:
-    from holysheep_tui.metrics import MetricsLog
-    from holysheep_tui.prices import Cost
+    from holysheep_tui.economics.metrics import MetricsLog
+    from holysheep_tui.economics.prices import Cost
 
 _RANK: dict[Level, int] = {"ok": 0, "warn": 1, "over": 2}
 _STYLE: dict[Level, str] = {"ok": "", "warn": "bold $text-warning", "over": "bold $text-error"}

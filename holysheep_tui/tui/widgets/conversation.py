@@ -11,11 +11,11 @@ from textual.containers import VerticalScroll
 from textual.widget import Widget
 from textual.widgets import Static
 
-from holysheep_tui.money import CurrencyView
+from holysheep_tui.economics.money import CurrencyView
 from holysheep_tui.textsafety import show_control
 
 if TYPE_CHECKING:  # the answer widgets and their Markdown renderer load with the first answer
-    from holysheep_tui.history_loader import StoredTurn, TurnPager
+    from holysheep_tui.chat.resume import StoredTurn, TurnPager
     from holysheep_tui.tui.widgets.answer import AnswerView, StoredAnswer
 
 

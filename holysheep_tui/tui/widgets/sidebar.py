@@ -15,8 +15,8 @@ from textual.screen import ModalScreen
 from textual.widgets import Input, OptionList, Static
 from textual.widgets.option_list import Option
 
+from holysheep_tui.economics.money import CurrencyView
 from holysheep_tui.errors import HolySheepError
-from holysheep_tui.money import CurrencyView
 from holysheep_tui.tui.messages import ConversationDeleted, ExportConversation, OpenConversation
 from holysheep_tui.tui.screens.dialogs import ConfirmScreen
 

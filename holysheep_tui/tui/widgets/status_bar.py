@@ -17,12 +17,11 @@ from textual.containers import Vertical
 from textual.content import Content
 from textual.widgets import Static
 
-from holysheep_tui.budget import Level
+from holysheep_tui.economics.budget import Level
+from holysheep_tui.economics.money import CurrencyView, format_cny, format_usd
+from holysheep_tui.economics.prices import Cost, ModelPrice, estimate_tokens
 from holysheep_tui.errors import StorageError
-from holysheep_tui.money import CurrencyView, format_cny, format_usd
-from holysheep_tui.prices import Cost, ModelPrice, estimate_tokens
-from holysheep_tui.tui.widgets.budget import BudgetLoaded, BudgetWatch
-from holysheep_tui.wire import (
+from holysheep_tui.relay.wire import (
     ContentDelta,
     RateLimitWait,
     ReasoningDelta,
@@ -32,6 +31,7 @@ from holysheep_tui.wire import (
     StreamOpened,
     UsageReport,
 )
+from holysheep_tui.tui.widgets.budget import BudgetLoaded, BudgetWatch
 
 Phase = Literal["idle", "connecting", "thinking", "streaming", "retrying", "waiting", "stopped", "error"]
 TICK = 0.5  # seconds between redraws while an answer runs (each one repaints the bottom of the screen)

@@ -15,9 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from holysheep_tui import locations
+from holysheep_tui.economics.prices import Cost
 from holysheep_tui.errors import HolySheepError, RelayError, StorageError
-from holysheep_tui.prices import Cost
-from holysheep_tui.wire import Answer, Timings, Usage
+from holysheep_tui.relay.wire import Answer, Timings, Usage
 
 DEFAULT_MAX_BYTES = 10 * 1024 * 1024
 DEFAULT_KEEP = 3

@@ -13,14 +13,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from holysheep_tui.controller import Conversation, Turn
+from holysheep_tui.chat.controller import Conversation, Turn
+from holysheep_tui.economics.prices import Cost
 from holysheep_tui.errors import StorageError
-from holysheep_tui.export import ExportFormat
-from holysheep_tui.prices import Cost
+from holysheep_tui.relay.wire import Answer, Usage
 from holysheep_tui.store import Conversation as StoredConversation
 from holysheep_tui.store import HistoryStore, Message
 from holysheep_tui.textsafety import strip_control
-from holysheep_tui.wire import Answer, Usage
+from holysheep_tui.transcripts.export import ExportFormat
 
 PAGE_TURNS = 20
 """Turns shown when a conversation opens, and added per page as the user scrolls."""

@@ -18,9 +18,10 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from holysheep_tui.budget import BudgetStatus
+from holysheep_tui.chat.controller import Conversation, ConversationController, Turn, turn_record
 from holysheep_tui.config import RetryPolicy
-from holysheep_tui.controller import Conversation, ConversationController, Turn, turn_record
+from holysheep_tui.economics.budget import BudgetStatus
+from holysheep_tui.economics.stats import percentile
 from holysheep_tui.errors import (
     AuthError,
     BudgetExceededError,
@@ -32,9 +33,8 @@ from holysheep_tui.errors import (
     UsageError,
 )
 from holysheep_tui.locations import data_dir, ensure_private_dir
-from holysheep_tui.retry import backoff_delay
-from holysheep_tui.stats import percentile
-from holysheep_tui.wire import ChatMessage
+from holysheep_tui.relay.retry import backoff_delay
+from holysheep_tui.relay.wire import ChatMessage
 
 MID_STREAM_RETRYABLE: tuple[type[HolySheepError], ...] = (StreamCutError, ReadTimeoutError)
 """Failures after the first answer byte that a fresh attempt may fix (the client retries only before it)."""

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
-from holysheep_tui.wire import Usage
+from holysheep_tui.relay.wire import Usage
 
 if TYPE_CHECKING:
     from holysheep_tui.config import PricingConfig

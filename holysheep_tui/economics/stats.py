@@ -14,9 +14,9 @@ from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta, tzinfo
 from typing import Any, Literal
 
+from holysheep_tui.economics.metrics import MetricRecord
+from holysheep_tui.economics.money import CurrencyView
 from holysheep_tui.errors import UsageError
-from holysheep_tui.metrics import MetricRecord
-from holysheep_tui.money import CurrencyView
 
 GroupBy = Literal["model", "day", "profile"]
 GROUPINGS: tuple[GroupBy, ...] = ("model", "day", "profile")

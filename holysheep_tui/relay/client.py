@@ -1,7 +1,7 @@
 """The async relay client: one keep-alive ``httpx.AsyncClient`` per profile.
 
 Bytes from the socket go through the SSE decoder and the chat-stream parser and come out as typed events
-(holysheep_tui.wire). httpx exceptions and HTTP error statuses are translated here into the domain errors
+(holysheep_tui.relay.wire). httpx exceptions and HTTP error statuses are translated here into the domain errors
 of holysheep_tui.errors; nothing above this module sees httpx.
 """
 
@@ -20,9 +20,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from holysheep_tui import __version__
-from holysheep_tui.chatstream import ChatStreamParser
 from holysheep_tui.config import Profile
-from holysheep_tui.errorbody import ErrorInfo, classify_error, parse_error_body
 from holysheep_tui.errors import (
     AuthError,
     BadRequestError,
@@ -38,10 +36,12 @@ from holysheep_tui.errors import (
     StreamCutError,
     TLSError,
 )
-from holysheep_tui.ratelimit import RateLimiter
-from holysheep_tui.retry import backoff_delay, parse_retry_after
-from holysheep_tui.sse import SSEDecoder
-from holysheep_tui.wire import (
+from holysheep_tui.relay.chat_stream import ChatStreamParser
+from holysheep_tui.relay.error_body import ErrorInfo, classify_error, parse_error_body
+from holysheep_tui.relay.rate_limit import RateLimiter
+from holysheep_tui.relay.retry import backoff_delay, parse_retry_after
+from holysheep_tui.relay.sse import SSEDecoder
+from holysheep_tui.relay.wire import (
     Answer,
     ChatRequest,
     ContentDelta,

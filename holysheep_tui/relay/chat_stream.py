@@ -13,7 +13,6 @@ import re
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from holysheep_tui.errorbody import ErrorInfo, classify_error, clean_text, parse_error_body
 from holysheep_tui.errors import (
     AuthError,
     BadRequestError,
@@ -25,8 +24,9 @@ from holysheep_tui.errors import (
     RelayError,
     UpstreamError,
 )
-from holysheep_tui.sse import RawEvent, ServerSentEvent, SSEDecoder
-from holysheep_tui.wire import (
+from holysheep_tui.relay.error_body import ErrorInfo, classify_error, clean_text, parse_error_body
+from holysheep_tui.relay.sse import RawEvent, ServerSentEvent, SSEDecoder
+from holysheep_tui.relay.wire import (
     ContentDelta,
     FinishReason,
     ReasoningDelta,

@@ -14,12 +14,12 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 from holysheep_tui.errors import HolySheepError, ModelNotFoundError, StorageError
-from holysheep_tui.wire import Answer, ChatMessage, ChatRequest, StreamEvent, Timings, to_ms
+from holysheep_tui.relay.wire import Answer, ChatMessage, ChatRequest, StreamEvent, Timings, to_ms
 
 if TYPE_CHECKING:
-    from holysheep_tui.client import RelayClient
-    from holysheep_tui.metrics import MetricsLog
-    from holysheep_tui.prices import Cost, PriceBook
+    from holysheep_tui.economics.metrics import MetricsLog
+    from holysheep_tui.economics.prices import Cost, PriceBook
+    from holysheep_tui.relay.client import RelayClient
     from holysheep_tui.store import HistoryStore
 
 TurnStatus = Literal["complete", "stopped", "error"]
@@ -250,7 +250,7 @@ class ConversationController:
                 ),
             )
         if self.metrics is not None:
-            from holysheep_tui.metrics import MetricRecord
+            from holysheep_tui.economics.metrics import MetricRecord
 
             error = turn.error
             if turn.status == "complete":

@@ -9,9 +9,9 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from holysheep_tui.errors import UsageError
-from holysheep_tui.export import SCHEMA, SCHEMA_VERSION
 from holysheep_tui.store.history import HistoryStore
 from holysheep_tui.store.models import Conversation, Message, MessageRole, MessageStatus
+from holysheep_tui.transcripts.export import SCHEMA, SCHEMA_VERSION
 
 
 class ImportFormatError(UsageError):

@@ -6,7 +6,7 @@ import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
-from holysheep_tui.prices import Cost
+from holysheep_tui.economics.prices import Cost
 
 if TYPE_CHECKING:
     from holysheep_tui.config import PricingConfig

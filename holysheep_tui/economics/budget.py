@@ -7,9 +7,9 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime, tzinfo
 from typing import Literal, Protocol
 
+from holysheep_tui.economics.metrics import MetricRecord, MetricsLog
+from holysheep_tui.economics.money import format_usd
 from holysheep_tui.errors import BudgetExceededError
-from holysheep_tui.metrics import MetricRecord, MetricsLog
-from holysheep_tui.money import format_usd
 
 Level = Literal["ok", "warn", "over"]
 Period = Literal["day", "month"]

@@ -12,11 +12,11 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from holysheep_tui.errors import KeyMissingError
-from holysheep_tui.ratelimit import RateLimiters
+from holysheep_tui.relay.rate_limit import RateLimiters
 
 if TYPE_CHECKING:
-    from holysheep_tui.client import RelayClient
     from holysheep_tui.config import Config, Profile
+    from holysheep_tui.relay.client import RelayClient
     from holysheep_tui.simulator import RelaySimulator
 
 DEMO_PROFILE = "demo"
@@ -40,7 +40,7 @@ class Session:
         return self.demo or self.simulator is not None
 
     def client(self, profile: Profile | None = None) -> RelayClient:
-        from holysheep_tui.client import RelayClient  # httpx loads with the first client
+        from holysheep_tui.relay.client import RelayClient  # httpx loads with the first client
 
         if self.demo and self.simulator is None:
             from holysheep_tui.simulator import RelaySimulator
@@ -90,7 +90,7 @@ def open_session(
         demo_profile = Profile(base_url=simulator.base_url, model=model or "kimi-k2")
         return Session(config, DEMO_PROFILE, demo_profile, None, None, simulator)
     name, chosen = resolve_profile(config, profile=profile, base_url=base_url, model=model)
-    from holysheep_tui.keys import resolve_key
+    from holysheep_tui.secrets.keys import resolve_key
 
     try:
         resolved = resolve_key(name, chosen)

@@ -1,0 +1,1 @@
+"""A chat session and its turns: opening a session, the conversation controller, stored conversations resumed, batch runs."""

@@ -1,0 +1,1 @@
+"""Money: prices, cost, currencies, budgets, the metrics log and its statistics."""

@@ -1,0 +1,1 @@
+"""Conversations in and out of files: export formats and JSON import."""
