@@ -193,6 +193,25 @@ class ProtocolError(RelayError):
     exit_code = EXIT_PROTOCOL
 
 
+_RELAY_ERRORS: dict[str, type[RelayError]] = {
+    cls.kind: cls
+    for cls in (
+        AuthError,
+        QuotaError,
+        RateLimitError,
+        ModelNotFoundError,
+        ContextTooLongError,
+        BadRequestError,
+    )
+}
+
+
+def relay_error_class(kind: str, *, otherwise: type[RelayError]) -> type[RelayError]:
+    """The class for an error kind (``relay.error_body.classify_error``); ``otherwise`` for a server failure
+    or a kind no class names (a relay's 5xx is a ``ServerError``, an error inside a stream an ``UpstreamError``)."""
+    return _RELAY_ERRORS.get(kind, otherwise)
+
+
 class CancelledByUser(HolySheepError):
     title = "Stopped"
     kind = "stopped"

@@ -2,8 +2,9 @@
 
     .venv/bin/python scripts/screenshots.py [OUT_DIR]
 
-Each scene drives the real app with Pilot against the simulator on loopback. The app's clock is
-frozen and set by the scene, and the cursor does not blink, so the pictures are the same every run.
+Each scene drives the real app with Pilot against the simulator on loopback. The app's clock (the one
+every answer's Timings read) is frozen and set by the scene, and the cursor does not blink, so the
+pictures are the same every run.
 """
 
 from __future__ import annotations
@@ -86,8 +87,8 @@ def scene_mid_stream(clock: FrozenClock) -> Callable[[Pilot[None]], Awaitable[No
         app.view.release_anchor()  # show the answer from its start: the top does not depend on timing
         app.view.scroll_home(animate=False, immediate=True)
         app.screen.refresh(repaint=True, layout=True)
-        clock.now = 2.5
-        app.query_one("StatusBar").redraw()  # type: ignore[attr-defined]
+        clock.now = 2.5  # the answer's Timings run on this clock
+        app.revision += 1  # the status bar follows the app's state
         await pilot.pause(0.3)
 
     return run

@@ -5,12 +5,15 @@
 keyring loads and calls them as it would any backend.
 """
 
+from __future__ import annotations
+
 import json
 import os
 import shutil
 import sys
 import threading
 from pathlib import Path
+from typing import Any
 
 from keyring.backend import KeyringBackend
 from keyring.errors import KeyringLocked, PasswordDeleteError
@@ -23,26 +26,26 @@ class FileStore(KeyringBackend):
 
     priority = 0
 
-    def _load(self):
+    def _load(self) -> dict[str, Any]:
         try:
             with open(os.environ["TEST_KEYRING_FILE"], encoding="utf-8") as f:
                 return json.load(f)
         except FileNotFoundError:
             return {}
 
-    def _save(self, data):
+    def _save(self, data: dict[str, Any]) -> None:
         with open(os.environ["TEST_KEYRING_FILE"], "w", encoding="utf-8") as f:
             json.dump(data, f, ensure_ascii=False)
 
-    def get_password(self, service, username):
+    def get_password(self, service: str, username: str) -> str | None:
         return self._load().get(f"{service}/{username}")
 
-    def set_password(self, service, username, password):
+    def set_password(self, service: str, username: str, password: str) -> None:
         data = self._load()
         data[f"{service}/{username}"] = password
         self._save(data)
 
-    def delete_password(self, service, username):
+    def delete_password(self, service: str, username: str) -> None:
         data = self._load()
         if data.pop(f"{service}/{username}", None) is None:
             raise PasswordDeleteError("No such password!")
@@ -52,13 +55,13 @@ class FileStore(KeyringBackend):
 class Locked(KeyringBackend):
     priority = 0
 
-    def get_password(self, service, username):
+    def get_password(self, service: str, username: str) -> str | None:
         raise KeyringLocked("Failed to unlock the collection!")
 
-    def set_password(self, service, username, password):
+    def set_password(self, service: str, username: str, password: str) -> None:
         raise KeyringLocked("Failed to unlock the collection!")
 
-    def delete_password(self, service, username):
+    def delete_password(self, service: str, username: str) -> None:
         raise KeyringLocked("Failed to unlock the collection!")
 
 
@@ -67,13 +70,14 @@ class Hanging(KeyringBackend):
 
     priority = 0
 
-    def get_password(self, service, username):
+    def get_password(self, service: str, username: str) -> str | None:
+        RELEASE.wait()
+        return None
+
+    def set_password(self, service: str, username: str, password: str) -> None:
         RELEASE.wait()
 
-    def set_password(self, service, username, password):
-        RELEASE.wait()
-
-    def delete_password(self, service, username):
+    def delete_password(self, service: str, username: str) -> None:
         RELEASE.wait()
 
 
@@ -82,13 +86,13 @@ class Leaky(KeyringBackend):
 
     priority = 0
 
-    def get_password(self, service, username):
+    def get_password(self, service: str, username: str) -> str | None:
         return None
 
-    def set_password(self, service, username, password):
+    def set_password(self, service: str, username: str, password: str) -> None:
         raise OSError(f"磁盘已满, could not write {password}")
 
-    def delete_password(self, service, username):
+    def delete_password(self, service: str, username: str) -> None:
         raise PasswordDeleteError("No such password!")
 
 

@@ -9,11 +9,10 @@ import os
 import signal
 import stat
 import subprocess
-import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -52,13 +51,8 @@ NO_WAIT = RetryPolicy(base_delay=0, max_delay=0)
 
 
 @pytest.fixture
-def sim() -> Iterator[RelaySimulator]:
-    with RelaySimulator(pacing=Pacing(first_token_delay=0, tokens_per_second=None)) as server:
-        yield server
-
-
-def chat_requests(sim: RelaySimulator) -> list[RecordedRequest]:
-    return [r for r in sim.requests if r.path.endswith("/chat/completions")]
+def sim(make_simulator: Callable[..., RelaySimulator]) -> RelaySimulator:
+    return make_simulator(pacing=Pacing(first_token_delay=0, tokens_per_second=None))
 
 
 def last_user(req: RecordedRequest) -> str:
@@ -152,7 +146,11 @@ def test_malformed_input_sends_nothing_and_exits_2(
 
 
 def test_cli_text_batch_writes_one_private_line_per_item_metrics_and_no_history(
-    sim: RelaySimulator, tmp_path: Path, capsys: pytest.CaptureFixture[str], isolated_dirs: Path
+    sim: RelaySimulator,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    isolated_dirs: Path,
+    chats: Callable[[RelaySimulator], list[RecordedRequest]],
 ) -> None:
     src = tmp_path / "prompts.txt"
     src.write_text("\n".join(PROMPTS) + "\n", encoding="utf-8")
@@ -171,7 +169,7 @@ def test_cli_text_batch_writes_one_private_line_per_item_metrics_and_no_history(
         assert r["timings"]["total_ms"] >= r["timings"]["ttft_ms"] >= 0
     assert stat.S_IMODE(out.stat().st_mode) == 0o600
     assert all(
-        r.json["messages"][0] == {"role": "system", "content": "用中文回答"} for r in chat_requests(sim)
+        r.json["messages"][0] == {"role": "system", "content": "用中文回答"} for r in chats(sim)
     )
     metrics = locations.metrics_file().read_text(encoding="utf-8").splitlines()
     assert len(metrics) == 4 and all(json.loads(m)["success"] for m in metrics)
@@ -181,7 +179,7 @@ def test_cli_text_batch_writes_one_private_line_per_item_metrics_and_no_history(
 
 
 async def test_jsonl_messages_are_sent_as_given_with_per_item_model(
-    sim: RelaySimulator, tmp_path: Path
+    sim: RelaySimulator, tmp_path: Path, chats: Callable[[RelaySimulator], list[RecordedRequest]]
 ) -> None:
     history = [
         {"role": "user", "content": "记住：暗号是青山"},
@@ -196,7 +194,7 @@ async def test_jsonl_messages_are_sent_as_given_with_per_item_model(
     )
     summary = await run_once(make_runner(sim, items, tmp_path / "out.jsonl", tmp_path, system="简短"))
     assert (summary.ok, summary.failed) == (2, 0)
-    by_model = {r.json["model"]: r.json["messages"] for r in chat_requests(sim)}
+    by_model = {r.json["model"]: r.json["messages"] for r in chats(sim)}
     assert by_model["deepseek-v3.2"] == [{"role": "system", "content": "简短"}, *history]
     assert by_model["kimi-k2"] == [
         {"role": "system", "content": "简短"},
@@ -227,30 +225,34 @@ async def test_failed_items_are_recorded_and_the_rest_go_on(sim: RelaySimulator,
     assert (summary.ok, summary.failed, summary.stopped_by) == (2, 2, None)
 
 
-def test_concurrency_is_honoured_server_side(tmp_path: Path) -> None:
+def test_concurrency_is_honoured_server_side(
+    tmp_path: Path,
+    make_simulator: Callable[..., RelaySimulator],
+    run_cli: Callable[[list[str]], subprocess.Popen[str]],
+) -> None:
     """The server never has more than N requests of the batch open at once, and does reach N."""
-    with RelaySimulator(pacing=Pacing(first_token_delay=0.15, tokens_per_second=None)) as server:
-        src = tmp_path / "prompts.txt"
-        src.write_text(
-            "\n".join(f"第 {i} 个问题：{PROMPTS[i % 4]}" for i in range(9)) + "\n", encoding="utf-8"
-        )
-        peak = [0]
+    server = make_simulator(pacing=Pacing(first_token_delay=0.15, tokens_per_second=None))
+    src = tmp_path / "prompts.txt"
+    src.write_text(
+        "\n".join(f"第 {i} 个问题：{PROMPTS[i % 4]}" for i in range(9)) + "\n", encoding="utf-8"
+    )
+    peak = [0]
 
-        def watch() -> None:
-            for n in range(1, 10):
-                try:
-                    seen = server.wait_for_requests(n, timeout=60)
-                except TimeoutError:
-                    return
-                peak[0] = max(peak[0], sum(not r.finished for r in seen))
+    def watch() -> None:
+        for n in range(1, 10):
+            try:
+                seen = server.wait_for_requests(n, timeout=60)
+            except TimeoutError:
+                return
+            peak[0] = max(peak[0], sum(not r.finished for r in seen))
 
-        watcher = threading.Thread(target=watch, daemon=True)
-        watcher.start()
-        proc = run_cli(
-            ["batch", str(src), "-o", str(tmp_path / "out.jsonl"), "--base-url", server.base_url, "-c", "3"]
-        )
-        assert proc.wait(timeout=60) == 0
-        watcher.join(timeout=10)
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    proc = run_cli(
+        ["batch", str(src), "-o", str(tmp_path / "out.jsonl"), "--base-url", server.base_url, "-c", "3"]
+    )
+    assert proc.wait(timeout=60) == 0
+    watcher.join(timeout=10)
     assert peak[0] == 3
     assert len(read_out(tmp_path / "out.jsonl")) == 9
 
@@ -265,18 +267,23 @@ async def test_fatal_auth_error_stops_starting_items(sim: RelaySimulator, tmp_pa
     assert sim.attempts("kimi-k2+401") == 1 and len(read_out(tmp_path / "out401.jsonl")) == 1
 
 
-async def test_budget_used_up_mid_run_stops_starting_items(sim: RelaySimulator, tmp_path: Path) -> None:
+async def test_budget_used_up_mid_run_stops_starting_items(
+    sim: RelaySimulator, tmp_path: Path, chats: Callable[[RelaySimulator], list[RecordedRequest]]
+) -> None:
     budget = BudgetStatus("测试", daily=BudgetLine("day", limit_usd=1e-9, spent_usd=0.0))
     items = parse_items("\n".join(PROMPTS))
     summary = await run_once(
         make_runner(sim, items, tmp_path / "out.jsonl", tmp_path, concurrency=1, budget=budget)
     )
     assert isinstance(summary.stopped_by, BudgetExceededError)
-    assert (summary.ok, len(chat_requests(sim))) == (1, 1)
+    assert (summary.ok, len(chats(sim))) == (1, 1)
 
 
 def test_cli_refuses_a_spent_budget_before_sending_unless_over_budget(
-    sim: RelaySimulator, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    sim: RelaySimulator,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    chats: Callable[[RelaySimulator], list[RecordedRequest]],
 ) -> None:
     config = locations.config_file()
     config.parent.mkdir(parents=True)
@@ -289,16 +296,16 @@ def test_cli_refuses_a_spent_budget_before_sending_unless_over_budget(
     src.write_text("\n".join(PROMPTS[:2]) + "\n", encoding="utf-8")
     argv = ["batch", str(src), "-o", str(tmp_path / "out.jsonl"), "--profile", "本地"]
     assert main(argv) == 11
-    assert "--over-budget" in capsys.readouterr().err and chat_requests(sim) == []
+    assert "--over-budget" in capsys.readouterr().err and chats(sim) == []
     assert main([*argv, "--over-budget"]) == 0
-    assert len(chat_requests(sim)) == 2
+    assert len(chats(sim)) == 2
 
 
 # ---- resume --------------------------------------------------------------------------------------
 
 
 async def test_resume_after_cancel_sends_no_request_twice_for_finished_items(
-    sim: RelaySimulator, tmp_path: Path
+    sim: RelaySimulator, tmp_path: Path, chats: Callable[[RelaySimulator], list[RecordedRequest]]
 ) -> None:
     quick = [{"id": f"快{i}", "prompt": f"快速问题 {i}：{PROMPTS[i % 4]}"} for i in range(6)]
     slow = [
@@ -321,11 +328,11 @@ async def test_resume_after_cancel_sends_no_request_twice_for_finished_items(
     assert runner.summary.interrupted
     first = read_out(out)
     assert sorted(r["id"] for r in first) == sorted(q["id"] for q in quick)
-    assert len(chat_requests(sim)) == 8  # the two slow ones were in flight when cancelled
+    assert len(chats(sim)) == 8  # the two slow ones were in flight when cancelled
 
     summary = await run_once(make_runner(sim, items, out, tmp_path, concurrency=3))
     assert (summary.skipped, summary.ok, summary.failed) == (6, 2, 0)
-    per_prompt = Counter(last_user(r) for r in chat_requests(sim))
+    per_prompt = Counter(last_user(r) for r in chats(sim))
     assert all(per_prompt[q["prompt"]] == 1 for q in quick), per_prompt
     assert all(per_prompt[s["prompt"]] == 2 for s in slow), per_prompt
     final = read_out(out)
@@ -334,7 +341,9 @@ async def test_resume_after_cancel_sends_no_request_twice_for_finished_items(
     )
 
 
-async def test_torn_last_line_is_cut_and_failed_items_rerun(sim: RelaySimulator, tmp_path: Path) -> None:
+async def test_torn_last_line_is_cut_and_failed_items_rerun(
+    sim: RelaySimulator, tmp_path: Path, chats: Callable[[RelaySimulator], list[RecordedRequest]]
+) -> None:
     out = tmp_path / "out.jsonl"
     ok = {"id": "1", "status": "ok", "content": "已完成的回答"}
     failed = {"id": "2", "status": "error", "content": "", "error": {"type": "server"}}
@@ -342,7 +351,7 @@ async def test_torn_last_line_is_cut_and_failed_items_rerun(sim: RelaySimulator,
     items = parse_items("\n".join(PROMPTS[:3]))
     summary = await run_once(make_runner(sim, items, out, tmp_path))
     assert (summary.skipped, summary.ok) == (1, 2)
-    assert sorted(last_user(r) for r in chat_requests(sim)) == sorted(PROMPTS[1:3])
+    assert sorted(last_user(r) for r in chats(sim)) == sorted(PROMPTS[1:3])
     rows = read_out(out)
     assert rows[0] == ok and sorted(r["id"] for r in rows) == ["1", "2", "3"]
     assert all(r["status"] == "ok" for r in rows)
@@ -364,58 +373,58 @@ def test_unwritable_output_is_a_storage_error(tmp_path: Path) -> None:
 # ---- a real process, interrupted -----------------------------------------------------------------
 
 
-def run_cli(argv: list[str]) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "holysheep_tui", *argv],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )
+@pytest.fixture
+def run_cli(cli: Any) -> Callable[[list[str]], subprocess.Popen[str]]:
+    """``run_cli(argv)``: ``holysheep ARGV`` started with unbuffered output (progress lines as they come)."""
+    return lambda argv: cli.popen(*argv, env={"PYTHONUNBUFFERED": "1"})
 
 
-def test_sigint_mid_batch_leaves_valid_jsonl_exits_130_and_resumes(tmp_path: Path) -> None:
-    with RelaySimulator(pacing=Pacing(first_token_delay=0, tokens_per_second=60)) as server:
-        src = tmp_path / "prompts.txt"
-        prompts = [f"第 {i} 题：{PROMPTS[i % 4]}" for i in range(8)]
-        src.write_text("\n".join(prompts) + "\n", encoding="utf-8")
-        out = tmp_path / "out.jsonl"
-        argv = [
-            "batch",
-            str(src),
-            "-o",
-            str(out),
-            "--base-url",
-            server.base_url,
-            "-m",
-            "kimi-k2+len=40",
-            "-c",
-            "2",
-        ]
-        proc = run_cli(argv)
-        try:
-            for _ in range(600):  # until the first results are written (hang guard: 60 s)
-                if out.exists() and out.read_bytes().count(b"\n") >= 2:
-                    break
-                time.sleep(0.1)
-            proc.send_signal(signal.SIGINT)
-            rc = proc.wait(timeout=30)
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-        assert proc.stderr is not None
-        err = proc.stderr.read()
-        assert rc == 130, err
-        assert "Run the same command again to resume" in err and "Traceback" not in err
-        first = read_out(out)
-        assert 2 <= len(first) < 8 and all(r["status"] == "ok" for r in first)
+def test_sigint_mid_batch_leaves_valid_jsonl_exits_130_and_resumes(
+    tmp_path: Path,
+    make_simulator: Callable[..., RelaySimulator],
+    run_cli: Callable[[list[str]], subprocess.Popen[str]],
+) -> None:
+    server = make_simulator(pacing=Pacing(first_token_delay=0, tokens_per_second=60))
+    src = tmp_path / "prompts.txt"
+    prompts = [f"第 {i} 题：{PROMPTS[i % 4]}" for i in range(8)]
+    src.write_text("\n".join(prompts) + "\n", encoding="utf-8")
+    out = tmp_path / "out.jsonl"
+    argv = [
+        "batch",
+        str(src),
+        "-o",
+        str(out),
+        "--base-url",
+        server.base_url,
+        "-m",
+        "kimi-k2+len=40",
+        "-c",
+        "2",
+    ]
+    proc = run_cli(argv)
+    try:
+        for _ in range(600):  # until the first results are written (hang guard: 60 s)
+            if out.exists() and out.read_bytes().count(b"\n") >= 2:
+                break
+            time.sleep(0.1)
+        proc.send_signal(signal.SIGINT)
+        rc = proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.stderr is not None
+    err = proc.stderr.read()
+    assert rc == 130, err
+    assert "Run the same command again to resume" in err and "Traceback" not in err
+    first = read_out(out)
+    assert 2 <= len(first) < 8 and all(r["status"] == "ok" for r in first)
 
-        again = run_cli(argv)
-        assert again.wait(timeout=60) == 0
-        per_prompt = Counter(last_user(r) for r in server.requests)
-        for r in first:
-            assert per_prompt[prompts[int(r["id"]) - 1]] == 1, "a finished item was sent again"
-        assert sorted(int(r["id"]) for r in read_out(out)) == list(range(1, 9))
+    again = run_cli(argv)
+    assert again.wait(timeout=60) == 0
+    per_prompt = Counter(last_user(r) for r in server.requests)
+    for r in first:
+        assert per_prompt[prompts[int(r["id"]) - 1]] == 1, "a finished item was sent again"
+    assert sorted(int(r["id"]) for r in read_out(out)) == list(range(1, 9))
 
 
 # ---- progress ------------------------------------------------------------------------------------
@@ -464,27 +473,31 @@ def test_a_second_writer_of_the_same_output_is_refused_until_the_first_closes(tm
     assert read_out(out) == [{"id": "1", "status": "ok", "content": "第一条"}]
 
 
-def test_two_batch_processes_on_one_output_the_second_exits_2_and_the_first_finishes(tmp_path: Path) -> None:
-    with RelaySimulator(pacing=Pacing(first_token_delay=0, tokens_per_second=60)) as server:
-        src = tmp_path / "prompts.txt"
-        src.write_text("\n".join(f"第 {i} 题：{PROMPTS[i % 4]}" for i in range(6)) + "\n", encoding="utf-8")
-        out = tmp_path / "out.jsonl"
-        argv = ["batch", str(src), "-o", str(out), "--base-url", server.base_url, "-m", "kimi-k2+len=60", "-q"]
-        first = run_cli([*argv, "-c", "1"])  # about a second per item
-        try:
-            for _ in range(600):  # until the first run has written a line (hang guard: 60 s)
-                if out.exists() and out.read_bytes().count(b"\n") >= 1:
-                    break
-                time.sleep(0.1)
-            second = run_cli(argv)
-            _, err = second.communicate(timeout=60)
-            assert second.returncode == 2, err
-            assert f"Another holysheep batch (pid {first.pid}) is writing" in err and "Traceback" not in err
-            _, first_err = first.communicate(timeout=60)
-            assert first.returncode == 0, first_err
-        finally:
-            if first.poll() is None:
-                first.kill()
-                first.communicate()
+def test_two_batch_processes_on_one_output_the_second_exits_2_and_the_first_finishes(
+    tmp_path: Path,
+    make_simulator: Callable[..., RelaySimulator],
+    run_cli: Callable[[list[str]], subprocess.Popen[str]],
+) -> None:
+    server = make_simulator(pacing=Pacing(first_token_delay=0, tokens_per_second=60))
+    src = tmp_path / "prompts.txt"
+    src.write_text("\n".join(f"第 {i} 题：{PROMPTS[i % 4]}" for i in range(6)) + "\n", encoding="utf-8")
+    out = tmp_path / "out.jsonl"
+    argv = ["batch", str(src), "-o", str(out), "--base-url", server.base_url, "-m", "kimi-k2+len=60", "-q"]
+    first = run_cli([*argv, "-c", "1"])  # about a second per item
+    try:
+        for _ in range(600):  # until the first run has written a line (hang guard: 60 s)
+            if out.exists() and out.read_bytes().count(b"\n") >= 1:
+                break
+            time.sleep(0.1)
+        second = run_cli(argv)
+        _, err = second.communicate(timeout=60)
+        assert second.returncode == 2, err
+        assert f"Another holysheep batch (pid {first.pid}) is writing" in err and "Traceback" not in err
+        _, first_err = first.communicate(timeout=60)
+        assert first.returncode == 0, first_err
+    finally:
+        if first.poll() is None:
+            first.kill()
+            first.communicate()
     rows = read_out(out)
     assert sorted(int(r["id"]) for r in rows) == list(range(1, 7)) and all(r["status"] == "ok" for r in rows)

@@ -1,7 +1,8 @@
 """The chat-completions stream interpreter, fed byte streams modelled on what real providers send.
 
 Every fixture goes through SSEDecoder then ChatStreamParser, whole and split at every byte position,
-and must give the same events.
+one event at a time and a network read at a time (StreamReader, the client's path), and must give the
+same events.
 """
 
 from __future__ import annotations
@@ -22,7 +23,9 @@ from holysheep_tui.errors import (
     RelayError,
     UpstreamError,
 )
-from holysheep_tui.relay.chat_stream import ChatStreamParser, parse_usage, stream_error
+from holysheep_tui.relay.body import StreamReader
+from holysheep_tui.relay.chat_stream import ChatStreamParser, parse_usage
+from holysheep_tui.relay.failures import stream_error
 from holysheep_tui.relay.sse import ServerSentEvent, SSEDecoder
 from holysheep_tui.relay.wire import (
     Answer,
@@ -52,38 +55,42 @@ class Outcome:
 
 
 def joined(events: list[StreamEvent]) -> list[StreamEvent]:
-    """Runs of text deltas as one: ``feed_read`` hands on a read's text as one delta, where reads fall is chance."""
+    """Runs of text deltas as one: a read's text is handed on as one delta, where reads fall is chance."""
     out: list[StreamEvent] = []
     for event in events:
         if isinstance(event, ContentDelta | ReasoningDelta) and out and type(out[-1]) is type(event):
-            out[-1] = type(event)(out[-1].text + event.text)  # type: ignore[union-attr]
+            out[-1] = type(event)(out[-1].text + event.text)
         else:
             out.append(event)
     return out
 
 
 def run(stream: bytes, cuts: list[int] | None = None, model: str = "kimi-k2") -> Outcome:
-    """Decode ``stream`` cut at ``cuts`` through ``feed``, ``feed_raw`` and ``feed_read``, which must agree."""
+    """Decode ``stream`` cut at ``cuts`` through ``feed``, ``feed_events`` and StreamReader, which must agree."""
     outcome = run_feed(stream, cuts, model)
-    assert run_raw(stream, cuts, model).key() == outcome.key(), "feed_raw and feed disagree"
-    assert run_raw(stream, cuts, model, reads=True).key() == outcome.key(), "feed_read and feed disagree"
+    assert run_raw(stream, cuts, model).key() == outcome.key(), "feed_events and feed disagree"
+    assert run_raw(stream, cuts, model, reads=True).key() == outcome.key(), "StreamReader and feed disagree"
     return outcome
 
 
 def run_raw(stream: bytes, cuts: list[int] | None, model: str, *, reads: bool = False) -> Outcome:
+    """Each piece's events at once: through ``feed_events`` as plain lists, or StreamReader (``reads``)."""
     bounds = [0, *sorted(cuts or []), len(stream)]
     decoder = SSEDecoder()
-    parser = ChatStreamParser(model)
+    reader = StreamReader(model)
+    parser = reader.parser if reads else ChatStreamParser(model)
     events: list[StreamEvent] = []
     error: RelayError | None = None
     try:
         for a, b in zip(bounds, bounds[1:], strict=False):
             if reads:
-                parser.feed_read(decoder, stream[a:b], events)
+                reader.read(stream[a:b], events)
             else:
-                parser.feed_raw(decoder.decode(stream[a:b]), events)
-        for sse in decoder.close():
-            parser.feed_raw([(sse.event, sse.data, sse.id, sse.retry)], events)
+                parser.feed_events(list(decoder.feed(stream[a:b])), events)
+        if reads:
+            reader.end(events)
+        else:
+            parser.feed_events(decoder.close(), events)
     except RelayError as exc:
         error = exc
     return Outcome(events, error, parser.done, parser.finished, parser.saw_content)
@@ -445,7 +452,7 @@ _TWINS: weakref.WeakKeyDictionary[ChatStreamParser, ChatStreamParser] = weakref.
 
 
 def feed(parser: ChatStreamParser, obj: object, event: str = "message") -> list[StreamEvent]:
-    """One event through ``feed``, and through ``feed_raw`` on a twin parser: both must agree."""
+    """One event through ``feed``, and through ``feed_events`` on a twin parser: both must agree."""
     data = obj if isinstance(obj, str) else json.dumps(obj, ensure_ascii=False)
     twin = _TWINS.setdefault(parser, ChatStreamParser(parser.requested_model))
     raw: list[StreamEvent] = []
@@ -453,10 +460,10 @@ def feed(parser: ChatStreamParser, obj: object, event: str = "message") -> list[
         events = parser.feed(ServerSentEvent(event=event, data=data))
     except RelayError as exc:
         with pytest.raises(type(exc)) as caught:
-            twin.feed_raw([(event, data, None, None)], raw)
+            twin.feed_events([ServerSentEvent(event, data)], raw)
         assert (str(caught.value), caught.value.status) == (str(exc), exc.status)
         raise
-    twin.feed_raw([(event, data, None, None)], raw)
+    twin.feed_events([ServerSentEvent(event, data)], raw)
     assert raw == events
     assert (twin.done, twin.finished, twin.saw_content) == (parser.done, parser.finished, parser.saw_content)
     return events

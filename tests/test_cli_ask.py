@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
-import subprocess
-import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -28,33 +26,16 @@ from holysheep_tui.simulator import Pacing, RelaySimulator
 
 
 @pytest.fixture
-def sim() -> Iterator[RelaySimulator]:
-    with RelaySimulator(pacing=Pacing(first_token_delay=0, tokens_per_second=None)) as s:
-        yield s
-        assert not s.errors
+def sim(make_simulator: Callable[..., RelaySimulator]) -> RelaySimulator:
+    return make_simulator(pacing=Pacing(first_token_delay=0, tokens_per_second=None))
 
 
-def holysheep(*args: str, stdin: str | None = None, timeout: float = 60, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "holysheep_tui", *args],
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env={**os.environ, **(env or {})},
-    )
-
-
-def test_ask_streams_an_answer_from_a_simulate_subprocess() -> None:
-    server = subprocess.Popen(
-        [sys.executable, "-m", "holysheep_tui", "simulate", "--port", "0", "--tps", "0", "--ttft", "0"],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
+def test_ask_streams_an_answer_from_a_simulate_subprocess(cli: Any) -> None:
+    server = cli.popen("simulate", "--port", "0", "--tps", "0", "--ttft", "0", stderr=None)
     try:
         assert server.stdout is not None
         url = server.stdout.readline().strip()
-        out = holysheep("ask", "--base-url", url, "-m", "kimi-k2", "你好")
+        out = cli("ask", "--base-url", url, "-m", "kimi-k2", "你好")
     finally:
         server.send_signal(signal.SIGTERM)
         server.wait(10)
@@ -65,15 +46,15 @@ def test_ask_streams_an_answer_from_a_simulate_subprocess() -> None:
     assert "kimi-k2" in out.stderr and "tokens" in out.stderr and "first token" in out.stderr
 
 
-def test_ask_demo_needs_no_key_and_no_network() -> None:
-    out = holysheep("ask", "--demo", "-m", "deepseek-v3.2", "用一句话介绍人民币结算")
+def test_ask_demo_needs_no_key_and_no_network(cli: Any) -> None:
+    out = cli("ask", "--demo", "-m", "deepseek-v3.2", "用一句话介绍人民币结算")
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip()
     assert "deepseek-v3.2" in out.stderr
 
 
-def test_prompt_from_stdin_and_system_prompt_reach_the_server(sim: RelaySimulator) -> None:
-    out = holysheep("ask", "--base-url", sim.base_url, "-s", "你是成本分析师", stdin="从标准输入来的问题\n")
+def test_prompt_from_stdin_and_system_prompt_reach_the_server(sim: RelaySimulator, cli: Any) -> None:
+    out = cli("ask", "--base-url", sim.base_url, "-s", "你是成本分析师", stdin="从标准输入来的问题\n")
     assert out.returncode == 0, out.stderr
     body = sim.requests[-1].json
     assert body["messages"][0] == {"role": "system", "content": "你是成本分析师"}
@@ -81,8 +62,8 @@ def test_prompt_from_stdin_and_system_prompt_reach_the_server(sim: RelaySimulato
     assert body["model"] == "kimi-k2" and body["stream"] is True
 
 
-def test_json_output_has_every_field(sim: RelaySimulator) -> None:
-    out = holysheep("ask", "--base-url", sim.base_url, "-m", "gpt-4.1", "--json", "成本是多少？")
+def test_json_output_has_every_field(sim: RelaySimulator, cli: Any) -> None:
+    out = cli("ask", "--base-url", sim.base_url, "-m", "gpt-4.1", "--json", "成本是多少？")
     assert out.returncode == 0, out.stderr
     data = json.loads(out.stdout)
     assert set(data) >= {"content", "reasoning", "refusal", "model", "finish_reason", "usage", "timings", "cost_usd"}
@@ -93,9 +74,9 @@ def test_json_output_has_every_field(sim: RelaySimulator) -> None:
     assert "error" not in data
 
 
-def test_reasoning_goes_to_stderr_only_when_asked(sim: RelaySimulator) -> None:
-    plain = holysheep("ask", "--base-url", sim.base_url, "-m", "deepseek-reasoner", "-q", "先想一想")
-    shown = holysheep("ask", "--base-url", sim.base_url, "-m", "deepseek-reasoner", "--show-reasoning", "-q", "先想一想")
+def test_reasoning_goes_to_stderr_only_when_asked(sim: RelaySimulator, cli: Any) -> None:
+    plain = cli("ask", "--base-url", sim.base_url, "-m", "deepseek-reasoner", "-q", "先想一想")
+    shown = cli("ask", "--base-url", sim.base_url, "-m", "deepseek-reasoner", "--show-reasoning", "-q", "先想一想")
     assert plain.returncode == shown.returncode == 0
     assert plain.stderr == ""
     assert len(shown.stderr.strip()) > 0
@@ -116,8 +97,10 @@ def test_reasoning_goes_to_stderr_only_when_asked(sim: RelaySimulator) -> None:
         ("cut", EXIT_NETWORK, "before the answer finished"),
     ],
 )
-def test_failures_have_their_exit_code_and_json_error(sim: RelaySimulator, scenario: str, code: int, words: str) -> None:
-    out = holysheep("ask", "--base-url", sim.base_url, "-m", f"kimi-k2+{scenario}", "--max-retries", "0", "--json", "测试故障")
+def test_failures_have_their_exit_code_and_json_error(
+    sim: RelaySimulator, scenario: str, code: int, words: str, cli: Any
+) -> None:
+    out = cli("ask", "--base-url", sim.base_url, "-m", f"kimi-k2+{scenario}", "--max-retries", "0", "--json", "测试故障")
     assert out.returncode == code, out.stderr
     assert "Traceback" not in out.stderr
     assert words.lower() in out.stderr.lower()
@@ -127,42 +110,37 @@ def test_failures_have_their_exit_code_and_json_error(sim: RelaySimulator, scena
         assert data["content"]  # what streamed before the failure stays
 
 
-def test_unknown_model_suggests_close_names(sim: RelaySimulator) -> None:
-    out = holysheep("ask", "--base-url", sim.base_url, "-m", "kimi-k3", "你好")
+def test_unknown_model_suggests_close_names(sim: RelaySimulator, cli: Any) -> None:
+    out = cli("ask", "--base-url", sim.base_url, "-m", "kimi-k3", "你好")
     assert out.returncode == EXIT_MODEL_NOT_FOUND
     assert "kimi-k2" in out.stderr
 
 
-def test_retries_then_success_counted_on_the_server(sim: RelaySimulator) -> None:
-    out = holysheep("ask", "--base-url", sim.base_url, "-m", "kimi-k2+503x2", "重试两次")
+def test_retries_then_success_counted_on_the_server(sim: RelaySimulator, cli: Any) -> None:
+    out = cli("ask", "--base-url", sim.base_url, "-m", "kimi-k2+503x2", "重试两次")
     assert out.returncode == 0, out.stderr
     assert sim.attempts("kimi-k2+503x2") == 3
     assert out.stderr.count("retrying in") == 2
 
 
-def test_no_retry_after_content_has_streamed(sim: RelaySimulator) -> None:
-    out = holysheep("ask", "--base-url", sim.base_url, "-m", "kimi-k2+cut", "只试一次")
+def test_no_retry_after_content_has_streamed(sim: RelaySimulator, cli: Any) -> None:
+    out = cli("ask", "--base-url", sim.base_url, "-m", "kimi-k2+cut", "只试一次")
     assert out.returncode == EXIT_NETWORK
     assert sim.attempts("kimi-k2+cut") == 1
     assert out.stdout.strip()  # the partial answer was printed and kept
 
 
-def test_stall_gives_read_timeout_within_the_configured_time(sim: RelaySimulator) -> None:
+def test_stall_gives_read_timeout_within_the_configured_time(sim: RelaySimulator, cli: Any) -> None:
     started = time.monotonic()
-    out = holysheep("ask", "--base-url", sim.base_url, "-m", "kimi-k2+stall", "--timeout", "1", "会卡住的问题")
+    out = cli("ask", "--base-url", sim.base_url, "-m", "kimi-k2+stall", "--timeout", "1", "会卡住的问题")
     assert out.returncode == EXIT_NETWORK
     assert "sent nothing for 1 s" in out.stderr
     assert out.stdout.strip()
     assert time.monotonic() - started < 30  # hang guard
 
 
-def test_ctrl_c_exits_at_once_with_130_and_keeps_the_partial_answer(sim: RelaySimulator) -> None:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "holysheep_tui", "ask", "--base-url", sim.base_url, "-m", "kimi-k2+tps=20", "慢慢回答"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+def test_ctrl_c_exits_at_once_with_130_and_keeps_the_partial_answer(sim: RelaySimulator, cli: Any) -> None:
+    proc = cli.popen("ask", "--base-url", sim.base_url, "-m", "kimi-k2+tps=20", "慢慢回答")
     assert proc.stdout is not None
     first = proc.stdout.read(1)  # wait for the answer to start
     proc.send_signal(signal.SIGINT)
@@ -179,54 +157,56 @@ def test_ctrl_c_exits_at_once_with_130_and_keeps_the_partial_answer(sim: RelaySi
     assert rec.client_disconnected
 
 
-def test_remote_endpoint_without_a_key_names_the_ways_to_set_one() -> None:
-    out = holysheep("ask", "你好")
+def test_remote_endpoint_without_a_key_names_the_ways_to_set_one(cli: Any) -> None:
+    out = cli("ask", "你好")
     assert out.returncode == EXIT_AUTH
     assert "HOLYSHEEP_API_KEY" in out.stderr and "holysheep key set" in out.stderr
 
 
-def test_empty_prompt_is_a_usage_error(sim: RelaySimulator) -> None:
-    out = holysheep("ask", "--base-url", sim.base_url, stdin="   \n")
+def test_empty_prompt_is_a_usage_error(sim: RelaySimulator, cli: Any) -> None:
+    out = cli("ask", "--base-url", sim.base_url, stdin="   \n")
     assert out.returncode == EXIT_USAGE and "empty" in out.stderr
     assert sim.requests == []
 
 
-def test_key_is_sent_to_the_configured_relay(sim: RelaySimulator) -> None:
+def test_key_is_sent_to_the_configured_relay(
+    sim: RelaySimulator, cli: Any, make_simulator: Callable[..., RelaySimulator]
+) -> None:
     key = "hs-cli-key-0123456789"
-    with RelaySimulator(require_key=key, pacing=Pacing()) as guarded:
-        ok = holysheep("ask", "--base-url", guarded.base_url, "-q", "你好", env={"HOLYSHEEP_API_KEY": key})
-        bad = holysheep("ask", "--base-url", guarded.base_url, "你好", env={"HOLYSHEEP_API_KEY": "hs-wrong"})
+    guarded = make_simulator(require_key=key, pacing=Pacing())
+    ok = cli("ask", "--base-url", guarded.base_url, "-q", "你好", env={"HOLYSHEEP_API_KEY": key})
+    bad = cli("ask", "--base-url", guarded.base_url, "你好", env={"HOLYSHEEP_API_KEY": "hs-wrong"})
     assert ok.returncode == 0, ok.stderr
     assert bad.returncode == EXIT_AUTH and "HOLYSHEEP_API_KEY" in bad.stderr
     assert key not in bad.stderr + bad.stdout
 
 
-def test_ask_records_history_unless_told_not_to(sim: RelaySimulator, tmp_path: Path) -> None:
+def test_ask_records_history_unless_told_not_to(sim: RelaySimulator, tmp_path: Path, cli: Any) -> None:
     env = {"HOLYSHEEP_DATA_DIR": str(tmp_path / "data")}
-    assert holysheep("ask", "--base-url", sim.base_url, "-q", "记住这个问题", env=env).returncode == 0
-    assert holysheep("ask", "--base-url", sim.base_url, "-q", "--no-history", "别记住这个", env=env).returncode == 0
-    listing = holysheep("history", "list", "--json", env=env)
+    assert cli("ask", "--base-url", sim.base_url, "-q", "记住这个问题", env=env).returncode == 0
+    assert cli("ask", "--base-url", sim.base_url, "-q", "--no-history", "别记住这个", env=env).returncode == 0
+    listing = cli("history", "list", "--json", env=env)
     convs = json.loads(listing.stdout)
     assert len(convs) == 1
-    shown = holysheep("history", "show", convs[0]["id"], "--json", env=env)
+    shown = cli("history", "show", convs[0]["id"], "--json", env=env)
     assert "记住这个问题" in shown.stdout and "别记住这个" not in shown.stdout
 
 
-def test_models_lists_context_and_prices(sim: RelaySimulator) -> None:
-    out = holysheep("models", "--base-url", sim.base_url, "--json")
+def test_models_lists_context_and_prices(sim: RelaySimulator, cli: Any) -> None:
+    out = cli("models", "--base-url", sim.base_url, "--json")
     assert out.returncode == 0, out.stderr
     rows = {r["id"]: r for r in json.loads(out.stdout)}
     assert rows["gpt-4.1"]["output_per_m"] == 8.0
     assert rows["moonshot-v1-8k"]["context_window"] == 8192
-    table = holysheep("models", "--base-url", sim.base_url)
+    table = cli("models", "--base-url", sim.base_url)
     assert "deepseek-v3.2" in table.stdout and "CONTEXT" in table.stdout
 
 
-def test_ask_says_where_a_damaged_history_went(sim: RelaySimulator, tmp_path: Path) -> None:
+def test_ask_says_where_a_damaged_history_went(sim: RelaySimulator, tmp_path: Path, cli: Any) -> None:
     data = tmp_path / "data"
     data.mkdir()
     (data / "history.db").write_bytes("这不是数据库 not a database".encode() * 100)
-    out = holysheep("ask", "--base-url", sim.base_url, "-q", "历史坏了还能问吗", env={"HOLYSHEEP_DATA_DIR": str(data)})
+    out = cli("ask", "--base-url", sim.base_url, "-q", "历史坏了还能问吗", env={"HOLYSHEEP_DATA_DIR": str(data)})
     assert out.returncode == 0, out.stderr
     assert "moved to" in out.stderr and "history.db.corrupt-" in out.stderr
     assert out.stdout.strip()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import stat
 import subprocess
 import sys
@@ -12,6 +13,8 @@ from pathlib import Path
 import pytest
 
 from holysheep_tui.store import HistoryStore
+from holysheep_tui.transcripts.export import EXPORTERS, FORMATS
+from tests.harness import Cli
 
 FAKE_KEY = "sk-holysheep-测试密钥-DO-NOT-LEAK-0123456789"
 
@@ -149,7 +152,17 @@ def test_export_to_stdout_and_to_a_private_file(
     assert run(data_dir, "export", seeded["go"], "--last").returncode == 2
 
 
-@pytest.mark.parametrize("fmt", ["md", "json", "html", "txt", "openai"])
+def test_export_help_offers_every_format_of_the_exporter_table(cli: Cli) -> None:
+    proc = cli("export", "--help")
+    assert proc.returncode == 0, proc.stderr
+    choices = re.search(r"--format \{([^}]*)\}", proc.stdout)
+    assert choices and tuple(choices.group(1).split(",")) == FORMATS
+    listed = " ".join(proc.stdout.split())
+    assert all(f"{e.name} {' '.join(e.description.split())}" in listed for e in EXPORTERS)
+    assert cli("export", "--format", "pdf").returncode == 2
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
 def test_no_export_contains_the_api_key(data_dir: Path, seeded: dict[str, str], fmt: str) -> None:
     proc = run(data_dir, "export", seeded["cost"], "--format", fmt)  # run() asserts the key is absent
     assert proc.returncode == 0 and "成本" in proc.stdout

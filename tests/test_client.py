@@ -17,13 +17,27 @@ from holysheep_tui.errors import (
     ProtocolError,
     QuotaError,
     ReadTimeoutError,
+    RelayError,
     ServerError,
     StreamCutError,
     UpstreamError,
 )
 from holysheep_tui.relay.client import RelayClient
 from holysheep_tui.relay.retry import parse_retry_after
-from holysheep_tui.relay.wire import Answer, ChatMessage, ChatRequest, RetryScheduled, Timings
+from holysheep_tui.relay.wire import (
+    Answer,
+    ChatMessage,
+    ChatRequest,
+    ContentDelta,
+    FinishReason,
+    ReasoningDelta,
+    ResponseModel,
+    RetryScheduled,
+    StreamOpened,
+    Timings,
+    Usage,
+    UsageReport,
+)
 from tests.rawserver import RawServer, Reply, chunk, sse
 
 KEY = "hs-test-key-7d1e0c9a"
@@ -399,3 +413,87 @@ async def test_a_server_lingering_after_done_does_not_hold_the_answer() -> None:
             elapsed = time.monotonic() - started
     assert answer.content == "结束后还不关连接"
     assert elapsed < 10  # far below the 30 s read time-out
+
+
+# ---- the body is read as what its Content-Type says ------------------------------------------
+
+COMPLETION = {
+    "id": "chatcmpl-9",
+    "object": "chat.completion",
+    "model": "kimi-k2-0905-preview",
+    "choices": [
+        {"index": 0, "message": {"role": "assistant", "content": "整段回答", "reasoning_content": "先想"}, "finish_reason": "stop"}
+    ],
+    "usage": {"prompt_tokens": 11, "completion_tokens": 4, "total_tokens": 15},
+}
+
+
+async def test_a_json_completion_sent_for_a_stream_gives_the_typed_events_of_that_answer() -> None:
+    """A server that ignored ``stream: true``: its one completion, over several reads, is folded."""
+    data = json.dumps(COMPLETION, ensure_ascii=False).encode()
+    cut = data.index("回".encode()) + 1  # inside a character
+    reply = Reply(headers={"Content-Type": "application/json; charset=utf-8"}, pieces=[data[:cut], data[cut:]], pause=0.02)
+    with RawServer([reply]) as srv:
+        async with make_client(srv.base_url) as client:
+            answer, events = await collect(client)
+    assert [type(e) for e in events] == [StreamOpened, ResponseModel, ReasoningDelta, ContentDelta, FinishReason, UsageReport]
+    assert (answer.content, answer.reasoning, answer.finish_reason) == ("整段回答", "先想", "stop")
+    assert answer.usage == Usage(11, 4, 15) and answer.model == "kimi-k2-0905-preview"
+    assert answer.timings.ttft is not None and len(srv.requests) == 1
+
+
+async def test_an_html_page_with_200_is_a_protocol_error_naming_what_arrived() -> None:
+    page = f"<html><head><title>校园网认证 {KEY}</title></head><body><h1>请先登录</h1></body></html>".encode()
+    reply = Reply(headers={"Content-Type": "text/html; charset=utf-8"}, pieces=[page])
+    with RawServer([reply]) as srv:
+        async with make_client(srv.base_url) as client:
+            answer, error = await collect_until_error(client)
+    assert isinstance(error, ProtocolError) and error.status == 200
+    text = str(error)
+    assert "text/html" in text and "校园网认证" in text and "<" not in text
+    assert KEY not in text and KEY not in (error.provider_message or "")
+    assert answer.content == "" and len(srv.requests) == 1
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [{}, {"Content-Type": "text/plain; charset=utf-8"}, {"Content-Type": "application/octet-stream"}],
+    ids=["none", "text-plain", "octet-stream"],
+)
+async def test_a_stream_without_a_stream_content_type_is_read_as_a_stream(headers: dict[str, str]) -> None:
+    with RawServer([Reply(headers=headers, pieces=OK_STREAM)]) as srv:
+        async with make_client(srv.base_url) as client:
+            answer, _ = await collect(client)
+    assert answer.content == "你好，人民币结算。" and answer.finish_reason == "stop"
+
+
+async def test_complete_reads_a_stream_sent_for_a_completion_and_names_an_html_page() -> None:
+    page = b"<html><head><title>Access denied</title></head></html>"
+    html = Reply(headers={"Content-Type": "text/html"}, pieces=[page])
+    with RawServer([Reply(pieces=OK_STREAM), html]) as srv:
+        async with make_client(srv.base_url) as client:
+            answer = await client.complete(ChatRequest("kimi-k2", PROMPT))
+            with pytest.raises(ProtocolError, match="text/html.*Access denied"):
+                await client.complete(ChatRequest("kimi-k2", PROMPT))
+    assert answer.content == "你好，人民币结算。"
+    assert answer.usage is not None and answer.usage.total_tokens == 17
+
+
+@pytest.mark.parametrize(
+    ("body", "kind"),
+    [
+        ({"error": {"message": "Incorrect API key", "code": "invalid_api_key"}}, AuthError),
+        ({"error": {"message": "余额不足", "code": "insufficient_user_quota"}}, QuotaError),
+        ({"error": {"message": "maximum context length is 8192 tokens", "code": "context_length_exceeded"}}, ContextTooLongError),
+        ({"error": {"message": "The model `kimi-k3` does not exist", "code": "model_not_found"}}, ModelNotFoundError),
+    ],
+)
+async def test_an_error_object_is_one_error_class_in_a_4xx_body_in_a_stream_and_as_a_200_completion(
+    body: dict[str, object], kind: type[RelayError]
+) -> None:
+    replies = [error_reply(400, body), Reply(pieces=sse(chunk("部分"), body, done=False)), error_reply(200, body)]
+    for reply in replies:
+        with RawServer([reply]) as srv:
+            async with make_client(srv.base_url, retries=0) as client:
+                _, error = await collect_until_error(client)
+        assert type(error) is kind, reply.status

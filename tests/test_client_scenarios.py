@@ -6,24 +6,30 @@ answer (or the documented error, keeping what streamed before it).
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 import pytest
 
 from holysheep_tui.config import Profile, RetryPolicy, Timeouts
 from holysheep_tui.errors import ProtocolError, RelayError, StreamCutError, UpstreamError
 from holysheep_tui.relay.client import RelayClient
-from holysheep_tui.relay.wire import Answer, ChatMessage, ChatRequest, ContentDelta, ToolCallDelta
+from holysheep_tui.relay.wire import (
+    Answer,
+    ChatMessage,
+    ChatRequest,
+    ContentDelta,
+    StreamEvent,
+    ToolCallDelta,
+)
 from holysheep_tui.simulator import Pacing, RelaySimulator
 
 PROMPT = (ChatMessage("user", "请用中文比较一下各个模型的价格和延迟"),)
 
 
-@pytest.fixture(scope="module")
-def sim() -> RelaySimulator:
-    s = RelaySimulator(pacing=Pacing()).start()
-    yield s  # type: ignore[misc]
-    s.stop()
+@pytest.fixture
+def sim(make_simulator: Callable[..., RelaySimulator]) -> RelaySimulator:
+    """The shared harness's simulator at full speed: many events to a network read."""
+    return make_simulator(pacing=Pacing())
 
 
 @pytest.fixture
@@ -143,7 +149,7 @@ async def test_a_fast_stream_arrives_a_network_read_at_a_time_with_the_same_answ
     """``stream_chat_batches`` hands on one list per read, a read's text as one delta: nothing lost or reordered."""
     model = "kimi-k2+len=3000"
     reference, one_by_one, _ = await run(client, model)
-    batches: list[list[object]] = []
+    batches: list[list[StreamEvent]] = []
     async for batch in client.stream_chat_batches(ChatRequest(model, PROMPT)):
         batches.append(list(batch))
     assert all(batches), "no empty lists"

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -116,20 +114,15 @@ def test_plain_http_refused_for_remote_hosts_unless_allowed(tmp_path: Path) -> N
     assert resolve_profile(config, profile="r", environ={})[1].allow_insecure_http
 
 
-def test_cli_reports_bad_config_in_one_clear_line(tmp_path: Path) -> None:
+def test_cli_reports_bad_config_in_one_clear_line(tmp_path: Path, cli: Any) -> None:
     path = write(tmp_path, "[profiles.x.timeouts]\nread = -1\n")
-    env = {**os.environ, "HOLYSHEEP_CONFIG": str(path)}
-    out = subprocess.run(
-        [sys.executable, "-m", "holysheep_tui", "ask", "你好"], capture_output=True, text=True, env=env, timeout=60
-    )
+    out = cli("ask", "你好", env={"HOLYSHEEP_CONFIG": str(path)})
     assert out.returncode == 9
     assert "Traceback" not in out.stderr
     assert str(path) in out.stderr and "profiles.x.timeouts.read" in out.stderr
 
 
-def test_bad_flag_gets_one_line_error_and_usage() -> None:
-    out = subprocess.run(
-        [sys.executable, "-m", "holysheep_tui", "ask", "--no-such-flag"], capture_output=True, text=True, timeout=60
-    )
+def test_bad_flag_gets_one_line_error_and_usage(cli: Any) -> None:
+    out = cli("ask", "--no-such-flag")
     assert out.returncode == 2
     assert "usage:" in out.stderr and "unrecognized arguments: --no-such-flag" in out.stderr

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -19,22 +20,38 @@ from holysheep_tui.store import HistoryStore
 
 
 @pytest.fixture
-def sim() -> Iterator[RelaySimulator]:
-    with RelaySimulator(pacing=Pacing()) as s:
-        yield s
+def sim(make_simulator: Callable[..., RelaySimulator]) -> RelaySimulator:
+    return make_simulator(pacing=Pacing())
 
 
-def make(sim: RelaySimulator, tmp_path: Path, **kw: object) -> tuple[ConversationController, HistoryStore]:
-    store = HistoryStore.open(tmp_path / "history.db")
-    client = RelayClient(Profile(base_url=sim.base_url), None)
-    controller = ConversationController(
-        client, profile_name="测试", store=store, metrics=MetricsLog(tmp_path / "metrics.jsonl"), prices=PriceBook(), **kw  # type: ignore[arg-type]
-    )
-    return controller, store
+@pytest.fixture
+async def make(
+    sim: RelaySimulator, tmp_path: Path
+) -> AsyncIterator[Callable[..., tuple[ConversationController, HistoryStore]]]:
+    """``make(**controller_options)``: a controller on the simulator over a history file in tmp_path, and
+    that store. Clients and stores close in teardown."""
+    made: list[tuple[ConversationController, HistoryStore]] = []
+
+    def build(**kw: Any) -> tuple[ConversationController, HistoryStore]:
+        store = HistoryStore.open(tmp_path / "history.db")
+        client = RelayClient(Profile(base_url=sim.base_url), None)
+        metrics = MetricsLog(tmp_path / "metrics.jsonl")
+        controller = ConversationController(
+            client, profile_name="测试", store=store, metrics=metrics, prices=PriceBook(), **kw
+        )
+        made.append((controller, store))
+        return controller, store
+
+    yield build
+    for controller, store in made:
+        await controller.client.aclose()
+        store.close()
 
 
-async def test_a_turn_is_stored_with_usage_cost_and_timings(sim: RelaySimulator, tmp_path: Path) -> None:
-    controller, store = make(sim, tmp_path)
+async def test_a_turn_is_stored_with_usage_cost_and_timings(
+    sim: RelaySimulator, tmp_path: Path, make: Callable[..., tuple[ConversationController, HistoryStore]]
+) -> None:
+    controller, store = make()
     conv = Conversation(profile="测试", model="deepseek-v3.2", system_prompt="用中文回答")
     turn = await controller.run_turn(conv, "缓存命中怎么计费？")
     assert turn.status == "complete" and turn.cost is not None and not turn.cost.estimated
@@ -48,12 +65,12 @@ async def test_a_turn_is_stored_with_usage_cost_and_timings(sim: RelaySimulator,
     assert answer.ttft_ms is not None and answer.total_ms is not None
     lines = (tmp_path / "metrics.jsonl").read_text(encoding="utf-8").splitlines()
     assert len(lines) == 1 and '"success":true' in lines[0]
-    await controller.client.aclose()
-    store.close()
 
 
-async def test_second_turn_sends_the_whole_conversation_to_a_new_model(sim: RelaySimulator, tmp_path: Path) -> None:
-    controller, store = make(sim, tmp_path)
+async def test_second_turn_sends_the_whole_conversation_to_a_new_model(
+    sim: RelaySimulator, tmp_path: Path, make: Callable[..., tuple[ConversationController, HistoryStore]]
+) -> None:
+    controller, store = make()
     conv = Conversation(profile="测试", model="kimi-k2")
     first = await controller.run_turn(conv, "第一个问题")
     await controller.run_turn(conv, "第二个问题", model="gpt-4.1")
@@ -62,12 +79,12 @@ async def test_second_turn_sends_the_whole_conversation_to_a_new_model(sim: Rela
     assert [m["content"] for m in body["messages"]] == ["第一个问题", first.answer.content, "第二个问题"]
     models = [m.model for m in store.get_conversation(conv.id or "").messages if m.role == "assistant"]
     assert models == ["kimi-k2", "gpt-4.1"]
-    await controller.client.aclose()
-    store.close()
 
 
-async def test_cancel_mid_answer_stores_the_partial_answer_as_stopped(sim: RelaySimulator, tmp_path: Path) -> None:
-    controller, store = make(sim, tmp_path, flush_interval=0.05)
+async def test_cancel_mid_answer_stores_the_partial_answer_as_stopped(
+    sim: RelaySimulator, tmp_path: Path, make: Callable[..., tuple[ConversationController, HistoryStore]]
+) -> None:
+    controller, store = make(flush_interval=0.05)
     conv = Conversation(profile="测试", model="kimi-k2+tps=40")
     seen = asyncio.Event()
 
@@ -77,30 +94,38 @@ async def test_cancel_mid_answer_stores_the_partial_answer_as_stopped(sim: Relay
 
     task = asyncio.create_task(controller.run_turn(conv, "慢慢说", on_events=on_events))
     await asyncio.wait_for(seen.wait(), 10)
-    await asyncio.sleep(0.2)
+
+    def flushed() -> bool:
+        return bool(conv.id and store.get_conversation(conv.id).messages[-1].content)
+
+    for _ in range(500):  # until the partial answer has reached the history file (hang guard: 10 s)
+        if flushed():
+            break
+        await asyncio.sleep(0.02)
+    assert flushed(), "the partial answer was flushed while streaming"
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
     answer = store.get_conversation(conv.id or "").messages[-1]
     assert answer.status == "stopped" and answer.content
     assert answer.content == conv.turns[-1].answer.content
-    await controller.client.aclose()
-    store.close()
 
 
-async def test_errors_are_stored_with_the_partial_answer(sim: RelaySimulator, tmp_path: Path) -> None:
-    controller, store = make(sim, tmp_path)
+async def test_errors_are_stored_with_the_partial_answer(
+    sim: RelaySimulator, tmp_path: Path, make: Callable[..., tuple[ConversationController, HistoryStore]]
+) -> None:
+    controller, store = make()
     conv = Conversation(profile="测试", model="kimi-k2+cut")
     turn = await controller.run_turn(conv, "会被截断")
     assert turn.status == "error" and turn.answer.content
     answer = store.get_conversation(conv.id or "").messages[-1]
     assert answer.status == "error" and answer.content == turn.answer.content and answer.error_text
-    await controller.client.aclose()
-    store.close()
 
 
-async def test_regenerate_takes_the_exchange_back_from_history(sim: RelaySimulator, tmp_path: Path) -> None:
-    controller, store = make(sim, tmp_path)
+async def test_regenerate_takes_the_exchange_back_from_history(
+    sim: RelaySimulator, tmp_path: Path, make: Callable[..., tuple[ConversationController, HistoryStore]]
+) -> None:
+    controller, store = make()
     conv = Conversation(profile="测试", model="kimi-k2")
     await controller.run_turn(conv, "保留的问题")
     await controller.run_turn(conv, "要重新生成的问题")
@@ -111,13 +136,13 @@ async def test_regenerate_takes_the_exchange_back_from_history(sim: RelaySimulat
     assert contents == ["保留的问题", "要重新生成的问题"]
     controller.set_system_prompt(conv, "新的系统提示")
     assert store.get_conversation(conv.id or "").system_prompt == "新的系统提示"
-    await controller.client.aclose()
-    store.close()
 
 
-async def test_storage_failure_warns_and_keeps_the_answer(sim: RelaySimulator, tmp_path: Path) -> None:
+async def test_storage_failure_warns_and_keeps_the_answer(
+    sim: RelaySimulator, tmp_path: Path, make: Callable[..., tuple[ConversationController, HistoryStore]]
+) -> None:
     warnings: list[str] = []
-    controller, store = make(sim, tmp_path, on_warning=warnings.append)
+    controller, store = make(on_warning=warnings.append)
 
     conv = Conversation(profile="测试", model="kimi-k2")
     await controller.run_turn(conv, "先存一条")
@@ -126,14 +151,12 @@ async def test_storage_failure_warns_and_keeps_the_answer(sim: RelaySimulator, t
     turn = await controller.run_turn(conv, "磁盘满了还能回答吗" * 2000)
     assert turn.status == "complete" and turn.answer.content
     assert warnings and "not being saved" in warnings[0]
-    await controller.client.aclose()
-    store.close()
 
 
 async def test_the_front_end_gets_each_read_as_one_list_after_the_answer_took_it(
-    sim: RelaySimulator, tmp_path: Path
+    sim: RelaySimulator, tmp_path: Path, make: Callable[..., tuple[ConversationController, HistoryStore]]
 ) -> None:
-    controller, store = make(sim, tmp_path)
+    controller, store = make()
     conv = Conversation(profile="测试", model="kimi-k2+len=2000")
     seen: list[tuple[int, str]] = []
 
@@ -144,5 +167,3 @@ async def test_the_front_end_gets_each_read_as_one_list_after_the_answer_took_it
     assert turn.status == "complete"
     assert sum(n for n, _ in seen) > len(seen), "several events per call"
     assert seen[-1][1] == turn.answer.content and "。" in turn.answer.content
-    await controller.client.aclose()
-    store.close()

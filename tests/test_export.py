@@ -6,16 +6,24 @@ import json
 import re
 import stat
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from holysheep_tui.errors import HolySheepError, UsageError
-from holysheep_tui.store import Conversation, HistoryStore
+from holysheep_tui.store import Conversation, HistoryStore, Message
+from holysheep_tui.store.models import MESSAGE_SCHEMA
 from holysheep_tui.textsafety import strip_control
-from holysheep_tui.transcripts.export import FORMATS, OutputExistsError, export_conversation, write_export
-from holysheep_tui.transcripts.importer import ImportFormatError, import_conversations
+from holysheep_tui.transcripts.export import (
+    EXPORTERS,
+    FORMATS,
+    OutputExistsError,
+    export_conversation,
+    write_export,
+)
+from holysheep_tui.transcripts.importer import ImportFormatError, import_conversations, parse_export
 
 HOSTILE = "红色\x1b[31m警告\x1b[0m\x1b]0;偷改标题\x07\x1bP+q544e\x1b\\\x9b2J\x07\r\n结束"
 
@@ -130,9 +138,16 @@ def test_openai_messages_include_the_system_prompt(conv: Conversation) -> None:
     assert all(set(m) == {"role", "content"} for m in messages)
 
 
-def test_unknown_format_is_a_usage_error(conv: Conversation) -> None:
-    with pytest.raises(UsageError):
-        export_conversation(conv, "pdf")  # type: ignore[arg-type]
+def test_unknown_format_is_a_usage_error_naming_the_table(conv: Conversation) -> None:
+    with pytest.raises(UsageError) as info:
+        export_conversation(conv, "pdf")
+    assert all(e.name in (info.value.hint or "") for e in EXPORTERS)
+
+
+def test_each_format_has_its_own_name_and_extension() -> None:
+    """Two formats never write the same file name for one conversation."""
+    assert len(set(FORMATS)) == len({e.extension for e in EXPORTERS}) == len(EXPORTERS)
+    assert all(e.extension.startswith(".") and e.description for e in EXPORTERS)
 
 
 # ---- JSON round trip and import --------------------------------------------------------------------
@@ -160,6 +175,143 @@ def test_json_round_trip_is_lossless(conv: Conversation, tmp_path: Path) -> None
         again = json.loads(export_conversation(other.get_conversation(new_id), "json"))
     assert _without_ids(again) == _without_ids(doc)
     assert again["conversations"][0]["id"] == conv.id
+
+
+# Written by holysheep-tui before the message schema was derived from ``Message``: format version 1.
+EXPORT_V1 = """\
+{
+  "schema": "holysheep-tui/conversation",
+  "version": 1,
+  "exported": "2025-03-01T13:00:00.000000+00:00",
+  "conversations": [
+    {
+      "id": "6f1c2a7e-3b1d-4c2e-9a55-0d5e8b7c1f20",
+      "title": "如何用人民币结算？",
+      "title_is_user_set": true,
+      "created": "2025-03-01T12:00:00.123456+00:00",
+      "updated": "2025-03-01T12:05:00.123456+00:00",
+      "profile": "holysheep",
+      "system_prompt": "回答要简短",
+      "archived": false,
+      "messages": [
+        {
+          "id": 1,
+          "role": "user",
+          "content": "按什么汇率？",
+          "reasoning": "",
+          "model": "kimi-k2",
+          "status": "complete",
+          "prompt_tokens": null,
+          "completion_tokens": null,
+          "cached_tokens": null,
+          "cost_usd": null,
+          "cost_estimated": false,
+          "ttft_ms": null,
+          "total_ms": null,
+          "error_text": null,
+          "created": "2025-03-01T12:00:00.123456+00:00"
+        },
+        {
+          "id": 2,
+          "role": "assistant",
+          "content": "¥1 = $1。",
+          "reasoning": "查价格表",
+          "model": "kimi-k2",
+          "status": "complete",
+          "prompt_tokens": 30,
+          "completion_tokens": 12,
+          "cached_tokens": 8,
+          "cost_usd": 0.0031,
+          "cost_estimated": true,
+          "ttft_ms": 420,
+          "total_ms": 1800,
+          "error_text": null,
+          "created": "2025-03-01T12:00:03.123456+00:00"
+        },
+        {
+          "id": 3,
+          "role": "assistant",
+          "content": "半截",
+          "reasoning": "",
+          "model": "deepseek-chat",
+          "status": "error",
+          "prompt_tokens": null,
+          "completion_tokens": null,
+          "cached_tokens": null,
+          "cost_usd": null,
+          "cost_estimated": false,
+          "ttft_ms": null,
+          "total_ms": null,
+          "error_text": "连接被重置",
+          "created": "2025-03-01T12:00:09.123456+00:00"
+        }
+      ]
+    }
+  ]
+}
+"""
+
+
+def test_an_existing_version_1_export_imports_and_exports_again_byte_for_byte(tmp_path: Path) -> None:
+    with HistoryStore.open(tmp_path / "history.db") as fresh:
+        (conv_id,) = import_conversations(fresh, EXPORT_V1)
+        again = export_conversation(fresh.get_conversation(conv_id), "json")
+    assert re.sub(r'"exported": "[^"]*"', '"exported": ""', again) == re.sub(
+        r'"exported": "[^"]*"', '"exported": ""', EXPORT_V1
+    )
+
+
+# A value for every field the JSON export carries back, none of them a default.
+EVERY_FIELD: dict[str, Any] = {
+    "role": "assistant",
+    "content": "每个字段都要保留",
+    "created": datetime(2025, 3, 1, 12, 0, 1, 654321, tzinfo=UTC),
+    "reasoning": "先想一想",
+    "model": "kimi-k2",
+    "status": "stopped",
+    "prompt_tokens": 11,
+    "completion_tokens": 22,
+    "cached_tokens": 3,
+    "cost_usd": 0.0042,
+    "cost_estimated": True,
+    "ttft_ms": 640,
+    "total_ms": 3100,
+    "error_text": "用户停止",
+}
+
+
+def test_every_field_of_the_message_schema_survives_the_store_and_a_json_round_trip(tmp_path: Path) -> None:
+    imported = [c for c in MESSAGE_SCHEMA if c.json.imported]
+    assert set(EVERY_FIELD) == {c.name for c in imported}, "a new Message field needs a value here"
+    assert all(EVERY_FIELD[c.name] != c.default for c in imported)
+    moment = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
+    message = Message(0, "", **EVERY_FIELD)
+    conv = Conversation("", "全部字段", False, moment, moment, "holysheep", messages=(message,))
+    with HistoryStore.open(tmp_path / "a.db") as a, HistoryStore.open(tmp_path / "b.db") as b:
+        stored = a.get_conversation(a.insert_conversation(conv)).messages[0]
+        assert {name: getattr(stored, name) for name in EVERY_FIELD} == EVERY_FIELD
+        exported = json.loads(export_conversation(a.get_conversation(stored.conversation_id), "json"))
+        keys = set(exported["conversations"][0]["messages"][0])
+        assert keys == {c.name for c in MESSAGE_SCHEMA if c.json.exported}
+        (copy_id,) = import_conversations(b, json.dumps(exported))
+        copy = b.get_conversation(copy_id).messages[0]
+    assert {name: getattr(copy, name) for name in EVERY_FIELD} == EVERY_FIELD
+
+
+@pytest.mark.parametrize("name", [c.name for c in MESSAGE_SCHEMA if c.json.minimum is not None])
+def test_import_refuses_numbers_below_the_schema_minimum(name: str) -> None:
+    doc = json.loads(_doc())
+    doc["conversations"][0]["messages"][0][name] = -1
+    with pytest.raises(ImportFormatError, match=f"messages.0.{name}"):
+        parse_export(json.dumps(doc))
+
+
+@pytest.mark.parametrize("name", [c.name for c in MESSAGE_SCHEMA if c.json.imported and c.required])
+def test_import_requires_the_schema_required_fields(name: str) -> None:
+    doc = json.loads(_doc())
+    del doc["conversations"][0]["messages"][0][name]
+    with pytest.raises(ImportFormatError, match=f"messages.0.{name}"):
+        parse_export(json.dumps(doc))
 
 
 def test_importing_into_the_same_store_gets_a_new_id(store: HistoryStore, conv: Conversation) -> None:

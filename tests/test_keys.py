@@ -23,13 +23,24 @@ import pytest
 
 from holysheep_tui.config import Profile
 from holysheep_tui.errors import EXIT_AUTH, EXIT_OK, EXIT_USAGE, ConfigError, KeyMissingError, KeyringError
-from holysheep_tui.secrets import keys
-from holysheep_tui.secrets.keys import KeyringUnavailableError, ResolvedKey, Secret
+from holysheep_tui.secrets import (
+    KeyringUnavailableError,
+    ResolvedKey,
+    Secret,
+    delete_key,
+    key_status,
+    keyring_store,
+    keyring_timeout,
+    mask,
+    resolve_key,
+    store_key,
+)
 from tests import keyring_backends
 
 KEY = "sk-hs-钥匙测试"  # non-ASCII keys exist only in these in-process tests; the CLI refuses them
 ASCII_KEY = "sk-hs-test-0123456789abcdefWXYZ"
 OTHER_KEY = "sk-hs-other-9876543210zyxwQRST"
+
 
 @pytest.fixture
 def backends(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
@@ -38,7 +49,7 @@ def backends(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     monkeypatch.syspath_prepend(str(module_dir))
     monkeypatch.setenv("PYTHONPATH", str(module_dir))
     monkeypatch.setenv("TEST_KEYRING_FILE", str(tmp_path / "测试-keyring.json"))
-    monkeypatch.setattr(keys, "_GUARD", keys._Guard())
+    monkeypatch.setattr(keyring_store, "_GUARD", keyring_store._Guard())
     sys.modules.pop("hs_test_backends", None)
     yield module_dir
     released = sys.modules.get("hs_test_backends")
@@ -66,8 +77,8 @@ def key_script(tmp_path: Path, body: str) -> list[str]:
 
 
 def test_mask_shows_only_the_last_four_characters() -> None:
-    assert keys.mask(ASCII_KEY) == "****WXYZ"
-    assert keys.mask("sk-短密钥") == "****"  # too short to reveal any of it
+    assert mask(ASCII_KEY) == "****WXYZ"
+    assert mask("sk-短密钥") == "****"  # too short to reveal any of it
 
 
 def test_repr_and_str_of_a_resolved_key_never_contain_it() -> None:
@@ -88,39 +99,53 @@ def test_repr_and_str_of_a_resolved_key_never_contain_it() -> None:
 def test_profile_env_variable_beats_holysheep_api_key() -> None:
     profile = Profile(api_key_env="WORK_RELAY_KEY")
     env = {"WORK_RELAY_KEY": f"  {OTHER_KEY}\n", "HOLYSHEEP_API_KEY": ASCII_KEY}
-    found = keys.resolve_key("工作", profile, environ=env)
+    found = resolve_key("工作", profile, environ=env)
     assert found.value.get_secret_value() == OTHER_KEY
     assert found.source == "environment variable WORK_RELAY_KEY"
-    found = keys.resolve_key("工作", profile, environ={"WORK_RELAY_KEY": "", "HOLYSHEEP_API_KEY": ASCII_KEY})
+    found = resolve_key("工作", profile, environ={"WORK_RELAY_KEY": "", "HOLYSHEEP_API_KEY": ASCII_KEY})
     assert found.source == "environment variable HOLYSHEEP_API_KEY"
+
+
+def test_a_key_from_the_environment_never_loads_keyring() -> None:
+    code = (
+        "import sys; from holysheep_tui.config import Profile; from holysheep_tui.secrets import resolve_key; "
+        "loaded = 'keyring' in sys.modules; found = resolve_key('工作', Profile()); "
+        "print(loaded, 'keyring' in sys.modules, found.source)"
+    )
+    env = {**os.environ, "HOLYSHEEP_API_KEY": ASCII_KEY}
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    on_import, after_lookup, source = proc.stdout.strip().split(maxsplit=2)
+    assert (on_import, after_lookup) == ("False", "False")
+    assert source == "environment variable HOLYSHEEP_API_KEY"
 
 
 def test_environment_beats_keyring_which_beats_command(
     backends: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     use_backend(monkeypatch, "FileStore")
-    assert keys.store_key("工作", ASCII_KEY) == "hs_test_backends.FileStore"
+    assert store_key("工作", ASCII_KEY) == "hs_test_backends.FileStore"
     profile = Profile(api_key_cmd=key_script(tmp_path, f"print({OTHER_KEY!r})"))
 
-    from_env = keys.resolve_key("工作", profile, environ={"HOLYSHEEP_API_KEY": KEY})
+    from_env = resolve_key("工作", profile, environ={"HOLYSHEEP_API_KEY": KEY})
     assert (from_env.value.get_secret_value(), from_env.source) == (
         KEY,
         "environment variable HOLYSHEEP_API_KEY",
     )
 
-    from_keyring = keys.resolve_key("工作", profile, environ={})
+    from_keyring = resolve_key("工作", profile, environ={})
     assert from_keyring.value.get_secret_value() == ASCII_KEY
     assert from_keyring.source == "keyring (hs_test_backends.FileStore)"
 
-    assert keys.delete_key("工作") is True
-    from_cmd = keys.resolve_key("工作", profile, environ={})
+    assert delete_key("工作") is True
+    from_cmd = resolve_key("工作", profile, environ={})
     assert from_cmd.value.get_secret_value() == OTHER_KEY
     assert from_cmd.source.startswith("command [")
 
 
 def test_no_key_anywhere_names_the_variable_and_key_set() -> None:
     with pytest.raises(KeyMissingError) as caught:
-        keys.resolve_key("工作", Profile(), environ={})
+        resolve_key("工作", Profile(), environ={})
     text = caught.value.user_text()
     assert "HOLYSHEEP_API_KEY" in text
     assert "holysheep key set --profile 工作" in text
@@ -132,7 +157,7 @@ def test_no_key_anywhere_names_the_variable_and_key_set() -> None:
 
 def test_command_output_first_line_is_the_key(tmp_path: Path) -> None:
     cmd = key_script(tmp_path, f"print('  {ASCII_KEY}  '); print('url: https://例子.cn')")
-    found = keys.resolve_key("工作", Profile(api_key_cmd=cmd), environ={})
+    found = resolve_key("工作", Profile(api_key_cmd=cmd), environ={})
     assert found.value.get_secret_value() == ASCII_KEY
 
 
@@ -147,7 +172,7 @@ def test_failing_command_reports_status_and_stderr_but_never_its_output(tmp_path
         """,
     )
     with pytest.raises(KeyMissingError) as caught:
-        keys.resolve_key("工作", Profile(api_key_cmd=cmd), environ={})
+        resolve_key("工作", Profile(api_key_cmd=cmd), environ={})
     text = caught.value.user_text()
     assert "exit status 3" in text
     assert "解密失败" in text
@@ -167,7 +192,7 @@ def test_command_that_hangs_is_stopped_with_what_it_started(tmp_path: Path) -> N
         """,
     )
     with pytest.raises(KeyMissingError) as caught:
-        keys.resolve_key("工作", Profile(api_key_cmd=cmd), environ={}, timeout=3)
+        resolve_key("工作", Profile(api_key_cmd=cmd), environ={}, timeout=3)
     assert "did not finish within 3 s" in caught.value.message
     for pid in map(int, pids.read_text().split()):
         assert not _alive(pid), f"process {pid} of api_key_cmd survived"
@@ -188,10 +213,10 @@ def _alive(pid: int) -> bool:
 
 def test_missing_or_silent_command_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(KeyMissingError, match="Cannot run api_key_cmd .*没有这个命令"):
-        keys.resolve_key("工作", Profile(api_key_cmd=["没有这个命令-hs"]), environ={})
+        resolve_key("工作", Profile(api_key_cmd=["没有这个命令-hs"]), environ={})
     silent = key_script(tmp_path, "print('')")
     with pytest.raises(KeyMissingError, match="printed nothing"):
-        keys.resolve_key("工作", Profile(api_key_cmd=silent), environ={})
+        resolve_key("工作", Profile(api_key_cmd=silent), environ={})
 
 
 # --- keyring failures --------------------------------------------------------------------------------
@@ -199,7 +224,7 @@ def test_missing_or_silent_command_is_a_clear_error(tmp_path: Path) -> None:
 
 def test_no_keyring_refuses_to_save_and_gives_the_ways_out() -> None:
     with pytest.raises(KeyringUnavailableError) as caught:
-        keys.store_key("工作", ASCII_KEY)
+        store_key("工作", ASCII_KEY)
     assert caught.value.reason == "none"
     text = caught.value.user_text()
     assert "HOLYSHEEP_API_KEY" in text
@@ -210,12 +235,12 @@ def test_no_keyring_refuses_to_save_and_gives_the_ways_out() -> None:
 def test_null_backend_save_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyring.backends.null.Keyring")
     with pytest.raises(KeyringUnavailableError) as caught:
-        keys.store_key("工作", ASCII_KEY)
+        store_key("工作", ASCII_KEY)
     assert caught.value.reason == "null"
     assert "disabled" in caught.value.message
-    assert keys.delete_key("工作") is False
+    assert delete_key("工作") is False
     with pytest.raises(KeyMissingError):
-        keys.resolve_key("工作", Profile(), environ={})
+        resolve_key("工作", Profile(), environ={})
 
 
 def test_backend_from_keyringrc_is_honoured_and_named(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -224,7 +249,7 @@ def test_backend_from_keyringrc_is_honoured_and_named(monkeypatch: pytest.Monkey
     rc.parent.mkdir(parents=True)
     rc.write_text("# 测试\n[backend]\ndefault-keyring=keyring.backends.null.Keyring\n", encoding="utf-8")
     with pytest.raises(KeyringUnavailableError) as caught:
-        keys.store_key("工作", ASCII_KEY)
+        store_key("工作", ASCII_KEY)
     assert caught.value.reason == "null"
     assert str(rc) in caught.value.message
 
@@ -232,11 +257,11 @@ def test_backend_from_keyringrc_is_honoured_and_named(monkeypatch: pytest.Monkey
 def test_misconfigured_backend_is_told_apart(backends: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     use_backend(monkeypatch, "不存在")
     with pytest.raises(KeyringUnavailableError) as caught:
-        keys.resolve_key("工作", Profile(), environ={})
+        resolve_key("工作", Profile(), environ={})
     assert caught.value.reason == "misconfigured"
     assert "PYTHON_KEYRING_BACKEND=hs_test_backends.不存在" in caught.value.message
     # the environment variable still works
-    found = keys.resolve_key("工作", Profile(), environ={"HOLYSHEEP_API_KEY": ASCII_KEY})
+    found = resolve_key("工作", Profile(), environ={"HOLYSHEEP_API_KEY": ASCII_KEY})
     assert found.value.get_secret_value() == ASCII_KEY
 
 
@@ -245,15 +270,13 @@ def test_locked_keyring_is_told_apart_and_the_command_still_works(
 ) -> None:
     use_backend(monkeypatch, "Locked")
     with pytest.raises(KeyringUnavailableError) as caught:
-        keys.resolve_key("工作", Profile(), environ={})
+        resolve_key("工作", Profile(), environ={})
     assert caught.value.reason == "locked"
     assert "Unlock" in caught.value.user_text()
     with pytest.raises(KeyringUnavailableError, match="locked"):
-        keys.store_key("工作", ASCII_KEY)
+        store_key("工作", ASCII_KEY)
     cmd = key_script(tmp_path, f"print({OTHER_KEY!r})  # 备用")
-    assert (
-        keys.resolve_key("工作", Profile(api_key_cmd=cmd), environ={}).value.get_secret_value() == OTHER_KEY
-    )
+    assert resolve_key("工作", Profile(api_key_cmd=cmd), environ={}).value.get_secret_value() == OTHER_KEY
 
 
 def test_hung_keyring_times_out_once_then_counts_as_unavailable(
@@ -261,14 +284,14 @@ def test_hung_keyring_times_out_once_then_counts_as_unavailable(
 ) -> None:
     use_backend(monkeypatch, "Hanging")
     with pytest.raises(KeyringUnavailableError) as caught:
-        keys.resolve_key("工作", Profile(), environ={}, timeout=0.5)
+        resolve_key("工作", Profile(), environ={}, timeout=0.5)
     assert caught.value.reason == "timeout"
     assert "did not answer within 0.5 s" in caught.value.message
     with pytest.raises(KeyringUnavailableError, match="did not answer"):
-        keys.store_key("工作", ASCII_KEY, timeout=30)  # not asked again: fails at once
+        store_key("工作", ASCII_KEY, timeout=30)  # not asked again: fails at once
     hung = [t for t in threading.enumerate() if t.name == "holysheep-keyring"]
     assert len(hung) == 1 and hung[0].daemon
-    found = keys.resolve_key("工作", Profile(), environ={"HOLYSHEEP_API_KEY": ASCII_KEY})
+    found = resolve_key("工作", Profile(), environ={"HOLYSHEEP_API_KEY": ASCII_KEY})
     assert found.source == "environment variable HOLYSHEEP_API_KEY"
 
 
@@ -277,23 +300,23 @@ def test_backend_error_messages_never_contain_the_key(
 ) -> None:
     use_backend(monkeypatch, "Leaky")
     with pytest.raises(KeyringError) as caught:
-        keys.store_key("工作", ASCII_KEY)
+        store_key("工作", ASCII_KEY)
     assert "磁盘已满" in caught.value.message
     assert ASCII_KEY not in caught.value.user_text()
     assert caught.value.__cause__ is None and caught.value.__suppress_context__
 
 
 def test_timeout_comes_from_the_environment() -> None:
-    assert keys.keyring_timeout({}) == 10.0
-    assert keys.keyring_timeout({"HOLYSHEEP_KEYRING_TIMEOUT": "2.5"}) == 2.5
+    assert keyring_timeout({}) == 10.0
+    assert keyring_timeout({"HOLYSHEEP_KEYRING_TIMEOUT": "2.5"}) == 2.5
     with pytest.raises(ConfigError, match="HOLYSHEEP_KEYRING_TIMEOUT"):
-        keys.keyring_timeout({"HOLYSHEEP_KEYRING_TIMEOUT": "十秒"})
+        keyring_timeout({"HOLYSHEEP_KEYRING_TIMEOUT": "十秒"})
 
 
 def test_status_reports_source_backend_and_mask(backends: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     use_backend(monkeypatch, "FileStore")
-    keys.store_key("工作", ASCII_KEY)
-    status = keys.key_status("工作", Profile(), environ={"HOLYSHEEP_API_KEY": OTHER_KEY})
+    store_key("工作", ASCII_KEY)
+    status = key_status("工作", Profile(), environ={"HOLYSHEEP_API_KEY": OTHER_KEY})
     assert status.source == "environment variable HOLYSHEEP_API_KEY"
     assert status.masked == "****QRST"
     assert (status.backend, status.stored) == ("hs_test_backends.FileStore", True)

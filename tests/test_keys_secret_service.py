@@ -97,8 +97,8 @@ def test_set_status_delete_through_the_real_daemon(
     assert other.stdout.split() == ["keyring.backends.SecretService", KEY], other.stderr
     ours = python(
         env,
-        "from holysheep_tui import config; from holysheep_tui.secrets import keys; "
-        "name, p = config.resolve_profile(config.load_config()); r = keys.resolve_key(name, p); "
+        "from holysheep_tui import config; from holysheep_tui.secrets import resolve_key; "
+        "name, p = config.resolve_profile(config.load_config()); r = resolve_key(name, p); "
         "print(r.source, r.value.get_secret_value() == " + repr(KEY) + ")",
     )
     assert ours.stdout.strip() == f"keyring ({SECRET_SERVICE_BACKEND}) True", ours.stderr

@@ -5,16 +5,22 @@ from __future__ import annotations
 
 import random
 import re
+from collections.abc import Sequence
+from dataclasses import replace
 
 import pytest
 from rich.cells import cell_len
 from rich.segment import Segment
+from rich.style import Style
 from textual.app import App, ComposeResult
 from textual.containers import VerticalScroll
 from textual.geometry import Region
 from textual.pilot import Pilot
+from textual.strip import Strip
 
 from holysheep_tui.tui.markdown_blocks import BlockSplitter
+from holysheep_tui.tui.markdown_layout import MarkdownLayout
+from holysheep_tui.tui.markdown_render import RenderTheme
 from holysheep_tui.tui.markdown_stream import StreamingMarkdown
 
 ANSWER = """# 流式渲染测试
@@ -374,3 +380,75 @@ async def test_a_block_laid_out_by_a_paint_between_flushes_replaces_the_stale_op
         shown = "\n".join(_painted(app))
         assert "粗体文字，第一段。" in shown and "第二段" in shown
         assert "**粗体" not in shown
+
+
+# -- the layout on its own ------------------------------------------------------------------
+
+_THEME = RenderTheme(
+    base=Style(color="#e0e0e0", bgcolor="#101010"),
+    markdown={"markdown.h1": Style(color="#ffcc00", bold=True)},
+    code=Style(color="#ffffff", bgcolor="#202020"),
+)
+
+
+def _texts(lines: Sequence[Strip]) -> list[str]:
+    return [line.text.strip() for line in lines]
+
+
+def test_layout_streamed_in_fragments_equals_the_whole_text_and_renders_each_block_once() -> None:
+    streamed, whole = MarkdownLayout(), MarkdownLayout(ANSWER)
+    for layout in (streamed, whole):
+        layout.set_theme(_THEME)
+    for index in range(0, len(ANSWER), 5):
+        streamed.append(ANSWER[index : index + 5])
+        streamed.lay_out(70)
+        assert all(count == 1 for count in streamed.block_render_counts)
+    streamed.finish()
+    streamed.lay_out(70)
+    whole.lay_out(70)
+    assert streamed.text == whole.text == ANSWER
+    assert _texts(streamed.lines) == _texts(whole.lines) and not streamed.open_lines
+    assert streamed.block_render_counts == whole.block_render_counts == [1] * 7
+    assert streamed.height == len(streamed.lines) and streamed.open_renders > 7
+    assert "最后一段，说完了。" in _texts(streamed.lines)[-1]
+
+
+def test_layout_reports_the_first_changed_line_and_draws_the_open_block_only_when_asked() -> None:
+    layout = MarkdownLayout()
+    assert layout.lay_out(40) is None and not layout.lines, "nothing renders before a theme"
+    layout.set_theme(_THEME)
+    layout.append("# 标题\n\n第一段正在")
+    assert layout.lay_out(40, render_open=False) == 0, "the open block is drawn once at a new width"
+    assert _texts(layout.lines) == ["标题"] and _texts(layout.open_lines) == ["第一段正在"]
+    assert layout.lay_out(40) is None, "nothing changed"
+    layout.append("生成")
+    assert layout.lay_out(40, render_open=False) is None and layout.open_renders == 1
+    assert layout.lay_out(40) == 1 and _texts(layout.open_lines) == ["第一段正在生成"]
+    assert [layout.line(y) for y in range(4)] == [*layout.lines, layout.gap, *layout.open_lines, None]
+    assert layout.height == 3
+    layout.append("。\n\n第二段")
+    assert layout.lay_out(40) == 1 and _texts(layout.lines) == ["标题", "", "第一段正在生成。"]
+    assert _texts(layout.open_lines) == ["第二段"] and layout.height == 5
+
+
+def test_layout_rewraps_at_a_new_width_and_rerenders_only_for_a_new_theme_or_after_clear() -> None:
+    paragraph = "这是一段很长的中文文字，用来检查换行是否跟随宽度变化。" * 4
+    layout = MarkdownLayout(f"# 标题\n\n{paragraph}")
+    layout.set_theme(_THEME)
+    layout.lay_out(30)
+    narrow = _texts(layout.lines)
+    assert all(cell_len(line) <= 30 for line in narrow) and layout.block_render_counts == [1, 1]
+    assert layout.lay_out(60) == 0 and layout.width == 60
+    assert len(layout.lines) < len(narrow) and layout.block_render_counts == [2, 2]
+    assert "".join(_texts(layout.lines)).count("用来检查") == 4
+    assert not layout.set_theme(RenderTheme(_THEME.base, dict(_THEME.markdown), _THEME.code))
+    assert layout.lay_out(60) is None and layout.block_render_counts == [2, 2], "an equal theme keeps lines"
+    assert layout.set_theme(replace(_THEME, base=Style(color="#000000", bgcolor="#ffffff")))
+    assert not layout.lines, "a new theme drops the lines"
+    layout.lay_out(60)
+    assert layout.block_render_counts == [3, 3] and layout.gap.text == " " * 60
+    assert {s.style.bgcolor for s in layout.lines[1] if s.style} == {Style(bgcolor="#ffffff").bgcolor}
+    layout.clear()
+    assert not layout.lines and layout.height == 0 and layout.text.startswith("# 标题")
+    layout.lay_out(60)
+    assert layout.block_render_counts == [4, 4]

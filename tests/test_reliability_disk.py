@@ -8,36 +8,32 @@ in CI). Where mounting is not permitted the tests say so and skip; the store-lev
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import sqlite3
 import subprocess
-import sys
 import uuid
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from holysheep_tui.chat.session import Session
-from holysheep_tui.config import Config, Profile
 from holysheep_tui.errors import EXIT_CONFIG, EXIT_STORAGE
 from holysheep_tui.simulator import Pacing, RelaySimulator
 from holysheep_tui.store import HistoryStore
+from holysheep_tui.store.models import Message
 from holysheep_tui.tui.app import HolySheepApp
 from holysheep_tui.tui.lifecycle import open_history
-from tests.test_reliability_network import stored_turn, wait_for
 
 PROMPT = "磁盘故障测试：请解释上下文窗口"
 FAST = Pacing(first_token_delay=0.0, tokens_per_second=None)
 
 
 @pytest.fixture
-def relay() -> Iterator[RelaySimulator]:
-    with RelaySimulator(pacing=FAST) as sim:
-        yield sim
-        assert not sim.errors
+def relay(make_simulator: Callable[..., RelaySimulator]) -> RelaySimulator:
+    return make_simulator(pacing=FAST)
 
 
 @contextmanager
@@ -54,12 +50,14 @@ def tmpfs(where: Path, *options: str) -> Iterator[Path]:
         subprocess.run(["umount", "-l", str(where)], capture_output=True, check=False)
 
 
-def holysheep(*args: str, data: Path, stdin: str | None = None, **env: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "holysheep_tui", *args],
-        input=stdin, capture_output=True, text=True, timeout=60,
-        env={**os.environ, "HOLYSHEEP_DATA_DIR": str(data), **env},
-    )  # fmt: skip
+@pytest.fixture
+def holysheep(cli: Any) -> Callable[..., subprocess.CompletedProcess[str]]:
+    """``holysheep(*args, data=dir, stdin=None, **env)``: the CLI with its data directory at ``dir``."""
+
+    def run(*args: str, data: Path, stdin: str | None = None, **env: str) -> subprocess.CompletedProcess[str]:
+        return cli(*args, stdin=stdin, env={"HOLYSHEEP_DATA_DIR": str(data), **env})
+
+    return run
 
 
 def fill(directory: Path) -> None:
@@ -77,7 +75,7 @@ def fill(directory: Path) -> None:
 
 
 def test_ask_with_a_read_only_data_directory_answers_and_says_history_is_off(
-    relay: RelaySimulator, tmp_path: Path
+    relay: RelaySimulator, tmp_path: Path, holysheep: Callable[..., subprocess.CompletedProcess[str]]
 ) -> None:
     with tmpfs(tmp_path / "只读", "ro") as data:
         out = holysheep("ask", "--base-url", relay.base_url, PROMPT, data=data)
@@ -89,19 +87,24 @@ def test_ask_with_a_read_only_data_directory_answers_and_says_history_is_off(
 
 
 async def test_app_with_a_read_only_data_directory_warns_and_still_answers(
-    relay: RelaySimulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    relay: RelaySimulator,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    make_session: Callable[..., Session],
+    make_app: Callable[..., HolySheepApp],
+    wait_until: Callable[..., Awaitable[None]],
+    holysheep: Callable[..., subprocess.CompletedProcess[str]],
 ) -> None:
     with tmpfs(tmp_path / "只读", "ro") as data:
         monkeypatch.setenv("HOLYSHEEP_DATA_DIR", str(data))
         store, warning = open_history()  # what run_app does before the app starts
         assert store is None and warning is not None and "read-only" in warning
-        session = Session(Config(), "holysheep", Profile(base_url=relay.base_url), None, None)
-        app = HolySheepApp(session, store=None, cursor_blink=False, save_theme=False)
+        app = make_app(make_session(profile="holysheep", base_url=relay.base_url))
         async with app.run_test(size=(100, 30), notifications=True) as pilot:
             app.notify(f"History is off: {warning}", severity="warning")
             app.query_one("#prompt").load_text(PROMPT)  # type: ignore[attr-defined]
             await pilot.press("enter")
-            await wait_for(pilot, lambda: app._turn is None and len(app.view.answers()) == 1, "the answer")
+            await wait_until(pilot, lambda: app._turn is None and len(app.view.answers()) == 1, "the answer")
             assert app.conversation.turns[-1].status == "complete"
             assert any("read-only" in str(n.message) for n in app._notifications)
         assert list(data.iterdir()) == []
@@ -111,7 +114,7 @@ async def test_app_with_a_read_only_data_directory_warns_and_still_answers(
 
 
 def test_ask_on_a_full_disk_prints_the_answer_and_warns_history_was_not_saved(
-    relay: RelaySimulator, tmp_path: Path
+    relay: RelaySimulator, tmp_path: Path, holysheep: Callable[..., subprocess.CompletedProcess[str]]
 ) -> None:
     with tmpfs(tmp_path / "小盘") as data:
         first = holysheep("ask", "--base-url", relay.base_url, "第一个问题：磁盘还没满", data=data)
@@ -131,27 +134,28 @@ def test_ask_on_a_full_disk_prints_the_answer_and_warns_history_was_not_saved(
 
 
 async def test_app_on_a_full_disk_keeps_the_answer_on_screen_and_warns(
-    relay: RelaySimulator, tmp_path: Path
+    relay: RelaySimulator,
+    tmp_path: Path,
+    make_session: Callable[..., Session],
+    make_app: Callable[..., HolySheepApp],
+    wait_until: Callable[..., Awaitable[None]],
+    holysheep: Callable[..., subprocess.CompletedProcess[str]],
 ) -> None:
     with tmpfs(tmp_path / "小盘") as data:
-        store = HistoryStore.open(data / "history.db")
+        session = make_session(profile="holysheep", model="kimi-k2+len=3000", base_url=relay.base_url)
+        app = make_app(session, store=data / "history.db")  # opened before the disk fills
         fill(data)
-        session = Session(Config(), "holysheep", Profile(base_url=relay.base_url, model="kimi-k2+len=3000"), None, None)
-        app = HolySheepApp(session, store=store, cursor_blink=False, save_theme=False)
-        try:
-            async with app.run_test(size=(100, 30), notifications=True) as pilot:
-                app.query_one("#prompt").load_text(PROMPT)  # type: ignore[attr-defined]
-                await pilot.press("enter")
-                await wait_for(pilot, lambda: app._turn is None and len(app.view.answers()) == 1, "the answer")
-                turn = app.conversation.turns[-1]
-                assert turn.status == "complete" and app.view.answers()[0].text == turn.answer.content
-                assert any("History is not being saved" in str(n.message) for n in app._notifications)
-                app.query_one("#prompt").load_text("磁盘满了还能继续问吗？")  # type: ignore[attr-defined]
-                await pilot.press("enter")
-                await wait_for(pilot, lambda: app._turn is None and len(app.view.answers()) == 2, "the second")
-                assert app.conversation.turns[-1].status == "complete"
-        finally:
-            store.close()
+        async with app.run_test(size=(100, 30), notifications=True) as pilot:
+            app.query_one("#prompt").load_text(PROMPT)  # type: ignore[attr-defined]
+            await pilot.press("enter")
+            await wait_until(pilot, lambda: app._turn is None and len(app.view.answers()) == 1, "the answer")
+            turn = app.conversation.turns[-1]
+            assert turn.status == "complete" and app.view.answers()[0].text == turn.answer.content
+            assert any("History is not being saved" in str(n.message) for n in app._notifications)
+            app.query_one("#prompt").load_text("磁盘满了还能继续问吗？")  # type: ignore[attr-defined]
+            await pilot.press("enter")
+            await wait_until(pilot, lambda: app._turn is None and len(app.view.answers()) == 2, "the second")
+            assert app.conversation.turns[-1].status == "complete"
 
 
 # ---- corrupt or foreign history database -----------------------------------------------------------
@@ -159,7 +163,11 @@ async def test_app_on_a_full_disk_keeps_the_answer_on_screen_and_warns(
 
 @pytest.mark.parametrize("damage", ["not-sqlite", "damaged-pages"])
 def test_ask_with_a_corrupt_history_moves_it_aside_and_records_in_a_new_one(
-    relay: RelaySimulator, tmp_path: Path, damage: str
+    relay: RelaySimulator,
+    tmp_path: Path,
+    damage: str,
+    stored_turn: Callable[[Path], tuple[Message, Message]],
+    holysheep: Callable[..., subprocess.CompletedProcess[str]],
 ) -> None:
     data = tmp_path / "数据"
     data.mkdir()
@@ -203,7 +211,11 @@ def test_ask_with_a_corrupt_history_moves_it_aside_and_records_in_a_new_one(
 )
 @pytest.mark.parametrize("command", [["ask", "你好"], []], ids=["ask", "app"])
 def test_bad_config_is_one_clear_line_and_exit_9(
-    tmp_path: Path, text: str, words: str, command: list[str]
+    tmp_path: Path,
+    text: str,
+    words: str,
+    command: list[str],
+    holysheep: Callable[..., subprocess.CompletedProcess[str]],
 ) -> None:
     config = tmp_path / "配置.toml"
     config.write_text(text, encoding="utf-8")
@@ -217,7 +229,9 @@ def test_bad_config_is_one_clear_line_and_exit_9(
 # ---- metrics log with a torn last line ---------------------------------------------------------------
 
 
-def test_torn_metrics_line_is_skipped_and_the_next_record_is_whole(relay: RelaySimulator, tmp_path: Path) -> None:
+def test_torn_metrics_line_is_skipped_and_the_next_record_is_whole(
+    relay: RelaySimulator, tmp_path: Path, holysheep: Callable[..., subprocess.CompletedProcess[str]]
+) -> None:
     data = tmp_path / "数据"
     first = holysheep("ask", "--base-url", relay.base_url, "第一问", data=data)
     assert first.returncode == 0, first.stderr
@@ -239,7 +253,7 @@ def test_torn_metrics_line_is_skipped_and_the_next_record_is_whole(relay: RelayS
 
 
 def test_export_to_an_unwritable_place_is_a_storage_error_and_writes_nothing(
-    relay: RelaySimulator, tmp_path: Path
+    relay: RelaySimulator, tmp_path: Path, holysheep: Callable[..., subprocess.CompletedProcess[str]]
 ) -> None:
     data = tmp_path / "数据"
     assert holysheep("ask", "--base-url", relay.base_url, PROMPT, data=data).returncode == 0

@@ -7,25 +7,24 @@ import os
 import pty
 import select
 import subprocess
-import sys
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from textual import events
 from textual.geometry import Region
+from textual.pilot import Pilot
 from textual.widget import Widget
 
 from holysheep_tui.chat.session import Session
-from holysheep_tui.config import Config, Profile, RetryPolicy
 from holysheep_tui.errors import EXIT_USAGE
 from holysheep_tui.simulator import Pacing, RelaySimulator
-from holysheep_tui.store import HistoryStore
+from holysheep_tui.store.models import Message
 from holysheep_tui.tui.app import HolySheepApp
 from holysheep_tui.tui.widgets.answer import AnswerView
 from holysheep_tui.tui.widgets.conversation import UserMessage
 from holysheep_tui.tui.widgets.prompt import PromptInput
-from tests.test_reliability_network import stored_turn, wait_for
 
 FAST = Pacing(first_token_delay=0.0, tokens_per_second=None, chunk_tokens=3)
 CONTROL = "控制字符\x00空字符\x1b[31m红色\x1b]0;改标题\x07响铃\x08退格\x7f删除\x9b2J结束"
@@ -33,35 +32,58 @@ RTL_AND_COMBINING = "مرحبا بالعالم · שלום עולם · e\u0301 a
 
 
 @pytest.fixture
-def relay() -> Iterator[RelaySimulator]:
-    with RelaySimulator(pacing=FAST) as sim:
-        yield sim
-        assert not sim.errors
+def relay(make_simulator: Callable[..., RelaySimulator]) -> RelaySimulator:
+    return make_simulator(pacing=FAST)
 
 
-async def ask(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-    """`holysheep ask ARGS` as a subprocess, off the event loop."""
-    return await asyncio.to_thread(
-        subprocess.run,
-        [sys.executable, "-m", "holysheep_tui", "ask", *args],
-        input=stdin, capture_output=True, text=True, timeout=60, encoding="utf-8",
-    )  # fmt: skip
+@pytest.fixture
+def ask(cli: Any) -> Callable[..., Awaitable[subprocess.CompletedProcess[str]]]:
+    """``await ask(*args, stdin=None)``: `holysheep ask ARGS` as a subprocess, off the event loop."""
+
+    async def run(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+        result: subprocess.CompletedProcess[str] = await asyncio.to_thread(cli, "ask", *args, stdin=stdin)
+        return result
+
+    return run
 
 
-def make_app(relay: RelaySimulator, db: Path, model: str = "gpt-4.1") -> HolySheepApp:
-    profile = Profile(base_url=relay.base_url, model=model, retry=RetryPolicy(max_retries=0))
-    session = Session(Config(), "holysheep", profile, None, None)
-    return HolySheepApp(session, store=HistoryStore.open(db), cursor_blink=False, save_theme=False)
+@pytest.fixture
+def input_app(
+    relay: RelaySimulator, make_session: Callable[..., Session], make_app: Callable[..., HolySheepApp]
+) -> Callable[..., HolySheepApp]:
+    """``input_app(db, model="gpt-4.1")``: the app on a keyless loopback profile, history in ``db``."""
+
+    def build(db: Path, model: str = "gpt-4.1") -> HolySheepApp:
+        return make_app(make_session(relay, profile="holysheep", model=model), store=db)
+
+    return build
+
+
+@pytest.fixture
+def finished(wait_until: Callable[..., Awaitable[None]]) -> Callable[..., Awaitable[AnswerView]]:
+    """``await finished(pilot, app, count)``: the last answer once ``count`` answers have ended."""
+
+    async def wait(pilot: Pilot[None], app: HolySheepApp, count: int) -> AnswerView:
+        await wait_until(pilot, lambda: app._turn is None and len(app.view.answers()) >= count, "the answer")
+        answer = app.view.answers()[-1]
+        assert isinstance(answer, AnswerView), "an answer of this session"
+        return answer
+
+    return wait
 
 
 def chat_requests(relay: RelaySimulator) -> list[dict[str, object]]:
     return [r.json for r in relay.requests if r.path.endswith("/chat/completions") and r.json]
 
 
-def last_user_content(relay: RelaySimulator) -> str:
-    messages = chat_requests(relay)[-1]["messages"]
+def last_user_content_of(request: dict[str, object]) -> str:
+    messages = request["messages"]
     assert isinstance(messages, list)
     return str(messages[-1]["content"])
+
+
+def last_user_content(relay: RelaySimulator) -> str:
+    return last_user_content_of(chat_requests(relay)[-1])
 
 
 def screen_text(app: HolySheepApp) -> str:
@@ -74,16 +96,14 @@ def screen_text(app: HolySheepApp) -> str:
     return "\n".join(lines)
 
 
-async def finished(pilot: object, app: HolySheepApp, count: int) -> AnswerView:
-    await wait_for(pilot, lambda: app._turn is None and len(app.view.answers()) >= count, "the answer")  # type: ignore[arg-type]
-    answer = app.view.answers()[-1]
-    assert isinstance(answer, AnswerView), "an answer of this session"
-    return answer
-
-
 @pytest.mark.slow
 async def test_one_megabyte_paste_is_sent_exactly_and_the_app_keeps_working(
-    relay: RelaySimulator, tmp_path: Path
+    relay: RelaySimulator,
+    tmp_path: Path,
+    input_app: Callable[..., HolySheepApp],
+    wait_until: Callable[..., Awaitable[None]],
+    stored_turn: Callable[[Path], tuple[Message, Message]],
+    finished: Callable[..., Awaitable[AnswerView]],
 ) -> None:
     lines, size, i = [], 0, 0
     while size < 1_000_000:
@@ -92,11 +112,11 @@ async def test_one_megabyte_paste_is_sent_exactly_and_the_app_keeps_working(
         size += len(line.encode()) + 1
         i += 1
     pasted = "\n".join(lines)
-    app = make_app(relay, tmp_path / "h.db")
+    app = input_app(tmp_path / "h.db")
     async with app.run_test(size=(100, 30)) as pilot:
         prompt = app.query_one(PromptInput)
         app.post_message(events.Paste(pasted))  # as the driver delivers a bracketed paste
-        await wait_for(pilot, lambda: prompt.text == pasted, "the paste to land", 60)
+        await wait_until(pilot, lambda: prompt.text == pasted, "the paste to land", 60)
         await pilot.press("enter")
         answer = await finished(pilot, app, 1)
         assert last_user_content(relay) == pasted
@@ -108,9 +128,13 @@ async def test_one_megabyte_paste_is_sent_exactly_and_the_app_keeps_working(
 
 
 async def test_nul_and_control_characters_are_sent_as_typed_and_shown_inert(
-    relay: RelaySimulator, tmp_path: Path
+    relay: RelaySimulator,
+    tmp_path: Path,
+    input_app: Callable[..., HolySheepApp],
+    stored_turn: Callable[[Path], tuple[Message, Message]],
+    finished: Callable[..., Awaitable[AnswerView]],
 ) -> None:
-    app = make_app(relay, tmp_path / "h.db")
+    app = input_app(tmp_path / "h.db")
     async with app.run_test(size=(100, 30)) as pilot:
         prompt = app.query_one(PromptInput)
         prompt.load_text(CONTROL)
@@ -122,8 +146,13 @@ async def test_nul_and_control_characters_are_sent_as_typed_and_shown_inert(
         assert_inert(answer_text_on_screen(answer))
 
 
-async def test_control_characters_in_the_prompt_are_shown_inert(relay: RelaySimulator, tmp_path: Path) -> None:
-    app = make_app(relay, tmp_path / "h.db")
+async def test_control_characters_in_the_prompt_are_shown_inert(
+    relay: RelaySimulator,
+    tmp_path: Path,
+    input_app: Callable[..., HolySheepApp],
+    finished: Callable[..., Awaitable[AnswerView]],
+) -> None:
+    app = input_app(tmp_path / "h.db")
     async with app.run_test(size=(100, 30)) as pilot:
         app.query_one(PromptInput).load_text(CONTROL)
         await pilot.press("enter")
@@ -149,23 +178,41 @@ def answer_text_on_screen(answer: AnswerView) -> str:
 
 
 @pytest.mark.parametrize("text", ["", "   ", " \n\t \n "], ids=["empty", "spaces", "whitespace-lines"])
-async def test_empty_or_blank_prompt_sends_nothing(relay: RelaySimulator, tmp_path: Path, text: str) -> None:
-    app = make_app(relay, tmp_path / "h.db")
+async def test_empty_or_blank_prompt_sends_nothing(
+    relay: RelaySimulator,
+    tmp_path: Path,
+    text: str,
+    input_app: Callable[..., HolySheepApp],
+    ask: Callable[..., Awaitable[subprocess.CompletedProcess[str]]],
+    finished: Callable[..., Awaitable[AnswerView]],
+) -> None:
+    app = input_app(tmp_path / "h.db")
     async with app.run_test(size=(100, 30)) as pilot:
         app.query_one(PromptInput).load_text(text)
         await pilot.press("enter")
-        await pilot.pause(0.2)
-        assert app._turn is None and app.view.answers() == [] and app.conversation.turns == []
-    assert chat_requests(relay) == []
+        # A real prompt after it: once it is answered, anything the blank one sent would have come first.
+        app.query_one(PromptInput).load_text("空白之后的真问题")
+        await pilot.press("enter")
+        await finished(pilot, app, 1)
+        assert [u.text for u in app.query(UserMessage)] == ["空白之后的真问题"]
+        assert len(app.view.answers()) == 1 and len(app.conversation.turns) == 1
+    assert [last_user_content_of(r) for r in chat_requests(relay)] == ["空白之后的真问题"]
+    sent = len(chat_requests(relay))
     proc = await ask("--base-url", relay.base_url, "-", stdin=text)
     assert proc.returncode == EXIT_USAGE and "empty" in proc.stderr and "Traceback" not in proc.stderr
-    assert chat_requests(relay) == []
+    assert len(chat_requests(relay)) == sent  # ask has exited: it sent nothing
 
 
-async def test_a_200000_character_line_is_sent_whole_and_shown(relay: RelaySimulator, tmp_path: Path) -> None:
+async def test_a_200000_character_line_is_sent_whole_and_shown(
+    relay: RelaySimulator,
+    tmp_path: Path,
+    input_app: Callable[..., HolySheepApp],
+    ask: Callable[..., Awaitable[subprocess.CompletedProcess[str]]],
+    finished: Callable[..., Awaitable[AnswerView]],
+) -> None:
     line = ("长行测试" + "x" * 16) * 10_000
     assert len(line) == 200_000 and "\n" not in line
-    app = make_app(relay, tmp_path / "h.db")
+    app = input_app(tmp_path / "h.db")
     async with app.run_test(size=(100, 30)) as pilot:
         app.query_one(PromptInput).load_text(line)
         await pilot.press("enter")
@@ -178,8 +225,15 @@ async def test_a_200000_character_line_is_sent_whole_and_shown(relay: RelaySimul
     assert last_user_content(relay) == line
 
 
-async def test_right_to_left_and_combining_characters_round_trip(relay: RelaySimulator, tmp_path: Path) -> None:
-    app = make_app(relay, tmp_path / "h.db")
+async def test_right_to_left_and_combining_characters_round_trip(
+    relay: RelaySimulator,
+    tmp_path: Path,
+    input_app: Callable[..., HolySheepApp],
+    stored_turn: Callable[[Path], tuple[Message, Message]],
+    ask: Callable[..., Awaitable[subprocess.CompletedProcess[str]]],
+    finished: Callable[..., Awaitable[AnswerView]],
+) -> None:
+    app = input_app(tmp_path / "h.db")
     async with app.run_test(size=(100, 30)) as pilot:
         app.query_one(PromptInput).load_text(RTL_AND_COMBINING)
         await pilot.press("enter")
@@ -195,16 +249,20 @@ async def test_right_to_left_and_combining_characters_round_trip(relay: RelaySim
 
 
 async def test_resize_to_20x5_and_back_mid_stream_keeps_the_answer_intact(
-    relay: RelaySimulator, tmp_path: Path
+    relay: RelaySimulator,
+    tmp_path: Path,
+    input_app: Callable[..., HolySheepApp],
+    wait_until: Callable[..., Awaitable[None]],
+    stored_turn: Callable[[Path], tuple[Message, Message]],
+    finished: Callable[..., Awaitable[AnswerView]],
 ) -> None:
-    app = make_app(relay, tmp_path / "h.db", model="kimi-k2+tps=300,len=600")
+    app = input_app(tmp_path / "h.db", model="kimi-k2+tps=300,len=600")
     async with app.run_test(size=(100, 30)) as pilot:
         app.query_one(PromptInput).load_text("边调整窗口边回答：讲讲计费")
         await pilot.press("enter")
-        await wait_for(pilot, lambda: len(app.view.answers()) == 1 and len(app.view.answers()[0].text) > 50, "tokens")
+        await wait_until(pilot, lambda: len(app.view.answers()) == 1 and len(app.view.answers()[0].text) > 50, "tokens")
         await pilot.resize_terminal(20, 5)
-        await pilot.pause(0.3)
-        assert app.size == (20, 5)
+        await wait_until(pilot, lambda: app.size == (20, 5), "the 20x5 terminal")
         await pilot.resize_terminal(100, 30)
         answer = await finished(pilot, app, 1)
         turn = app.conversation.turns[-1]
@@ -217,13 +275,13 @@ async def test_resize_to_20x5_and_back_mid_stream_keeps_the_answer_intact(
         assert (await finished(pilot, app, 2)).status == "complete"
 
 
-def test_ask_on_a_terminal_shows_control_characters_inert(relay: RelaySimulator) -> None:
+def test_ask_on_a_terminal_shows_control_characters_inert(relay: RelaySimulator, cli: Any) -> None:
     """stdout is a pty: what the relay sends (here quoting the prompt) cannot drive the terminal."""
     master, slave = pty.openpty()
     try:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "holysheep_tui", "ask", "--base-url", relay.base_url, "-q", "-"],
-            stdout=slave, stderr=subprocess.DEVNULL, stdin=subprocess.PIPE,
+        proc = cli.popen(
+            "ask", "--base-url", relay.base_url, "-q", "-",
+            stdout=slave, stderr=subprocess.DEVNULL, stdin=subprocess.PIPE, text=False,
         )  # fmt: skip
         os.close(slave)
         assert proc.stdin is not None

@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from holysheep_tui.simulator import Pacing, RelaySimulator
+from holysheep_tui.simulator import Pacing, RecordedRequest, RelaySimulator
 from holysheep_tui.store import HistoryStore
 
 pytestmark = pytest.mark.slow
@@ -23,25 +22,21 @@ CONFIG = "[profiles.holysheep.retry]\nbase_delay = 0.02\nmax_delay = 0.1\n"
 
 
 @pytest.fixture
-def relay() -> Iterator[RelaySimulator]:
-    with RelaySimulator(pacing=FAST) as sim:
-        yield sim
-        assert not sim.errors
+def relay(make_simulator: Callable[..., RelaySimulator]) -> RelaySimulator:
+    return make_simulator(pacing=FAST)
 
 
-def chat_requests(relay: RelaySimulator) -> int:
-    return sum(1 for r in relay.requests if r.path.endswith("/chat/completions"))
-
-
-def test_50_concurrent_asks_share_one_history_without_losing_a_row(relay: RelaySimulator, tmp_path: Path) -> None:
+def test_50_concurrent_asks_share_one_history_without_losing_a_row(
+    relay: RelaySimulator,
+    tmp_path: Path,
+    cli: Any,
+    chats: Callable[[RelaySimulator], list[RecordedRequest]],
+) -> None:
     data = tmp_path / "共享数据"
-    env = {**os.environ, "HOLYSHEEP_DATA_DIR": str(data)}
+    env = {"HOLYSHEEP_DATA_DIR": str(data)}
     prompts = [f"第{i}个并发问题：上下文窗口有多大？" for i in range(50)]
     procs = [
-        subprocess.Popen(
-            [sys.executable, "-m", "holysheep_tui", "ask", "--base-url", relay.base_url, "-q", prompt],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True, env=env,
-        )  # fmt: skip
+        cli.popen("ask", "--base-url", relay.base_url, "-q", prompt, stdin=subprocess.DEVNULL, env=env)
         for prompt in prompts
     ]
     deadline = time.monotonic() + 180  # hang guard for all 50
@@ -59,7 +54,7 @@ def test_50_concurrent_asks_share_one_history_without_losing_a_row(relay: RelayS
         assert code == 0, err
         assert "locked" not in err.lower() and "warning" not in err.lower(), err
         assert out.strip()
-    assert chat_requests(relay) == 50
+    assert len(chats(relay)) == 50
     with HistoryStore.open(data / "history.db") as store:
         convs = store.list_conversations(limit=1000)
         assert len(convs) == 50
@@ -76,7 +71,10 @@ def test_50_concurrent_asks_share_one_history_without_losing_a_row(relay: RelayS
 
 
 def test_batch_of_1000_at_concurrency_16_with_5_percent_failures_accounts_for_every_item(
-    relay: RelaySimulator, tmp_path: Path
+    relay: RelaySimulator,
+    tmp_path: Path,
+    cli: Any,
+    chats: Callable[[RelaySimulator], list[RecordedRequest]],
 ) -> None:
     items = []
     for i in range(1000):
@@ -89,11 +87,9 @@ def test_batch_of_1000_at_concurrency_16_with_5_percent_failures_accounts_for_ev
     config = tmp_path / "config.toml"
     config.write_text(CONFIG, encoding="utf-8")
     out = tmp_path / "结果.jsonl"
-    proc = subprocess.run(
-        [sys.executable, "-m", "holysheep_tui", "batch", str(src), "-o", str(out), "--base-url", relay.base_url,
-         "-c", "16", "--max-retries", "2", "-q"],
-        capture_output=True, text=True, timeout=240,
-        env={**os.environ, "HOLYSHEEP_CONFIG": str(config), "HOLYSHEEP_DATA_DIR": str(tmp_path / "数据")},
+    proc = cli(
+        "batch", str(src), "-o", str(out), "--base-url", relay.base_url, "-c", "16", "--max-retries", "2", "-q",
+        timeout=240, env={"HOLYSHEEP_CONFIG": str(config), "HOLYSHEEP_DATA_DIR": str(tmp_path / "数据")},
     )  # fmt: skip
     assert proc.returncode == 1, proc.stderr  # some items failed
     assert "Traceback" not in proc.stderr
@@ -113,4 +109,4 @@ def test_batch_of_1000_at_concurrency_16_with_5_percent_failures_accounts_for_ev
         else:
             assert row["status"] == "ok" and row["attempts"] == 1 and row["content"]
     assert relay.attempts("kimi-k2+500") == 25 * 3, "retries are bounded by --max-retries"
-    assert chat_requests(relay) == 950 + 25 * 3 + 25 * 2
+    assert len(chats(relay)) == 950 + 25 * 3 + 25 * 2

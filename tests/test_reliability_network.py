@@ -7,25 +7,20 @@ the history database), that the app stays usable, and how many requests the serv
 
 from __future__ import annotations
 
-import datetime
-import ipaddress
-import os
 import socket
 import ssl
-import subprocess
-import sys
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
-from textual.pilot import Pilot
 from textual.widgets import Static
 
 from holysheep_tui.chat.session import Session
-from holysheep_tui.config import Config, Profile, RetryPolicy, Timeouts
+from holysheep_tui.config import Timeouts
 from holysheep_tui.errors import (
     EXIT_AUTH,
     EXIT_BAD_REQUEST,
@@ -37,7 +32,6 @@ from holysheep_tui.errors import (
     EXIT_RATE_LIMIT,
 )
 from holysheep_tui.simulator import Pacing, RelaySimulator
-from holysheep_tui.store import HistoryStore
 from holysheep_tui.store.models import Message
 from holysheep_tui.tui.app import HolySheepApp
 from holysheep_tui.tui.widgets.answer import AnswerView
@@ -73,36 +67,6 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def self_signed_cert(directory: Path) -> tuple[Path, Path]:
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "自签名测试中继")])
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(days=1))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False)
-        .sign(key, hashes.SHA256())
-    )
-    cert_path, key_path = directory / "cert.pem", directory / "key.pem"
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        )
-    )
-    return cert_path, key_path
-
-
 @contextmanager
 def refused() -> Iterator[Endpoint]:
     yield Endpoint(f"http://127.0.0.1:{_free_port()}/v1", lambda: 0)
@@ -115,9 +79,8 @@ def dns_failure() -> Iterator[Endpoint]:
 
 
 @contextmanager
-def tls_untrusted(directory: Path) -> Iterator[Endpoint]:
+def tls_untrusted(cert: Path, key: Path) -> Iterator[Endpoint]:
     """A loopback TLS server with a self-signed certificate; counts TLS handshakes it was offered."""
-    cert, key = self_signed_cert(directory)
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.load_cert_chain(cert, key)
     listener = socket.create_server(("127.0.0.1", 0))
@@ -237,15 +200,13 @@ ROWS = [
 ROW_IDS = [r.id for r in ROWS]
 
 
-@pytest.fixture(scope="module")
-def relay() -> Iterator[RelaySimulator]:
-    with RelaySimulator(pacing=FAST) as sim:
-        yield sim
-        assert not sim.errors
+@pytest.fixture
+def relay(make_simulator: Callable[..., RelaySimulator]) -> RelaySimulator:
+    return make_simulator(pacing=FAST)
 
 
 @contextmanager
-def endpoint_for(row: Row, relay: RelaySimulator, tmp_path: Path) -> Iterator[Endpoint]:
+def endpoint_for(row: Row, relay: RelaySimulator, cert: tuple[Path, Path]) -> Iterator[Endpoint]:
     with ExitStack() as stack:
         if row.where == "sim":
             yield Endpoint(relay.base_url, lambda: relay.attempts(row.model))
@@ -254,7 +215,7 @@ def endpoint_for(row: Row, relay: RelaySimulator, tmp_path: Path) -> Iterator[En
         elif row.where == "dns":
             yield stack.enter_context(dns_failure())
         elif row.where == "tls":
-            yield stack.enter_context(tls_untrusted(tmp_path))
+            yield stack.enter_context(tls_untrusted(*cert))
         else:
             yield stack.enter_context(connect_timeout())
 
@@ -279,31 +240,27 @@ def check_answer_content(row: Row, content: str, relay: RelaySimulator) -> None:
         assert "HolySheep 本地模拟器" in content
 
 
-def stored_turn(db: Path) -> tuple[Message, Message]:
-    with HistoryStore.open(db) as store:
-        conv_id = store.last_conversation_id()
-        assert conv_id is not None, "the exchange was recorded"
-        messages = store.get_conversation(conv_id).messages
-    assert len(messages) == 2
-    return messages[0], messages[1]
-
-
 # ---- ask -----------------------------------------------------------------------------------------------
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("row", ROWS, ids=ROW_IDS)
-def test_ask_under_each_network_fault(row: Row, relay: RelaySimulator, tmp_path: Path) -> None:
+def test_ask_under_each_network_fault(
+    row: Row,
+    relay: RelaySimulator,
+    tmp_path: Path,
+    self_signed_cert: tuple[Path, Path],
+    cli: Any,
+    stored_turn: Callable[[Path], tuple[Message, Message]],
+) -> None:
     config = tmp_path / "config.toml"
     config.write_text(CONFIG, encoding="utf-8")
     data = tmp_path / "数据"
-    with endpoint_for(row, relay, tmp_path) as ep:
+    with endpoint_for(row, relay, self_signed_cert) as ep:
         before = ep.seen()
-        proc = subprocess.run(
-            [sys.executable, "-m", "holysheep_tui", "ask", "--base-url", ep.base_url, "-m", row.model,
-             "--max-retries", str(RETRIES), PROMPT],
-            capture_output=True, text=True, timeout=60,
-            env={**os.environ, "HOLYSHEEP_CONFIG": str(config), "HOLYSHEEP_DATA_DIR": str(data), **ep.env},
+        proc = cli(
+            "ask", "--base-url", ep.base_url, "-m", row.model, "--max-retries", str(RETRIES), PROMPT,
+            env={"HOLYSHEEP_CONFIG": str(config), "HOLYSHEEP_DATA_DIR": str(data), **ep.env},
         )  # fmt: skip
         seen = ep.seen() - before
     assert proc.returncode == row.exit_code, proc.stderr
@@ -328,34 +285,24 @@ def test_ask_under_each_network_fault(row: Row, relay: RelaySimulator, tmp_path:
 # ---- the app -------------------------------------------------------------------------------------------
 
 
-def app_for(ep: Endpoint, model: str, db: Path) -> HolySheepApp:
-    profile = Profile(
-        base_url=ep.base_url,
-        model=model,
-        retry=RetryPolicy(max_retries=RETRIES, base_delay=0.05),
-        timeouts=Timeouts(connect=1, read=2),
-    )
-    key = ep.env.get("HOLYSHEEP_API_KEY")
-    session = Session(Config(), "holysheep", profile, key, "HOLYSHEEP_API_KEY" if key else None)
-    return HolySheepApp(session, store=HistoryStore.open(db), cursor_blink=False, save_theme=False)
+@pytest.fixture
+def app_for(
+    make_session: Callable[..., Session], make_app: Callable[..., HolySheepApp]
+) -> Callable[[Endpoint, str, Path], HolySheepApp]:
+    """``app_for(endpoint, model, db)``: the app on the "holysheep" profile at ``endpoint``, history in ``db``."""
 
+    def build(ep: Endpoint, model: str, db: Path) -> HolySheepApp:
+        session = make_session(
+            profile="holysheep",
+            model=model,
+            retries=RETRIES,
+            key=ep.env.get("HOLYSHEEP_API_KEY"),
+            base_url=ep.base_url,
+            timeouts=Timeouts(connect=1, read=2),
+        )
+        return make_app(session, store=db)
 
-async def wait_for(pilot: Pilot[None], cond: Callable[[], bool], what: str, timeout: float = 30.0) -> None:
-    for _ in range(int(timeout / 0.05)):
-        if cond():
-            return
-        await pilot.pause(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
-async def send_and_wait(pilot: Pilot[None], app: HolySheepApp, text: str) -> AnswerView:
-    count = len(app.view.answers())
-    app.query_one("#prompt").load_text(text)  # type: ignore[attr-defined]
-    await pilot.press("enter")
-    await wait_for(pilot, lambda: app._turn is None and len(app.view.answers()) > count, "the answer to end")
-    answer = app.view.answers()[-1]
-    assert isinstance(answer, AnswerView), "an answer of this session"
-    return answer
+    return build
 
 
 def notice(answer: AnswerView) -> str:
@@ -364,15 +311,24 @@ def notice(answer: AnswerView) -> str:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("row", ROWS, ids=ROW_IDS)
-async def test_app_under_each_network_fault(row: Row, relay: RelaySimulator, tmp_path: Path) -> None:
+async def test_app_under_each_network_fault(
+    row: Row,
+    relay: RelaySimulator,
+    tmp_path: Path,
+    self_signed_cert: tuple[Path, Path],
+    app_for: Callable[[Endpoint, str, Path], HolySheepApp],
+    wait_until: Callable[..., Awaitable[None]],
+    send_and_wait: Callable[..., Awaitable[AnswerView]],
+    stored_turn: Callable[[Path], tuple[Message, Message]],
+) -> None:
     db = tmp_path / "history.db"
-    with endpoint_for(row, relay, tmp_path) as ep:
+    with endpoint_for(row, relay, self_signed_cert) as ep:
         app = app_for(ep, row.model, db)
         async with app.run_test(size=(100, 30)) as pilot:
             loaded = lambda: app._started and not any(w.group == "models" for w in app.workers)  # noqa: E731
-            await wait_for(pilot, loaded, "the model list to load or fail", 30)
+            await wait_until(pilot, loaded, "the model list to load or fail", 30)
             before = ep.seen()
-            answer = await send_and_wait(pilot, app, PROMPT)
+            answer = await send_and_wait(pilot, PROMPT)
             seen = ep.seen() - before
             turn = app.conversation.turns[-1]
             assert seen == row.attempts, f"the server saw {seen} requests"
@@ -394,9 +350,9 @@ async def test_app_under_each_network_fault(row: Row, relay: RelaySimulator, tmp
             if row.where == "sim":
                 await app.choose_model("kimi-k2")
             if row.id == "one-megabyte-chunk":  # a 1 MB answer fills the window: the next turn says so
-                too_long = await send_and_wait(pilot, app, "接着问：还能继续吗？")
+                too_long = await send_and_wait(pilot, "接着问：还能继续吗？")
                 assert "Conversation too long" in notice(too_long)
                 await pilot.press("ctrl+n")
-            again = await send_and_wait(pilot, app, "再试一次：现在好了吗？")
+            again = await send_and_wait(pilot, "再试一次：现在好了吗？")
             assert again.status == ("complete" if row.where == "sim" else "error")
             assert len(app.conversation.turns) == (1 if row.id == "one-megabyte-chunk" else 2)

@@ -15,14 +15,14 @@ import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from holysheep_tui.simulator import Pacing, RelaySimulator
-from tests.test_tui_app import finished_chat
+from holysheep_tui.simulator import Pacing, RecordedRequest, RelaySimulator
 
 pytestmark = pytest.mark.slow
 
@@ -88,10 +88,8 @@ class Terminal:
 
 
 @pytest.fixture
-def relay() -> Iterator[RelaySimulator]:
-    with RelaySimulator(pacing=SLOW) as sim:
-        yield sim
-        assert not sim.errors
+def relay(make_simulator: Callable[..., RelaySimulator]) -> RelaySimulator:
+    return make_simulator(pacing=SLOW)
 
 
 @pytest.fixture
@@ -204,7 +202,12 @@ def test_sigkill_mid_answer_restart_finds_prompt_and_partial_marked_interrupted(
     ids=["sigterm", "sighup-terminal-closed"],
 )
 def test_signal_mid_answer_stores_the_partial_answer_as_stopped_then_exits(
-    term: Terminal, relay: RelaySimulator, how: str, code: int | None, tmp_path: Path
+    term: Terminal,
+    relay: RelaySimulator,
+    how: str,
+    code: int | None,
+    tmp_path: Path,
+    finished_chat: Callable[..., RecordedRequest],
 ) -> None:
     exit_file = tmp_path / "exit-status"
     pid, partial = start_answer(term, relay, exit_file if code is not None else None)
@@ -222,13 +225,14 @@ def test_signal_mid_answer_stores_the_partial_answer_as_stopped_then_exits(
     assert rec.tokens_sent < 2000, "the answer was cut short by the stop, not streamed to the end"
 
 
-def test_ctrl_c_in_ask_stores_the_printed_partial_answer_as_stopped(relay: RelaySimulator, tmp_path: Path) -> None:
+def test_ctrl_c_in_ask_stores_the_printed_partial_answer_as_stopped(
+    relay: RelaySimulator, tmp_path: Path, cli: Any
+) -> None:
     """tests/test_cli_ask.py proves exit 130 and the closed connection; this proves the history side."""
     data = tmp_path / "数据"
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "holysheep_tui", "ask", "--base-url", relay.base_url, PROMPT],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, bufsize=0,
-        env={**os.environ, "HOLYSHEEP_DATA_DIR": str(data)},
+    proc = cli.popen(
+        "ask", "--base-url", relay.base_url, PROMPT,
+        stdin=subprocess.DEVNULL, bufsize=0, text=False, env={"HOLYSHEEP_DATA_DIR": str(data)},
     )  # fmt: skip
     assert proc.stdout is not None
     first = proc.stdout.read(30)  # some of the answer has been printed (unbuffered: nothing held back)

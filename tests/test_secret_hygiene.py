@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import os
 import stat
 import subprocess
-import sys
-from collections.abc import Iterator
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -17,12 +16,13 @@ KEY = "hs-SECRET-e3b0c44298fc1c149afbf4c8"
 
 
 @pytest.fixture
-def relay() -> Iterator[RelaySimulator]:
-    with RelaySimulator(require_key=KEY, pacing=Pacing()) as sim:
-        yield sim
+def relay(make_simulator: Callable[..., RelaySimulator]) -> RelaySimulator:
+    return make_simulator(require_key=KEY, pacing=Pacing())
 
 
-def test_a_whole_session_never_writes_or_prints_the_key(relay: RelaySimulator, isolated_dirs: Path) -> None:
+def test_a_whole_session_never_writes_or_prints_the_key(
+    relay: RelaySimulator, isolated_dirs: Path, cli: Any
+) -> None:
     config_dir = isolated_dirs / "config" / "holysheep-tui"
     config_dir.mkdir(parents=True)
     (config_dir / "config.toml").write_text(
@@ -30,19 +30,11 @@ def test_a_whole_session_never_writes_or_prints_the_key(relay: RelaySimulator, i
         '[profiles."团队".headers]\n"X-Title" = "holysheep-tui-tests"\n',
         encoding="utf-8",
     )
-    env = {**os.environ, "HOLYSHEEP_API_KEY": KEY}
     outputs: list[str] = []
     exports = isolated_dirs / "exports"
 
     def run(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-        proc = subprocess.run(
-            [sys.executable, "-m", "holysheep_tui", *args],
-            input=stdin,
-            capture_output=True,
-            text=True,
-            env=env,
-            timeout=60,
-        )
+        proc: subprocess.CompletedProcess[str] = cli(*args, stdin=stdin, env={"HOLYSHEEP_API_KEY": KEY})
         outputs.extend([proc.stdout, proc.stderr])
         return proc
 
@@ -76,29 +68,19 @@ def test_a_whole_session_never_writes_or_prints_the_key(relay: RelaySimulator, i
         assert "Traceback" not in text
 
 
-def test_files_we_create_are_private(relay: RelaySimulator, isolated_dirs: Path, tmp_path: Path) -> None:
+def test_files_we_create_are_private(relay: RelaySimulator, tmp_path: Path, cli: Any) -> None:
     data = tmp_path / "私有数据"
-    env = {**os.environ, "HOLYSHEEP_API_KEY": KEY, "HOLYSHEEP_DATA_DIR": str(data)}
-    out = subprocess.run(
-        [sys.executable, "-m", "holysheep_tui", "ask", "--base-url", relay.base_url, "-q", "你好"],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=60,
-    )
+    env = {"HOLYSHEEP_API_KEY": KEY, "HOLYSHEEP_DATA_DIR": str(data)}
+    out = cli("ask", "--base-url", relay.base_url, "-q", "你好", env=env)
     assert out.returncode == 0, out.stderr
     assert stat.S_IMODE(data.stat().st_mode) == 0o700
     for name in ("history.db", "metrics.jsonl"):
         assert stat.S_IMODE((data / name).stat().st_mode) == 0o600, name
 
 
-def test_key_never_appears_in_the_process_arguments(relay: RelaySimulator) -> None:
-    env = {**os.environ, "HOLYSHEEP_API_KEY": KEY}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "holysheep_tui", "ask", "--base-url", relay.base_url, "-m", "kimi-k2+tps=30", "慢一点"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        env=env,
+def test_key_never_appears_in_the_process_arguments(relay: RelaySimulator, cli: Any) -> None:
+    proc = cli.popen(
+        "ask", "--base-url", relay.base_url, "-m", "kimi-k2+tps=30", "慢一点", env={"HOLYSHEEP_API_KEY": KEY}
     )
     try:
         assert proc.stdout is not None

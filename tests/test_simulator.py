@@ -11,7 +11,7 @@ import socket
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -23,10 +23,9 @@ PROMPT = "请用表格比较各个模型的成本，并说明人民币结算的�
 
 
 @pytest.fixture
-def sim() -> Iterator[RelaySimulator]:
-    with RelaySimulator(pacing=Pacing(first_token_delay=0, tokens_per_second=None)) as server:
-        yield server
-    assert server.errors == []
+def sim(make_simulator: Callable[..., RelaySimulator]) -> RelaySimulator:
+    """Full speed: no first-token delay, small events coalesced into 16 KiB chunks."""
+    return make_simulator(pacing=Pacing(first_token_delay=0, tokens_per_second=None))
 
 
 def body(model: str, *, stream: bool = True, prompt: str = PROMPT, **extra: Any) -> dict[str, Any]:
@@ -241,18 +240,16 @@ def test_prompt_longer_than_the_context_window_is_context_length_exceeded(sim: R
     assert r.status_code == 400 and r.json()["error"]["code"] == "context_length_exceeded"
 
 
-def test_require_key_answers_401_without_echoing_the_key() -> None:
+def test_require_key_answers_401_without_echoing_the_key(
+    make_simulator: Callable[..., RelaySimulator],
+) -> None:
     secret = "sk-hs-0123456789abcdef"  # keys are ASCII; the prompt carries the Chinese
-    with RelaySimulator(require_key=secret, pacing=Pacing()) as sim:
-        url = f"{sim.base_url}/chat/completions"
-        missing = httpx.post(url, json=body("kimi-k2", stream=False))
-        wrong = httpx.post(
-            url, json=body("kimi-k2", stream=False), headers={"Authorization": "Bearer sk-wrong"}
-        )
-        models = httpx.get(f"{sim.base_url}/models")
-        ok = httpx.post(
-            url, json=body("kimi-k2", stream=False), headers={"Authorization": f"Bearer {secret}"}
-        )
+    sim = make_simulator(require_key=secret, pacing=Pacing())
+    url = f"{sim.base_url}/chat/completions"
+    missing = httpx.post(url, json=body("kimi-k2", stream=False))
+    wrong = httpx.post(url, json=body("kimi-k2", stream=False), headers={"Authorization": "Bearer sk-wrong"})
+    models = httpx.get(f"{sim.base_url}/models")
+    ok = httpx.post(url, json=body("kimi-k2", stream=False), headers={"Authorization": f"Bearer {secret}"})
     assert missing.status_code == wrong.status_code == models.status_code == 401
     for r in (missing, wrong, models):
         assert r.json()["error"]["code"] == "invalid_api_key"
@@ -328,15 +325,17 @@ def test_keep_alive_serves_a_stream_and_a_second_request_on_one_connection(sim: 
     assert first.completed and second.completed
 
 
-def test_client_closing_mid_stream_is_recorded_as_a_disconnect() -> None:
-    with RelaySimulator(pacing=Pacing(0, 50.0, 1)) as sim:
-        with (
-            httpx.Client(timeout=10) as client,
-            client.stream("POST", f"{sim.base_url}/chat/completions", json=body("kimi-k2+len=2000")) as r,
-        ):
-            for _ in zip(range(3), r.iter_lines(), strict=False):
-                pass
-        rec = sim.wait_for_finished(1, timeout=30)[0]
+def test_client_closing_mid_stream_is_recorded_as_a_disconnect(
+    make_simulator: Callable[..., RelaySimulator],
+) -> None:
+    sim = make_simulator(pacing=Pacing(0, 50.0, 1))
+    with (
+        httpx.Client(timeout=10) as client,
+        client.stream("POST", f"{sim.base_url}/chat/completions", json=body("kimi-k2+len=2000")) as r,
+    ):
+        for _ in zip(range(3), r.iter_lines(), strict=False):
+            pass
+    rec = sim.wait_for_finished(1, timeout=30)[0]
     assert rec.client_disconnected and not rec.completed
     assert 0 < rec.tokens_sent < 2000
 
@@ -602,11 +601,13 @@ def test_hang_holds_back_even_the_headers(sim: RelaySimulator) -> None:
     assert sim.wait_for_finished(1)[0].client_disconnected
 
 
-def test_the_record_says_when_each_token_left_the_server() -> None:
+def test_the_record_says_when_each_token_left_the_server(
+    make_simulator: Callable[..., RelaySimulator],
+) -> None:
     """``sent`` logs (time, tokens so far) per socket write: paced writes spread out, the last one has them all."""
-    with RelaySimulator(pacing=Pacing(first_token_delay=0, tokens_per_second=200, chunk_tokens=3)) as paced:
-        stream_raw(paced, body("kimi-k2+len=60"))
-        rec = paced.wait_for_finished(1)[0]
+    paced = make_simulator(pacing=Pacing(first_token_delay=0, tokens_per_second=200, chunk_tokens=3))
+    stream_raw(paced, body("kimi-k2+len=60"))
+    rec = paced.wait_for_finished(1)[0]
     times = [t for t, _ in rec.sent]
     counts = [n for _, n in rec.sent]
     assert counts == sorted(counts) and times == sorted(times)

@@ -9,6 +9,7 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import pytest
@@ -206,17 +207,16 @@ def write_bad(config: Path) -> None:
     config.write_text(CONFIG.replace("budget_daily_usd = 2.5", "budget_daily_usd = -1"), encoding="utf-8")
 
 
-async def test_a_config_broken_after_the_cache_was_read_ends_the_app_with_its_error(config: Path) -> None:
+async def test_a_config_broken_after_the_cache_was_read_ends_the_app_with_its_error(
+    config: Path, make_app: Callable[..., HolySheepApp], wait_until: Callable[..., Awaitable[None]]
+) -> None:
     """The file is edited between the cache check and the full load: exit 9 with the clear error."""
     session, _ = open_app_session(args())
     frame = FirstFrame.of(session)
     write_bad(config)
-    app = HolySheepApp(frame, open_later=functools.partial(open_app_session, args()), cursor_blink=False)
+    app = make_app(frame, open_later=functools.partial(open_app_session, args()))
     async with app.run_test(size=(160, 48)) as pilot:
-        for _ in range(200):
-            if app.startup_error is not None:
-                break
-            await pilot.pause(0.05)
+        await wait_until(pilot, lambda: app.startup_error is not None, "the start-up error")
     assert app.return_code == 9
     assert isinstance(app.startup_error, ConfigError)
     assert str(config) in str(app.startup_error) and "profiles.本地.budget_daily_usd" in str(

@@ -15,7 +15,7 @@ import subprocess
 import sys
 import termios
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from holysheep_tui import locations
@@ -134,7 +134,9 @@ def test_demo_second_launch_starts_from_the_cache_and_answers() -> None:
     assert "Traceback" not in second.text
 
 
-def test_a_relay_profile_draws_its_screen_before_the_key_lookup_and_then_uses_the_key(tmp_path: Path) -> None:
+def test_a_relay_profile_draws_its_screen_before_the_key_lookup_and_then_uses_the_key(
+    tmp_path: Path, make_simulator: Callable[..., RelaySimulator]
+) -> None:
     """The key command waits for a gate file: the second launch's screen is ready while it still waits."""
     gate, secret = tmp_path / "gate", tmp_path / "secret"
     secret.write_text(KEY, encoding="utf-8")
@@ -146,25 +148,24 @@ def test_a_relay_profile_draws_its_screen_before_the_key_lookup_and_then_uses_th
         "    time.sleep(0.05)\n"
         f"print(pathlib.Path({str(secret)!r}).read_text())\n"
     )
-    with RelaySimulator(require_key=KEY) as relay:
-        write_config(
-            f'default_profile = "本地中转"\n\n[profiles."本地中转"]\nbase_url = "{relay.base_url}"\n'
-            f'model = "deepseek-v3.2"\napi_key_cmd = [{sys.executable!r}, "-c", {command!r}]\n'
-        )
+    relay = make_simulator(require_key=KEY, pacing=None)  # the demo pacing
+    write_config(
+        f'default_profile = "本地中转"\n\n[profiles."本地中转"]\nbase_url = "{relay.base_url}"\n'
+        f'model = "deepseek-v3.2"\napi_key_cmd = [{sys.executable!r}, "-c", {command!r}]\n'
+    )
+    gate.touch()
+    with launched() as first:
+        first.wait_for(READY)
+        assert first.quit() == 0
+    gate.unlink()
+    with launched() as second:
+        second.wait_for(READY)
+        assert not gate.exists()  # so the key command has not returned: the screen did not wait for it
+        assert "deepseek-v3.2" in second.text and "本地中转" in second.text
         gate.touch()
-        with launched() as first:
-            first.wait_for(READY)
-            assert first.quit() == 0
-        gate.unlink()
-        with launched() as second:
-            second.wait_for(READY)
-            assert not gate.exists()  # so the key command has not returned: the screen did not wait for it
-            assert "deepseek-v3.2" in second.text and "本地中转" in second.text
-            gate.touch()
-            second.type("你好，中转站\r")
-            second.wait_for(ANSWER_END, timeout=60)
-            assert second.quit() == 0
-        assert not relay.errors
+        second.type("你好，中转站\r")
+        second.wait_for(ANSWER_END, timeout=60)
+        assert second.quit() == 0
     home = Path(os.environ["HOME"])
     digest = hashlib.sha256(KEY.encode()).hexdigest().encode()
     for path in (p for p in home.rglob("*") if p.is_file()):

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -88,12 +88,16 @@ def test_cell_len_counts_wide_characters_twice() -> None:
     assert cell_len("ＡＢ") == 4
 
 
-def _run(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "HOLYSHEEP_DATA_DIR": str(data_dir), "HOLYSHEEP_CONFIG": str(data_dir / "none.toml")}
-    return subprocess.run(
-        [sys.executable, "-m", "holysheep_tui", "stats", *args],
-        capture_output=True, text=True, env=env, timeout=60,
-    )  # fmt: skip
+@pytest.fixture
+def stats_cli(cli: Any) -> Callable[..., subprocess.CompletedProcess[str]]:
+    """``stats_cli(data_dir, *args)``: ``holysheep stats ARGS`` over the metrics in ``data_dir`` (no config file)."""
+
+    def run(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
+        env = {"HOLYSHEEP_DATA_DIR": str(data_dir), "HOLYSHEEP_CONFIG": str(data_dir / "none.toml")}
+        result: subprocess.CompletedProcess[str] = cli("stats", *args, env=env)
+        return result
+
+    return run
 
 
 @pytest.fixture
@@ -111,8 +115,10 @@ def written_log(tmp_path: Path) -> Path:
     return tmp_path
 
 
-def test_stats_command_prints_an_aligned_table(written_log: Path) -> None:
-    proc = _run(written_log, "--since", "7d")
+def test_stats_command_prints_an_aligned_table(
+    written_log: Path, stats_cli: Callable[..., subprocess.CompletedProcess[str]]
+) -> None:
+    proc = stats_cli(written_log, "--since", "7d")
     assert proc.returncode == 0, proc.stderr
     lines = proc.stdout.splitlines()
     table = lines[:4]
@@ -129,8 +135,10 @@ def test_stats_command_prints_an_aligned_table(written_log: Path) -> None:
     assert "skipped 1 unreadable line" in proc.stderr
 
 
-def test_stats_command_json_by_profile_and_all(written_log: Path) -> None:
-    proc = _run(written_log, "--since", "all", "--by", "profile", "--json")
+def test_stats_command_json_by_profile_and_all(
+    written_log: Path, stats_cli: Callable[..., subprocess.CompletedProcess[str]]
+) -> None:
+    proc = stats_cli(written_log, "--since", "all", "--by", "profile", "--json")
     assert proc.returncode == 0, proc.stderr
     out = json.loads(proc.stdout)
     assert out["since"] is None and out["by"] == "profile" and out["skipped_lines"] == 1
@@ -143,18 +151,22 @@ def test_stats_command_json_by_profile_and_all(written_log: Path) -> None:
     assert total["latency_ms"]["p50"] == 400.0
 
 
-def test_stats_command_with_no_records_and_bad_since(tmp_path: Path) -> None:
-    empty = _run(tmp_path)
+def test_stats_command_with_no_records_and_bad_since(
+    tmp_path: Path, stats_cli: Callable[..., subprocess.CompletedProcess[str]]
+) -> None:
+    empty = stats_cli(tmp_path)
     assert empty.returncode == 0 and "No requests recorded" in empty.stdout
-    bad = _run(tmp_path, "--since", "一周")
+    bad = stats_cli(tmp_path, "--since", "一周")
     assert bad.returncode == EXIT_USAGE
     assert "Cannot understand --since" in bad.stderr and "Traceback" not in bad.stderr
 
 
-def test_stats_command_filters_by_profile_and_model(written_log: Path) -> None:
+def test_stats_command_filters_by_profile_and_model(
+    written_log: Path, stats_cli: Callable[..., subprocess.CompletedProcess[str]]
+) -> None:
     log = MetricsLog(written_log / "metrics.jsonl")
     log.append(_rec(0, "kimi-k2", profile="工作", when=datetime.now(UTC)))
-    out = json.loads(_run(written_log, "--profile", "工作", "--json").stdout)
+    out = json.loads(stats_cli(written_log, "--profile", "工作", "--json").stdout)
     assert out["total"]["requests"] == 1
-    out = json.loads(_run(written_log, "-m", "通义千问-max", "--json").stdout)
+    out = json.loads(stats_cli(written_log, "-m", "通义千问-max", "--json").stdout)
     assert [r["key"] for r in out["rows"]] == ["通义千问-max"] and out["total"]["requests"] == 4

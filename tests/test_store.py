@@ -23,6 +23,7 @@ from holysheep_tui import locations
 from holysheep_tui.errors import StorageError, UsageError
 from holysheep_tui.store import ConversationNotFoundError, HistoryStore
 from holysheep_tui.store.migrations import MIGRATIONS
+from holysheep_tui.store.models import MESSAGE_BOOKKEEPING_COLUMNS, MESSAGE_SCHEMA
 from holysheep_tui.store.titles import cell_width
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -85,6 +86,17 @@ def test_database_from_a_newer_release_is_refused_not_damaged(db_path: Path) -> 
     with pytest.raises(StorageError, match="newer"):
         HistoryStore.open(db_path)
     assert db_path.exists() and not list(db_path.parent.glob("*.corrupt-*"))
+
+
+def test_messages_table_has_exactly_the_columns_of_the_message_schema(db_path: Path) -> None:
+    """A migration that adds a column without a Message field (or a field without a migration) fails here."""
+    HistoryStore.open(db_path).close()
+    db = sqlite3.connect(db_path)
+    table = [row[1] for row in db.execute("PRAGMA table_info(messages)")]
+    db.close()
+    schema = [c.name for c in MESSAGE_SCHEMA]
+    assert sorted(table) == sorted(schema + list(MESSAGE_BOOKKEEPING_COLUMNS))
+    assert len(set(schema)) == len(schema) and not set(schema) & set(MESSAGE_BOOKKEEPING_COLUMNS)
 
 
 # ---- conversations and messages --------------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import ssl
 import threading
 from collections.abc import Iterator
@@ -14,10 +15,15 @@ from holysheep_tui.config import Profile, RetryPolicy
 from holysheep_tui.errors import TLSError
 from holysheep_tui.relay.client import RelayClient
 from holysheep_tui.relay.wire import Answer, ChatMessage, ChatRequest
-from tests.rawserver import chunk, sse
-from tests.test_reliability_network import self_signed_cert
 
-BODY = b"".join(sse(chunk("经过 TLS 的回答"), chunk(finish="stop")))
+
+def _event(delta: dict[str, str], finish: str | None = None) -> bytes:
+    choice = {"index": 0, "delta": delta, "finish_reason": finish}
+    chunk = {"id": "chatcmpl-1", "object": "chat.completion.chunk", "model": "kimi-k2", "choices": [choice]}
+    return b"data: " + json.dumps(chunk, ensure_ascii=False).encode() + b"\n\n"
+
+
+BODY = _event({"content": "经过 TLS 的回答"}) + _event({}, "stop") + b"data: [DONE]\n\n"
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -36,8 +42,8 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 @pytest.fixture
-def tls_relay(tmp_path: Path) -> Iterator[tuple[str, Path]]:
-    cert, key = self_signed_cert(tmp_path)
+def tls_relay(self_signed_cert: tuple[Path, Path]) -> Iterator[tuple[str, Path]]:
+    cert, key = self_signed_cert
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.load_cert_chain(cert, key)

@@ -2,89 +2,28 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from textual.message import Message
-from textual.pilot import Pilot
 from textual.widgets import Collapsible, Static, TextArea
 
 from holysheep_tui.chat.session import Session
-from holysheep_tui.config import Config, Profile, RetryPolicy
 from holysheep_tui.relay.wire import ContentDelta, RetryScheduled
-from holysheep_tui.simulator import Pacing, RecordedRequest, RelaySimulator
+from holysheep_tui.simulator import RecordedRequest, RelaySimulator
 from holysheep_tui.tui.app import KEYS, HolySheepApp
 from holysheep_tui.tui.messages import TurnEvents, TurnFinished
 from holysheep_tui.tui.screens.dialogs import ChoiceScreen, HelpScreen
 from holysheep_tui.tui.screens.model_picker import ModelPicker
 from holysheep_tui.tui.settings import with_ui_theme
-from holysheep_tui.tui.widgets.answer import AnswerView, code_blocks
+from holysheep_tui.tui.widgets.answer import AnswerView, StoredAnswer, code_blocks
 from holysheep_tui.tui.widgets.conversation import Marker
 from holysheep_tui.tui.widgets.prompt import PromptInput
 
-FAST = Pacing(first_token_delay=0.0, tokens_per_second=3000.0, chunk_tokens=3)
 
-
-@pytest.fixture
-def sim() -> Iterator[RelaySimulator]:
-    with RelaySimulator(pacing=FAST) as simulator:
-        yield simulator
-
-
-def make_session(sim: RelaySimulator, *, retries: int = 0, model: str = "kimi-k2") -> Session:
-    profile = Profile(
-        base_url=sim.base_url, model=model, retry=RetryPolicy(max_retries=retries, base_delay=0.05)
-    )
-    return Session(Config(), "demo", profile, None, None, simulator=sim)
-
-
-def chats(sim: RelaySimulator) -> list[RecordedRequest]:
-    """The chat requests the simulator saw (the model list is fetched too, at a time of its own)."""
-    return [r for r in sim.requests if r.path.endswith("/chat/completions")]
-
-
-def finished_chat(sim: RelaySimulator, timeout: float = 10.0) -> RecordedRequest:
-    """The last chat request once the simulator has finished with it (blocking; bounded by ``timeout``)."""
-    for _ in range(int(timeout / 0.02)):
-        done = [r for r in chats(sim) if r.finished]
-        if done:
-            return done[-1]
-        time.sleep(0.02)
-    raise AssertionError("no chat request finished")
-
-
-def make_app(sim: RelaySimulator, *, retries: int = 0) -> HolySheepApp:
-    return HolySheepApp(make_session(sim, retries=retries), cursor_blink=False)
-
-
-async def wait_for(pilot: Pilot[None], cond: Callable[[], bool], what: str, timeout: float = 15.0) -> None:
-    for _ in range(int(timeout / 0.05)):
-        if cond():
-            return
-        await pilot.pause(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
-async def send(pilot: Pilot[None], text: str) -> None:
-    prompt = pilot.app.query_one(PromptInput)
-    prompt.load_text(text)
-    await pilot.press("enter")
-
-
-async def send_and_wait(pilot: Pilot[None], text: str) -> AnswerView:
-    app = pilot.app
-    assert isinstance(app, HolySheepApp)
-    await send(pilot, text)
-    await wait_for(pilot, lambda: app._turn is None and len(app.view.answers()) > 0, "the answer to finish")
-    return app.view.answers()[-1]
-
-
-def notice(answer: AnswerView) -> str:
+def notice(answer: AnswerView | StoredAnswer) -> str:
     return str(answer.query_one(".answer-notice", Static).render())
 
 
@@ -92,9 +31,11 @@ def figures(answer: AnswerView) -> str:
     return str(answer.query_one(".answer-figures", Static).render())
 
 
-async def test_prompt_streams_a_rendered_answer_with_its_figures(sim: RelaySimulator) -> None:
+async def test_prompt_streams_a_rendered_answer_with_its_figures(
+    make_app: Callable[..., HolySheepApp], send_and_wait: Callable[..., Awaitable[AnswerView]]
+) -> None:
     seen: list[Message] = []
-    app = make_app(sim)
+    app = make_app()
     async with app.run_test(size=(80, 24), message_hook=seen.append) as pilot:
         answer = await send_and_wait(pilot, "请用 python 举个例子，并说明价格")
         turn = app.conversation.turns[-1]
@@ -119,19 +60,25 @@ async def test_prompt_streams_a_rendered_answer_with_its_figures(sim: RelaySimul
         assert str(answer.query_one(".answer-header", Static).render()) == "kimi-k2"
 
 
-async def test_switching_model_sends_the_whole_conversation_to_the_new_model(sim: RelaySimulator) -> None:
-    app = make_app(sim)
+async def test_switching_model_sends_the_whole_conversation_to_the_new_model(
+    simulator: RelaySimulator,
+    make_app: Callable[..., HolySheepApp],
+    wait_until: Callable[..., Awaitable[None]],
+    send_and_wait: Callable[..., Awaitable[AnswerView]],
+    chats: Callable[[RelaySimulator], list[RecordedRequest]],
+) -> None:
+    app = make_app()
     async with app.run_test(size=(80, 24)) as pilot:
         first = await send_and_wait(pilot, "第一个问题：人民币怎么结算？")
         await pilot.press("ctrl+o")
-        await wait_for(pilot, lambda: isinstance(app.screen, ModelPicker), "the model picker")
+        await wait_until(pilot, lambda: isinstance(app.screen, ModelPicker), "the model picker")
         await pilot.press(*"gpt41")
         await pilot.press("enter")
-        await wait_for(pilot, lambda: app.model == "gpt-4.1", "the model switch")
+        await wait_until(pilot, lambda: app.model == "gpt-4.1", "the model switch")
         markers = [str(m.render()) for m in app.query(Marker)]
         assert any("kimi-k2 → gpt-4.1" in m for m in markers)
         second = await send_and_wait(pilot, "第二个问题：延迟大概多少？")
-        body = chats(sim)[-1].json
+        body = chats(simulator)[-1].json
         assert body["model"] == "gpt-4.1"
         contents = [m["content"] for m in body["messages"]]
         assert contents[0] == "第一个问题：人民币怎么结算？"
@@ -142,24 +89,31 @@ async def test_switching_model_sends_the_whole_conversation_to_the_new_model(sim
         assert [t.model for t in app.conversation.turns] == ["kimi-k2", "gpt-4.1"]
 
 
-async def test_escape_closes_the_connection_and_keeps_the_partial_answer(sim: RelaySimulator) -> None:
-    app = make_app(sim)
+async def test_escape_closes_the_connection_and_keeps_the_partial_answer(
+    simulator: RelaySimulator,
+    make_app: Callable[..., HolySheepApp],
+    wait_until: Callable[..., Awaitable[None]],
+    send: Callable[..., Awaitable[None]],
+    send_and_wait: Callable[..., Awaitable[AnswerView]],
+    finished_chat: Callable[..., RecordedRequest],
+) -> None:
+    app = make_app()
     async with app.run_test(size=(80, 24)) as pilot:
         await app.choose_model("kimi-k2+tps=40")
         await send(pilot, "慢一点回答：讲讲 HolySheep")
         answers = app.view.answers()
-        await wait_for(
+        await wait_until(
             pilot, lambda: len(app.view.answers()) == 1 and len(app.view.answers()[0].text) > 20, "tokens"
         )
         await pilot.press("escape")
-        await wait_for(pilot, lambda: app._turn is None, "the stop")
+        await wait_until(pilot, lambda: app._turn is None, "the stop")
         answers = app.view.answers()
         turn = app.conversation.turns[-1]
         assert turn.status == "stopped"
         assert answers[-1].text and answers[-1].text == turn.answer.content
         assert "Stopped" in notice(answers[-1])
         assert "stopped" in str(app.query_one("#status-live", Static).render())
-        rec = finished_chat(sim)
+        rec = finished_chat(simulator)
         assert rec.client_disconnected and not rec.completed
         assert rec.tokens_sent < 400  # the server did not get to send the whole answer
         await app.choose_model("kimi-k2")
@@ -180,9 +134,13 @@ async def test_escape_closes_the_connection_and_keeps_the_partial_answer(sim: Re
     ],
 )
 async def test_each_error_shows_inline_and_the_app_stays_usable(
-    sim: RelaySimulator, model: str, title: str, advice: str
+    model: str,
+    title: str,
+    advice: str,
+    make_app: Callable[..., HolySheepApp],
+    send_and_wait: Callable[..., Awaitable[AnswerView]],
 ) -> None:
-    app = make_app(sim)
+    app = make_app()
     async with app.run_test(size=(80, 24)) as pilot:
         await app.choose_model(model)
         failed = await send_and_wait(pilot, "这个请求会失败吗？")
@@ -198,10 +156,15 @@ async def test_each_error_shows_inline_and_the_app_stays_usable(
         assert ok.status == "complete" and ok.text
 
 
-async def test_rate_limit_retry_counts_down_then_answers(sim: RelaySimulator) -> None:
+async def test_rate_limit_retry_counts_down_then_answers(
+    make_app: Callable[..., HolySheepApp],
+    make_session: Callable[..., Session],
+    wait_until: Callable[..., Awaitable[None]],
+    send: Callable[..., Awaitable[None]],
+) -> None:
     seen: list[Message] = []
     lines: list[str] = []
-    app = make_app(sim, retries=1)
+    app = make_app(make_session(retries=1))
     async with app.run_test(size=(80, 24), message_hook=seen.append) as pilot:
         await app.choose_model("kimi-k2+429x1")
 
@@ -210,9 +173,9 @@ async def test_rate_limit_retry_counts_down_then_answers(sim: RelaySimulator) ->
             return "retrying in" in lines[-1]
 
         await send(pilot, "限流之后会自动重试吗？")
-        await wait_for(pilot, retrying, "the retry countdown")
+        await wait_until(pilot, retrying, "the retry countdown")
         assert "retrying in" in notice(app.view.answers()[-1])
-        await wait_for(pilot, lambda: app._turn is None, "the answer")
+        await wait_until(pilot, lambda: app._turn is None, "the answer")
         assert any(
             isinstance(m, TurnEvents) and any(isinstance(e, RetryScheduled) for e in m.events) for m in seen
         )
@@ -220,22 +183,34 @@ async def test_rate_limit_retry_counts_down_then_answers(sim: RelaySimulator) ->
         assert notice(app.view.answers()[-1]) == ""
 
 
-async def test_ctrl_r_retries_after_an_error(sim: RelaySimulator) -> None:
-    app = make_app(sim)
+async def test_ctrl_r_retries_after_an_error(
+    simulator: RelaySimulator,
+    make_app: Callable[..., HolySheepApp],
+    wait_until: Callable[..., Awaitable[None]],
+    send_and_wait: Callable[..., Awaitable[AnswerView]],
+    chats: Callable[[RelaySimulator], list[RecordedRequest]],
+) -> None:
+    app = make_app()
     async with app.run_test(size=(80, 24)) as pilot:
         await app.choose_model("kimi-k2+500x1")
-        await send_and_wait(pilot, "服务器出错后重试")
-        assert app.conversation.turns[-1].status == "error"
+        failed = await send_and_wait(pilot, "服务器出错后重试")
+        assert failed.status == "error"
         await pilot.press("ctrl+r")
-        await wait_for(
+        await wait_until(
             pilot, lambda: app._turn is None and app.conversation.turns[-1].status == "complete", "retry"
         )
         assert len(app.conversation.turns) == 1 and len(app.view.answers()) == 1
-        assert [r.json["messages"][-1]["content"] for r in chats(sim)[-2:]] == ["服务器出错后重试"] * 2
+        assert [r.json["messages"][-1]["content"] for r in chats(simulator)[-2:]] == ["服务器出错后重试"] * 2
 
 
-async def test_edit_and_resend_the_last_prompt(sim: RelaySimulator) -> None:
-    app = make_app(sim)
+async def test_edit_and_resend_the_last_prompt(
+    simulator: RelaySimulator,
+    make_app: Callable[..., HolySheepApp],
+    wait_until: Callable[..., Awaitable[None]],
+    send_and_wait: Callable[..., Awaitable[AnswerView]],
+    chats: Callable[[RelaySimulator], list[RecordedRequest]],
+) -> None:
+    app = make_app()
     async with app.run_test(size=(80, 24)) as pilot:
         await send_and_wait(pilot, "原来的问题")
         await pilot.press("ctrl+l")
@@ -243,12 +218,18 @@ async def test_edit_and_resend_the_last_prompt(sim: RelaySimulator) -> None:
         assert prompt.text == "原来的问题" and not app.conversation.turns
         await pilot.press("end", *"改")
         await pilot.press("enter")
-        await wait_for(pilot, lambda: app._turn is None and len(app.conversation.turns) == 1, "the resend")
-        assert chats(sim)[-1].json["messages"] == [{"role": "user", "content": "原来的问题改"}]
+        await wait_until(pilot, lambda: app._turn is None and len(app.conversation.turns) == 1, "the resend")
+        assert chats(simulator)[-1].json["messages"] == [{"role": "user", "content": "原来的问题改"}]
 
 
-async def test_prompt_newline_key_and_recall(sim: RelaySimulator) -> None:
-    app = make_app(sim)
+async def test_prompt_newline_key_and_recall(
+    simulator: RelaySimulator,
+    make_app: Callable[..., HolySheepApp],
+    wait_until: Callable[..., Awaitable[None]],
+    send_and_wait: Callable[..., Awaitable[AnswerView]],
+    chats: Callable[[RelaySimulator], list[RecordedRequest]],
+) -> None:
+    app = make_app()
     async with app.run_test(size=(80, 24)) as pilot:
         prompt = app.query_one(PromptInput)
         await pilot.press(*"ab")
@@ -256,8 +237,8 @@ async def test_prompt_newline_key_and_recall(sim: RelaySimulator) -> None:
         await pilot.press(*"cd")
         assert prompt.text == "ab\ncd"
         await pilot.press("enter")
-        await wait_for(pilot, lambda: app._turn is None and len(app.conversation.turns) == 1, "the answer")
-        assert chats(sim)[-1].json["messages"][-1]["content"] == "ab\ncd"
+        await wait_until(pilot, lambda: app._turn is None and len(app.conversation.turns) == 1, "the answer")
+        assert chats(simulator)[-1].json["messages"][-1]["content"] == "ab\ncd"
         assert prompt.text == ""
         await send_and_wait(pilot, "第二条")
         await pilot.press("up")
@@ -270,8 +251,10 @@ async def test_prompt_newline_key_and_recall(sim: RelaySimulator) -> None:
         assert prompt.text == ""  # back to the (empty) draft
 
 
-async def test_reasoning_streams_then_folds(sim: RelaySimulator) -> None:
-    app = make_app(sim)
+async def test_reasoning_streams_then_folds(
+    make_app: Callable[..., HolySheepApp], send_and_wait: Callable[..., Awaitable[AnswerView]]
+) -> None:
+    app = make_app()
     async with app.run_test(size=(100, 30)) as pilot:
         await app.choose_model("kimi-k2-thinking")
         answer = await send_and_wait(pilot, "想一想再回答：价格怎么算？")
@@ -280,8 +263,10 @@ async def test_reasoning_streams_then_folds(sim: RelaySimulator) -> None:
         assert "用户问的是" in app.conversation.turns[-1].answer.reasoning
 
 
-async def test_refusal_and_length_are_shown(sim: RelaySimulator) -> None:
-    app = make_app(sim)
+async def test_refusal_and_length_are_shown(
+    make_app: Callable[..., HolySheepApp], send_and_wait: Callable[..., Awaitable[AnswerView]]
+) -> None:
+    app = make_app()
     async with app.run_test(size=(80, 24)) as pilot:
         await app.choose_model("kimi-k2+refusal")
         refused = await send_and_wait(pilot, "请帮我做坏事")
@@ -291,8 +276,12 @@ async def test_refusal_and_length_are_shown(sim: RelaySimulator) -> None:
         assert "token limit" in notice(cut)
 
 
-async def test_copy_answer_and_code_block(sim: RelaySimulator) -> None:
-    app = make_app(sim)
+async def test_copy_answer_and_code_block(
+    make_app: Callable[..., HolySheepApp],
+    wait_until: Callable[..., Awaitable[None]],
+    send_and_wait: Callable[..., Awaitable[AnswerView]],
+) -> None:
+    app = make_app()
     async with app.run_test(size=(80, 24)) as pilot:
         answer = await send_and_wait(pilot, "给我 python 和 curl 命令的代码示例")
         await pilot.press("f4")
@@ -300,13 +289,15 @@ async def test_copy_answer_and_code_block(sim: RelaySimulator) -> None:
         blocks = code_blocks(answer.text)
         assert len(blocks) >= 2
         await pilot.press("f5")
-        await wait_for(pilot, lambda: isinstance(app.screen, ChoiceScreen), "the code block list")
+        await wait_until(pilot, lambda: isinstance(app.screen, ChoiceScreen), "the code block list")
         await pilot.press("down", "enter")
-        await wait_for(pilot, lambda: app.clipboard == blocks[1][1], "the copied code")
+        await wait_until(pilot, lambda: app.clipboard == blocks[1][1], "the copied code")
 
 
-async def test_context_window_warning_on_switch(sim: RelaySimulator) -> None:
-    app = make_app(sim)
+async def test_context_window_warning_on_switch(
+    make_app: Callable[..., HolySheepApp], send_and_wait: Callable[..., Awaitable[AnswerView]]
+) -> None:
+    app = make_app()
     async with app.run_test(size=(80, 24)) as pilot:
         await send_and_wait(pilot, "长对话" * 3000)
         await app.choose_model("moonshot-v1-8k")
@@ -314,30 +305,38 @@ async def test_context_window_warning_on_switch(sim: RelaySimulator) -> None:
         assert warnings and "context window (8,192)" in warnings[0]
 
 
-async def test_new_conversation_and_system_prompt(sim: RelaySimulator) -> None:
-    app = make_app(sim)
+async def test_new_conversation_and_system_prompt(
+    simulator: RelaySimulator,
+    make_app: Callable[..., HolySheepApp],
+    wait_until: Callable[..., Awaitable[None]],
+    send_and_wait: Callable[..., Awaitable[AnswerView]],
+    chats: Callable[[RelaySimulator], list[RecordedRequest]],
+) -> None:
+    app = make_app()
     async with app.run_test(size=(80, 24)) as pilot:
         await send_and_wait(pilot, "旧对话")
         await pilot.press("ctrl+n")
-        await wait_for(pilot, lambda: not app.view.answers(), "the cleared view")
+        await wait_until(pilot, lambda: not app.view.answers(), "the cleared view")
         assert not app.conversation.turns
         await pilot.press("f3")
-        await wait_for(pilot, lambda: bool(app.screen.query("#system-text")), "the system prompt editor")
+        await wait_until(pilot, lambda: bool(app.screen.query("#system-text")), "the system prompt editor")
         app.screen.query_one("#system-text", TextArea).load_text("你是一位简洁的助手")
         await pilot.press("ctrl+s")
-        await wait_for(pilot, lambda: app.conversation.system_prompt is not None, "the system prompt")
+        await wait_until(pilot, lambda: app.conversation.system_prompt is not None, "the system prompt")
         await send_and_wait(pilot, "新对话")
-        assert chats(sim)[-1].json["messages"] == [
+        assert chats(simulator)[-1].json["messages"] == [
             {"role": "system", "content": "你是一位简洁的助手"},
             {"role": "user", "content": "新对话"},
         ]
 
 
-async def test_help_lists_every_key_and_palette_has_every_action(sim: RelaySimulator) -> None:
-    app = make_app(sim)
+async def test_help_lists_every_key_and_palette_has_every_action(
+    make_app: Callable[..., HolySheepApp], wait_until: Callable[..., Awaitable[None]]
+) -> None:
+    app = make_app()
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.press("f1")
-        await wait_for(pilot, lambda: isinstance(app.screen, HelpScreen), "the help screen")
+        await wait_until(pilot, lambda: isinstance(app.screen, HelpScreen), "the help screen")
         text = str(app.screen.query_one("#help-keys", Static).render())
         for _keys, _action, description in KEYS:
             assert description in text
@@ -351,17 +350,20 @@ async def test_help_lists_every_key_and_palette_has_every_action(sim: RelaySimul
 
 
 async def test_theme_choice_is_written_to_the_config_file(
-    sim: RelaySimulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    make_app: Callable[..., HolySheepApp],
+    wait_until: Callable[..., Awaitable[None]],
 ) -> None:
     path = tmp_path / "config.toml"
     path.write_text(
         '# 我的配置\ndefault_profile = "holysheep"\n\n[ui]\nshow_reasoning = false\n', encoding="utf-8"
     )
     monkeypatch.setenv("HOLYSHEEP_CONFIG", str(path))
-    app = make_app(sim)
+    app = make_app(save_theme=True)
     async with app.run_test(size=(80, 24)) as pilot:
         app.theme = "nord"
-        await wait_for(pilot, lambda: "nord" in path.read_text(encoding="utf-8"), "the saved theme")
+        await wait_until(pilot, lambda: "nord" in path.read_text(encoding="utf-8"), "the saved theme")
     text = path.read_text(encoding="utf-8")
     assert text.startswith("# 我的配置\n") and "show_reasoning = false" in text and 'theme = "nord"' in text
 
@@ -373,35 +375,35 @@ def test_with_ui_theme_keeps_other_settings() -> None:
     assert with_ui_theme("[pricing]\nmarket_rate = 7.2\n", "nord").endswith('\n\n[ui]\ntheme = "nord"\n')
 
 
-def test_missing_key_exits_with_a_clear_message(tmp_path: Path) -> None:
-    env = {k: v for k, v in os.environ.items() if k != "HOLYSHEEP_API_KEY"}
-    proc = subprocess.run(
-        [sys.executable, "-m", "holysheep_tui"], capture_output=True, text=True, timeout=60, env=env,
-        stdin=subprocess.DEVNULL,
-    )  # fmt: skip
+def test_missing_key_exits_with_a_clear_message(cli: Any) -> None:
+    proc = cli(stdin="")  # not a terminal: no first-run screen, the message and exit code 3
     assert proc.returncode == 3
     assert "--demo" in proc.stderr and "HOLYSHEEP_API_KEY" in proc.stderr
     assert "Traceback" not in proc.stderr
 
 
-async def test_view_follows_the_stream_until_scrolled_up_and_again_at_the_bottom(sim: RelaySimulator) -> None:
+async def test_view_follows_the_stream_until_scrolled_up_and_again_at_the_bottom(
+    make_app: Callable[..., HolySheepApp],
+    wait_until: Callable[..., Awaitable[None]],
+    send: Callable[..., Awaitable[None]],
+) -> None:
     """A long answer at 150 tok/s: the view stays at the bottom; scrolled up, it stays put; back at the end, it follows."""
-    app = make_app(sim)
+    app = make_app()
     async with app.run_test(size=(80, 24)) as pilot:
         await app.choose_model("kimi-k2+len=1500,tps=150")
         await send(pilot, "写一篇很长的中文回答")
         view = app.view
-        await wait_for(pilot, lambda: view.max_scroll_y > 20, "the answer to overflow the screen")
-        await pilot.pause(0.3)
-        assert view.scroll_y >= view.max_scroll_y - 4  # following (the renderer grows in small steps)
+        await wait_until(pilot, lambda: view.max_scroll_y > 20, "the answer to overflow the screen")
+        following = lambda: view.scroll_y >= view.max_scroll_y - 4  # noqa: E731  (the renderer grows in small steps)
+        await wait_until(pilot, following, "the view to follow the stream")
         view.scroll_home(animate=False, immediate=True)  # as the Home key or the wheel does: releases the anchor
         grown_from = view.max_scroll_y
-        await wait_for(pilot, lambda: view.max_scroll_y > grown_from + 10, "more of the answer")
+        await wait_until(pilot, lambda: view.max_scroll_y > grown_from + 10, "more of the answer")
         assert view.scroll_y == 0  # the reader's place is kept while the answer grows
         view.scroll_end(animate=False, immediate=True)  # back at the bottom: following resumes
-        await wait_for(pilot, lambda: app._turn is None, "the answer to finish", timeout=30)
-        await pilot.pause(0.3)
-        assert view.scroll_y >= view.max_scroll_y - 1  # followed to the last word
+        await wait_until(pilot, lambda: app._turn is None, "the answer to finish", timeout=30)
+        at_end = lambda: view.scroll_y >= view.max_scroll_y - 1  # noqa: E731
+        await wait_until(pilot, at_end, "the view to follow to the last word")
 
 
 def test_no_app_key_is_taken_by_the_focused_prompt() -> None:

@@ -6,7 +6,7 @@ Pilot drives the real app against the relay simulator on loopback, over a real S
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -17,35 +17,24 @@ from textual.widget import Widget
 from textual.widgets import Collapsible, Input, OptionList
 
 from holysheep_tui.chat.resume import StoredTurn, TurnPager, estimate_lines, safe_filename
-from holysheep_tui.simulator import RelaySimulator
+from holysheep_tui.simulator import RecordedRequest, RelaySimulator
 from holysheep_tui.store import Conversation, HistoryStore, Message
 from holysheep_tui.tui.app import HolySheepApp
 from holysheep_tui.tui.screens.dialogs import ConfirmScreen
 from holysheep_tui.tui.screens.export import ExportScreen
 from holysheep_tui.tui.screens.search import SearchScreen
-from holysheep_tui.tui.widgets.answer import StoredAnswer
+from holysheep_tui.tui.widgets.answer import AnswerView, StoredAnswer
 from holysheep_tui.tui.widgets.conversation import ConversationView, UserMessage
 from holysheep_tui.tui.widgets.prompt import PromptInput
 from holysheep_tui.tui.widgets.sidebar import HistorySidebar, RenameScreen
-from tests.test_tui_app import FAST, chats, make_session, send_and_wait, wait_for
 
 T0 = datetime(2024, 3, 1, 12, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-def sim() -> Iterator[RelaySimulator]:
-    with RelaySimulator(pacing=FAST) as simulator:
-        yield simulator
 
 
 @pytest.fixture
 def store(tmp_path: Path) -> Iterator[HistoryStore]:
     with HistoryStore.open(tmp_path / "history.db") as s:
         yield s
-
-
-def make_app(sim: RelaySimulator, store: HistoryStore | None) -> HolySheepApp:
-    return HolySheepApp(make_session(sim), store=store, cursor_blink=False, save_theme=False)
 
 
 def msg(role: Any, content: str, minutes: int, **kw: Any) -> Message:
@@ -106,24 +95,33 @@ async def show_sidebar(pilot: Pilot[None]) -> HistorySidebar:
     return pilot.app.query_one(HistorySidebar)
 
 
-async def open_row(pilot: Pilot[None], index: int) -> None:
-    app = pilot.app
-    assert isinstance(app, HolySheepApp)
-    app.query_one("#history-list", OptionList).highlighted = index
-    app.query_one("#history-list", OptionList).focus()
-    await pilot.press("enter")
-    await wait_for(pilot, lambda: app.conversation.id is not None, "the conversation to open")
-    await pilot.pause()
+@pytest.fixture
+def open_row(wait_until: Callable[..., Awaitable[None]]) -> Callable[[Pilot[None], int], Awaitable[None]]:
+    """``await open_row(pilot, index)``: open the sidebar's row ``index`` with Enter."""
+
+    async def open_row(pilot: Pilot[None], index: int) -> None:
+        app = pilot.app
+        assert isinstance(app, HolySheepApp)
+        app.query_one("#history-list", OptionList).highlighted = index
+        app.query_one("#history-list", OptionList).focus()
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: app.conversation.id is not None, "the conversation to open")
+        await pilot.pause()
+
+    return open_row
 
 
 # ---- sidebar -------------------------------------------------------------------------------------
 
 
 async def test_sidebar_lists_app_and_stored_conversations_and_sees_another_window(
-    sim: RelaySimulator, store: HistoryStore, tmp_path: Path
+    store: HistoryStore,
+    tmp_path: Path,
+    make_app: Callable[..., HolySheepApp],
+    send_and_wait: Callable[..., Awaitable[AnswerView]],
 ) -> None:
     prefill(store)
-    app = make_app(sim, store)
+    app = make_app(store=store)
     async with app.run_test(size=(120, 40)) as pilot:
         await send_and_wait(pilot, "第二个对话：请介绍一下 DeepSeek 的价格")
         sidebar = await show_sidebar(pilot)
@@ -142,10 +140,15 @@ async def test_sidebar_lists_app_and_stored_conversations_and_sees_another_windo
 
 
 async def test_open_and_continue_sends_the_earlier_messages_to_the_same_conversation(
-    sim: RelaySimulator, store: HistoryStore
+    simulator: RelaySimulator,
+    store: HistoryStore,
+    make_app: Callable[..., HolySheepApp],
+    send_and_wait: Callable[..., Awaitable[AnswerView]],
+    chats: Callable[[RelaySimulator], list[RecordedRequest]],
+    open_row: Callable[[Pilot[None], int], Awaitable[None]],
 ) -> None:
     conv_id = prefill(store)
-    app = make_app(sim, store)
+    app = make_app(store=store)
     async with app.run_test(size=(120, 40)) as pilot:
         await show_sidebar(pilot)
         await open_row(pilot, 0)
@@ -153,7 +156,7 @@ async def test_open_and_continue_sends_the_earlier_messages_to_the_same_conversa
         assert [u.text for u in app.view.query(UserMessage)] == [q for q, _ in SETTLE]
         assert [a.text for a in app.view.answers()] == [a for _, a in SETTLE]
         await send_and_wait(pilot, "第三个问题：怎么开发票？")
-        body = chats(sim)[-1].json
+        body = chats(simulator)[-1].json
         contents = [(m["role"], m["content"]) for m in body["messages"]]
         assert contents == [
             ("user", SETTLE[0][0]), ("assistant", SETTLE[0][1]),
@@ -166,25 +169,27 @@ async def test_open_and_continue_sends_the_earlier_messages_to_the_same_conversa
         assert len(store.list_conversations()) == 1
 
 
-async def test_rename_archive_and_delete_with_confirmation(sim: RelaySimulator, store: HistoryStore) -> None:
+async def test_rename_archive_and_delete_with_confirmation(
+    store: HistoryStore, make_app: Callable[..., HolySheepApp], wait_until: Callable[..., Awaitable[None]]
+) -> None:
     conv_id = prefill(store)
-    app = make_app(sim, store)
+    app = make_app(store=store)
     async with app.run_test(size=(120, 40)) as pilot:
         await show_sidebar(pilot)
         await pilot.press("r")
-        await wait_for(pilot, lambda: isinstance(app.screen, RenameScreen), "the rename dialog")
+        await wait_until(pilot, lambda: isinstance(app.screen, RenameScreen), "the rename dialog")
         app.screen.query_one(Input).value = "人民币结算笔记"
         await pilot.press("enter")
-        await wait_for(pilot, lambda: sidebar_titles(app) == ["人民币结算笔记"], "the new title")
+        await wait_until(pilot, lambda: sidebar_titles(app) == ["人民币结算笔记"], "the new title")
         assert store.get_conversation(conv_id).title == "人民币结算笔记"
 
         await pilot.press("a")
-        await wait_for(
+        await wait_until(
             pilot, lambda: sidebar_titles(app) == [], "the archived conversation to leave the list"
         )
         assert store.get_conversation(conv_id).archived
         await pilot.press("v")
-        await wait_for(
+        await wait_until(
             pilot, lambda: sidebar_titles(app) == ["人民币结算笔记"], "archived conversations shown"
         )
         await pilot.press("a")
@@ -192,39 +197,50 @@ async def test_rename_archive_and_delete_with_confirmation(sim: RelaySimulator, 
         assert not store.get_conversation(conv_id).archived
 
         await pilot.press("d")
-        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the confirmation")
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the confirmation")
         await pilot.press("n")
+        await wait_until(pilot, lambda: not isinstance(app.screen, ConfirmScreen), "the answered confirmation")
         await pilot.pause()
         assert store.get_conversation(conv_id).title == "人民币结算笔记"
         await pilot.press("d")
-        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the confirmation")
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the confirmation")
         await pilot.press("y")
-        await wait_for(pilot, lambda: sidebar_titles(app) == [], "the deleted conversation to leave the list")
+        await wait_until(pilot, lambda: sidebar_titles(app) == [], "the deleted conversation to leave the list")
         assert store.list_conversations(include_archived=True) == []
 
 
 # ---- search --------------------------------------------------------------------------------------
 
 
-async def search_and_jump(pilot: Pilot[None], query: str) -> SearchScreen:
-    app = pilot.app
-    await pilot.press("ctrl+f")
-    await wait_for(pilot, lambda: isinstance(app.screen, SearchScreen), "the search screen")
-    screen = app.screen
-    assert isinstance(screen, SearchScreen)
-    await pilot.press(*query)
-    await wait_for(pilot, lambda: screen.shown_query == query and bool(screen.hits), f"hits for {query!r}")
-    return screen
+@pytest.fixture
+def search_and_jump(wait_until: Callable[..., Awaitable[None]]) -> Callable[..., Awaitable[SearchScreen]]:
+    """``await search_and_jump(pilot, query)``: open the search screen, type ``query``, wait for hits."""
+
+    async def search_and_jump(pilot: Pilot[None], query: str) -> SearchScreen:
+        app = pilot.app
+        await pilot.press("ctrl+f")
+        await wait_until(pilot, lambda: isinstance(app.screen, SearchScreen), "the search screen")
+        screen = app.screen
+        assert isinstance(screen, SearchScreen)
+        await pilot.press(*query)
+        await wait_until(pilot, lambda: screen.shown_query == query and bool(screen.hits), f"hits for {query!r}")
+        return screen
+
+    return search_and_jump
 
 
 @pytest.mark.parametrize("query", ["延迟", "人民币结算"])
 async def test_search_finds_chinese_terms_highlights_them_and_jumps(
-    sim: RelaySimulator, store: HistoryStore, query: str
+    store: HistoryStore,
+    query: str,
+    make_app: Callable[..., HolySheepApp],
+    wait_until: Callable[..., Awaitable[None]],
+    search_and_jump: Callable[..., Awaitable[SearchScreen]],
 ) -> None:
     prefill(store)
     pairs = [(f"第{i}个无关问题", f"无关回答 {i}") for i in range(60)]
     target_id = store.insert_conversation(stored_conversation("很长的对话", [*SETTLE, *pairs]))
-    app = make_app(sim, store)
+    app = make_app(store=store)
     async with app.run_test(size=(120, 40)) as pilot:
         screen = await search_and_jump(pilot, query)
         assert {h.conversation_id for h in screen.hits} >= {target_id}
@@ -236,13 +252,17 @@ async def test_search_finds_chinese_terms_highlights_them_and_jumps(
         assert query in styled
         screen.query_one(OptionList).highlighted = index
         await pilot.press("enter")
-        await wait_for(pilot, lambda: app.conversation.id == target_id, "the jump")
-        await pilot.pause(0.3)
-        found = app.view.query_one(f"#msg-{hit.message_id}")
-        assert found.has_class("-found")
+        await wait_until(pilot, lambda: app.conversation.id == target_id, "the jump")
         view = app.view
-        top, bottom = view.scroll_y, view.scroll_y + view.scrollable_content_region.height
-        assert top <= found.virtual_region.y < bottom, "the message is scrolled into view"
+        await wait_until(pilot, lambda: view.query(f"#msg-{hit.message_id}"), "the found message")
+        found = view.query_one(f"#msg-{hit.message_id}")
+        assert found.has_class("-found")
+
+        def in_view() -> bool:
+            top, bottom = view.scroll_y, view.scroll_y + view.scrollable_content_region.height
+            return top <= found.virtual_region.y < bottom
+
+        await wait_until(pilot, in_view, "the found message to be scrolled into view")
         assert len(app.conversation.turns) == 62, "the whole conversation continues, not just the page"
 
 
@@ -250,18 +270,20 @@ async def test_search_finds_chinese_terms_highlights_them_and_jumps(
 
 
 async def test_two_thousand_messages_open_at_the_end_and_load_older_pages_on_scroll(
-    sim: RelaySimulator, store: HistoryStore
+    store: HistoryStore, make_app: Callable[..., HolySheepApp], wait_until: Callable[..., Awaitable[None]]
 ) -> None:
     pairs = [
         (f"问题 {i}：第 {i} 个", f"## 回答 {i}\n\n第 {i} 个回答，包含 **粗体** 和 `代码`。")
         for i in range(1000)
     ]
     conv_id = store.insert_conversation(stored_conversation("两千条消息", pairs))
-    app = make_app(sim, store)
+    app = make_app(store=store)
     async with app.run_test(size=(120, 40)) as pilot:
         started = time.monotonic()
         await app.open_conversation(conv_id)
-        await pilot.pause(0.2)
+        view = app.view
+        at_end = lambda: view.max_scroll_y > 0 and view.scroll_y >= view.max_scroll_y - 1  # noqa: E731
+        await wait_until(pilot, at_end, "the conversation to open at the latest message")
         assert time.monotonic() - started < 30  # hang guard only
         prompts = [u.text for u in app.view.query(UserMessage)]
         assert prompts[-1] == "问题 999：第 999 个"
@@ -269,15 +291,13 @@ async def test_two_thousand_messages_open_at_the_end_and_load_older_pages_on_scr
         assert len(list(app.view.query("*"))) < 600, "far fewer widgets than the 2,000 messages"
         last = app.view.answers()[-1]
         assert last.text.startswith("## 回答 999")
-        view = app.view
-        assert view.scroll_y >= view.max_scroll_y - 1, "opens at the latest message"
 
         loaded = len(prompts)
         first = app.view.query(UserMessage).first()
         view.scroll_home(animate=False, immediate=True)
-        await wait_for(pilot, lambda: len(app.view.query(UserMessage)) > loaded, "an older page")
-        await pilot.pause(0.2)
-        assert first.is_attached and view.scroll_y > 0, "the older page went above, the view did not jump"
+        await wait_until(pilot, lambda: len(app.view.query(UserMessage)) > loaded, "an older page")
+        await wait_until(pilot, lambda: view.scroll_y > 0, "the view to keep its place below the older page")
+        assert first.is_attached, "the older page went above, the view did not jump"
         assert view.scroll_y <= first.virtual_region.y <= view.scroll_y + view.size.height
         assert len(app.view.query(UserMessage)) < 200
 
@@ -304,7 +324,7 @@ def prompts(app: HolySheepApp) -> list[str]:
 
 
 async def test_a_stored_turn_is_two_widgets_and_its_reasoning_is_built_only_when_unfolded(
-    sim: RelaySimulator, store: HistoryStore
+    store: HistoryStore, make_app: Callable[..., HolySheepApp]
 ) -> None:
     messages = (
         msg("user", "为什么天空是蓝色的？", 0),
@@ -316,7 +336,7 @@ async def test_a_stored_turn_is_two_widgets_and_its_reasoning_is_built_only_when
     conv_id = store.insert_conversation(
         Conversation("", "天空", False, T0, T0, "holysheep", messages=messages)
     )
-    app = make_app(sim, store)
+    app = make_app(store=store)
     async with app.run_test(size=(120, 40)) as pilot:
         await app.open_conversation(conv_id)
         await pilot.pause()
@@ -342,7 +362,9 @@ async def test_a_stored_turn_is_two_widgets_and_its_reasoning_is_built_only_when
 
 
 async def test_f9_unfolds_every_answers_reasoning_then_folds_it_and_new_answers_follow(
-    sim: RelaySimulator, store: HistoryStore
+    store: HistoryStore,
+    make_app: Callable[..., HolySheepApp],
+    send_and_wait: Callable[..., Awaitable[AnswerView]],
 ) -> None:
     messages = (
         msg("user", "为什么天空是蓝色的？", 0),
@@ -351,7 +373,7 @@ async def test_f9_unfolds_every_answers_reasoning_then_folds_it_and_new_answers_
         msg("assistant", "晚霞偏红。", 3, model="deepseek-r1", reasoning="日落时光程更长，蓝光被散射掉。"),
     )
     conv_id = store.insert_conversation(Conversation("", "天空", False, T0, T0, "holysheep", messages=messages))
-    app = make_app(sim, store)
+    app = make_app(store=store)
     async with app.run_test(size=(120, 40)) as pilot:
         await app.open_conversation(conv_id)
         await pilot.pause()
@@ -371,10 +393,10 @@ async def test_f9_unfolds_every_answers_reasoning_then_folds_it_and_new_answers_
 
 
 async def test_scrolling_through_a_long_conversation_keeps_few_pages_mounted_and_reaches_both_ends(
-    sim: RelaySimulator, store: HistoryStore
+    store: HistoryStore, make_app: Callable[..., HolySheepApp]
 ) -> None:
     conv_id = long_conversation(store, 300)  # 600 messages, some 35 pages
-    app = make_app(sim, store)
+    app = make_app(store=store)
     async with app.run_test(size=(120, 40)) as pilot:
         await app.open_conversation(conv_id)
         await pilot.pause()
@@ -408,22 +430,25 @@ async def test_scrolling_through_a_long_conversation_keeps_few_pages_mounted_and
 
 
 async def test_home_and_end_jump_to_the_first_and_the_latest_message(
-    sim: RelaySimulator, store: HistoryStore
+    store: HistoryStore,
+    make_app: Callable[..., HolySheepApp],
+    wait_until: Callable[..., Awaitable[None]],
+    send_and_wait: Callable[..., Awaitable[AnswerView]],
 ) -> None:
     conv_id = long_conversation(store)
-    app = make_app(sim, store)
+    app = make_app(store=store)
     async with app.run_test(size=(120, 40)) as pilot:
         await app.open_conversation(conv_id)
         await pilot.pause()
         view = app.view
         view.focus()
         await pilot.press("home")
-        await wait_for(
+        await wait_until(
             pilot, lambda: prompts(app)[0] == "问题 0：第 0 个" and view.scroll_y == 0, "the first message"
         )
         assert "问题 999：第 999 个" not in prompts(app) and len(view.query("*")) < 100
         await pilot.press("end")
-        await wait_for(pilot, lambda: prompts(app)[-1] == "问题 999：第 999 个", "the latest message")
+        await wait_until(pilot, lambda: prompts(app)[-1] == "问题 999：第 999 个", "the latest message")
         await pilot.pause()
         assert view.scroll_y >= view.max_scroll_y - 1 and view.is_anchored, "at the end and following again"
         app.query_one(PromptInput).focus()
@@ -460,10 +485,14 @@ def test_pages_hold_about_a_line_budget_and_the_pager_forgets_what_left_the_scre
 
 
 async def test_export_writes_a_private_file_and_asks_before_overwriting(
-    sim: RelaySimulator, store: HistoryStore, tmp_path: Path
+    store: HistoryStore,
+    tmp_path: Path,
+    make_app: Callable[..., HolySheepApp],
+    wait_until: Callable[..., Awaitable[None]],
+    open_row: Callable[[Pilot[None], int], Awaitable[None]],
 ) -> None:
     prefill(store)
-    app = make_app(sim, store)
+    app = make_app(store=store)
     app.export_dir = tmp_path / "导出"
     app.export_dir.mkdir()
     async with app.run_test(size=(120, 40)) as pilot:
@@ -472,7 +501,7 @@ async def test_export_writes_a_private_file_and_asks_before_overwriting(
 
         async def export(fmt_steps: int) -> ExportScreen:
             await pilot.press("ctrl+s")
-            await wait_for(pilot, lambda: isinstance(app.screen, ExportScreen), "the export dialog")
+            await wait_until(pilot, lambda: isinstance(app.screen, ExportScreen), "the export dialog")
             screen = app.screen
             assert isinstance(screen, ExportScreen)
             for _ in range(fmt_steps):
@@ -484,23 +513,24 @@ async def test_export_writes_a_private_file_and_asks_before_overwriting(
         path = Path(screen.query_one(Input).value)
         assert screen.fmt == "json" and path == tmp_path / "导出" / "如何用人民币结算-HolySheep-的账单？.json"
         await pilot.press("enter")
-        await wait_for(pilot, lambda: path.exists(), "the file")
+        await wait_until(pilot, lambda: path.exists(), "the file")
         assert mode(path) == 0o600
         assert '"如何用人民币结算 HolySheep 的账单？"' in read(path)
-        await wait_for(pilot, lambda: any(str(path) in n for n in notices(app)), "where it went")
+        await wait_until(pilot, lambda: any(str(path) in n for n in notices(app)), "where it went")
 
         write(path, "旧内容")
         await export(1)
         await pilot.press("enter")
-        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the overwrite question")
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the overwrite question")
         await pilot.press("n")
+        await wait_until(pilot, lambda: not isinstance(app.screen, ConfirmScreen), "the answered question")
         await pilot.pause()
         assert read(path) == "旧内容"
         await export(1)
         await pilot.press("enter")
-        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the overwrite question")
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the overwrite question")
         await pilot.press("y")
-        await wait_for(pilot, lambda: read(path) != "旧内容", "the overwrite")
+        await wait_until(pilot, lambda: read(path) != "旧内容", "the overwrite")
         assert mode(path) == 0o600
 
 
@@ -508,13 +538,13 @@ async def test_export_writes_a_private_file_and_asks_before_overwriting(
 
 
 async def test_corrupt_database_is_moved_aside_and_the_user_is_told(
-    sim: RelaySimulator, tmp_path: Path
+    tmp_path: Path, make_app: Callable[..., HolySheepApp], send_and_wait: Callable[..., Awaitable[AnswerView]]
 ) -> None:
     db = tmp_path / "history.db"
     db.write_bytes("这不是数据库".encode() * 200)
     with HistoryStore.open(db) as store:
         assert store.recovered_from is not None
-        app = make_app(sim, store)
+        app = make_app(store=store)
         async with app.run_test(size=(120, 40)) as pilot:
             await pilot.pause()
             assert any("moved aside" in n and str(store.recovered_from) in n for n in notices(app))
@@ -524,15 +554,18 @@ async def test_corrupt_database_is_moved_aside_and_the_user_is_told(
 
 
 async def test_read_only_database_warns_and_the_answer_still_shows(
-    sim: RelaySimulator, store: HistoryStore
+    store: HistoryStore,
+    make_app: Callable[..., HolySheepApp],
+    wait_until: Callable[..., Awaitable[None]],
+    send_and_wait: Callable[..., Awaitable[AnswerView]],
 ) -> None:
     prefill(store)
-    app = make_app(sim, store)
+    app = make_app(store=store)
     async with app.run_test(size=(120, 40)) as pilot:
         store._db.execute("PRAGMA query_only = ON")  # SQLite refuses every write: 'readonly database'
         answer = await send_and_wait(pilot, "只读的时候还能回答吗？")
         assert answer.status == "complete" and "HolySheep" in answer.text
-        await wait_for(pilot, lambda: any("read-only" in n for n in notices(app)), "the storage warning")
+        await wait_until(pilot, lambda: any("read-only" in n for n in notices(app)), "the storage warning")
         assert any("not being saved" in n for n in notices(app))
         assert app.view.answers()[-1] is answer and answer.is_attached
         await show_sidebar(pilot)
@@ -540,14 +573,14 @@ async def test_read_only_database_warns_and_the_answer_still_shows(
 
 
 async def test_interrupted_answer_is_recovered_at_start_and_shown_as_such(
-    sim: RelaySimulator, store: HistoryStore, tmp_path: Path
+    store: HistoryStore, tmp_path: Path, make_app: Callable[..., HolySheepApp]
 ) -> None:
     with HistoryStore.open(tmp_path / "history.db") as dead:  # a window that died mid-answer
         conv_id = dead.create_conversation(profile="holysheep")
         dead.add_user_message(conv_id, "写到一半就被关掉了", model="kimi-k2")
         answer_id = dead.start_answer(conv_id, model="kimi-k2")
         dead.update_answer(answer_id, content="这是前半段回答")
-    app = make_app(sim, store)
+    app = make_app(store=store)
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.pause()
         assert any("1 answer was cut off" in n for n in notices(app))
@@ -566,25 +599,31 @@ SnapCompare = Callable[..., bool]
 
 
 def test_sidebar_and_chinese_conversation(
-    snap_compare: SnapCompare, sim: RelaySimulator, store: HistoryStore, monkeypatch: pytest.MonkeyPatch
+    snap_compare: SnapCompare,
+    store: HistoryStore,
+    monkeypatch: pytest.MonkeyPatch,
+    make_app: Callable[..., HolySheepApp],
+    wait_until: Callable[..., Awaitable[None]],
 ) -> None:
     """You should see the history sidebar on the left listing two conversations (dated 2024-03-01,
     with deepseek-v3.2 and a ¥ cost under each title, the open one marked ▸), and on the right the
     opened Chinese conversation: two prompts and their Markdown answers (bold ¥1 = $1), each answer
-    headed deepseek-v3.2 with '12 in · 30 out · ttft 0.42s · total 1.80s · ¥0.0021 · 2024-03-01 12:01'."""
+    headed deepseek-v3.2 with '12 in · 30 out · ttft 0.42s · total 1.80s · 22 tok/s · ¥0.0021 · 2024-03-01 12:01'."""
     monkeypatch.setenv("TZ", "UTC")
     time.tzset()
     store.insert_conversation(
         stored_conversation("另一个对话：模型价格对比", [("哪个模型最便宜？", "看价格表。")])
     )
     conv_id = prefill(store)
-    app = make_app(sim, store)
+    app = make_app(store=store)
 
     async def scene(pilot: Pilot[None]) -> None:
         await pilot.press("ctrl+b")
         await app.open_conversation(conv_id)
         app.sidebar.focus_list()
-        await pilot.pause(0.3)
+        shown = lambda: app.conversation.id == conv_id and len(app.view.answers()) == 2  # noqa: E731
+        await wait_until(pilot, shown, "the conversation on screen")
+        await pilot.pause()
 
     try:
         assert snap_compare(app, terminal_size=(160, 48), run_before=scene)

@@ -2,26 +2,23 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+from textual.command import CommandList, CommandPalette
 from textual.pilot import Pilot
 from textual.widgets import DataTable, Select, Sparkline, Static
 
-from holysheep_tui.chat.session import Session
-from holysheep_tui.config import Config, Profile, RetryPolicy
 from holysheep_tui.economics.metrics import MetricRecord, MetricsLog
 from holysheep_tui.economics.money import CurrencyView
-from holysheep_tui.simulator import Pacing, RelaySimulator
 from holysheep_tui.tui.app import HolySheepApp
 from holysheep_tui.tui.screens.stats import COLUMNS, StatsScreen, bar, build_stats
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 PROFILE = "团队"
-FAST = Pacing(first_token_delay=0.0, tokens_per_second=3000.0, chunk_tokens=3)
 
 
 def rec(when: datetime, model: str, cost: float | None, **kw: Any) -> MetricRecord:
@@ -54,32 +51,25 @@ def log(tmp_path: Path) -> MetricsLog:
     return metrics
 
 
-@pytest.fixture
-def sim() -> Iterator[RelaySimulator]:
-    with RelaySimulator(pacing=FAST) as simulator:
-        yield simulator
-
-
-def demo_app(sim: RelaySimulator) -> HolySheepApp:
-    profile = Profile(base_url=sim.base_url, model="kimi-k2", retry=RetryPolicy(max_retries=0))
-    session = Session(Config(), "demo", profile, None, None, simulator=sim)
-    return HolySheepApp(session, cursor_blink=False, save_theme=False)
-
-
 def stats_screen(log: MetricsLog, since: str = "7d") -> StatsScreen:
     return StatsScreen(log, CurrencyView(), since=since, now=lambda: NOW, tz=UTC)
 
 
-async def wait_for(pilot: Pilot[None], cond: Callable[[], bool], what: str, timeout: float = 10.0) -> None:
-    for _ in range(int(timeout / 0.05)):
-        if cond():
-            return
-        await pilot.pause(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 def loaded(screen: StatsScreen, since: str) -> Callable[[], bool]:
     return lambda: screen.data is not None and screen.data.since == since
+
+
+def headers_of(table: DataTable[Any]) -> list[str]:
+    return [str(c.label) for c in table.columns.values()]
+
+
+def top_hit(app: HolySheepApp) -> str:
+    """The command palette's highlighted hit ("" before there is one)."""
+    lists = app.screen.query(CommandList)
+    if not lists or lists.first().highlighted is None:
+        return ""
+    hits = lists.first()
+    return str(hits.get_option_at_index(hits.highlighted or 0).prompt)
 
 
 def table_rows(screen: StatsScreen) -> list[list[str]]:
@@ -110,12 +100,16 @@ def test_build_stats_fills_every_day_of_the_range() -> None:
     assert [r.key for r in data.models] == ["kimi-k2", "deepseek-v3.2", "gpt-4.1", "团队-私有模型"]
 
 
-async def test_stats_screen_shows_rows_bars_and_days(sim: RelaySimulator, log: MetricsLog) -> None:
-    app = demo_app(sim)
+async def test_stats_screen_shows_rows_bars_and_days(
+    log: MetricsLog,
+    make_app: Callable[..., HolySheepApp],
+    wait_until: Callable[..., Awaitable[None]],
+) -> None:
+    app = make_app()
     async with app.run_test(size=(160, 48)) as pilot:
         screen = stats_screen(log)
         await app.push_screen(screen)
-        await wait_for(pilot, loaded(screen, "7d"), "the 7-day statistics")
+        await wait_until(pilot, loaded(screen, "7d"), "the 7-day statistics")
         rows = table_rows(screen)
         assert [r[0] for r in rows] == ["kimi-k2", "deepseek-v3.2", "gpt-4.1", "团队-私有模型"]
         kimi = rows[0]
@@ -144,49 +138,52 @@ async def test_stats_screen_shows_rows_bars_and_days(sim: RelaySimulator, log: M
         assert "most: ¥0.0080 on 2026-11-22" in text(screen, "#stats-days-title")
 
         await pilot.press("1")
-        await wait_for(pilot, loaded(screen, "24h"), "the 24-hour statistics")
+        await wait_until(pilot, loaded(screen, "24h"), "the 24-hour statistics")
         assert screen.query_one("#stats-since", Select).value == "24h"
         assert [r[0] for r in table_rows(screen)] == ["kimi-k2"]
         assert len(screen.data.days) == 2 if screen.data else False
 
         await pilot.press("4")
-        await wait_for(pilot, loaded(screen, "all"), "all-time statistics")
+        await wait_until(pilot, loaded(screen, "all"), "all-time statistics")
         assert "moonshot-v1-8k" in [r[0] for r in table_rows(screen)]
         assert screen.data is not None and screen.data.days[0][0].isoformat() == "2026-09-01"
         assert "8 requests" in text(screen, "#stats-total")
 
         await pilot.press("escape")
-        await wait_for(pilot, lambda: not isinstance(app.screen, StatsScreen), "the screen to close")
+        await wait_until(pilot, lambda: not isinstance(app.screen, StatsScreen), "the screen to close")
 
 
 async def test_at_80_columns_the_table_keeps_the_most_wanted_columns_and_fits(
-    sim: RelaySimulator, log: MetricsLog
+    log: MetricsLog,
+    make_app: Callable[..., HolySheepApp],
+    wait_until: Callable[..., Awaitable[None]],
 ) -> None:
-    app = demo_app(sim)
+    app = make_app()
     async with app.run_test(size=(80, 24)) as pilot:
         screen = stats_screen(log)
         await app.push_screen(screen)
-        await wait_for(pilot, loaded(screen, "7d"), "the 7-day statistics")
-        await pilot.pause(0.1)
+        await wait_until(pilot, loaded(screen, "7d"), "the 7-day statistics")
         table = screen.query_one(DataTable)
-        headers = [str(c.label) for c in table.columns.values()]
+        await wait_until(pilot, lambda: "Billed ¥" in headers_of(table), "the table's columns")
+        headers = headers_of(table)
         assert headers[:3] == ["Model", "Requests", "Failed"] and "Cost USD" in headers and "Billed ¥" in headers
         assert "Market ¥" not in headers and "Saved ¥" not in headers, "the totals line gives those"
         assert table.virtual_size.width <= table.size.width, "no sideways scrolling"
         assert table_rows(screen)[0][0] == "kimi-k2" and "¥0.1008" in text(screen, "#stats-total")
         await pilot.resize_terminal(160, 48)
-        await pilot.pause(0.2)
-        assert [str(c.label) for c in table.columns.values()] == list(COLUMNS), "wide again: every column"
+        await wait_until(pilot, lambda: headers_of(table) == list(COLUMNS), "every column, wide again")
 
 
-async def test_f8_opens_stats_with_a_friendly_empty_state(sim: RelaySimulator) -> None:
-    app = demo_app(sim)  # the default metrics log in the isolated data dir: nothing recorded yet
+async def test_f8_opens_stats_with_a_friendly_empty_state(
+    make_app: Callable[..., HolySheepApp], wait_until: Callable[..., Awaitable[None]]
+) -> None:
+    app = make_app()  # the default metrics log in the isolated data dir: nothing recorded yet
     async with app.run_test(size=(120, 36)) as pilot:
         await pilot.press("f8")
-        await wait_for(pilot, lambda: isinstance(app.screen, StatsScreen), "the stats screen")
+        await wait_until(pilot, lambda: isinstance(app.screen, StatsScreen), "the stats screen")
         screen = app.screen
         assert isinstance(screen, StatsScreen)
-        await wait_for(pilot, loaded(screen, "30d"), "the statistics")
+        await wait_until(pilot, loaded(screen, "30d"), "the statistics")
         assert screen.has_class("-empty")
         assert screen.query_one("#stats-empty").display
         assert not screen.query_one(DataTable).display
@@ -195,40 +192,51 @@ async def test_f8_opens_stats_with_a_friendly_empty_state(sim: RelaySimulator) -
         assert "metrics.jsonl" in empty and "ask a few questions" in empty
 
 
-async def test_palette_entry_opens_stats(sim: RelaySimulator) -> None:
-    app = demo_app(sim)
+async def test_palette_entry_opens_stats(
+    make_app: Callable[..., HolySheepApp], wait_until: Callable[..., Awaitable[None]]
+) -> None:
+    app = make_app()
     async with app.run_test(size=(120, 36)) as pilot:
         await pilot.press("ctrl+p")
-        await pilot.pause(0.2)
+        await wait_until(pilot, lambda: isinstance(app.screen, CommandPalette), "the command palette")
         await pilot.press(*"usage statistics")
-        await pilot.pause(0.5)
+        await wait_until(pilot, lambda: "Usage statistics" in top_hit(app), "the palette's hit")
         await pilot.press("enter")
-        await wait_for(pilot, lambda: isinstance(app.screen, StatsScreen), "the stats screen")
+        await wait_until(pilot, lambda: isinstance(app.screen, StatsScreen), "the stats screen")
 
 
-async def test_unreadable_lines_are_counted(sim: RelaySimulator, log: MetricsLog) -> None:
+async def test_unreadable_lines_are_counted(
+    log: MetricsLog,
+    make_app: Callable[..., HolySheepApp],
+    wait_until: Callable[..., Awaitable[None]],
+) -> None:
     with log.path.open("a", encoding="utf-8") as fh:
         fh.write("不是 JSON\n")
-    app = demo_app(sim)
+    app = make_app()
     async with app.run_test(size=(160, 48)) as pilot:
         screen = stats_screen(log)
         await app.push_screen(screen)
-        await wait_for(pilot, loaded(screen, "7d"), "the statistics")
+        await wait_until(pilot, loaded(screen, "7d"), "the statistics")
         assert "1 unreadable lines skipped" in text(screen, "#stats-total")
 
 
-def test_stats_screen_snapshot(snap_compare: Callable[..., bool], sim: RelaySimulator, log: MetricsLog) -> None:
+def test_stats_screen_snapshot(
+    snap_compare: Callable[..., bool],
+    log: MetricsLog,
+    make_app: Callable[..., HolySheepApp],
+    wait_until: Callable[..., Awaitable[None]],
+) -> None:
     """You should see 'Usage statistics' with 'Last 7 days' selected; two totals lines (7 requests, 1 failed
     (14.3%), latency and first-token p50/p95; $0.0160 list = ¥0.0160 billed vs ¥0.1168 at market); a table of kimi-k2, deepseek-v3.2,
     gpt-4.1 and 团队-私有模型 (price unknown) with requests, failures, tokens, USD/CNY, latency and
     TTFT p50/p95 and a cost bar (gpt-4.1 the longest, 团队-私有模型 none); then 'Requests per day, 8
     days' as a sparkline dated 2026-11-20 … 2026-11-27, and the key help at the bottom."""
-    app = demo_app(sim)
+    app = make_app()
 
     async def open_stats(pilot: Pilot[None]) -> None:
         screen = stats_screen(log)
         await app.push_screen(screen)
-        await wait_for(pilot, loaded(screen, "7d"), "the statistics")
-        await pilot.pause(0.2)
+        await wait_until(pilot, loaded(screen, "7d"), "the statistics")
+        await pilot.pause()
 
     assert snap_compare(app, terminal_size=(160, 48), run_before=open_stats)

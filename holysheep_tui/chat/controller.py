@@ -106,10 +106,13 @@ class ConversationController:
         temperature: float | None = None,
         max_tokens: int | None = None,
         stream: bool = True,
+        answer: Answer | None = None,
     ) -> Turn:
         """Send ``prompt`` with the conversation so far. Never raises for relay failures: the Turn carries them.
 
         ``on_events`` gets the events of each network read together, after the answer has taken them in.
+
+        ``answer``: the empty Answer to fold into (its ``Timings.clock`` times the turn); a new one by default.
 
         Cancellation (Esc in the app, Ctrl-C in the CLI) stores the partial answer as stopped and re-raises.
         """
@@ -120,7 +123,7 @@ class ConversationController:
             temperature=temperature,
             max_tokens=max_tokens,
         )
-        answer = Answer(model=model)
+        answer = answer if answer is not None else Answer(model=model)
         turn = Turn(prompt, model, answer, sent_texts=tuple(m.content for m in request.messages))
         store = self.store
         if store is not None:

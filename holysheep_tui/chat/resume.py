@@ -20,18 +20,11 @@ from holysheep_tui.relay.wire import Answer, Usage
 from holysheep_tui.store import Conversation as StoredConversation
 from holysheep_tui.store import HistoryStore, Message
 from holysheep_tui.textsafety import strip_control
-from holysheep_tui.transcripts.export import ExportFormat
+from holysheep_tui.transcripts.export import exporter
 
 PAGE_TURNS = 20
 """Turns shown when a conversation opens, and added per page as the user scrolls."""
 
-EXTENSIONS: dict[ExportFormat, str] = {
-    "md": ".md",
-    "json": ".json",
-    "html": ".html",
-    "txt": ".txt",
-    "openai": ".openai.json",
-}
 _UNSAFE = re.compile(r'[\\/:*?"<>|\s]+')
 _MAX_NAME_BYTES = 120
 
@@ -251,13 +244,14 @@ def startup_notices(store: HistoryStore) -> list[tuple[str, str]]:
 # ---- export file names -------------------------------------------------------------------------------
 
 
-def safe_filename(title: str, fmt: ExportFormat) -> str:
-    """A file name from a title: no separators or control characters, bounded length, Chinese kept."""
+def safe_filename(title: str, fmt: str) -> str:
+    """A file name from a title and the format's extension: no separators or control characters,
+    bounded length, Chinese kept."""
     text = unicodedata.normalize("NFC", strip_control(title))
     stem = _UNSAFE.sub("-", text).strip("-.") or "conversation"
     while len(stem.encode("utf-8")) > _MAX_NAME_BYTES:
         stem = stem[:-1]
-    return stem.rstrip("-.") + EXTENSIONS[fmt]
+    return stem.rstrip("-.") + exporter(fmt).extension
 
 
 def default_export_dir(cwd: Path | None = None) -> Path:
@@ -268,5 +262,5 @@ def default_export_dir(cwd: Path | None = None) -> Path:
     return here if os.access(here, os.W_OK) else Path.home()
 
 
-def export_path(directory: Path, title: str, fmt: ExportFormat) -> Path:
+def export_path(directory: Path, title: str, fmt: str) -> Path:
     return directory / safe_filename(title, fmt)

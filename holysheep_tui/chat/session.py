@@ -90,7 +90,7 @@ def open_session(
         demo_profile = Profile(base_url=simulator.base_url, model=model or "kimi-k2")
         return Session(config, DEMO_PROFILE, demo_profile, None, None, simulator)
     name, chosen = resolve_profile(config, profile=profile, base_url=base_url, model=model)
-    from holysheep_tui.secrets.keys import resolve_key
+    from holysheep_tui.secrets import resolve_key
 
     try:
         resolved = resolve_key(name, chosen)

@@ -9,7 +9,13 @@ from typing import Any
 
 from holysheep_tui.cli.history import confirm, open_store
 from holysheep_tui.errors import StorageError, UsageError
-from holysheep_tui.transcripts.export import FORMATS, OutputExistsError, export_conversation, write_export
+from holysheep_tui.transcripts.export import (
+    EXPORTERS,
+    FORMATS,
+    OutputExistsError,
+    export_conversation,
+    write_export,
+)
 from holysheep_tui.transcripts.importer import import_conversations
 
 MAX_IMPORT_BYTES = 512 * 1024 * 1024
@@ -17,7 +23,11 @@ MAX_IMPORT_BYTES = 512 * 1024 * 1024
 
 def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
     p = subparsers.add_parser(
-        "export", parents=[common], help="write a conversation as md, json, html, txt or openai"
+        "export",
+        parents=[common],
+        help=f"write a conversation as {', '.join(FORMATS[:-1])} or {FORMATS[-1]}",
+        epilog="formats:\n" + "\n".join(f"  {e.name:<8} {e.description}" for e in EXPORTERS),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("id", nargs="?", help="conversation id or unique prefix (default: the latest)")
     p.add_argument("--last", action="store_true", help="the most recently updated conversation")

@@ -11,7 +11,7 @@ from typing import Any
 
 from holysheep_tui.errors import UsageError
 from holysheep_tui.store import HistoryStore, SearchHit
-from holysheep_tui.store.history import to_iso
+from holysheep_tui.store.schema import to_iso
 from holysheep_tui.textsafety import strip_control
 from holysheep_tui.transcripts.export import dump_json, to_text
 

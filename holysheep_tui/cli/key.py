@@ -9,7 +9,7 @@ import sys
 
 from holysheep_tui.config import Profile, load_config
 from holysheep_tui.errors import EXIT_AUTH, EXIT_OK, EXIT_USAGE, UsageError
-from holysheep_tui.secrets import keys
+from holysheep_tui.secrets import delete_key, key_status, mask, store_key
 
 
 def register(
@@ -82,14 +82,14 @@ def _read_key(name: str) -> str:
 def _set(args: argparse.Namespace) -> int:
     name, _profile_obj = _profile(args)
     key = _read_key(name)
-    backend = keys.store_key(name, key)
-    print(f"Stored the key {keys.mask(key)} for profile '{name}' in the keyring ({backend}).")
+    backend = store_key(name, key)
+    print(f"Stored the key {mask(key)} for profile '{name}' in the keyring ({backend}).")
     return EXIT_OK
 
 
 def _delete(args: argparse.Namespace) -> int:
     name, _profile_obj = _profile(args)
-    if keys.delete_key(name):
+    if delete_key(name):
         print(f"Deleted the key for profile '{name}' from the keyring.")
     else:
         print(f"No key was stored for profile '{name}' in the keyring; nothing to delete.", file=sys.stderr)
@@ -98,7 +98,7 @@ def _delete(args: argparse.Namespace) -> int:
 
 def _status(args: argparse.Namespace) -> int:
     name, profile = _profile(args)
-    status = keys.key_status(name, profile)
+    status = key_status(name, profile)
     code = EXIT_OK if status.source else EXIT_AUTH
     if args.json:
         print(json.dumps(status.to_json(), ensure_ascii=False, indent=2))

@@ -10,22 +10,13 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Sequence
 from typing import Any
 
-from holysheep_tui.errors import (
-    AuthError,
-    BadRequestError,
-    ContextTooLongError,
-    ModelNotFoundError,
-    ProtocolError,
-    QuotaError,
-    RateLimitError,
-    RelayError,
-    UpstreamError,
-)
-from holysheep_tui.relay.error_body import ErrorInfo, classify_error, clean_text, parse_error_body
-from holysheep_tui.relay.sse import RawEvent, ServerSentEvent, SSEDecoder
+from holysheep_tui.errors import ProtocolError
+from holysheep_tui.relay.error_body import clean_text
+from holysheep_tui.relay.failures import stream_error
+from holysheep_tui.relay.sse import EventText, ServerSentEvent
 from holysheep_tui.relay.wire import (
     ContentDelta,
     FinishReason,
@@ -43,50 +34,6 @@ try:  # optional: about four times faster than json; anything it rejects goes to
     from orjson import loads as _fast_loads
 except ImportError:  # pragma: no cover - depends on the environment
     _fast_loads = json.loads
-
-_ERROR_CLASSES: dict[str, type[RelayError]] = {
-    "auth": AuthError,
-    "quota": QuotaError,
-    "rate_limit": RateLimitError,
-    "model_not_found": ModelNotFoundError,
-    "context_too_long": ContextTooLongError,
-    "bad_request": BadRequestError,
-}
-
-
-def stream_error(payload: object) -> RelayError:
-    """The error for an error object found inside a stream that had already started (HTTP 200)."""
-    info = parse_error_body(payload)
-    status = _status_of(payload) or _status_of_info(info)
-    cls = _ERROR_CLASSES.get(classify_error(status, info), UpstreamError)
-    said = info.message or info.raw_excerpt or None
-    if said:
-        text = f"The model provider stopped with an error: {said}"
-    else:
-        text = "The model provider stopped with an error and gave no reason."
-    return cls(text, status=status, provider_message=said, hint="Whatever streamed before the error is kept.")
-
-
-def _status_of(payload: object) -> int | None:
-    """An HTTP-like status carried in the error object's ``code`` (OpenRouter sends 429, 502...)."""
-    if isinstance(payload, list) and payload:
-        payload = payload[0]
-    if not isinstance(payload, dict):
-        return None
-    err = payload.get("error")
-    holder = err if isinstance(err, dict) else payload
-    for key in ("code", "status"):
-        value = holder.get(key)
-        if isinstance(value, int) and not isinstance(value, bool) and 400 <= value <= 599:
-            return value
-    return None
-
-
-def _status_of_info(info: ErrorInfo) -> int | None:
-    code = info.code
-    if code and code.isdigit() and 400 <= int(code) <= 599:
-        return int(code)
-    return None
 
 
 def _count(value: object) -> int | None:
@@ -142,8 +89,8 @@ def _text(value: object) -> str:
 
 
 class ChatStreamParser:
-    """Feed it each ServerSentEvent of one response, or each network read (``feed_read``, the client's path);
-    out come the typed events for choice 0."""
+    """Server-sent events of one response in, typed events for choice 0 out: one event at a time (``feed``)
+    or a network read's events at once (``feed_events``, the client's path)."""
 
     def __init__(self, requested_model: str) -> None:
         self.requested_model = requested_model
@@ -161,32 +108,31 @@ class ChatStreamParser:
         self._feed(sse.event, sse.data, events)
         return events
 
-    def feed_read(self, decoder: SSEDecoder, chunk: bytes, out: list[StreamEvent]) -> None:
-        """Decode one network read and parse its events into ``out``; on an error ``out`` has those before it."""
-        envelope = self._envelope
-        run: Callable[[str], bool] | None = None
-        if envelope is not None and envelope.pattern is not None and not self.done:
+    def feed_completion(self, body: str) -> list[StreamEvent]:
+        """A whole completion sent in place of a stream (``message`` where a chunk has ``delta``): the same
+        typed events; it ends the answer."""
+        events: list[StreamEvent] = []
+        try:
+            payload = json.loads(body)
+        except (ValueError, RecursionError):
+            raise ProtocolError(
+                f"The relay's answer is not JSON: {clean_text(body, 80)}", status=200
+            ) from None
+        self._object(payload, body, events)
+        self.done = True
+        return events
 
-            def run(text: str) -> bool:
-                size = len(out)
-                count = envelope.run(text, out)
+    def feed_events(self, sses: Sequence[ServerSentEvent], out: list[StreamEvent]) -> None:
+        """``feed`` for a read's events, appending to ``out``; on an error ``out`` has those before it."""
+        envelope = self._envelope
+        if envelope is not None and not self.done and type(sses) is EventText:
+            size = len(out)
+            count = envelope.run(sses, out)
+            if count:
                 self._envelope_hits += count
-                if len(out) > size:
-                    self.saw_content = True
-                return count > 0
-
-        start = len(out)
-        raws = decoder.decode(chunk, run)
-        if raws:
-            try:
-                self.feed_raw(raws, out)
-            finally:
-                _merge_text(out, start)
-
-    def feed_raw(self, raws: Iterable[RawEvent], out: list[StreamEvent]) -> None:
-        """``feed`` for many decoded events, appending to ``out``; on an error ``out`` has those before it."""
-        envelope = self._envelope
-        for name, data, _id, _retry in raws:
+                self.saw_content = self.saw_content or len(out) > size
+                return
+        for name, data, _id, _retry in sses:
             if self.done:
                 return
             if name != "message":
@@ -358,18 +304,17 @@ class _Envelope:
     as its content, and needs no full parse.
     """
 
-    __slots__ = ("_fixed", "_head", "_size", "_tail", "_tail_size", "pattern")
+    __slots__ = ("_head", "_pattern", "_size", "_tail", "_tail_size")
 
     def __init__(self, head: str, tail: str) -> None:
         self._head = head
         self._tail = tail
         self._size = len(head) + len(tail)
         self._tail_size = len(tail)
-        # Whole SSE events of one data line each: "data: " head, a JSON string, tail, blank line.
-        self.pattern: re.Pattern[str] | None = None
-        if not any(c in head or c in tail for c in "\r\n"):
-            self.pattern = re.compile(f"data: {re.escape(head)}{_STRING}{re.escape(tail)}\n\n")
-        self._fixed = self._size + len('data: ""\n\n')
+        # One event's data: head, a JSON string (the group), tail.
+        self._pattern: re.Pattern[str] | None = None
+        if "\n" not in head and "\n" not in tail:
+            self._pattern = re.compile(f"{re.escape(head)}{_STRING}{re.escape(tail)}")
 
     @classmethod
     def learn(cls, data: str, chunk: dict[str, Any], content: str) -> _Envelope | None:
@@ -390,11 +335,11 @@ class _Envelope:
             return None
         return cls(head, tail)
 
-    def run(self, text: str, out: list[StreamEvent]) -> int:
-        """When ``text`` is only such events, append their content to ``out`` as one delta and count them;
-        else 0. (The bodies of JSON strings joined are the body of the joined string.)"""
-        found = self.pattern.findall(text) if self.pattern is not None else None
-        if not found or sum(map(len, found)) + self._fixed * len(found) != len(text):
+    def run(self, sses: EventText, out: list[StreamEvent]) -> int:
+        """When every event is this envelope around a string, append their content to ``out`` as one delta
+        and count them; else 0. (The bodies of JSON strings joined are the body of the joined string.)"""
+        found = sses.data_matches(self._pattern) if self._pattern is not None else None
+        if not found:
             return 0
         joined = "".join(found)
         if "\\" in joined:
@@ -420,35 +365,6 @@ class _Envelope:
         except (ValueError, RecursionError):
             return None
         return value if type(value) is str else None
-
-
-_TEXT_DELTAS = (ContentDelta, ReasoningDelta)
-
-
-def _merge_text(out: list[StreamEvent], start: int) -> None:
-    """Join runs of content (or reasoning) deltas from ``start`` on: one network read's text is one delta."""
-    if len(out) - start < 2:
-        return
-    merged: list[StreamEvent] = []
-    run: list[ContentDelta | ReasoningDelta] = []
-    for event in out[start:]:
-        if type(event) in _TEXT_DELTAS:
-            if run and type(run[0]) is not type(event):
-                _close_run(run, merged)
-            run.append(event)  # type: ignore[arg-type]
-        else:
-            _close_run(run, merged)
-            merged.append(event)
-    _close_run(run, merged)
-    out[start:] = merged
-
-
-def _close_run(run: list[ContentDelta | ReasoningDelta], merged: list[StreamEvent]) -> None:
-    if len(run) == 1:
-        merged.append(run[0])
-    elif run:
-        merged.append(type(run[0])("".join(e.text for e in run)))
-    run.clear()
 
 
 def _loads_or_text(data: str) -> object:

@@ -1,24 +1,24 @@
 """An incremental Server-Sent Events decoder (WHATWG HTML, "event stream interpretation").
 
-Feed it raw bytes split anywhere (inside a UTF-8 character, between CR and LF); it returns the events
-completed so far. Pure and synchronous: the HTTP client owns the socket.
+Bytes in, events out: feed it raw bytes split anywhere (inside a UTF-8 character, between CR and LF) and
+it returns the events completed so far. It knows nothing of what the events carry; pure and synchronous.
+One leniency: at the end of the body an event that lacks its blank line is dispatched, not discarded.
 """
 
 from __future__ import annotations
 
 import codecs
 import re
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Iterator, Sequence
+from functools import lru_cache
+from typing import NamedTuple, overload
 
 _LINE_END = re.compile(r"\r\n|\r|\n")
 
-RawEvent = tuple[str, str, str | None, int | None]
-"""An event as (event, data, id, retry): the fields of ServerSentEvent without the object."""
 
+class ServerSentEvent(NamedTuple):
+    """One dispatched event; ``retry`` is the retry field given with it, if any."""
 
-@dataclass(frozen=True, slots=True)
-class ServerSentEvent:
     event: str = "message"
     data: str = ""
     id: str | None = None
@@ -35,37 +35,38 @@ class SSEDecoder:
         self._started = False  # a leading byte-order mark has been handled
         self._event = ""
         self._data: list[str] = []
-        self._retry: int | None = None
-        self.last_event_id: str | None = None
-        self.retry: int | None = None
+        self._retry: int | None = None  # the retry field of the event being read
+        self._id: str | None = None
+        self._reconnect: int | None = None
+        self._pending: EventText | None = None  # events handed on whose id and retry fields are not applied yet
 
-    def feed(self, chunk: bytes) -> list[ServerSentEvent]:
-        return [ServerSentEvent(*raw) for raw in self.decode(chunk)]
+    @property
+    def last_event_id(self) -> str | None:
+        self._settle()
+        return self._id
 
-    def decode(self, chunk: bytes, run: Callable[[str], bool] | None = None) -> list[RawEvent]:
-        """What ``feed`` returns, as tuples: the per-token path of the client.
+    @property
+    def retry(self) -> int | None:
+        """The reconnection time the stream asked for, in milliseconds."""
+        self._settle()
+        return self._reconnect
 
-        ``run`` is offered the text of the whole events this read completes when nothing is pending and
-        there is no CR; when it returns True it has taken those events, and they are not decoded here.
-        """
+    def feed(self, chunk: bytes) -> Sequence[ServerSentEvent]:
+        """The events this chunk completes, in order: an EventText when they end the text decoded so far at a
+        blank line, with nothing half read before them and no CR."""
         text = self._utf8.decode(chunk)
-        if (
-            run is not None
-            and "\n\n" in text
-            and self._started
-            and not self._after_cr
-            and not self._data
-            and not self._event
-            and self._retry is None
-            and "\r" not in text
-        ):
+        if "\n\n" in text and self._started and not self._after_cr and "\r" not in text and self._idle():
             if self._partial:  # an unterminated line: no newline in it
                 self._partial.append(text)
                 text = "".join(self._partial)
                 self._partial.clear()
             end = text.rfind("\n\n") + 2
-            if run(text[:end]):
-                text = text[end:]  # complete lines here, if any, end no event
+            events = EventText(text[:end], self.last_event_id)
+            self._pending = events
+            lines = self._lines(text[end:])
+            if lines:
+                self._events(lines)  # no blank line among them: they start the next event
+            return events
         lines = self._lines(text)
         return self._events(lines) if lines else []
 
@@ -76,7 +77,20 @@ class SSEDecoder:
             lines.append("".join(self._partial))
             self._partial.clear()
         lines.append("")  # the end dispatches like a blank line
-        return [ServerSentEvent(*raw) for raw in self._events(lines)]
+        return self._events(lines)
+
+    def _idle(self) -> bool:
+        """No event is half read: no data, event type or retry field since the last blank line."""
+        return not self._data and not self._event and self._retry is None
+
+    def _settle(self) -> None:
+        """Apply the id and retry fields of the events last handed on as text."""
+        pending = self._pending
+        if pending is not None:
+            self._pending = None
+            self._id, reconnect = pending.fields_after()
+            if reconnect is not None:
+                self._reconnect = reconnect
 
     def _lines(self, text: str) -> list[str]:
         """The lines this text completes; an unterminated rest is kept for the next call."""
@@ -105,20 +119,18 @@ class SSEDecoder:
             self._partial.append(rest)
         return lines
 
-    def _events(self, lines: list[str]) -> list[RawEvent]:
-        events: list[RawEvent] = []
+    def _events(self, lines: list[str]) -> list[ServerSentEvent]:
+        events: list[ServerSentEvent] = []
         data = self._data
         for line in lines:
             if line.startswith("data: "):
                 data.append(line[6:])
             elif not line:
-                if data:
+                if data:  # no data line: nothing is dispatched, named or not
                     text = data[0] if len(data) == 1 else "\n".join(data)
                     data.clear()
-                else:
-                    text = ""
-                if text or self._event:
-                    events.append((self._event or "message", text, self.last_event_id, self._retry))
+                    event = self._event or "message"
+                    events.append(ServerSentEvent(event, text, self.last_event_id, self._retry))
                 self._event = ""
                 self._retry = None
             elif line[0] != ":":
@@ -134,7 +146,81 @@ class SSEDecoder:
         elif name == "event":
             self._event = value
         elif name == "id" and "\0" not in value:
-            self.last_event_id = value
-        elif name == "retry" and value.isascii() and value.isdigit() and len(value) < 10:
-            self._retry = self.retry = int(value)
+            self._settle()
+            self._id = value
+        elif name == "retry" and value.isascii() and value.isdigit() and len(value) <= 4000:  # int() limit
+            self._settle()
+            self._retry = self._reconnect = int(value)
         # Any other field name is ignored.
+
+
+class EventText(Sequence[ServerSentEvent]):
+    """Whole events as the text that carried them (LF line ends), decoded when first looked at.
+
+    The decoder hands on a read's events this way when it can, so that a consumer reading them in bulk
+    (``data_matches``) needs no object per event. Otherwise it is a list of the events.
+    """
+
+    __slots__ = ("_after", "_events", "last_event_id", "text")
+
+    def __init__(self, text: str, last_event_id: str | None) -> None:
+        self.text = text  # ends in a blank line; no CR
+        self.last_event_id = last_event_id  # before the first of these events
+        self._events: list[ServerSentEvent] | None = None
+        self._after: tuple[str | None, int | None] | None = None
+
+    def data_matches(self, pattern: re.Pattern[str]) -> list[str] | None:
+        """When every event is a ``message`` of one data line that ``pattern`` (one group, matching no line
+        end) matches whole: the group of each, in order. Else None. One regex pass, no event objects."""
+        parts = _framed(pattern).split(self.text)
+        if any(parts[::2]):  # text between the matches: a line of another kind
+            return None
+        self._after = (self.last_event_id, None)  # no id or retry field among them
+        return parts[1::2]
+
+    def fields_after(self) -> tuple[str | None, int | None]:
+        """The last event ID after these events, and the retry time they set (None: not set)."""
+        if self._after is None:
+            self._decoded()
+        assert self._after is not None
+        return self._after
+
+    def _decoded(self) -> list[ServerSentEvent]:
+        if self._events is None:
+            decoder = SSEDecoder()
+            decoder._started = True
+            decoder._id = self.last_event_id
+            self._events = decoder._events(self.text.split("\n")[:-1])
+            self._after = (decoder._id, decoder._reconnect)
+        return self._events
+
+    def __len__(self) -> int:
+        return len(self._decoded())
+
+    @overload
+    def __getitem__(self, index: int) -> ServerSentEvent: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[ServerSentEvent]: ...
+    def __getitem__(self, index: int | slice) -> ServerSentEvent | list[ServerSentEvent]:
+        return self._decoded()[index]
+
+    def __iter__(self) -> Iterator[ServerSentEvent]:
+        return iter(self._decoded())
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, EventText):
+            other = other._decoded()
+        return isinstance(other, list) and self._decoded() == other
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"EventText({self._decoded()!r})"
+
+
+@lru_cache(maxsize=64)
+def _framed(pattern: re.Pattern[str]) -> re.Pattern[str]:
+    """``pattern`` as a whole event: a ``data: `` line and the blank line after it."""
+    if pattern.groups != 1:
+        raise ValueError("data_matches needs a pattern with exactly one group")
+    return re.compile(f"data: (?:{pattern.pattern})\n\n", pattern.flags)

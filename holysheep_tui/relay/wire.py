@@ -1,11 +1,13 @@
 """Wire models: what goes to the relay and the typed events that come back.
 
-The stream decoder turns SSE bytes into these events; everything downstream (the conversation
-controller, the CLI, the app) consumes only these types.
+A response body becomes these events (holysheep_tui.relay.body); everything downstream (the
+conversation controller, the CLI, the app) consumes only these types.
 """
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -148,11 +150,15 @@ def to_ms(seconds: float | None) -> int | None:
 
 @dataclass(slots=True)
 class Timings:
-    """Seconds, measured from the moment the (last) request was sent."""
+    """Seconds on ``clock``, measured from the moment the (last) request was sent: the one clock of an
+    answer's figures, live and stored."""
 
     ttfb: float | None = None
     ttft: float | None = None
     total: float | None = None
+    sent: float | None = None
+    """When the (last) request was sent, on ``clock``; a running answer has lasted ``clock() - sent``."""
+    clock: Callable[[], float] = field(default=time.monotonic, repr=False, compare=False)
 
     def as_ms(self) -> dict[str, int | None]:
         """``{"ttft_ms", "total_ms"}`` as whole milliseconds, for JSON output."""

@@ -1,1 +1,31 @@
-"""The API key: where it comes from and keeping it in the OS keyring."""
+"""The API key: where it comes from, and keeping it in the OS keyring.
+
+Nothing here imports keyring itself until the keyring is first asked.
+"""
+
+from holysheep_tui.secrets.keyring_store import (
+    KEYRING_SERVICE,
+    KeyringReason,
+    KeyringUnavailableError,
+    delete_key,
+    keyring_timeout,
+    store_key,
+)
+from holysheep_tui.secrets.lookup import KeyStatus, ResolvedKey, key_status, resolve_key
+from holysheep_tui.secrets.secret import KEY_ENV, Secret, mask
+
+__all__ = [
+    "KEYRING_SERVICE",
+    "KEY_ENV",
+    "KeyStatus",
+    "KeyringReason",
+    "KeyringUnavailableError",
+    "ResolvedKey",
+    "Secret",
+    "delete_key",
+    "key_status",
+    "keyring_timeout",
+    "mask",
+    "resolve_key",
+    "store_key",
+]

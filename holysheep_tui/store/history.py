@@ -10,7 +10,8 @@ import contextlib
 import sqlite3
 import threading
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,7 @@ from holysheep_tui.errors import UsageError
 from holysheep_tui.store.db import open_database, storage_error, translated
 from holysheep_tui.store.liveness import WriterLock
 from holysheep_tui.store.models import (
+    MESSAGE_SCHEMA,
     STATUSES,
     Conversation,
     ConversationNotFoundError,
@@ -28,14 +30,19 @@ from holysheep_tui.store.models import (
     MessageStatus,
     SearchHit,
 )
+from holysheep_tui.store.schema import sql_reader, sql_writer, to_iso
 from holysheep_tui.store.search import make_snippet, query_terms, search_sql
 from holysheep_tui.store.titles import clean_title, title_from_prompt
 
 FINAL_STATUSES = frozenset(s for s in STATUSES if s != "streaming")
 
-_MESSAGE_COLUMNS = (
-    "id, conversation_id, role, content, created, reasoning, model, status, prompt_tokens, "
-    "completion_tokens, cached_tokens, cost_usd, cost_estimated, ttft_ms, total_ms, error_text"
+_MESSAGE_COLUMNS = ", ".join(c.name for c in MESSAGE_SCHEMA)
+_MESSAGE_READERS = tuple((c.name, sql_reader(c)) for c in MESSAGE_SCHEMA)
+# Inserts leave out the id: SQLite numbers the rows.
+_MESSAGE_WRITERS = tuple((c.name, sql_writer(c)) for c in MESSAGE_SCHEMA if c.name != "id")
+_INSERT_MESSAGE = (
+    f"INSERT INTO messages ({', '.join(name for name, _ in _MESSAGE_WRITERS)}) "
+    f"VALUES ({', '.join('?' * len(_MESSAGE_WRITERS))})"
 )
 _CONVERSATION_COLUMNS = "id, title, title_is_user_set, created, updated, profile, system_prompt, archived"
 
@@ -44,35 +51,19 @@ def now_iso() -> str:
     return to_iso(datetime.now(UTC))
 
 
-def to_iso(moment: datetime) -> str:
-    """UTC, microseconds, fixed width: these strings sort in time order."""
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC).isoformat(timespec="microseconds")
-
-
 def _dt(text: str) -> datetime:
     return datetime.fromisoformat(text)
 
 
-def _message(row: Sequence[Any]) -> Message:
+def _message(row: sqlite3.Row) -> Message:
     return Message(
-        id=row[0],
-        conversation_id=row[1],
-        role=row[2],
-        content=row[3],
-        created=_dt(row[4]),
-        reasoning=row[5],
-        model=row[6],
-        status=row[7],
-        prompt_tokens=row[8],
-        completion_tokens=row[9],
-        cached_tokens=row[10],
-        cost_usd=row[11],
-        cost_estimated=bool(row[12]),
-        ttft_ms=row[13],
-        total_ms=row[14],
-        error_text=row[15],
+        **{name: row[name] if read is None else read(row[name]) for name, read in _MESSAGE_READERS}
+    )
+
+
+def _message_row(m: Message) -> tuple[Any, ...]:
+    return tuple(
+        getattr(m, name) if write is None else write(getattr(m, name)) for name, write in _MESSAGE_WRITERS
     )
 
 
@@ -289,7 +280,9 @@ class HistoryStore:
     def _messages(
         db: sqlite3.Connection, conv_id: str, *, before_id: int | None, limit: int | None
     ) -> list[Message]:
-        rows = db.execute(
+        cur = db.cursor()
+        cur.row_factory = sqlite3.Row  # read by column name
+        rows = cur.execute(
             f"""SELECT * FROM (
                     SELECT {_MESSAGE_COLUMNS} FROM messages
                     WHERE conversation_id = ? AND (? IS NULL OR id < ?) ORDER BY id DESC LIMIT ?
@@ -449,24 +442,14 @@ class HistoryStore:
                 ),
             )
             db.executemany(
-                f"INSERT INTO messages ({_MESSAGE_COLUMNS}) VALUES (NULL, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                _INSERT_MESSAGE,
                 [
-                    (
-                        conv_id,
-                        m.role,
-                        m.content,
-                        to_iso(m.created),
-                        m.reasoning,
-                        m.model,
-                        "interrupted" if m.status == "streaming" else m.status,
-                        m.prompt_tokens,
-                        m.completion_tokens,
-                        m.cached_tokens,
-                        m.cost_usd,
-                        int(m.cost_estimated),
-                        m.ttft_ms,
-                        m.total_ms,
-                        m.error_text,
+                    _message_row(
+                        replace(
+                            m,
+                            conversation_id=conv_id,
+                            status="interrupted" if m.status == "streaming" else m.status,
+                        )
                     )
                     for m in conv.messages
                 ],

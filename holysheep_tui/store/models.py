@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
 
 from holysheep_tui.errors import UsageError
+from holysheep_tui.store.schema import Column, columns_of, json_rule
 
 MessageRole = Literal["system", "user", "assistant"]
 MessageStatus = Literal["complete", "streaming", "stopped", "interrupted", "error"]
@@ -29,22 +30,36 @@ class ConversationNotFoundError(UsageError):
 
 @dataclass(frozen=True, slots=True)
 class Message:
-    id: int
-    conversation_id: str
+    """One message: the message schema.
+
+    Each field is a column of the ``messages`` table (read and written by name) and, unless its
+    metadata says otherwise, a key of every message in the JSON export. A new column is a new field
+    here (with a default, at the end) and a migration; a test holds the table to these fields.
+    """
+
+    id: int = field(metadata=json_rule(imported=False))  # the store numbers imported messages afresh
+    conversation_id: str = field(metadata=json_rule(exported=False, imported=False))  # the enclosing one's
     role: MessageRole
     content: str
     created: datetime
     reasoning: str = ""
     model: str | None = None
     status: MessageStatus = "complete"
-    prompt_tokens: int | None = None
-    completion_tokens: int | None = None
-    cached_tokens: int | None = None
-    cost_usd: float | None = None
+    prompt_tokens: int | None = field(default=None, metadata=json_rule(minimum=0))
+    completion_tokens: int | None = field(default=None, metadata=json_rule(minimum=0))
+    cached_tokens: int | None = field(default=None, metadata=json_rule(minimum=0))
+    cost_usd: float | None = field(default=None, metadata=json_rule(minimum=0))
     cost_estimated: bool = False
-    ttft_ms: int | None = None
-    total_ms: int | None = None
+    ttft_ms: int | None = field(default=None, metadata=json_rule(minimum=0))
+    total_ms: int | None = field(default=None, metadata=json_rule(minimum=0))
     error_text: str | None = None
+
+
+MESSAGE_SCHEMA: tuple[Column, ...] = columns_of(Message)
+"""``Message``'s fields resolved once: what the store, the JSON export and the import derive from."""
+
+MESSAGE_BOOKKEEPING_COLUMNS = ("writer",)
+"""Columns of the ``messages`` table that no Message carries: the token of the process streaming it."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,6 +1,8 @@
 """Conversation transcripts: Markdown, JSON (lossless, re-importable), HTML, plain text, OpenAI messages.
 
-The store holds no API key, so no export can contain one. Text formats strip terminal control sequences.
+``EXPORTERS`` is the one table of formats: the CLI's choices, the app's export dialog and file names
+derive from it, so a new format is one entry. The store holds no API key, so no export can contain one.
+Text formats strip terminal control sequences.
 """
 
 from __future__ import annotations
@@ -10,37 +12,23 @@ import html
 import json
 import os
 import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from holysheep_tui.errors import StorageError, UsageError
-from holysheep_tui.store.history import to_iso
-from holysheep_tui.store.models import Conversation, Message
+from holysheep_tui.store.models import MESSAGE_SCHEMA, Conversation, Message
+from holysheep_tui.store.schema import json_writer, to_iso
 from holysheep_tui.textsafety import strip_control
 
-ExportFormat = Literal["md", "json", "html", "txt", "openai"]
-FORMATS: tuple[ExportFormat, ...] = ("md", "json", "html", "txt", "openai")
 SCHEMA = "holysheep-tui/conversation"
 SCHEMA_VERSION = 1
 
 
 class OutputExistsError(UsageError):
     title = "File exists"
-
-
-def export_conversation(conv: Conversation, fmt: ExportFormat) -> str:
-    if fmt == "md":
-        return to_markdown(conv)
-    if fmt == "json":
-        return dump_json([conv])
-    if fmt == "html":
-        return to_html(conv)
-    if fmt == "txt":
-        return to_text(conv)
-    if fmt == "openai":
-        return to_openai(conv)
-    raise UsageError(f"Unknown export format {fmt!r}.", hint=f"Choose one of: {', '.join(FORMATS)}.")
 
 
 # ---- shared pieces ------------------------------------------------------------------------------
@@ -209,23 +197,16 @@ def to_html(conv: Conversation) -> str:
 # ---- JSON ---------------------------------------------------------------------------------------
 
 
+# The exported fields of the message schema, in field order except that version 1 writes "created" last.
+_MESSAGE_KEYS = sorted(
+    ((c.name, json_writer(c)) for c in MESSAGE_SCHEMA if c.json.exported),
+    key=lambda key: key[0] == "created",
+)
+
+
 def message_to_dict(m: Message) -> dict[str, Any]:
     return {
-        "id": m.id,
-        "role": m.role,
-        "content": m.content,
-        "reasoning": m.reasoning,
-        "model": m.model,
-        "status": m.status,
-        "prompt_tokens": m.prompt_tokens,
-        "completion_tokens": m.completion_tokens,
-        "cached_tokens": m.cached_tokens,
-        "cost_usd": m.cost_usd,
-        "cost_estimated": m.cost_estimated,
-        "ttft_ms": m.ttft_ms,
-        "total_ms": m.total_ms,
-        "error_text": m.error_text,
-        "created": to_iso(m.created),
+        name: getattr(m, name) if write is None else write(getattr(m, name)) for name, write in _MESSAGE_KEYS
     }
 
 
@@ -258,6 +239,49 @@ def to_openai(conv: Conversation) -> str:
     messages = [{"role": "system", "content": conv.system_prompt}] if conv.system_prompt else []
     messages += [{"role": m.role, "content": m.content} for m in conv.messages if m.content]
     return json.dumps(messages, ensure_ascii=False, indent=2) + "\n"
+
+
+# ---- the exporter table --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Exporter:
+    """One export format."""
+
+    name: str
+    """What ``holysheep export --format`` takes."""
+    extension: str
+    """How its file names end, dot included."""
+    description: str
+    """One line for the export dialog and ``--help``."""
+    render: Callable[[Conversation], str]
+
+
+EXPORTERS: tuple[Exporter, ...] = (
+    Exporter("md", ".md", "Markdown — front matter, headed messages, reasoning folded", to_markdown),
+    Exporter(
+        "json", ".json", "JSON — everything, re-importable with `holysheep import`", lambda c: dump_json([c])
+    ),
+    Exporter("html", ".html", "HTML — one self-contained page, readable offline", to_html),
+    Exporter("txt", ".txt", "Plain text", to_text),
+    Exporter("openai", ".openai.json", "OpenAI messages array — for reuse in scripts", to_openai),
+)
+FORMATS: tuple[str, ...] = tuple(e.name for e in EXPORTERS)
+_BY_NAME = {e.name: e for e in EXPORTERS}
+
+
+def exporter(name: str) -> Exporter:
+    """The format called ``name``; a UsageError naming the choices when there is none."""
+    try:
+        return _BY_NAME[name]
+    except KeyError:
+        raise UsageError(
+            f"Unknown export format {name!r}.", hint=f"Choose one of: {', '.join(FORMATS)}."
+        ) from None
+
+
+def export_conversation(conv: Conversation, fmt: str) -> str:
+    return exporter(fmt).render(conv)
 
 
 # ---- writing files ------------------------------------------------------------------------------

@@ -6,11 +6,11 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
 from holysheep_tui.errors import UsageError
 from holysheep_tui.store.history import HistoryStore
-from holysheep_tui.store.models import Conversation, Message, MessageRole, MessageStatus
+from holysheep_tui.store.models import MESSAGE_SCHEMA, Conversation, Message
 from holysheep_tui.transcripts.export import SCHEMA, SCHEMA_VERSION
 
 
@@ -22,21 +22,14 @@ class _Doc(BaseModel):
     model_config = ConfigDict(extra="ignore", strict=False)
 
 
-class _MessageDoc(_Doc):
-    role: MessageRole
-    content: str
-    created: datetime
-    reasoning: str = ""
-    model: str | None = None
-    status: MessageStatus = "complete"
-    prompt_tokens: int | None = Field(default=None, ge=0)
-    completion_tokens: int | None = Field(default=None, ge=0)
-    cached_tokens: int | None = Field(default=None, ge=0)
-    cost_usd: float | None = Field(default=None, ge=0)
-    cost_estimated: bool = False
-    ttft_ms: int | None = Field(default=None, ge=0)
-    total_ms: int | None = Field(default=None, ge=0)
-    error_text: str | None = None
+# One exported message, validated as the message schema says: its imported fields, their types,
+# defaults and minimums.
+_MESSAGE_FIELDS: dict[str, Any] = {
+    c.name: (c.annotation, Field(... if c.required else c.default, ge=c.json.minimum))
+    for c in MESSAGE_SCHEMA
+    if c.json.imported
+}
+_MessageDoc = create_model("_MessageDoc", __base__=_Doc, **_MESSAGE_FIELDS)
 
 
 class _ConversationDoc(_Doc):
@@ -57,6 +50,13 @@ class _FileDoc(_Doc):
 
 def _utc(moment: datetime) -> datetime:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def _message(conv_id: str, doc: BaseModel) -> Message:
+    values: dict[str, Any] = {
+        k: _utc(v) if isinstance(v, datetime) else v for k, v in doc.model_dump().items()
+    }
+    return Message(id=0, conversation_id=conv_id, **values)
 
 
 def parse_export(text: str) -> list[Conversation]:
@@ -98,27 +98,7 @@ def parse_export(text: str) -> list[Conversation]:
             profile=c.profile,
             system_prompt=c.system_prompt,
             archived=c.archived,
-            messages=tuple(
-                Message(
-                    id=0,
-                    conversation_id=c.id,
-                    role=m.role,
-                    content=m.content,
-                    created=_utc(m.created),
-                    reasoning=m.reasoning,
-                    model=m.model,
-                    status=m.status,
-                    prompt_tokens=m.prompt_tokens,
-                    completion_tokens=m.completion_tokens,
-                    cached_tokens=m.cached_tokens,
-                    cost_usd=m.cost_usd,
-                    cost_estimated=m.cost_estimated,
-                    ttft_ms=m.ttft_ms,
-                    total_ms=m.total_ms,
-                    error_text=m.error_text,
-                )
-                for m in c.messages
-            ),
+            messages=tuple(_message(c.id, m) for m in c.messages),
         )
         for c in doc.conversations
     ]

@@ -1,127 +1,83 @@
-"""The full-screen app: composes the widgets, runs each turn in a worker, routes messages.
+"""The full-screen app: composes the widgets, holds the chat session, routes messages.
 
-Every token: controller ``on_events`` -> ``TurnEvents`` (one per network read) posted to the app ->
-the answer widget (which draws it) and the status bar's state.
+The app holds one ``ChatSession`` (``chat``) and mirrors what widgets show into reactives (``chat``,
+``money``, ``revision``); the status bar and the sidebar follow them by ``data_bind``. A session is switched
+in one place, ``apply_session``: after the first frame (``SessionReady`` from the load), for a key entered on
+the first-run screen and for the demo. Turns: ``tui/turns.py``; the history: ``tui/history_actions.py``.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import functools
 import gc
-import importlib
 import sys
-import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
 from textual import on, work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Container, Horizontal
+from textual.reactive import var
 from textual.screen import Screen
 from textual.widgets import Header
-from textual.worker import Worker, WorkerCancelled, WorkerFailed, WorkerState
+from textual.worker import Worker, WorkerState
 
-from holysheep_tui.chat.controller import Conversation, ConversationController, Turn
+from holysheep_tui.chat.chat_session import ChatSession
+from holysheep_tui.chat.controller import Conversation, ConversationController
 from holysheep_tui.economics.metrics import MetricsLog
-from holysheep_tui.economics.prices import PriceBook, estimate_tokens
-from holysheep_tui.errors import HolySheepError, RelayError
-from holysheep_tui.relay.wire import Answer, StreamEvent
-from holysheep_tui.startup import FirstFrame, Once, cached_first_frame
+from holysheep_tui.economics.money import CurrencyView
+from holysheep_tui.economics.prices import PriceBook
+from holysheep_tui.errors import HolySheepError, StorageError
+from holysheep_tui.startup import FirstFrame, Once, cached_first_frame, forget_first_frame
 from holysheep_tui.tui.commands import ModelCommands
 from holysheep_tui.tui.history_actions import HistoryApp
+from holysheep_tui.tui.keys import KEYS, help_rows, key_label
 from holysheep_tui.tui.lifecycle import (
-    adopt_session,
     install_exit_signals,
-    load_session_later,
     open_app_session,
     open_history,
     remove_exit_signals,
 )
-from holysheep_tui.tui.messages import ModelsLoaded, PromptSubmitted, TurnEvents, TurnFinished
-from holysheep_tui.tui.widgets.budget import BudgetWatch, ask_before_sending
+from holysheep_tui.tui.messages import SessionFailed, SessionReady
+from holysheep_tui.tui.models import ModelsApp
+from holysheep_tui.tui.turns import TURN_GROUP, TurnsApp
+from holysheep_tui.tui.warm_up import WarmUp
+from holysheep_tui.tui.widgets.budget import BudgetLoaded, BudgetWatch
 from holysheep_tui.tui.widgets.conversation import ConversationView
 from holysheep_tui.tui.widgets.prompt import PromptInput
 from holysheep_tui.tui.widgets.sidebar import HistorySidebar
-from holysheep_tui.tui.widgets.status_bar import LiveState, StatusBar
+from holysheep_tui.tui.widgets.status_bar import StatusBar
 
-if TYPE_CHECKING:  # the screens and the answer widget load on first use: start-up stays short
+if TYPE_CHECKING:  # the store opens in a thread after the first frame; pydantic loads with the session
     from holysheep_tui.chat.session import Session
     from holysheep_tui.store import HistoryStore
-    from holysheep_tui.tui.screens.model_picker import ModelRow
-    from holysheep_tui.tui.widgets.answer import AnswerView
+
+__all__ = ["KEYS", "HolySheepApp", "run_app"]
+
+
+def _unset() -> ChatSession:
+    raise RuntimeError("the app sets its chat session in __init__")
 
 HistoryOpener = Callable[[], "tuple[HistoryStore | None, str | None]"]
 SessionOpener = Callable[[], "tuple[Session, HolySheepError | None]"]
 
-# (keys, action, description): the bindings, the help screen and the command palette all come from here.
-KEYS: list[tuple[str, str, str]] = [
-    ("escape", "stop", "Stop the answer (keeps what arrived)"),
-    ("ctrl+o,f2", "pick_model", "Choose the model for the next message"),
-    ("ctrl+n", "new_conversation", "New conversation"),
-    ("ctrl+r", "regenerate", "Regenerate the last answer / retry after an error"),
-    ("ctrl+l", "edit_last", "Edit and resend the last prompt"),
-    ("f3", "system_prompt", "Set this conversation's system prompt"),
-    ("f4", "copy_answer", "Copy the last answer (OSC 52)"),
-    ("f5", "copy_code", "Copy a code block from the last answer"),
-    ("f9", "toggle_reasoning", "Show or hide the reasoning of every answer"),
-    ("ctrl+t", "change_theme", "Choose a theme (remembered in the config)"),
-    ("ctrl+b", "toggle_sidebar", "Show or hide the history sidebar (refreshes it)"),
-    ("ctrl+f", "search_history", "Search every stored message"),
-    ("ctrl+s", "export_conversation", "Export this conversation (md, json, html, txt, openai)"),
-    ("f8", "stats", "Usage statistics: requests, cost and latency per model and per day"),
-    ("f1", "help", "Show every key"),
-]
-PROMPT_KEYS = [
-    ("Enter", "Send the prompt"),
-    ("Ctrl+J / Shift+Enter", "New line in the prompt (Shift+Enter where the terminal reports it)"),
-    ("Up / Down", "Recall earlier prompts (on an empty prompt)"),
-    ("Ctrl+P", "Command palette: every action, every model"),
-    ("Ctrl+Q", "Quit"),
-]
 
-
-WARM_UP_GAP = 0.03
-"""Seconds between two steps of the warm-up."""
-
-
-def _warm_up_steps() -> Iterator[Callable[[], object]]:
-    for module in ("markdown_it", "rich.markdown", "holysheep_tui.tui.widgets.answer"):
-        yield functools.partial(importlib.import_module, module)
-    from holysheep_tui.tui.markdown_render import COMMON_LANGUAGES, warm_lexers
-
-    for name in COMMON_LANGUAGES:
-        yield functools.partial(warm_lexers, (name,))
-
-
-def _key_label(keys: str) -> str:
-    return " / ".join(
-        k.replace("ctrl+", "Ctrl+").replace("escape", "Esc").upper()
-        if k.startswith("f") and k[1:].isdigit()
-        else k.replace("ctrl+", "Ctrl+").replace("escape", "Esc")
-        for k in keys.split(",")
-    )
-
-
-@dataclass
-class _Running:
-    conversation: Conversation
-    turns_before: int
-    prompt: str
-    model: str
-    answer: AnswerView
-
-
-class HolySheepApp(HistoryApp):
+class HolySheepApp(TurnsApp, ModelsApp, HistoryApp):
     CSS_PATH = "app.tcss"
     TITLE = "HolySheep"
     COMMANDS = App.COMMANDS | {ModelCommands}
     BINDINGS = [Binding(keys, action, desc, show=False) for keys, action, desc in KEYS]
+
+    chat: var[ChatSession] = var(_unset, init=False)
+    """The chat session; replaced (never edited in place) by ``apply_session``."""
+    money: var[CurrencyView] = var(CurrencyView(), init=False)
+    revision: var[int] = var(0, init=False)
+    """Bumped when the session's state changed otherwise than by a stream event (a turn began or ended,
+    another model, another conversation): the status bar redraws."""
 
     def __init__(
         self,
@@ -139,43 +95,36 @@ class HolySheepApp(HistoryApp):
     ) -> None:
         """``history`` opens the store after the first frame, in a thread (``store`` is then ignored).
 
-        Given a ``FirstFrame`` (a start-up cache hit), the first frame is drawn from it and ``open_later``
-        opens the session (and says why there is no key) right after that frame."""
+        Given a ``FirstFrame`` (a start-up cache hit), the first frame is drawn from it: the session is
+        ``loading`` until ``open_later`` (run in a thread right after that frame) opens it."""
         super().__init__()
+        self.pending_session: Once[tuple[Session, HolySheepError | None]] | None = None
         if isinstance(session, FirstFrame):
             if open_later is None:
                 raise TypeError("a FirstFrame needs open_later")
-            self._session: Session | None = None
-            self.pending_session: Once[tuple[Session, HolySheepError | None]] | None = Once(open_later)
-            frame = session
+            self.pending_session = Once(open_later)
+            frame, opened = session, None
         else:
-            self._session, self.pending_session, frame = session, None, FirstFrame.of(session)
-        self.first_frame = frame
+            frame, opened = FirstFrame.of(session), session
+        self._metrics = metrics
+        warn = functools.partial(self.notify, severity="warning")
+        chat = ChatSession(frame, opened, metrics=metrics, store=store, prices=prices, clock=clock, on_warning=warn)
+        self.set_reactive(HolySheepApp.chat, chat)
+        self.set_reactive(HolySheepApp.money, chat.money)
         self.startup_error: BaseException | None = None
         """Why the session opened after the first frame failed after all (the app then exits)."""
-        self.prices = prices if prices is not None else frame.price_book()
-        self.money = frame.currency_view()
-        self._store, self._metrics, self._history_opener = store, metrics, history
+        self._history_opener = history
         self._history_worker: Worker[tuple[HistoryStore | None, str | None]] | None = None
         """Opening the history; None once its result is taken."""
-        self._controller: ConversationController | None = None
-        self._warm_steps: Iterator[Callable[[], object]] | None = _warm_up_steps()
-        self._controller_lock = threading.Lock()  # made by the first user: the UI thread or the model-list load
+        self._warm_up = WarmUp(self.set_timer, freeze=False)
         self._started = False
-        self.model = frame.model
-        self.conversation = Conversation(frame.profile_name, self.model)
-        self.live = LiveState(clock=clock, model=self.model)
-        self.budget = BudgetWatch(frame.profile_name, frame, metrics)
         self.recent: list[str] = []
-        self.favourites = list(frame.favourite_models)
-        self.model_windows: dict[str, int] = {}
         self.relay_models: list[str] = []
+        self.model_windows: dict[str, int] = {}
         self._cursor_blink = cursor_blink
         self._save_theme = save_theme
         self.first_run = first_run
         """Why there is no key: the app opens on the first-run screen."""
-        self._turn: _Running | None = None
-        self._worker: Worker[Turn] | None = None
         self.sub_title = frame.sub_title
 
     # ---- layout --------------------------------------------------------------------------
@@ -183,17 +132,16 @@ class HolySheepApp(HistoryApp):
         yield Header(icon="◆")
         with Horizontal(id="main"):
             with Container(id="sidebar"):
-                yield HistorySidebar(self.money)
+                yield HistorySidebar(self.money).data_bind(HolySheepApp.money)
             yield ConversationView(id="conversation")
         prompt = PromptInput(id="prompt")
         prompt.cursor_blink = self._cursor_blink
         yield prompt
-        frame = self.first_frame
-        endpoint = "demo" if frame.demo else frame.profile_name
-        yield StatusBar(self.live, self.money, endpoint=endpoint, demo=frame.demo, budget=self.budget, id="status")
+        yield StatusBar(id="status").data_bind(HolySheepApp.chat, HolySheepApp.revision)
 
     def on_mount(self) -> None:
-        theme = self.first_frame.theme
+        self._warm_up = WarmUp(self.set_timer, freeze=not self.is_headless)
+        theme = self.chat.seed.theme
         if theme in self.available_themes:
             self.theme = theme
         # After the theme set above is published: that one is no change to remember.
@@ -203,13 +151,12 @@ class HolySheepApp(HistoryApp):
         if self._history_opener is None:
             self.start_history()
         if self.first_run is not None:
-            from holysheep_tui.tui.screens.first_run import open_first_run
-
-            open_first_run(self, self.first_run)
+            self._open_first_run(self.first_run)
+        self._read_budget(self.chat.budget)
         self.call_after_refresh(self._after_first_frame)
 
     def _after_first_frame(self) -> None:
-        """What the first frame does not wait for: the HTTP client, the model list, the history."""
+        """What the first frame does not wait for: the session, the model list, the history, the warm-up."""
         if self._started:
             return
         self._started = True
@@ -217,96 +164,161 @@ class HolySheepApp(HistoryApp):
             gc.freeze()  # what start-up made stays: not one long collection of all of it at the first key
             gc.enable()
         if self.pending_session is not None:
-            load_session_later(self)  # then the models, or the first-run screen
+            self._load_session(self.pending_session)  # then the models, or the first-run screen
         elif self.first_run is None:
             self._load_models()
         if self._history_opener is not None:
             self._history_worker = self._open_history(self._history_opener)
-        self._warm_renderer()
+        self._warm_up.step()
 
-    def _warm_renderer(self) -> None:
-        """Load the answer widget's modules and code highlighting's lexers while the app waits for the first
-        prompt, one piece at a time (none takes more than a few tens of milliseconds) with a pause between,
-        so keys typed meanwhile are drawn in between; no thread competes with the UI for the interpreter.
-        A prompt sent before the end finishes the rest first (``_finish_warm_up``). Then everything loaded
-        so far leaves the garbage collector's view (its full collections would otherwise stall the screen)."""
-        if self._warm_steps is None:
+    def before_first_request(self) -> None:
+        self._after_first_frame()  # a prompt sent before the first frame was drawn
+        self._warm_up.finish()
+
+    # ---- the session: one path for every switch --------------------------------------------
+    @work(group="session", exit_on_error=False)
+    async def _load_session(self, pending: Once[tuple[Session, HolySheepError | None]]) -> None:
+        try:
+            session, problem = await asyncio.to_thread(pending.result)
+        except Exception as exc:  # the app exits and the front end reports it
+            self.post_message(SessionFailed(exc))
             return
-        step = next(self._warm_steps, None)
-        if step is None:
-            self._warmed()
+        self.post_message(SessionReady(session, problem))
+
+    @on(SessionReady)
+    def _session_ready(self, message: SessionReady) -> None:
+        if message.session is not self.chat.session:  # not already applied by ``ready_chat``
+            self.apply_session(message.session, message.problem)
+
+    @on(SessionFailed)
+    def _session_failed(self, message: SessionFailed) -> None:
+        self._fail(message.error)
+
+    def _fail(self, error: BaseException) -> None:
+        if self.pending_session is None:
             return
-        step()
-        self.set_timer(WARM_UP_GAP, self._warm_renderer)  # a frame or two for keys
+        self.pending_session = None
+        forget_first_frame()
+        self.startup_error = error
+        self.exit(return_code=error.exit_code if isinstance(error, HolySheepError) else 1)
 
-    def _finish_warm_up(self) -> None:
-        """Before the first request: what the first answer would otherwise load while it streams."""
-        if self._warm_steps is not None:
-            for step in self._warm_steps:
-                step()
-            self._warmed()
+    def apply_session(self, session: Session, problem: HolySheepError | None = None) -> None:
+        """Switch to ``session``: what depends on it is reset here and nowhere else."""
+        self.pending_session = None
+        old = self.chat
+        new = old.successor(FirstFrame.of(session), session, self._metrics)
+        self.chat = new
+        self.money = new.money
+        self.sub_title = new.seed.sub_title
+        if new.seed.theme != old.seed.theme and new.seed.theme in self.available_themes:
+            self.theme = new.seed.theme
+        if old.opened_controller is not None:
+            self.run_worker(old.aclose(), group="session-close", exit_on_error=False)
+        if old.session is not None and old.session.simulator is not session.simulator:
+            old.session.close()
+        self.first_run = problem
+        if problem is not None:
+            self._open_first_run(problem)
+            return
+        self._load_models()
+        if new.budget.status is None:
+            self._read_budget(new.budget)
 
-    def _warmed(self) -> None:
-        self._warm_steps = None
-        if not self.is_headless:  # tests run many apps in one process: their garbage must stay collectable
-            gc.freeze()
+    def ready_chat(self) -> ChatSession:
+        """The session once open: a use before then waits for its load and applies it."""
+        pending = self.pending_session
+        if pending is not None:
+            try:
+                session, problem = pending.result()
+            except Exception as exc:
+                self._fail(exc)
+            else:
+                self.apply_session(session, problem)
+        if self.chat.session is None:
+            raise self.startup_error or HolySheepError("The session is not open.")
+        return self.chat
+
+    def _open_first_run(self, problem: HolySheepError) -> None:
+        """Cover the chat with the first-run screen; a key or the demo is one more ``SessionReady``."""
+        from holysheep_tui.tui.screens.first_run import FirstRunChoice, FirstRunScreen, chosen_session
+
+        session = self.session
+
+        def chosen(choice: FirstRunChoice | None) -> None:
+            if choice is None:
+                return
+            new, notice = chosen_session(choice, session)
+            if notice:
+                self.notify(notice, title="Key ready")
+            self.post_message(SessionReady(new))
+
+        self.push_screen(FirstRunScreen(session.profile_name, session.profile, problem), chosen)
 
     @property
     def session(self) -> Session:
         """Opened before the app, or right after its first frame; a use before then waits for it."""
-        if self._session is None:
-            pending = self.pending_session
-            if pending is not None:
-                try:
-                    result: tuple[Session, HolySheepError | None] | BaseException = pending.result()
-                except Exception as exc:
-                    result = exc
-                adopt_session(self, result)
-            if self._session is None:
-                raise self.startup_error or HolySheepError("The session is not open.")
-        return self._session
-
-    @session.setter
-    def session(self, session: Session) -> None:
-        self._session = session
+        session = self.ready_chat().session
+        assert session is not None
+        return session
 
     @property
     def open_session(self) -> Session | None:
         """The session if it is open (never waits for it)."""
-        return self._session
+        return self.chat.session
 
     @property
     def controller(self) -> ConversationController:
-        """Made on first use, after the first frame (usually in a thread, by the model-list load: its HTTP
-        client takes a while to import and create)."""
-        with self._controller_lock:
-            if self._controller is None:
-                self._controller = ConversationController(
-                    self.session.client(), profile_name=self.session.profile_name, store=self._store,
-                    metrics=self._metrics, prices=self.prices,
-                    on_warning=lambda text: self.notify(text, severity="warning"),
-                )  # fmt: skip
-            return self._controller
+        return self.ready_chat().controller
 
-    @controller.setter
-    def controller(self, controller: ConversationController) -> None:
-        self._controller = controller
+    @property
+    def conversation(self) -> Conversation:
+        return self.chat.conversation
+
+    @property
+    def model(self) -> str:
+        return self.chat.model
+
+    @property
+    def budget(self) -> BudgetWatch:
+        return self.chat.budget
+
+    @property
+    def prices(self) -> PriceBook:
+        return self.chat.prices
+
+    # ---- the budget, read from the metrics log in a thread ---------------------------------
+    @work(thread=True, group="budget", exit_on_error=False)
+    def _read_budget(self, watch: BudgetWatch) -> None:
+        if not watch.enabled:
+            return
+        try:
+            self.post_message(BudgetLoaded(watch, watch.read()))
+        except StorageError as exc:
+            self.post_message(BudgetLoaded(watch, None, exc.user_text()))
+
+    @on(BudgetLoaded)
+    def _budget_loaded(self, message: BudgetLoaded) -> None:
+        watch = message.watch
+        if message.error:
+            self.notify(message.error, title="Budget not checked", severity="warning")
+        watch.status = message.status
+        if watch is self.chat.budget:
+            if watch.level != "ok":
+                self.notify(watch.alert(), title="Budget", severity="error" if watch.over else "warning")
+            self.revision += 1
 
     # ---- the history, opened in a thread (a large database's integrity check takes a while) ---
     @work(thread=True, group="history-open", exit_on_error=False)
     def _open_history(self, opener: HistoryOpener) -> tuple[HistoryStore | None, str | None]:
         return opener()
 
-    def _take_history(self) -> None:
+    def take_history(self) -> None:
         """The opening finished: the controller stores from now on; start-up notices are shown."""
         worker, self._history_worker = self._history_worker, None
         if worker is None or worker.state != WorkerState.SUCCESS or worker.result is None:
             return
         store, warning = worker.result
-        with self._controller_lock:
-            self._store = store
-            if self._controller is not None:
-                self._controller.store = store
+        self.chat.store = store
         if not self._exit:
             self.start_history()
             self.history_turn_finished()  # the sidebar, if already shown, lists what is stored
@@ -315,148 +327,27 @@ class HolySheepApp(HistoryApp):
 
     def close_history(self) -> None:
         """After the app has ended: close the store (one whose opening finished meanwhile too)."""
-        self._take_history()
-        if self._store is not None:
-            self._store.close()
-
-    @property
-    def view(self) -> ConversationView:
-        return self.query_one(ConversationView)
-
-    def _redraw_status(self) -> None:
-        self.query_one(StatusBar).redraw()
-
-    # ---- a turn --------------------------------------------------------------------------
-    @on(PromptSubmitted)
-    async def _prompt_submitted(self, message: PromptSubmitted) -> None:
-        await self.send_prompt(message.text)
-
-    async def send_prompt(self, text: str, *, over_budget_ok: bool = False) -> None:
-        if self._turn is not None:
-            self.notify("An answer is still streaming; Esc stops it.", severity="warning")
-            return
-        if self.budget.over and not over_budget_ok:
-            ask_before_sending(self, self.budget, text, lambda: self.send_prompt(text, over_budget_ok=True))
-            return
-        self._after_first_frame()  # a prompt sent before the first frame was drawn
-        self._finish_warm_up()
-        if self._history_worker is not None:  # wait until the history is open, so this turn is stored
-            with contextlib.suppress(WorkerFailed, WorkerCancelled):
-                await self._history_worker.wait()
-            self._take_history()
-        prompt = self.query_one(PromptInput)
-        prompt.remember(text)
-        prompt.clear()
-        model = self.model
-        answer = await self.view.add_turn(text, model)
-        self._turn = _Running(self.conversation, len(self.conversation.turns), text, model, answer)
-        self.live.start(model, self.prices.lookup(model))
-        self.recent = [model, *[m for m in self.recent if m != model]][:5]
-        self._redraw_status()
-        self._worker = self._run_turn(self.conversation, text, model, answer)
-
-    @work(exclusive=True, group="turn", exit_on_error=False)
-    async def _run_turn(
-        self, conversation: Conversation, prompt: str, model: str, answer: AnswerView
-    ) -> Turn:
-        def on_events(events: Sequence[StreamEvent]) -> None:
-            self.post_message(TurnEvents(events, answer))
-
-        turn = await self.controller.run_turn(conversation, prompt, model=model, on_events=on_events)
-        self.post_message(TurnFinished(turn))
-        return turn
-
-    @on(TurnEvents)
-    def _turn_events(self, message: TurnEvents) -> None:
-        if message.answer.is_attached:
-            message.answer.apply_all(message.events)
-        if self._turn is not None and self._turn.answer is message.answer:
-            apply = self.live.apply
-            for event in message.events:
-                apply(event)
-
-    @on(TurnFinished)
-    def _turn_finished(self, message: TurnFinished) -> None:
-        if self._turn is not None and message.turn in self._turn.conversation.turns:
-            self._finish(message.turn)
-
-    def _finish(self, turn: Turn) -> None:
-        running, self._turn = self._turn, None
-        phase = {"complete": "idle", "stopped": "stopped"}.get(turn.status, "error")
-        self.live.finish(phase, turn.cost)  # type: ignore[arg-type]
-        self.query_one(StatusBar).add_spend(turn.cost)
-        if running is not None and running.answer.is_attached:
-            live = self.live
-            running.answer.finish(turn, self.money, live.ttft(), live.elapsed(), live.tokens_per_second())
-        self._redraw_status()
-        self.history_turn_finished()
+        self.take_history()
+        if self.chat.store is not None:
+            self.chat.store.close()
 
     @on(Worker.StateChanged)
     def _worker_state(self, event: Worker.StateChanged) -> None:
         """The one place worker endings and failures arrive; nothing escapes as a traceback."""
         worker, state = event.worker, event.state
         if worker is self._history_worker and worker.is_finished:
-            self._take_history()
+            self.take_history()
         if state == WorkerState.ERROR:
             error = worker.error
             text = (
                 error.user_text() if isinstance(error, HolySheepError) else f"{type(error).__name__}: {error}"
             )
-            self.notify(text, title="Internal error" if worker.group == "turn" else "Error", severity="error")
-        if worker.group != "turn" or worker is not self._worker or self._turn is None:
-            return
-        running = self._turn
-        if state == WorkerState.CANCELLED:
-            turns = running.conversation.turns
-            turn = (
-                turns[-1]
-                if len(turns) > running.turns_before
-                else Turn(running.prompt, running.model, Answer(running.model), status="stopped")
-            )
-            turn.status = "stopped"
-            self._finish(turn)
-        elif state == WorkerState.ERROR:
-            failed = Turn(running.prompt, running.model, Answer(running.model), status="error")
-            failed.error = HolySheepError(f"Internal error: {worker.error}", hint="Please report it.")
-            self._finish(failed)
+            title = "Internal error" if worker.group == TURN_GROUP else "Error"
+            self.notify(text, title=title, severity="error")
+        if worker.group == TURN_GROUP:
+            self.turn_worker_ended(worker, state)
 
     # ---- actions -------------------------------------------------------------------------
-    def action_stop(self) -> None:
-        if self._turn is not None and self._worker is not None:
-            self._worker.cancel()
-
-    async def action_new_conversation(self) -> None:
-        self.action_stop()
-        self._turn = None
-        self.conversation = Conversation(self.session.profile_name, self.model)
-        self.live.reset_totals()
-        await self.view.clear()
-        self._redraw_status()
-        self.query_one(PromptInput).focus()
-
-    async def _take_last_turn(self) -> Turn | None:
-        if self._turn is not None:
-            self.notify("Wait for the answer or stop it with Esc first.", severity="warning")
-            return None
-        if not self.conversation.turns:
-            self.notify("There is no earlier prompt in this conversation.")
-            return None
-        turn = self.controller.drop_last_turn(self.conversation)
-        await self.view.drop_last_turn()
-        return turn
-
-    async def action_regenerate(self) -> None:
-        turn = await self._take_last_turn()
-        if turn is not None:
-            await self.send_prompt(turn.prompt)
-
-    async def action_edit_last(self) -> None:
-        turn = await self._take_last_turn()
-        if turn is not None:
-            prompt = self.query_one(PromptInput)
-            prompt.set_prompt(turn.prompt)
-            prompt.focus()
-
     def _last_answer(self) -> str:
         turns = self.conversation.turns
         return turns[-1].answer.content if turns else ""
@@ -515,68 +406,13 @@ class HolySheepApp(HistoryApp):
     def action_help(self) -> None:
         from holysheep_tui.tui.screens.dialogs import HelpScreen
 
-        keys = [(_key_label(k), d) for k, _, d in KEYS] + PROMPT_KEYS
-        self.push_screen(HelpScreen(keys))
+        self.push_screen(HelpScreen(help_rows()))
 
     def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
         for keys, action, desc in KEYS:
             if action != "change_theme":
-                yield SystemCommand(desc, f"Key: {_key_label(keys)}", lambda a=action: self.run_action(a))
-
-    # ---- models --------------------------------------------------------------------------
-    @work(group="models", exit_on_error=False)
-    async def _load_models(self) -> None:
-        try:
-            controller = await asyncio.to_thread(lambda: self.controller)  # keys stay answered meanwhile
-            models = await controller.client.list_models()
-        except RelayError as exc:
-            self.post_message(ModelsLoaded([], {}, error=exc.message))
-            return
-        windows = {m.id: m.context_window for m in models if m.context_window}
-        self.post_message(ModelsLoaded([m.id for m in models], windows))
-
-    @on(ModelsLoaded)
-    def _models_loaded(self, message: ModelsLoaded) -> None:
-        self.relay_models, self.model_windows = message.ids, message.windows
-        if message.error:
-            self.notify(f"Could not list the relay's models: {message.error}", severity="warning")
-
-    def model_ids(self) -> list[str]:
-        return [row.id for row in self._rows()]
-
-    def _rows(self) -> list[ModelRow]:
-        from holysheep_tui.tui.screens.model_picker import build_rows
-
-        ids = self.relay_models or [self.model]
-        return build_rows(
-            ids, self.prices, windows=self.model_windows, favourites=self.favourites, recent=self.recent
-        )
-
-    def action_pick_model(self) -> None:
-        from holysheep_tui.tui.screens.model_picker import ModelPicker
-
-        self.push_screen(ModelPicker(self._rows(), self.model), self.choose_model)
-
-    async def choose_model(self, model: str | None) -> None:
-        """Switch the model for the next message; the whole conversation goes to it."""
-        if not model or model == self.model:
-            return
-        old, self.model = self.model, model
-        self.conversation.model = model
-        self.live.model = model
-        self._redraw_status()
-        if self.conversation.turns:
-            await self.view.add_marker(
-                f"Model changed: {old} → {model} (the whole conversation goes to {model})"
-            )
-        price = self.prices.lookup(model)
-        window = self.model_windows.get(model) or (price.context_window if price else None)
-        size = sum(estimate_tokens(m.content) for m in self.conversation.messages_for(""))
-        if window is not None and size > window:
-            text = f"⚠ This conversation (~{size:,} tokens) is larger than {model}'s context window ({window:,}). Start a new conversation (Ctrl+N) or pick a larger model."
-            await self.view.add_marker(text, warning=True)
-            self.notify(text, severity="warning")
+                yield SystemCommand(desc, f"Key: {key_label(keys)}", lambda a=action: self.run_action(a))
 
     # ---- theme ---------------------------------------------------------------------------
     def _remember_theme(self, theme: object) -> None:
@@ -593,8 +429,7 @@ class HolySheepApp(HistoryApp):
 
     async def on_unmount(self) -> None:
         remove_exit_signals(getattr(self, "_exit_signals", []))
-        if self._controller is not None:
-            await self._controller.client.aclose()
+        await self.chat.aclose()
 
 
 def run_app(args: argparse.Namespace, session: Session | None = None) -> int:

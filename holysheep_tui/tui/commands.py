@@ -3,30 +3,38 @@
 from __future__ import annotations
 
 from functools import partial
-from typing import TYPE_CHECKING, cast
+from typing import Protocol, cast
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
-if TYPE_CHECKING:
-    from holysheep_tui.tui.app import HolySheepApp
+
+class ModelChooser(Protocol):
+    """What the model commands need of the app."""
+
+    def model_ids(self) -> list[str]: ...
+
+    async def choose_model(self, model: str | None) -> None: ...
 
 
 class ModelCommands(Provider):
     """Switch the model for the next message."""
 
+    @property
+    def _chooser(self) -> ModelChooser:
+        return cast(ModelChooser, self.app)
+
     def _entries(self) -> list[tuple[str, str]]:
-        app = cast("HolySheepApp", self.app)
-        return [(f"Model: {model}", model) for model in app.model_ids()]
+        return [(f"Model: {model}", model) for model in self._chooser.model_ids()]
 
     async def discover(self) -> Hits:
-        app = cast("HolySheepApp", self.app)
+        chooser = self._chooser
         for title, model in self._entries()[:5]:
             yield DiscoveryHit(
-                title, partial(app.choose_model, model), help="Use this model for the next message"
+                title, partial(chooser.choose_model, model), help="Use this model for the next message"
             )
 
     async def search(self, query: str) -> Hits:
-        app = cast("HolySheepApp", self.app)
+        chooser = self._chooser
         matcher = self.matcher(query)
         for title, model in self._entries():
             score = matcher.match(title)
@@ -34,7 +42,7 @@ class ModelCommands(Provider):
                 yield Hit(
                     score,
                     matcher.highlight(title),
-                    partial(app.choose_model, model),
+                    partial(chooser.choose_model, model),
                     text=title,
                     help="Use this model for the next message",
                 )

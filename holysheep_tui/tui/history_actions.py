@@ -11,14 +11,13 @@ from typing import TYPE_CHECKING, Any
 from textual import on
 from textual.app import App
 
-from holysheep_tui.chat.controller import Conversation, ConversationController
+from holysheep_tui.chat.chat_session import ChatSession
 from holysheep_tui.economics.money import CurrencyView
 from holysheep_tui.errors import HolySheepError
 from holysheep_tui.tui.messages import ConversationDeleted, ExportConversation, OpenConversation
 from holysheep_tui.tui.widgets.conversation import ConversationView
 from holysheep_tui.tui.widgets.prompt import PromptInput
 from holysheep_tui.tui.widgets.sidebar import HistorySidebar
-from holysheep_tui.tui.widgets.status_bar import LiveState, StatusBar
 
 if TYPE_CHECKING:  # export, search and the loader load on first use: start-up stays short
     from holysheep_tui.store import Conversation as StoredConversation
@@ -29,15 +28,11 @@ HISTORY_OFF = "History is off for this session, so there is nothing stored to {w
 
 
 class HistoryApp(App[None]):
-    # Set by the subclass.
-    controller: ConversationController
-    conversation: Conversation
-    model: str
+    # Provided by the subclass.
+    chat: ChatSession
     money: CurrencyView
-    live: LiveState
+    revision: int
     _turn: Any
-    _store: HistoryStore | None
-    """The store the controller writes to (the controller itself may not exist yet)."""
     history_store: HistoryStore | None = None
     """The store as opened; kept for reading even after a write failure made the controller drop it."""
     export_dir: Path | None = None
@@ -51,7 +46,7 @@ class HistoryApp(App[None]):
         """At mount: show start-up notices (a corrupt database moved aside, interrupted answers)."""
         from holysheep_tui.chat.resume import startup_notices
 
-        store = self.history_store = self._store
+        store = self.history_store = self.chat.store
         self.sidebar.store = store
         if store is not None:
             for severity, text in startup_notices(store):
@@ -61,7 +56,7 @@ class HistoryApp(App[None]):
         holder = self.query_one("#sidebar")
         holder.toggle_class("-visible")
         if holder.has_class("-visible"):
-            self.sidebar.current_id = self.conversation.id
+            self.sidebar.current_id = self.chat.conversation.id
             self.sidebar.reload()
             self.sidebar.focus_list()
         else:
@@ -70,7 +65,7 @@ class HistoryApp(App[None]):
     def history_turn_finished(self) -> None:
         """A turn ended: its conversation is stored now, so the visible list is read again."""
         if self.query_one("#sidebar").has_class("-visible"):
-            self.sidebar.current_id = self.conversation.id
+            self.sidebar.current_id = self.chat.conversation.id
             self.sidebar.reload()
 
     # ---- opening ---------------------------------------------------------------------------
@@ -87,18 +82,16 @@ class HistoryApp(App[None]):
             self.notify(HISTORY_OFF.format(what="open"), severity="warning")
             return
         try:
-            opened = open_stored(store, conv_id, self.model)
+            opened = open_stored(store, conv_id, self.chat.model)
         except HolySheepError as exc:
             self.notify(exc.user_text(), title="Cannot open the conversation", severity="error")
             return
         if self._turn is not None:
             await self.run_action("stop")
             self._turn = None
-        self.conversation = opened.conversation
         stored = opened.pager.conversation
-        self.live.reset_totals()
-        self.live.total_usd, self.live.total_estimated = stored.cost_usd, stored.cost_estimated
-        self.query_one(StatusBar).redraw()
+        self.chat.continue_conversation(opened.conversation, stored.cost_usd, stored.cost_estimated)
+        self.revision += 1
         await self.query_one(ConversationView).show_stored(opened.pager, self.money, message_id=message_id)
         self.sidebar.mark_current(conv_id)
         if message_id is None:
@@ -108,7 +101,7 @@ class HistoryApp(App[None]):
 
     @on(ConversationDeleted)
     async def _deleted(self, message: ConversationDeleted) -> None:
-        if self.conversation.id == message.conv_id:
+        if self.chat.conversation.id == message.conv_id:
             await self.run_action("new_conversation")
 
     # ---- search ----------------------------------------------------------------------------
@@ -129,10 +122,10 @@ class HistoryApp(App[None]):
     def action_export_conversation(self) -> None:
         if self.history_store is None:
             self.notify(HISTORY_OFF.format(what="export"), severity="warning")
-        elif self.conversation.id is None:
+        elif self.chat.conversation.id is None:
             self.notify("Nothing to export yet: this conversation has no stored messages.")
         else:
-            self.export_stored(self.conversation.id)
+            self.export_stored(self.chat.conversation.id)
 
     @on(ExportConversation)
     def _export_requested(self, message: ExportConversation) -> None:

@@ -20,18 +20,11 @@ from textual.app import App
 
 from holysheep_tui import locations
 from holysheep_tui.errors import HolySheepError, KeyMissingError, KeyringError, StorageError
-from holysheep_tui.startup import (
-    FirstFrame,
-    cache_key,
-    forget_first_frame,
-    launch_flags,
-    remember_first_frame,
-)
+from holysheep_tui.startup import FirstFrame, cache_key, launch_flags, remember_first_frame
 
 if TYPE_CHECKING:
     from holysheep_tui.chat.session import Session
     from holysheep_tui.store import HistoryStore
-    from holysheep_tui.tui.app import HolySheepApp
 
 EXIT_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
 TURN_GROUP = "turn"
@@ -131,65 +124,3 @@ def open_app_session(args: argparse.Namespace) -> tuple[Session, HolySheepError 
         session, problem = keyless_session(args, exc, config=config), exc
     remember_first_frame(key, FirstFrame.of(session))
     return session, problem
-
-
-def load_session_later(app: HolySheepApp) -> None:
-    """After the first frame: the full load in a thread; the app adopts its result on its own loop."""
-
-    async def load() -> None:
-        pending = app.pending_session
-        if pending is None:
-            return
-        try:
-            result: tuple[Session, HolySheepError | None] | BaseException = await asyncio.to_thread(pending.result)
-        except Exception as exc:  # the app exits and the front end reports it
-            result = exc
-        adopt_session(app, result)
-
-    app.run_worker(load(), group="session", exit_on_error=False)
-
-
-def adopt_session(app: HolySheepApp, result: tuple[Session, HolySheepError | None] | BaseException) -> None:
-    """Swap in the loaded session; a config that failed after all ends the app with its error."""
-    if app.pending_session is None:
-        return
-    app.pending_session = None
-    if isinstance(result, BaseException):
-        forget_first_frame()
-        app.startup_error = result
-        app.exit(return_code=result.exit_code if isinstance(result, HolySheepError) else 1)
-        return
-    session, problem = result
-    app.session = session
-    adopt_first_frame(app, FirstFrame.of(session))
-    if problem is not None:
-        from holysheep_tui.tui.screens.first_run import open_first_run
-
-        app.first_run = problem
-        open_first_run(app, problem)
-    else:
-        app._load_models()
-
-
-def adopt_first_frame(app: HolySheepApp, frame: FirstFrame) -> None:
-    """The loaded config says otherwise than the cache (edited meanwhile): show what it says."""
-    from holysheep_tui.tui.widgets.sidebar import HistorySidebar
-    from holysheep_tui.tui.widgets.status_bar import StatusBar
-
-    old, app.first_frame = app.first_frame, frame
-    app.budget.profile = app.session.profile
-    if frame == old:
-        return
-    app.prices, app.money = frame.price_book(), frame.currency_view()
-    app.favourites = list(frame.favourite_models)
-    if app.model == old.model and not app.conversation.turns:
-        app.model = app.conversation.model = app.live.model = frame.model
-    app.conversation.profile = frame.profile_name
-    app.budget.profile_name = frame.profile_name
-    app.sub_title = frame.sub_title
-    if frame.theme != old.theme and frame.theme in app.available_themes:
-        app.theme = frame.theme
-    app.query_one(HistorySidebar).money = app.money
-    bar = app.query_one(StatusBar)
-    bar.money, bar.endpoint, bar.demo = app.money, "demo" if frame.demo else frame.profile_name, frame.demo
-    bar.redraw()

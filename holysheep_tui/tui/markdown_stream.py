@@ -1,84 +1,34 @@
 """A widget that shows one streamed assistant answer as Markdown at a flat cost per token.
 
-The source is cut into top-level blocks as it arrives (``BlockSplitter``). A finished block is
-rendered once to a cached list of Strips at the current width and never again until the width or
-the theme changes; only the open (last) block is re-rendered, at most ``MAX_FPS`` times a second
-and less often when it is slow to render. The widget is a Line API widget: ``render_line`` hands
-out cached strips, so painting costs what is on screen, not what was streamed.
+The layout (``MarkdownLayout``) cuts the source into top-level blocks as it arrives and renders a
+finished block once to cached Strips at the current width, never again until the width or the theme
+changes. The widget re-renders only the open (last) block, at most ``MAX_FPS`` times a second and
+less often when it is slow to render. It is a Line API widget: ``render_line`` hands out cached
+strips, so painting costs what is on screen, not what was streamed.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from time import monotonic
 from typing import ClassVar
 
-from rich.style import Style
 from textual.geometry import Region, Size
-from textual.highlight import ANSIDarkHighlightTheme, ANSILightHighlightTheme, HighlightTheme
 from textual.strip import Strip
-from textual.style import Style as VisualStyle
 from textual.timer import Timer
 from textual.widget import Widget
 
-from holysheep_tui.tui.markdown_blocks import BlockSplitter
-from holysheep_tui.tui.markdown_render import BlockRenderer, RenderTheme
+from holysheep_tui.tui.markdown_layout import MarkdownLayout
+from holysheep_tui.tui.markdown_theme import MARKDOWN_COMPONENT_CLASSES, markdown_css, resolve_theme
 
 __all__ = ["StreamingMarkdown"]
-
-# Component class -> the Rich markdown theme entries it styles.
-_COMPONENTS: dict[str, tuple[str, ...]] = {
-    "streaming-markdown--h1": ("markdown.h1",),
-    "streaming-markdown--h2": ("markdown.h2",),
-    "streaming-markdown--h3": ("markdown.h3",),
-    "streaming-markdown--h4": ("markdown.h4",),
-    "streaming-markdown--h5": ("markdown.h5",),
-    "streaming-markdown--h6": ("markdown.h6",),
-    "streaming-markdown--code-inline": ("markdown.code",),
-    "streaming-markdown--code-label": ("markdown.code_label",),
-    "streaming-markdown--link": ("markdown.link", "markdown.link_url"),
-    "streaming-markdown--block-quote": ("markdown.block_quote",),
-    "streaming-markdown--bullet": ("markdown.item.bullet", "markdown.item.number"),
-    "streaming-markdown--table-border": ("markdown.table.border",),
-    "streaming-markdown--table-header": ("markdown.table.header",),
-    "streaming-markdown--rule": ("markdown.hr",),
-}
-_CODE_BLOCK = "streaming-markdown--code-block"
-
-
-@dataclass
-class _Block:
-    source: str
-    strips: list[Strip] | None = None
-    renders: int = 0
 
 
 class StreamingMarkdown(Widget):
     """One assistant answer: ``append`` deltas, then ``finish``; or ``set_markdown`` a stored one."""
 
-    DEFAULT_CSS = """
-    StreamingMarkdown {
-        width: 1fr;
-        height: auto;
-        & > .streaming-markdown--h1 { color: $text-primary; text-style: bold; }
-        & > .streaming-markdown--h2 { color: $text-primary; text-style: bold underline; }
-        & > .streaming-markdown--h3 { color: $text-primary; text-style: bold; }
-        & > .streaming-markdown--h4 { text-style: bold; }
-        & > .streaming-markdown--h5 { text-style: bold; color: $text-muted; }
-        & > .streaming-markdown--h6 { text-style: italic; color: $text-muted; }
-        & > .streaming-markdown--code-inline { color: $text-accent; background: $boost; }
-        & > .streaming-markdown--code-block { color: $text; background: $surface-darken-1; }
-        & > .streaming-markdown--code-label { color: $text-muted; background: $panel; text-style: bold; }
-        & > .streaming-markdown--link { color: $text-primary; text-style: underline; }
-        & > .streaming-markdown--block-quote { color: $text-secondary; }
-        & > .streaming-markdown--bullet { color: $text-accent; text-style: bold; }
-        & > .streaming-markdown--table-border { color: $text-muted; }
-        & > .streaming-markdown--table-header { color: $text-primary; text-style: bold; }
-        & > .streaming-markdown--rule { color: $text-muted; }
-    }
-    """
+    DEFAULT_CSS = markdown_css("StreamingMarkdown")
 
-    COMPONENT_CLASSES: ClassVar[set[str]] = {*_COMPONENTS, _CODE_BLOCK}
+    COMPONENT_CLASSES: ClassVar[set[str]] = set(MARKDOWN_COMPONENT_CLASSES)
 
     MAX_FPS: ClassVar[float] = 10.0
     """Upper bound on re-renders of the open block per second."""
@@ -100,61 +50,49 @@ class StreamingMarkdown(Widget):
         classes: str | None = None,
     ) -> None:
         super().__init__(name=name, id=id, classes=classes)
-        self._splitter = BlockSplitter()
-        self._raw: list[str] = []
-        self._text: str | None = ""
-        self._blocks: list[_Block] = []
-        self._renderer: BlockRenderer | None = None
+        self._layout = MarkdownLayout(markdown)
         self._style_check = True
-        self._width = 0
-        self._lines: list[Strip] = []  # strips of the first _laid_out finished blocks, with gaps
-        self._laid_out = 0
-        self._open: list[Strip] = []
-        self._open_version = -1
-        self._open_valid = False
         self._timer: Timer | None = None
         self._pending = False
         self._streaming = False
         self._laid_out_height = 0
         self._screen_height = 0
-        self._gap = Strip([])
         self._next_flush = 0.0
         # First line changed by a layout or paint since the last flush: Textual may have cached it.
         self._unflushed: int | None = None
-        self.blocks_rendered = 0
-        """How many times a finished block was rendered (once each, plus once per resize or theme)."""
-        self.open_renders = 0
-        """How many times the open block was rendered."""
-        if markdown:
-            self.set_markdown(markdown)
 
     # -- public API ----------------------------------------------------------------------
     @property
     def text(self) -> str:
         """The full Markdown source received so far, as given."""
-        if self._text is None:
-            self._text = "".join(self._raw)
-            self._raw = [self._text]
-        return self._text
+        return self._layout.text
 
     @property
     def block_render_counts(self) -> list[int]:
         """Render count of each finished block, in order."""
-        return [block.renders for block in self._blocks]
+        return self._layout.block_render_counts
+
+    @property
+    def blocks_rendered(self) -> int:
+        """How many times a finished block was rendered (once each, plus once per resize or theme)."""
+        return self._layout.blocks_rendered
+
+    @property
+    def open_renders(self) -> int:
+        """How many times the open block was rendered."""
+        return self._layout.open_renders
 
     def append(self, fragment: str) -> None:
         """Add a content delta. Cost: proportional to the fragment; drawing is coalesced."""
         if not fragment:
             return
-        self._raw.append(fragment)
-        self._text = None
+        self._layout.append(fragment)
         self._streaming = True
-        self._blocks.extend(_Block(source) for source in self._splitter.feed(fragment))
         self._schedule()
 
     def finish(self) -> None:
         """The answer is complete: finalise the open block and draw it now."""
-        self._blocks.extend(_Block(source) for source in self._splitter.finish())
+        self._layout.finish()
         self._cancel()
         self._streaming = False
         if self.is_mounted:
@@ -170,11 +108,7 @@ class StreamingMarkdown(Widget):
         """Show a complete answer at once (history); blocks render when first laid out."""
         self._cancel()
         self._streaming = False
-        self._splitter = BlockSplitter()
-        self._raw = [text]
-        self._text = text
-        self._blocks = [_Block(source) for source in self._splitter.feed(text) + self._splitter.finish()]
-        self._reset_layout()
+        self._layout.set_text(text)
         if self.is_mounted:
             self.refresh(layout=True)
 
@@ -201,10 +135,11 @@ class StreamingMarkdown(Widget):
         width = self.size.width
         if not width:  # not laid out yet, or hidden: the next layout renders what is needed
             return
+        layout = self._layout
         old_height = self._laid_out_height
-        start = len(self._lines)
+        start = len(layout.lines)
         old_tail = self._tail(start)
-        reset = self._renderer is None or width != self._width or self._style_check
+        reset = self._style_check or layout.theme is None or width != layout.width
         started = monotonic()
         self._sync(width, render_open=True)
         cost = monotonic() - started
@@ -212,7 +147,7 @@ class StreamingMarkdown(Widget):
         # A change of height re-lays out and repaints the whole screen: allow fewer of those.
         fps = self.MAX_FPS if height == old_height else self.MAX_LAYOUT_FPS
         self._next_flush = monotonic() + max(1.0 / fps, cost * self.COST_FACTOR)
-        if reset or start > len(self._lines):
+        if reset or start > len(layout.lines):
             first, last = 0, max(height, old_height)
         else:  # repaint only the lines that changed: usually the last one or two
             new_tail = self._tail(start)
@@ -230,14 +165,15 @@ class StreamingMarkdown(Widget):
 
     def _tail(self, start: int) -> list[Strip]:
         """The strips from line ``start`` on: newly laid out blocks, the gap and the open block."""
-        tail = self._lines[start:]
-        if self._lines and self._open:
-            tail.append(self._gap)
-        tail.extend(self._open)
+        layout = self._layout
+        tail = list(layout.lines[start:])
+        if layout.lines and layout.open_lines:
+            tail.append(layout.gap)
+        tail.extend(layout.open_lines)
         return tail
 
     def on_mount(self) -> None:
-        if self._splitter.version:
+        if self._layout.version:
             self._schedule()
 
     # -- rendering -----------------------------------------------------------------------
@@ -245,84 +181,20 @@ class StreamingMarkdown(Widget):
         super().notify_style_update()
         self._style_check = True
 
-    def _reset_layout(self) -> None:
-        self._lines = []
-        self._laid_out = 0
-        self._open = []
-        self._open_valid = False
-        self._open_version = -1
-        for block in self._blocks:
-            block.strips = None
-
-    def _resolve_theme(self) -> RenderTheme:
-        markdown: dict[str, Style] = {}
-        for component, names in _COMPONENTS.items():
-            style = self.get_visual_style(component).rich_style
-            for name in names:
-                markdown[name] = style
-        code_visual = self.get_visual_style(_CODE_BLOCK)
-        code = code_visual.rich_style
-        markdown["markdown.code_block"] = code
-        app = self.app
-        theme: type[HighlightTheme] = HighlightTheme
-        if app.native_ansi_color:
-            theme = ANSIDarkHighlightTheme if app.current_theme.dark else ANSILightHighlightTheme
-        syntax = {}
-        for token, definition in theme.STYLES.items():
-            try:
-                syntax[token] = (code_visual + VisualStyle.parse(definition)).rich_style
-            except Exception:  # an unparsable theme entry falls back to plain code text
-                syntax[token] = code
-        return RenderTheme(base=self.visual_style.rich_style, markdown=markdown, code=code, syntax=syntax)
-
-    def _render_block(self, source: str, width: int) -> list[Strip]:
-        assert self._renderer is not None
-        return self._renderer.render(source, width)
-
     def _sync(self, width: int, *, render_open: bool) -> None:
-        """Bring the cached strips up to date for ``width``; finished blocks render only if new."""
+        """Bring the layout up to date for ``width``; finished blocks render only if new."""
         if width <= 0:
             return
         if self._style_check:
             self._style_check = False
-            theme = self._resolve_theme()
-            if self._renderer is None or theme != self._renderer.theme:
-                self._renderer = BlockRenderer(theme)
-                self._reset_layout()
-        if width != self._width:
-            self._width = width
-            self._reset_layout()
-        if self._renderer is None:
-            return
-        gap = self._gap = Strip.blank(width, self._renderer.theme.base)
-        first_new = len(self._lines)
-        laid_out = self._laid_out
-        for block in self._blocks[self._laid_out :]:
-            if block.strips is None:
-                block.strips = self._render_block(block.source, width)
-                block.renders += 1
-                self.blocks_rendered += 1
-            if block.strips:
-                if self._lines:
-                    self._lines.append(gap)
-                self._lines.extend(block.strips)
-            self._laid_out += 1
-        version = self._splitter.version
-        if self._open_version != version and (render_open or not self._open_valid):
-            source = self._splitter.open_source()
-            self._open = self._render_block(source, width) if source.strip() else []
-            self._open_version = version
-            self._open_valid = True
-            if source.strip():
-                self.open_renders += 1
-        elif laid_out == self._laid_out:
-            return
-        if not render_open:  # a layout or paint changed lines that no refresh has marked dirty
+            self._layout.set_theme(resolve_theme(self))
+        first_new = self._layout.lay_out(width, render_open=render_open)
+        if first_new is not None and not render_open:
+            # a layout or paint changed lines that no refresh has marked dirty
             self._unflushed = first_new if self._unflushed is None else min(self._unflushed, first_new)
 
     def _height(self) -> int:
-        gap = 1 if self._lines and self._open else 0
-        height = len(self._lines) + gap + len(self._open)
+        height = self._layout.height
         if self._streaming:
             # Whole steps while streaming: each change of height re-lays out and repaints the screen.
             # From the text alone, so what is shown never depends on when frames happened to fall.
@@ -342,12 +214,5 @@ class StreamingMarkdown(Widget):
     def render_line(self, y: int) -> Strip:
         width = self.size.width
         self._sync(width, render_open=False)
-        lines = self._lines
-        if y < len(lines):
-            return lines[y]
-        y -= len(lines)
-        if lines and self._open:
-            y -= 1
-        if 0 <= y < len(self._open):
-            return self._open[y]
-        return Strip.blank(width, self.visual_style.rich_style)
+        line = self._layout.line(y)
+        return Strip.blank(width, self.visual_style.rich_style) if line is None else line

@@ -11,6 +11,8 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
 
     from holysheep_tui.chat.controller import Turn
+    from holysheep_tui.chat.session import Session
+    from holysheep_tui.errors import HolySheepError
     from holysheep_tui.relay.wire import StreamEvent
     from holysheep_tui.tui.widgets.answer import AnswerView
 
@@ -71,3 +73,19 @@ class ConversationDeleted(Message):
     """A stored conversation was deleted from the sidebar."""
 
     conv_id: str
+
+
+@dataclass
+class SessionReady(Message):
+    """A session to switch to: the full load after the first frame, a key entered on the first-run
+    screen, or the demo. ``problem``: there is no key, and why (the first-run screen asks for one)."""
+
+    session: Session
+    problem: HolySheepError | None = None
+
+
+@dataclass
+class SessionFailed(Message):
+    """The session opened after the first frame failed after all (a config edited meanwhile): the app ends."""
+
+    error: BaseException

@@ -14,25 +14,20 @@ from textual.widgets import Input, OptionList, Static
 from textual.widgets.option_list import Option
 
 from holysheep_tui.chat.resume import export_path
-from holysheep_tui.transcripts.export import FORMATS, ExportFormat
-
-DESCRIPTIONS: dict[ExportFormat, str] = {
-    "md": "Markdown — front matter, headed messages, reasoning folded",
-    "json": "JSON — everything, re-importable with `holysheep import`",
-    "html": "HTML — one self-contained page, readable offline",
-    "txt": "Plain text",
-    "openai": "OpenAI messages array — for reuse in scripts",
-}
+from holysheep_tui.transcripts.export import EXPORTERS, FORMATS
 
 
 @dataclass(frozen=True)
 class ExportChoice:
-    fmt: ExportFormat
+    fmt: str
+    """A name from the exporter table."""
     path: Path
 
 
 class ExportScreen(ModalScreen[ExportChoice | None]):
-    """↑/↓ choose the format (the file name follows it until edited), Enter writes, Esc cancels."""
+    """↑/↓ choose the format (the file name follows it until edited), Enter writes, Esc cancels.
+
+    The formats are the exporter table's entries, in its order."""
 
     BINDINGS = [
         Binding("escape", "dismiss(None)", "Cancel"),
@@ -40,18 +35,18 @@ class ExportScreen(ModalScreen[ExportChoice | None]):
         Binding("down", "move(1)", "Next format", show=False),
     ]
 
-    def __init__(self, title: str, directory: Path, fmt: ExportFormat = "md") -> None:
+    def __init__(self, title: str, directory: Path, fmt: str = FORMATS[0]) -> None:
         super().__init__(classes="modal")
         self.conv_title = title
         self.directory = directory
-        self.fmt: ExportFormat = fmt
+        self.fmt = fmt
         self._suggested = str(export_path(directory, title, fmt))
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog", id="export"):
             yield Static(f"Export “{self.conv_title}”", classes="dialog-title", markup=False)
             yield OptionList(
-                *[Option(f"{f:<7} {DESCRIPTIONS[f]}", id=f) for f in FORMATS], id="export-formats"
+                *[Option(f"{e.name:<7} {e.description}", id=e.name) for e in EXPORTERS], id="export-formats"
             )
             yield Input(self._suggested, id="export-path")
             yield Static(

@@ -11,8 +11,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from dataclasses import dataclass, field, replace
 
 from textual import on, work
 from textual.app import ComposeResult
@@ -21,16 +20,11 @@ from textual.content import Content
 from textual.screen import Screen
 from textual.widgets import Button, Input, Static
 
-from holysheep_tui.chat.controller import Conversation
 from holysheep_tui.chat.session import Session, open_session
 from holysheep_tui.config import Config, Profile, load_config, resolve_profile
 from holysheep_tui.errors import AuthError, HolySheepError, KeyMissingError
 from holysheep_tui.relay.client import RelayClient
-from holysheep_tui.secrets.keys import Secret, mask, store_key
-from holysheep_tui.tui.widgets.status_bar import StatusBar
-
-if TYPE_CHECKING:
-    from holysheep_tui.tui.app import HolySheepApp
+from holysheep_tui.secrets import Secret, mask, store_key
 
 KEYS_PAGE = "https://www.holysheep.ai/register"
 
@@ -201,48 +195,14 @@ class FirstRunScreen(Screen[FirstRunChoice]):
         self.dismiss(DemoChosen())
 
 
-# ---- the app after the choice ---------------------------------------------------------------------
+# ---- what the choice opens --------------------------------------------------------------------------
 
 
-def open_first_run(app: HolySheepApp, problem: HolySheepError) -> None:
-    """Cover the chat with the first-run screen; the app carries on with the key or the demo."""
-
-    async def chosen(choice: FirstRunChoice | None) -> None:
-        if isinstance(choice, KeyEntered):
-            await use_key(app, choice)
-        elif isinstance(choice, DemoChosen):
-            await use_demo(app)
-
-    app.push_screen(FirstRunScreen(app.session.profile_name, app.session.profile, problem), chosen)
-
-
-async def _swap_client(app: HolySheepApp) -> None:
-    old, app.controller.client = app.controller.client, app.session.client()
-    await old.aclose()
-    app._load_models()
-
-
-async def use_key(app: HolySheepApp, choice: KeyEntered) -> None:
-    session = app.session
-    session.api_key, session.key_source = choice.key.get_secret_value(), choice.source
-    await _swap_client(app)
-    where = "saved in the keyring" if choice.saved else "for this session only"
-    app.notify(f"Using the key {mask(choice.key.get_secret_value())} ({where}).", title="Key ready")
-
-
-async def use_demo(app: HolySheepApp) -> None:
-    """Switch the app to the built-in simulator: no key, no network, no metrics, no budget."""
-    demo = open_session(demo=True, config=app.session.config)
-    app.session = demo
-    controller = app.controller
-    controller.profile_name, controller.metrics = demo.profile_name, None
-    app.budget.log = None
-    app.budget.status = None
-    app.model = demo.profile.model
-    app.conversation = Conversation(demo.profile_name, app.model)
-    app.live.model = app.model
-    bar = app.query_one(StatusBar)
-    bar.endpoint, bar.demo = "demo", True
-    app.sub_title = "DEMO · built-in relay simulator · no key, no network"
-    await _swap_client(app)
-    bar.redraw()
+def chosen_session(choice: FirstRunChoice, session: Session) -> tuple[Session, str | None]:
+    """The session a first-run choice switches to (the app applies it as any other), and what to say."""
+    if isinstance(choice, KeyEntered):
+        secret = choice.key.get_secret_value()
+        where = "saved in the keyring" if choice.saved else "for this session only"
+        keyed = replace(session, api_key=secret, key_source=choice.source)
+        return keyed, f"Using the key {mask(secret)} ({where})."
+    return open_session(demo=True, config=session.config), None

@@ -13,11 +13,12 @@ from textual.containers import Vertical
 from textual.content import Content
 from textual.geometry import Size
 from textual.strip import Strip
+from textual.widget import Widget
 from textual.widgets import Collapsible, Static
 
 from holysheep_tui.chat.controller import Turn
+from holysheep_tui.chat.live import AnswerFigures
 from holysheep_tui.economics.money import CurrencyView
-from holysheep_tui.economics.prices import Cost
 from holysheep_tui.errors import HolySheepError, RateLimitError
 from holysheep_tui.relay.wire import (
     ContentDelta,
@@ -30,9 +31,9 @@ from holysheep_tui.relay.wire import (
 )
 from holysheep_tui.store import Message
 from holysheep_tui.textsafety import show_control
-from holysheep_tui.tui.markdown_blocks import BlockSplitter
-from holysheep_tui.tui.markdown_render import BlockRenderer
+from holysheep_tui.tui.markdown_layout import MarkdownLayout
 from holysheep_tui.tui.markdown_stream import StreamingMarkdown
+from holysheep_tui.tui.markdown_theme import MARKDOWN_COMPONENT_CLASSES, markdown_css, resolve_theme
 
 RETRY_KEY = "Ctrl+R"
 _FENCE = re.compile(
@@ -152,9 +153,7 @@ class AnswerView(Vertical):
             case _:
                 pass
 
-    def finish(
-        self, turn: Turn, money: CurrencyView, ttft: float | None, total: float | None, tps: float | None
-    ) -> None:
+    def finish(self, turn: Turn, money: CurrencyView) -> None:
         self.status = turn.status
         self.body.finish()
         self._reasoning.finish()
@@ -181,18 +180,10 @@ class AnswerView(Vertical):
         if turn.status != "complete":
             header += f" · {turn.status}"
         self.query_one(".answer-header", Static).update(header)
-        self.query_one(".answer-figures", Static).update(figures(turn, money, ttft, total, tps))
+        self.query_one(".answer-figures", Static).update(figures(AnswerFigures.of_turn(turn), money))
 
 
-class StoredAnswer(StreamingMarkdown):
-    """A finished answer from the history drawn by one Line API widget.
-
-    Model line, reasoning folded to one line (its Markdown rendered only while unfolded; click the
-    line or call ``toggle_reasoning``), the Markdown body, the notice and the figures. Live answers
-    use ``AnswerView``; a stored one costs one widget instead of ten.
-    """
-
-    DEFAULT_CSS = """
+_STORED_CSS = """
     StoredAnswer {
         & > .stored-answer--header { color: $text-secondary; text-style: bold; }
         & > .stored-answer--fold { color: $text-muted; }
@@ -201,10 +192,21 @@ class StoredAnswer(StreamingMarkdown):
         & > .stored-answer--error { color: $text-error; background: $error-muted; }
         & > .stored-answer--figures { color: $text-muted; }
     }
+"""
+
+
+class StoredAnswer(Widget):
+    """A finished answer from the history drawn by one Line API widget.
+
+    Model line, reasoning folded to one line (its Markdown rendered only while unfolded; click the
+    line or call ``toggle_reasoning``), the Markdown body, the notice and the figures. Live answers
+    use ``AnswerView``; a stored one costs one widget instead of ten.
     """
 
+    DEFAULT_CSS = markdown_css("StoredAnswer") + _STORED_CSS
+
     COMPONENT_CLASSES: ClassVar[set[str]] = {
-        *StreamingMarkdown.COMPONENT_CLASSES,
+        *MARKDOWN_COMPONENT_CLASSES,
         *(
             f"stored-answer--{name}"
             for name in ("header", "fold", "reasoning", "warning", "error", "figures")
@@ -212,7 +214,9 @@ class StoredAnswer(StreamingMarkdown):
     }
 
     def __init__(self, message: Message, money: CurrencyView, *, show_reasoning: bool = False) -> None:
-        super().__init__(message.content or None, classes=f"answer -{message.status}", id=f"msg-{message.id}")
+        super().__init__(classes=f"answer -{message.status}", id=f"msg-{message.id}")
+        self._body = MarkdownLayout(message.content)
+        self._style_check = True
         self.message = message
         self.model = message.model or "unknown model"
         self.status = message.status
@@ -226,6 +230,11 @@ class StoredAnswer(StreamingMarkdown):
         self._head: list[Strip] = []
         self._foot: list[Strip] = []
         self._fold_row = -1
+
+    @property
+    def text(self) -> str:
+        """The Markdown source of the answer."""
+        return self._body.text
 
     @property
     def reasoning(self) -> str:
@@ -242,11 +251,8 @@ class StoredAnswer(StreamingMarkdown):
         if self.reasoning and shown != self.reasoning_expanded:
             self.toggle_reasoning()
 
-    def on_mount(self) -> None:
-        """Nothing to stream: the first layout renders the blocks."""
-
     def on_unmount(self) -> None:
-        self._reset_layout()  # a page scrolled far away: its lines go, the source stays
+        self._body.clear()  # a page scrolled far away: its lines go, the source stays
         self._head, self._foot, self._frame_key = [], [], None
 
     def on_click(self, event: events.Click) -> None:
@@ -257,11 +263,17 @@ class StoredAnswer(StreamingMarkdown):
 
     def notify_style_update(self) -> None:
         super().notify_style_update()
+        self._style_check = True
         self._frame_key = None
 
-    def _flush(self) -> None:
-        self._pending = False
-        self.refresh(layout=True)
+    def _sync(self, width: int) -> None:
+        """Bring the body's lines up to date for ``width`` (its blocks render once per width and theme)."""
+        if width <= 0:
+            return
+        if self._style_check:
+            self._style_check = False
+            self._body.set_theme(resolve_theme(self))
+        self._body.lay_out(width)
 
     # -- the lines around the body ------------------------------------------------------
     def _text_lines(self, text: str, component: str, width: int, pad: int = 0) -> list[Strip]:
@@ -277,24 +289,18 @@ class StoredAnswer(StreamingMarkdown):
         return out
 
     def _render_reasoning(self, width: int) -> list[Strip]:
-        if self._renderer is None or width <= 2:
+        theme = self._body.theme
+        if theme is None or width <= 2:
             return []
-        theme = replace(
-            self._renderer.theme, base=self.get_visual_style("stored-answer--reasoning").rich_style
-        )
-        renderer = BlockRenderer(theme)
-        splitter = BlockSplitter()
-        indent, gap = Strip.blank(2, self.visual_style.rich_style), Strip.blank(width, theme.base)
-        out: list[Strip] = []
-        for source in splitter.feed(self.reasoning) + splitter.finish():
-            strips = renderer.render(source, width - 2)
-            if strips and out:
-                out.append(gap)
-            out.extend(Strip.join([indent, strip]) for strip in strips)
-        return out
+        base = self.get_visual_style("stored-answer--reasoning").rich_style
+        reasoning = MarkdownLayout(self.reasoning)
+        reasoning.set_theme(replace(theme, base=base))
+        reasoning.lay_out(width - 2)
+        indent, gap = Strip.blank(2, self.visual_style.rich_style), Strip.blank(width, base)
+        return [gap if line is reasoning.gap else Strip.join([indent, line]) for line in reasoning.lines]
 
     def _frame(self, width: int) -> None:
-        key = (width, self._renderer, self.reasoning_expanded)
+        key = (width, self._body.theme, self.reasoning_expanded)
         if key == self._frame_key:
             return
         self._frame_key = key
@@ -316,42 +322,44 @@ class StoredAnswer(StreamingMarkdown):
         self._head = head
         self._foot = foot + self._text_lines(self.figures, "stored-answer--figures", width)
 
+    def get_content_width(self, container: Size, viewport: Size) -> int:
+        return container.width
+
     def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
-        body = super().get_content_height(container, viewport, width)
+        self._sync(width)
         self._frame(width)
-        return len(self._head) + body + len(self._foot)
+        return len(self._head) + self._body.height + len(self._foot)
 
     def render_line(self, y: int) -> Strip:
         width = self.size.width
-        self._sync(width, render_open=False)
+        self._sync(width)
         self._frame(width)
         if y < len(self._head):
             return self._head[y]
         y -= len(self._head)
-        body = len(self._lines)
-        if y < body:
-            return self._lines[y]
-        y -= body
+        body = self._body.lines
+        if y < len(body):
+            return body[y]
+        y -= len(body)
         if y < len(self._foot):
             return self._foot[y]
         return Strip.blank(width, self.visual_style.rich_style)
 
 
-def figures(
-    turn: Turn, money: CurrencyView, ttft: float | None, total: float | None, tps: float | None
-) -> str:
-    usage = turn.answer.usage
+def figures(f: AnswerFigures, money: CurrencyView) -> str:
+    """An answer's footer: tokens, ttft, total, tok/s and cost, alike live and reopened from the history."""
     parts = []
-    if usage is not None:
-        parts.append(f"{usage.prompt_tokens} in · {usage.completion_tokens} out")
+    if f.prompt_tokens is not None or f.completion_tokens is not None:
+        parts.append(f"{f.prompt_tokens or 0} in · {f.completion_tokens or 0} out")
+    ttft, total, tps = f.ttft, f.total, f.tokens_per_second()
     if ttft is not None:
         parts.append(f"ttft {ttft:.2f}s")
     if total is not None:
         parts.append(f"total {total:.2f}s")
     if tps is not None:
         parts.append(f"{tps:.0f} tok/s")
-    if turn.status != "error" or turn.cost is not None:
-        parts.append(money.format_cost(turn.cost))
+    if f.show_cost:
+        parts.append(money.format_cost(f.cost))
     return " · ".join(parts)
 
 
@@ -371,14 +379,5 @@ def stored_notice(message: Message) -> tuple[str, str]:
 
 
 def stored_figures(m: Message, money: CurrencyView) -> str:
-    parts = []
-    if m.prompt_tokens is not None or m.completion_tokens is not None:
-        parts.append(f"{m.prompt_tokens or 0} in · {m.completion_tokens or 0} out")
-    if m.ttft_ms is not None:
-        parts.append(f"ttft {m.ttft_ms / 1000:.2f}s")
-    if m.total_ms is not None:
-        parts.append(f"total {m.total_ms / 1000:.2f}s")
-    if m.cost_usd is not None:
-        parts.append(money.format_cost(Cost(m.cost_usd, m.cost_estimated)))
-    parts.append(m.created.astimezone().strftime("%Y-%m-%d %H:%M"))
-    return " · ".join(parts)
+    when = m.created.astimezone().strftime("%Y-%m-%d %H:%M")
+    return " · ".join(part for part in (figures(AnswerFigures.of_stored(m), money), when) if part)

@@ -1,127 +1,40 @@
-"""The profile's spend against its budgets while the app runs, and the question before sending over budget.
-
-The status is read from the metrics log once (in a thread), then kept current with each answer's cost and
-with the calendar (a new day or month while the app runs starts that budget again from zero).
-"""
+"""The budget's part of the status bar, and the question before sending over budget."""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import date
-from typing import TYPE_CHECKING
 
 from textual.app import App
 from textual.content import Content
 from textual.message import Message
 
-from holysheep_tui.economics.budget import BudgetLimits, BudgetLine, BudgetStatus, Level, budget_status
-from holysheep_tui.economics.money import format_usd
+from holysheep_tui.chat.budget_watch import BudgetWatch
+from holysheep_tui.economics.budget import BudgetStatus, Level
 from holysheep_tui.tui.widgets.prompt import PromptInput
 
-if TYPE_CHECKING:
-    from holysheep_tui.economics.metrics import MetricsLog
-    from holysheep_tui.economics.prices import Cost
+__all__ = ["BudgetLoaded", "BudgetWatch", "ask_before_sending", "budget_segment"]
 
-_RANK: dict[Level, int] = {"ok": 0, "warn": 1, "over": 2}
 _STYLE: dict[Level, str] = {"ok": "", "warn": "bold $text-warning", "over": "bold $text-error"}
 _ICON: dict[Level, str] = {"ok": "", "warn": "⚠ ", "over": "⛔ "}
 
 
 @dataclass
 class BudgetLoaded(Message):
-    """The budget status read from the metrics log (or why it could not be read)."""
+    """The budget status read from the metrics log (or why it could not be read) for ``watch``."""
 
+    watch: BudgetWatch
     status: BudgetStatus | None
     error: str | None = None
 
 
-class BudgetWatch:
-    """Spend against the profile's daily and monthly budgets; no budget without a metrics log."""
-
-    def __init__(
-        self,
-        profile_name: str,
-        profile: BudgetLimits,
-        log: MetricsLog | None,
-        *,
-        today: Callable[[], date] = date.today,
-    ) -> None:
-        self.profile_name = profile_name
-        self.profile = profile
-        self.log = log
-        self._status: BudgetStatus | None = None
-        self.today = today
-        """The local date (a parameter so that a test can move the calendar)."""
-
-    @property
-    def status(self) -> BudgetStatus | None:
-        """As of today: an app left running past midnight (or into a new month) starts a new budget day."""
-        if self._status is not None:
-            self._status = self._status.rolled(self.today())
-        return self._status
-
-    @status.setter
-    def status(self, status: BudgetStatus | None) -> None:
-        self._status = status
-
-    @property
-    def enabled(self) -> bool:
-        has_budget = self.profile.budget_daily_usd is not None or self.profile.budget_monthly_usd is not None
-        return self.log is not None and has_budget
-
-    def read(self) -> BudgetStatus | None:
-        """The status from the log (blocking file I/O: call it from a thread). Raises StorageError."""
-        if not self.enabled:
-            return None
-        return budget_status(self.profile_name, self.profile, self.log)
-
-    @property
-    def level(self) -> Level:
-        return "ok" if self.status is None else self.status.level
-
-    @property
-    def over(self) -> bool:
-        return self.level == "over"
-
-    def add(self, cost: Cost | None) -> Level | None:
-        """Count one answer's cost; returns the new level when it got worse, else None."""
-        if self.status is None or cost is None:
-            return None
-        before = self.status.level
-        self.status = self.status.with_spend(cost.usd)
-        after = self.status.level
-        return after if _RANK[after] > _RANK[before] else None
-
-    def segment(self) -> Content | None:
-        """The status bar's part: "budget $8.10 of $10.00 today (81%)", styled by level."""
-        if self.status is None or not self.status.lines:
-            return None
-        level = self.status.level
-        return Content.styled(f"{_ICON[level]}budget {self.status.summary()}", _STYLE[level])
-
-    def _worst(self) -> BudgetLine | None:
-        lines = self.status.lines if self.status is not None else ()
-        return max(lines, key=lambda line: line.fraction, default=None)
-
-    def alert(self) -> str:
-        """The notification for the warning and over levels."""
-        line = self._worst()
-        if line is None:
-            return ""
-        used = f"{format_usd(line.spent_usd)} of {format_usd(line.limit_usd)}"
-        if line.level == "over":
-            return f"The {line.label} budget is used up ({used}). The app asks before each message."
-        return f"{line.fraction:.0%} of the {line.label} budget used ({used})."
-
-    def question(self) -> str:
-        line = self._worst()
-        if line is None:
-            return "Send anyway?"
-        return (
-            f"Profile '{self.profile_name}' has spent {format_usd(line.spent_usd)} of its "
-            f"{format_usd(line.limit_usd)} {line.label} budget.\n\nSend this message anyway?"
-        )
+def budget_segment(watch: BudgetWatch) -> Content | None:
+    """The status bar's part: "budget $8.10 of $10.00 today (81%)", styled by level."""
+    status = watch.status
+    if status is None or not status.lines:
+        return None
+    level = status.level
+    return Content.styled(f"{_ICON[level]}budget {status.summary()}", _STYLE[level])
 
 
 def ask_before_sending(

@@ -11,6 +11,7 @@ from textual.binding import Binding
 from textual.containers import Vertical
 from textual.content import Content
 from textual.events import Resize
+from textual.reactive import reactive
 from textual.screen import ModalScreen
 from textual.widgets import Input, OptionList, Static
 from textual.widgets.option_list import Option
@@ -88,13 +89,21 @@ class HistorySidebar(Vertical):
     ]
     LIMIT = 500
 
-    def __init__(self, money: CurrencyView, *, id: str | None = None) -> None:
+    money: reactive[CurrencyView] = reactive(CurrencyView, init=False)
+    """How costs are shown (the app's session's, by ``data_bind``)."""
+
+    def __init__(self, money: CurrencyView | None = None, *, id: str | None = None) -> None:
         super().__init__(id=id)
-        self.money = money
+        if money is not None:
+            self.set_reactive(HistorySidebar.money, money)
         self.store: HistoryStore | None = None
         self.current_id: str | None = None
         self.show_archived = False
         self.rows: list[ConversationSummary] = []
+
+    def watch_money(self) -> None:
+        if self.rows:
+            self._draw()
 
     def compose(self) -> ComposeResult:
         yield Static("History", classes="sidebar-title")

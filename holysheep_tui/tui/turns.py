@@ -1,0 +1,189 @@
+"""The app's turns: send a prompt, run it in a worker, fold its events, end it; stop, regenerate, edit.
+
+Every token: controller ``on_events`` -> ``TurnEvents`` (one per network read) posted to the app -> the
+answer widget (which draws it) and the session's live figures. ``HolySheepApp`` derives from ``TurnsApp``;
+this class only uses the attributes declared below.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from textual import on, work
+from textual.app import App
+from textual.worker import Worker, WorkerCancelled, WorkerFailed, WorkerState
+
+from holysheep_tui.chat.chat_session import ChatSession
+from holysheep_tui.chat.controller import Conversation, Turn
+from holysheep_tui.errors import HolySheepError
+from holysheep_tui.relay.wire import Answer, StreamEvent
+from holysheep_tui.tui.messages import PromptSubmitted, TurnEvents, TurnFinished
+from holysheep_tui.tui.widgets.budget import ask_before_sending
+from holysheep_tui.tui.widgets.conversation import ConversationView
+from holysheep_tui.tui.widgets.prompt import PromptInput
+
+if TYPE_CHECKING:  # the answer widget loads with the warm-up, the store in a thread: start-up stays short
+    from holysheep_tui.store import HistoryStore
+    from holysheep_tui.tui.widgets.answer import AnswerView
+
+TURN_GROUP = "turn"
+
+
+@dataclass
+class _Running:
+    conversation: Conversation
+    turns_before: int
+    prompt: str
+    model: str
+    answer: AnswerView
+
+
+class TurnsApp(App[None]):
+    # Provided by the subclass.
+    chat: ChatSession
+    revision: int
+    recent: list[str]
+    _history_worker: Worker[tuple[HistoryStore | None, str | None]] | None
+
+    if TYPE_CHECKING:
+
+        def ready_chat(self) -> ChatSession:
+            """The session, waiting for its load if the first frame came from the cache."""
+
+        def before_first_request(self) -> None: ...
+
+        def take_history(self) -> None: ...
+
+        def history_turn_finished(self) -> None: ...
+
+    _turn: _Running | None = None
+    _worker: Worker[Turn] | None = None
+
+    @property
+    def view(self) -> ConversationView:
+        return self.query_one(ConversationView)
+
+    @on(PromptSubmitted)
+    async def _prompt_submitted(self, message: PromptSubmitted) -> None:
+        await self.send_prompt(message.text)
+
+    async def send_prompt(self, text: str, *, over_budget_ok: bool = False) -> None:
+        if self._turn is not None:
+            self.notify("An answer is still streaming; Esc stops it.", severity="warning")
+            return
+        budget = self.chat.budget
+        if budget.over and not over_budget_ok:
+            ask_before_sending(self, budget, text, lambda: self.send_prompt(text, over_budget_ok=True))
+            return
+        self.before_first_request()
+        if self._history_worker is not None:  # wait until the history is open, so this turn is stored
+            with contextlib.suppress(WorkerFailed, WorkerCancelled):
+                await self._history_worker.wait()
+            self.take_history()
+        chat = self.ready_chat()
+        prompt = self.query_one(PromptInput)
+        prompt.remember(text)
+        prompt.clear()
+        model = chat.model
+        answer_view = await self.view.add_turn(text, model)
+        self._turn = _Running(chat.conversation, len(chat.conversation.turns), text, model, answer_view)
+        answer = chat.start_turn()
+        self.recent = [model, *[m for m in self.recent if m != model]][:5]
+        self.revision += 1
+        self._worker = self._run_turn(chat, text, answer, answer_view)
+
+    @work(exclusive=True, group=TURN_GROUP, exit_on_error=False)
+    async def _run_turn(self, chat: ChatSession, prompt: str, answer: Answer, view: AnswerView) -> Turn:
+        def on_events(events: Sequence[StreamEvent]) -> None:
+            self.post_message(TurnEvents(events, view))
+
+        controller = chat.controller
+        turn = await controller.run_turn(
+            chat.conversation, prompt, model=answer.model, on_events=on_events, answer=answer
+        )
+        self.post_message(TurnFinished(turn))
+        return turn
+
+    @on(TurnEvents)
+    def _turn_events(self, message: TurnEvents) -> None:
+        if message.answer.is_attached:
+            message.answer.apply_all(message.events)
+        if self._turn is not None and self._turn.answer is message.answer:
+            apply = self.chat.live.apply
+            for event in message.events:
+                apply(event)
+
+    @on(TurnFinished)
+    def _turn_finished(self, message: TurnFinished) -> None:
+        if self._turn is not None and message.turn in self._turn.conversation.turns:
+            self._finish(message.turn)
+
+    def _finish(self, turn: Turn) -> None:
+        running, self._turn = self._turn, None
+        chat = self.chat
+        alert = chat.finish_turn(turn)
+        if alert:
+            self.notify(chat.budget.alert(), title="Budget", severity="error" if alert == "over" else "warning")
+        if running is not None and running.answer.is_attached:
+            running.answer.finish(turn, chat.money)
+        self.revision += 1
+        self.history_turn_finished()
+
+    def turn_worker_ended(self, worker: Worker[object], state: WorkerState) -> None:
+        """The turn's worker was cancelled (Esc, a signal) or failed: end the turn with what it has."""
+        if worker is not self._worker or self._turn is None:
+            return
+        running = self._turn
+        if state == WorkerState.CANCELLED:
+            turns = running.conversation.turns
+            turn = (
+                turns[-1]
+                if len(turns) > running.turns_before
+                else Turn(running.prompt, running.model, Answer(running.model), status="stopped")
+            )
+            turn.status = "stopped"
+            self._finish(turn)
+        elif state == WorkerState.ERROR:
+            failed = Turn(running.prompt, running.model, Answer(running.model), status="error")
+            failed.error = HolySheepError(f"Internal error: {worker.error}", hint="Please report it.")
+            self._finish(failed)
+
+    # ---- actions -------------------------------------------------------------------------------------
+    def action_stop(self) -> None:
+        if self._turn is not None and self._worker is not None:
+            self._worker.cancel()
+
+    async def action_new_conversation(self) -> None:
+        self.action_stop()
+        self._turn = None
+        self.chat.new_conversation()
+        await self.view.clear()
+        self.revision += 1
+        self.query_one(PromptInput).focus()
+
+    async def _take_last_turn(self) -> Turn | None:
+        if self._turn is not None:
+            self.notify("Wait for the answer or stop it with Esc first.", severity="warning")
+            return None
+        chat = self.chat
+        if not chat.conversation.turns:
+            self.notify("There is no earlier prompt in this conversation.")
+            return None
+        turn = chat.controller.drop_last_turn(chat.conversation)
+        await self.view.drop_last_turn()
+        return turn
+
+    async def action_regenerate(self) -> None:
+        turn = await self._take_last_turn()
+        if turn is not None:
+            await self.send_prompt(turn.prompt)
+
+    async def action_edit_last(self) -> None:
+        turn = await self._take_last_turn()
+        if turn is not None:
+            prompt = self.query_one(PromptInput)
+            prompt.set_prompt(turn.prompt)
+            prompt.focus()
