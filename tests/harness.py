@@ -64,7 +64,7 @@ async def send_and_wait(pilot: Pilot[Any], text: str, timeout: float = 30.0) -> 
     assert isinstance(app, HolySheepApp)
     count = len(app.view.answers())
     await send(pilot, text)
-    ended = lambda: app._turn is None and len(app.view.answers()) > count  # noqa: E731
+    ended = lambda: not app.answering and len(app.view.answers()) > count  # noqa: E731
     await wait_until(pilot, ended, "the answer to end", timeout)
     answer = app.view.answers()[-1]
     assert isinstance(answer, AnswerView)

@@ -104,7 +104,7 @@ async def test_app_with_a_read_only_data_directory_warns_and_still_answers(
             app.notify(f"History is off: {warning}", severity="warning")
             app.query_one("#prompt").load_text(PROMPT)  # type: ignore[attr-defined]
             await pilot.press("enter")
-            await wait_until(pilot, lambda: app._turn is None and len(app.view.answers()) == 1, "the answer")
+            await wait_until(pilot, lambda: not app.answering and len(app.view.answers()) == 1, "the answer")
             assert app.conversation.turns[-1].status == "complete"
             assert any("read-only" in str(n.message) for n in app._notifications)
         assert list(data.iterdir()) == []
@@ -148,13 +148,13 @@ async def test_app_on_a_full_disk_keeps_the_answer_on_screen_and_warns(
         async with app.run_test(size=(100, 30), notifications=True) as pilot:
             app.query_one("#prompt").load_text(PROMPT)  # type: ignore[attr-defined]
             await pilot.press("enter")
-            await wait_until(pilot, lambda: app._turn is None and len(app.view.answers()) == 1, "the answer")
+            await wait_until(pilot, lambda: not app.answering and len(app.view.answers()) == 1, "the answer")
             turn = app.conversation.turns[-1]
             assert turn.status == "complete" and app.view.answers()[0].text == turn.answer.content
             assert any("History is not being saved" in str(n.message) for n in app._notifications)
             app.query_one("#prompt").load_text("磁盘满了还能继续问吗？")  # type: ignore[attr-defined]
             await pilot.press("enter")
-            await wait_until(pilot, lambda: app._turn is None and len(app.view.answers()) == 2, "the second")
+            await wait_until(pilot, lambda: not app.answering and len(app.view.answers()) == 2, "the second")
             assert app.conversation.turns[-1].status == "complete"
 
 

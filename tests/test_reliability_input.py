@@ -64,7 +64,7 @@ def finished(wait_until: Callable[..., Awaitable[None]]) -> Callable[..., Awaita
     """``await finished(pilot, app, count)``: the last answer once ``count`` answers have ended."""
 
     async def wait(pilot: Pilot[None], app: HolySheepApp, count: int) -> AnswerView:
-        await wait_until(pilot, lambda: app._turn is None and len(app.view.answers()) >= count, "the answer")
+        await wait_until(pilot, lambda: not app.answering and len(app.view.answers()) >= count, "the answer")
         answer = app.view.answers()[-1]
         assert isinstance(answer, AnswerView), "an answer of this session"
         return answer

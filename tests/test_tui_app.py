@@ -106,7 +106,7 @@ async def test_escape_closes_the_connection_and_keeps_the_partial_answer(
             pilot, lambda: len(app.view.answers()) == 1 and len(app.view.answers()[0].text) > 20, "tokens"
         )
         await pilot.press("escape")
-        await wait_until(pilot, lambda: app._turn is None, "the stop")
+        await wait_until(pilot, lambda: not app.answering, "the stop")
         answers = app.view.answers()
         turn = app.conversation.turns[-1]
         assert turn.status == "stopped"
@@ -175,7 +175,7 @@ async def test_rate_limit_retry_counts_down_then_answers(
         await send(pilot, "限流之后会自动重试吗？")
         await wait_until(pilot, retrying, "the retry countdown")
         assert "retrying in" in notice(app.view.answers()[-1])
-        await wait_until(pilot, lambda: app._turn is None, "the answer")
+        await wait_until(pilot, lambda: not app.answering, "the answer")
         assert any(
             isinstance(m, TurnEvents) and any(isinstance(e, RetryScheduled) for e in m.events) for m in seen
         )
@@ -197,7 +197,7 @@ async def test_ctrl_r_retries_after_an_error(
         assert failed.status == "error"
         await pilot.press("ctrl+r")
         await wait_until(
-            pilot, lambda: app._turn is None and app.conversation.turns[-1].status == "complete", "retry"
+            pilot, lambda: not app.answering and app.conversation.turns[-1].status == "complete", "retry"
         )
         assert len(app.conversation.turns) == 1 and len(app.view.answers()) == 1
         assert [r.json["messages"][-1]["content"] for r in chats(simulator)[-2:]] == ["服务器出错后重试"] * 2
@@ -218,7 +218,7 @@ async def test_edit_and_resend_the_last_prompt(
         assert prompt.text == "原来的问题" and not app.conversation.turns
         await pilot.press("end", *"改")
         await pilot.press("enter")
-        await wait_until(pilot, lambda: app._turn is None and len(app.conversation.turns) == 1, "the resend")
+        await wait_until(pilot, lambda: not app.answering and len(app.conversation.turns) == 1, "the resend")
         assert chats(simulator)[-1].json["messages"] == [{"role": "user", "content": "原来的问题改"}]
 
 
@@ -237,7 +237,7 @@ async def test_prompt_newline_key_and_recall(
         await pilot.press(*"cd")
         assert prompt.text == "ab\ncd"
         await pilot.press("enter")
-        await wait_until(pilot, lambda: app._turn is None and len(app.conversation.turns) == 1, "the answer")
+        await wait_until(pilot, lambda: not app.answering and len(app.conversation.turns) == 1, "the answer")
         assert chats(simulator)[-1].json["messages"][-1]["content"] == "ab\ncd"
         assert prompt.text == ""
         await send_and_wait(pilot, "第二条")
@@ -401,7 +401,7 @@ async def test_view_follows_the_stream_until_scrolled_up_and_again_at_the_bottom
         await wait_until(pilot, lambda: view.max_scroll_y > grown_from + 10, "more of the answer")
         assert view.scroll_y == 0  # the reader's place is kept while the answer grows
         view.scroll_end(animate=False, immediate=True)  # back at the bottom: following resumes
-        await wait_until(pilot, lambda: app._turn is None, "the answer to finish", timeout=30)
+        await wait_until(pilot, lambda: not app.answering, "the answer to finish", timeout=30)
         at_end = lambda: view.scroll_y >= view.max_scroll_y - 1  # noqa: E731
         await wait_until(pilot, at_end, "the view to follow to the last word")
 

@@ -76,7 +76,7 @@ async def test_no_budget_means_no_budget_segment(
     app = budget_app(spent_log(tmp_path / "metrics.jsonl", 0.0085), daily=None)
     async with app.run_test(size=(160, 48)) as pilot:
         await send(pilot, "没有预算的时候")  # after the answer the bar has read the spend and added the cost
-        await wait_until(pilot, lambda: app._turn is None and "tok ¥" in money_line(app), "the answer's cost")
+        await wait_until(pilot, lambda: not app.answering and "tok ¥" in money_line(app), "the answer's cost")
         assert "budget" not in money_line(app)
         assert not app.query_one(StatusBar).has_class("-budget-warn")
 
@@ -135,7 +135,7 @@ async def test_over_budget_no_sends_nothing_and_keeps_the_prompt(
         await send(pilot, "这次确定要发")
         await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the confirm dialog")
         await pilot.press("y")
-        await wait_until(pilot, lambda: app._turn is None and bool(app.conversation.turns), "the answer")
+        await wait_until(pilot, lambda: not app.answering and bool(app.conversation.turns), "the answer")
         assert [r.json["messages"][-1]["content"] for r in chats(simulator)] == ["这次确定要发"]
 
 
@@ -154,7 +154,7 @@ async def test_over_budget_yes_sends(
         await send(pilot, "我知道超预算了，照样发送")
         await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the confirm dialog")
         await pilot.press("y")
-        await wait_until(pilot, lambda: app._turn is None and bool(app.conversation.turns), "the answer")
+        await wait_until(pilot, lambda: not app.answering and bool(app.conversation.turns), "the answer")
         assert app.conversation.turns[-1].status == "complete"
         assert len(chats(simulator)) == 1
         assert app.query_one(PromptInput).text == ""
@@ -170,14 +170,14 @@ async def test_rate_limit_wait_is_shown_in_the_status_bar(
     app = budget_app(None, daily=None, rpm=1)
     async with app.run_test(size=(160, 48)) as pilot:
         await send(pilot, "第一个问题")
-        await wait_until(pilot, lambda: app._turn is None and bool(app.conversation.turns), "the first answer")
+        await wait_until(pilot, lambda: not app.answering and bool(app.conversation.turns), "the first answer")
         await send(pilot, "第二个问题，马上发送")
         await wait_until(pilot, lambda: "(rate limit)" in live_line(app), "the rate-limit wait")
         assert "waiting " in live_line(app)
         left = int(live_line(app).split("waiting ")[1].split(" s")[0])
         assert 50 <= left <= 60  # a one-per-minute limit just used
         await pilot.press("escape")  # stop waiting: nothing was sent
-        await wait_until(pilot, lambda: app._turn is None, "the stop")
+        await wait_until(pilot, lambda: not app.answering, "the stop")
         assert len(chats(simulator)) == 1
 
 
@@ -195,7 +195,7 @@ async def test_after_midnight_a_used_up_daily_budget_lets_the_next_prompt_throug
         await wait_until(pilot, lambda: bar.has_class("-budget-over"), "the used-up budget")
         app.budget.today = lambda: date.today() + timedelta(days=1)  # the app ran on past midnight
         await send(pilot, "新的一天，预算重新开始了吗？")
-        await wait_until(pilot, lambda: len(chats(simulator)) == 1 and app._turn is None, "the answer")
+        await wait_until(pilot, lambda: len(chats(simulator)) == 1 and not app.answering, "the answer")
         assert not isinstance(app.screen, ConfirmScreen), "no question: today's budget is untouched"
         assert "budget $0.0000 of $0.0100 today" not in money_line(app)  # the answer's cost now counts
         assert app.budget.status is not None and app.budget.status.daily is not None

@@ -92,7 +92,7 @@ def chat_works(
     async def check(pilot: Pilot[None], app: HolySheepApp, sim: RelaySimulator | None) -> None:
         app.query_one(PromptInput).load_text("你好，密钥可以用了吗？")
         await pilot.press("enter")
-        await wait_until(pilot, lambda: app._turn is None and bool(app.conversation.turns), "the answer")
+        await wait_until(pilot, lambda: not app.answering and bool(app.conversation.turns), "the answer")
         assert app.conversation.turns[-1].status == "complete"
         if sim is not None:
             chat = [r for r in sim.requests if r.path.endswith("/chat/completions")][-1]

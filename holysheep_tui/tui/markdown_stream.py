@@ -82,6 +82,11 @@ class StreamingMarkdown(Widget):
         """How many times the open block was rendered."""
         return self._layout.open_renders
 
+    @property
+    def drawn(self) -> bool:
+        """Everything appended so far is laid out for the screen (no redraw is waiting)."""
+        return not self._pending
+
     def append(self, fragment: str) -> None:
         """Add a content delta. Cost: proportional to the fragment; drawing is coalesced."""
         if not fragment:

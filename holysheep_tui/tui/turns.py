@@ -66,6 +66,11 @@ class TurnsApp(App[None]):
     def view(self) -> ConversationView:
         return self.query_one(ConversationView)
 
+    @property
+    def answering(self) -> bool:
+        """A turn is running: its answer streams or its request is on the way."""
+        return self._turn is not None
+
     @on(PromptSubmitted)
     async def _prompt_submitted(self, message: PromptSubmitted) -> None:
         await self.send_prompt(message.text)
