@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
@@ -35,6 +36,8 @@ class Timeouts(_Model):
     """Seconds to wait for the TCP/TLS connection."""
     read: float = Field(60.0, gt=0)
     """Seconds to wait between two chunks of an answer before calling the relay stalled."""
+    total: float = Field(1800.0, ge=0)
+    """Seconds one request may take in all, from sending it to the end of its answer; 0: no limit."""
 
 
 class RetryPolicy(_Model):
@@ -77,10 +80,28 @@ class Profile(_Model):
     @field_validator("base_url")
     @classmethod
     def _check_url(cls, value: str) -> str:
+        if any(c.isspace() or _is_control(c) for c in value):
+            raise ValueError("a URL cannot contain spaces or control characters")
         parts = urlsplit(value)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError("expected an http:// or https:// URL such as https://api.holysheep.ai/v1")
+        try:
+            port = parts.port
+        except ValueError:
+            port = 0
+        if port == 0:
+            raise ValueError("the port must be a number from 1 to 65535")
+        if "@" in parts.netloc:
+            raise ValueError(
+                "a base URL cannot carry a user name or password (they would be shown and stored with it); "
+                "store the API key with `holysheep key set`, or send other credentials in the profile's headers"
+            )
         return value.rstrip("/")
+
+    @field_validator("ca_bundle")
+    @classmethod
+    def _expand_ca_bundle(cls, value: str | None) -> str | None:
+        return str(Path(value).expanduser()) if value and "\0" not in value else value
 
     @field_validator("headers")
     @classmethod
@@ -94,6 +115,18 @@ class Profile(_Model):
                     "percent-encode it, e.g. %E5%9B%A2%E9%98%9F for 团队"
                 )
         return value
+
+
+def _is_control(c: str) -> bool:
+    return ord(c) < 0x20 or 0x7F <= ord(c) <= 0x9F
+
+
+def redact_url(text: str) -> str:
+    """``text`` with any user name and password after ``scheme://`` replaced by ``***``."""
+    return _USERINFO.sub(r"\1***@", text)
+
+
+_USERINFO = re.compile(r"(\w+://)[^/?#\s]*@")
 
 
 class PriceOverride(_Model):
@@ -178,7 +211,7 @@ def parse_config(data: Mapping[str, Any], *, source: str = "config") -> Config:
         detail = first["msg"]
         if first["type"] == "extra_forbidden":
             detail = "unknown setting"
-        shown = "" if isinstance(got, dict) else f" (got {got!r})"
+        shown = "" if isinstance(got, dict) else f" (got {redact_url(repr(got))})"
         more = f" and {len(exc.errors()) - 1} more problem(s)" if len(exc.errors()) > 1 else ""
         raise ConfigError(f"Invalid config file {source}: key '{key}': {detail}{shown}{more}.") from None
 
@@ -219,8 +252,10 @@ def resolve_profile(
         try:
             chosen = Profile.model_validate({**chosen.model_dump(), **updates})
         except ValidationError as exc:
-            raise UsageError(f"Invalid base URL {url!r}: {exc.errors()[0]['msg']}") from None
+            shown = redact_url(repr(url))
+            raise UsageError(f"Invalid base URL {shown}: {exc.errors()[0]['msg']}") from None
     check_transport_security(chosen)
+    check_ca_bundle(name, chosen)
     return name, chosen
 
 
@@ -232,3 +267,20 @@ def check_transport_security(profile: Profile) -> None:
             f"Refusing plain http:// for {parts.hostname}: the API key would travel unencrypted.",
             hint="Use https://, or set allow_insecure_http = true in that profile if you accept the risk.",
         )
+
+
+def check_ca_bundle(name: str, profile: Profile) -> None:
+    """A ConfigError unless the profile's ``ca_bundle`` is a readable file of PEM certificates."""
+    if not profile.ca_bundle:
+        return
+    import ssl
+
+    where = f"The ca_bundle {profile.ca_bundle!r} of profile '{name}'"
+    hint = "Set ca_bundle to a PEM file of CA certificates, or remove it to trust the system's CAs."
+    try:
+        ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT).load_verify_locations(cafile=profile.ca_bundle)
+    except ssl.SSLError:
+        raise ConfigError(f"{where} holds no PEM certificate.", hint=hint) from None
+    except (OSError, ValueError) as exc:
+        reason = getattr(exc, "strerror", None) or "not a file name"
+        raise ConfigError(f"{where} cannot be read: {reason}.", hint=hint) from None

@@ -185,9 +185,17 @@ def cached_first_frame(args: object, environ: Mapping[str, str] | None = None) -
     except OSError:
         return None
     record = _read_record(locations.startup_cache())
+    frame = record.get("frame") if record is not None else None
+    if isinstance(frame, dict) and _has_userinfo(frame.get("base_url")):
+        forget_first_frame()  # an older release cached a password from base_url: never show or keep it
+        return None
     if record is None or record.get("key") != key:
         return None
-    return _frame_from(record.get("frame"))
+    return _frame_from(frame)
+
+
+def _has_userinfo(url: object) -> bool:
+    return isinstance(url, str) and "@" in url.partition("://")[2].split("/", 1)[0]
 
 
 def remember_first_frame(key: str, frame: FirstFrame) -> None:

@@ -37,3 +37,20 @@ def show_control(text: str) -> str:
     For text the user typed: nothing is hidden from them, and nothing reaches the terminal as a command.
     """
     return _SHOWN.sub(_picture, text)
+
+
+def one_line(text: str) -> str:
+    """Untrusted text for one line (a model name, an id, a title): sequences and controls removed, each run
+    of whitespace one space."""
+    return " ".join(strip_control(text).split())
+
+
+_C1_RAW = re.compile(r"[\x7f-\x9f]")
+
+
+def inert_json(text: str) -> str:
+    """JSON text with DEL and the C1 controls escaped (``\\u009b``): the same data, nothing a terminal acts on.
+
+    ``json.dumps`` escapes the C0 controls but writes these raw; outside strings JSON never holds them.
+    """
+    return _C1_RAW.sub(lambda m: f"\\u{ord(m.group()):04x}", text)

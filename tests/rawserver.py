@@ -12,6 +12,7 @@ import socket
 import struct
 import threading
 import time
+import zlib
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -59,6 +60,15 @@ def chunk(content: str | None = None, *, model: str = "kimi-k2", finish: str | N
         "model": model,
         "choices": [{"index": 0, "delta": d, "finish_reason": finish}],
     }
+
+
+def gzipped(pieces: list[bytes]) -> list[bytes]:
+    """The pieces as one gzip body (send with ``Content-Encoding: gzip``), each flushed so that it decodes as
+    soon as it arrives, as a compressing proxy sends a stream."""
+    squeeze = zlib.compressobj(6, zlib.DEFLATED, 31)
+    out = [squeeze.compress(p) + squeeze.flush(zlib.Z_SYNC_FLUSH) for p in pieces]
+    out[-1] += squeeze.flush()
+    return out
 
 
 class RawServer:

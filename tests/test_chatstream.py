@@ -683,7 +683,7 @@ def test_json_the_fast_decoder_rejects_is_read_like_json_loads() -> None:
         ResponseModel("m"),
         ContentDelta("非数"),
     ]
-    assert feed(parser, '{"choices":[{"index":0,"delta":{"content":"\\ud800孤"}}]}') == [ContentDelta("\ud800孤")]
+    assert feed(parser, '{"choices":[{"index":0,"delta":{"content":"\\ud800孤"}}]}') == [ContentDelta("\ufffd孤")]
     assert feed(parser, '{"n":' + "9" * 40 + ',"choices":[{"delta":{"content":"大数"}}]}') == [ContentDelta("大数")]
 
 

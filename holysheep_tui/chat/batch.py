@@ -26,6 +26,7 @@ from holysheep_tui.errors import (
     AuthError,
     BudgetExceededError,
     HolySheepError,
+    ProtocolError,
     QuotaError,
     ReadTimeoutError,
     StorageError,
@@ -34,7 +35,8 @@ from holysheep_tui.errors import (
 )
 from holysheep_tui.locations import data_dir, ensure_private_dir
 from holysheep_tui.relay.retry import backoff_delay
-from holysheep_tui.relay.wire import ChatMessage
+from holysheep_tui.relay.wire import Answer, ChatMessage
+from holysheep_tui.store.schema import replace_surrogates
 
 MID_STREAM_RETRYABLE: tuple[type[HolySheepError], ...] = (StreamCutError, ReadTimeoutError)
 """Failures after the first answer byte that a fresh attempt may fix (the client retries only before it)."""
@@ -219,7 +221,8 @@ class BatchOutput:
     def write(self, record: dict[str, Any]) -> None:
         if self._fd is None:
             raise StorageError(f"{self.path} is closed.")
-        line = (json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n").encode()
+        text = json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n"
+        line = replace_surrogates(text).encode()  # a relay's lone surrogate: U+FFFD, not a failed run
         try:
             written = os.write(self._fd, line)
             while written < len(line):  # a short write (full disk): finish the line or fail
@@ -281,7 +284,6 @@ def result_record(item: BatchItem, turn: Turn, attempts: int) -> dict[str, Any]:
     """The output line for one item: the turn's record (as `ask --json`) with the item's id, status and attempts."""
     record = turn_record(turn)
     return {"id": item.id, "status": "ok" if turn.status == "complete" else "error", "attempts": attempts, **record}
-
 
 
 # ---- progress and summary ------------------------------------------------------------------------
@@ -454,7 +456,12 @@ class BatchRunner:
         while True:
             attempts += 1
             conversation, prompt = self._conversation(item)
-            turn = await self.controller.run_turn(conversation, prompt, model=item.model or self.model)
+            model = item.model or self.model
+            try:
+                turn = await self.controller.run_turn(conversation, prompt, model=model)
+            except Exception as exc:  # what a hostile answer broke fails this item only
+                error = ProtocolError(f"The answer could not be processed ({type(exc).__name__}: {exc}).")
+                return Turn(prompt, model, Answer(model=model), status="error", error=error), attempts
             retry = attempts - 1 < self.max_retries and isinstance(turn.error, MID_STREAM_RETRYABLE)
             if not retry or self.summary.stopped_by is not None:
                 return turn, attempts

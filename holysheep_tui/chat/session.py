@@ -90,10 +90,12 @@ def open_session(
         demo_profile = Profile(base_url=simulator.base_url, model=model or "kimi-k2")
         return Session(config, DEMO_PROFILE, demo_profile, None, None, simulator)
     name, chosen = resolve_profile(config, profile=profile, base_url=base_url, model=model)
-    from holysheep_tui.secrets import resolve_key
+    from holysheep_tui.secrets import KeyCommandError, resolve_key
 
     try:
         resolved = resolve_key(name, chosen)
+    except KeyCommandError:
+        raise  # a configured api_key_cmd that fails is reported, for a loopback endpoint too
     except KeyMissingError:
         if is_loopback_url(chosen.base_url) or not require_key:
             return Session(config, name, chosen, None, None)

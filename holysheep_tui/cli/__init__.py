@@ -15,6 +15,7 @@ from collections.abc import Sequence
 
 from holysheep_tui import __version__
 from holysheep_tui.errors import EXIT_ERROR, EXIT_INTERRUPTED, HolySheepError
+from holysheep_tui.textsafety import strip_control
 
 SUBCOMMAND_MODULES = (
     "ask",
@@ -95,7 +96,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(func(args))
     except HolySheepError as exc:
-        print(f"holysheep: {exc.title}: {exc.user_text()}", file=sys.stderr)
+        print(strip_control(f"holysheep: {exc.title}: {exc.user_text()}"), file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print("holysheep: interrupted", file=sys.stderr)
@@ -109,7 +110,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if os.environ.get("HOLYSHEEP_DEBUG"):
             raise
         print(
-            f"holysheep: internal error ({type(exc).__name__}): {exc}\n"
+            f"holysheep: internal error ({type(exc).__name__}): {strip_control(str(exc))}\n"
             "Set HOLYSHEEP_DEBUG=1 to see the details, and please report it.",
             file=sys.stderr,
         )

@@ -5,15 +5,17 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Coroutine, Sequence
+from types import FrameType
 from typing import Any
 
 from holysheep_tui.chat.controller import Conversation, ConversationController, Turn, turn_record
 from holysheep_tui.chat.session import Session, open_session
 from holysheep_tui.errors import EXIT_OK, UsageError
 from holysheep_tui.relay.wire import ContentDelta, ReasoningDelta, RetryScheduled, StreamEvent
-from holysheep_tui.textsafety import strip_control
+from holysheep_tui.textsafety import inert_json, one_line, strip_control
 
 
 def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
@@ -59,10 +61,48 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("--timeout must be a positive number of seconds.")
     prompt = read_prompt(args)
     session = open_session(profile=args.profile, base_url=args.base_url, model=args.model, demo=args.demo)
+    stop = StopOnInterrupt()
     try:
-        return asyncio.run(_ask(args, session, prompt))
+        return asyncio.run(stop.run(_ask(args, session, prompt)))
+    except asyncio.CancelledError:
+        if stop.fired:
+            raise KeyboardInterrupt from None
+        raise
     finally:
         session.close()
+
+
+class StopOnInterrupt:
+    """Ctrl-C stops the turn: the first cancels it (the controller stores what arrived as stopped); later
+    ones are ignored until the process ends, so none can cut that storing short.
+
+    (asyncio's own handler raises KeyboardInterrupt at the second Ctrl-C wherever the code is, even in the
+    middle of the final history write: the answer was then left as its last half-second flush.)
+    """
+
+    def __init__(self) -> None:
+        self.fired = False
+        self._task: asyncio.Task[Any] | None = None
+
+    async def run(self, coro: Coroutine[Any, Any, int]) -> int:
+        self._task = asyncio.current_task()
+        previous = signal.getsignal(signal.SIGINT)
+        if self._task is None or previous is None or previous == signal.SIG_IGN:
+            return await coro
+        signal.signal(signal.SIGINT, self._interrupted)
+        try:
+            return await coro
+        finally:
+            if not self.fired:
+                signal.signal(signal.SIGINT, previous)
+
+    def _interrupted(self, signum: int, frame: FrameType | None) -> None:
+        if self.fired or self._task is None:
+            return
+        self.fired = True
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        self._task.cancel()
+        self._task.get_loop().call_soon_threadsafe(lambda: None)  # wake the loop from its wait
 
 
 def _profile_with_flags(session: Session, args: argparse.Namespace) -> Any:
@@ -125,7 +165,7 @@ async def _ask(args: argparse.Namespace, session: Session, prompt: str) -> int:
     controller = ConversationController(
         client,
         profile_name=session.profile_name,
-        on_warning=lambda msg: print(f"holysheep: warning: {msg}", file=err),
+        on_warning=lambda msg: print(f"holysheep: warning: {strip_control(msg)}", file=err),
         **extras,
     )
     conversation = Conversation(profile=session.profile_name, model=profile.model, system_prompt=args.system)
@@ -145,7 +185,8 @@ async def _ask(args: argparse.Namespace, session: Session, prompt: str) -> int:
                 wrote_reasoning = True
             elif isinstance(event, RetryScheduled) and not args.quiet:
                 out.flush()
-                print(f"holysheep: {event.reason}; retrying in {event.delay:.1f} s (retry {event.attempt})", file=err)
+                why = strip_control(event.reason)
+                print(f"holysheep: {why}; retrying in {event.delay:.1f} s (retry {event.attempt})", file=err)
         out.flush()
         err.flush()
 
@@ -159,10 +200,12 @@ async def _ask(args: argparse.Namespace, session: Session, prompt: str) -> int:
             stream=not args.no_stream,
         )
     finally:
-        await client.aclose()
-        store = extras.get("store")
-        if store is not None:
-            store.close()
+        try:
+            await client.aclose()
+        finally:
+            store = extras.get("store")
+            if store is not None:
+                store.close()
     if args.no_stream and streaming_out and turn.answer.content:
         out.write(strip_control(turn.answer.content) if tty else turn.answer.content)
     if wrote_reasoning:
@@ -173,10 +216,10 @@ async def _ask(args: argparse.Namespace, session: Session, prompt: str) -> int:
     if answer.refusal and streaming_out:
         print(f"[refused] {strip_control(answer.refusal)}", file=out)
     if args.json:
-        print(json.dumps(turn_json(turn), ensure_ascii=False), file=out)
+        print(inert_json(json.dumps(turn_json(turn), ensure_ascii=False)), file=out)
     out.flush()
     if turn.error is not None:
-        print(f"holysheep: {turn.error.title}: {turn.error.user_text()}", file=err)
+        print(strip_control(f"holysheep: {turn.error.title}: {turn.error.user_text()}"), file=err)
         if answer.content and not args.json:
             print("holysheep: the partial answer above was kept.", file=err)
         return turn.error.exit_code
@@ -187,7 +230,7 @@ async def _ask(args: argparse.Namespace, session: Session, prompt: str) -> int:
 
 def summary_line(turn: Turn) -> str:
     answer = turn.answer
-    parts = [answer.model]
+    parts = [one_line(answer.model) or "unknown model"]
     usage = answer.usage
     if usage:
         parts.append(f"{usage.prompt_tokens}→{usage.completion_tokens} tokens")
@@ -209,7 +252,7 @@ def summary_line(turn: Turn) -> str:
     elif turn.cost is None and usage is not None:
         parts.append("price unknown")
     if answer.finish_reason and answer.finish_reason != "stop":
-        parts.append(f"finish: {answer.finish_reason}")
+        parts.append(f"finish: {one_line(answer.finish_reason)}")
     return " · ".join(parts)
 
 

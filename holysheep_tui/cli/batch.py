@@ -14,6 +14,7 @@ from holysheep_tui.chat.session import Session, open_session
 from holysheep_tui.economics.money import CurrencyView
 from holysheep_tui.economics.prices import Cost
 from holysheep_tui.errors import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, UsageError
+from holysheep_tui.textsafety import strip_control
 
 MAX_CONCURRENCY = 64
 _BAR = 20
@@ -103,7 +104,7 @@ def _run(
         profile_name=session.profile_name,
         metrics=metrics,
         prices=PriceBook(session.config.pricing),
-        on_warning=lambda msg: print(f"holysheep: warning: {msg}", file=err),
+        on_warning=lambda msg: print(f"holysheep: warning: {strip_control(msg)}", file=err),
     )
     runner = BatchRunner(
         controller,
@@ -139,7 +140,7 @@ def _run(
     print(summary_text(summary, view, output.path), file=err)
     if summary.stopped_by is not None:
         stop = summary.stopped_by
-        print(f"holysheep: {stop.title}: {stop.user_text()}", file=err)
+        print(strip_control(f"holysheep: {stop.title}: {stop.user_text()}"), file=err)  # the relay's words
         print("holysheep: the batch stopped; run the same command again to resume.", file=err)
         return stop.exit_code
     return EXIT_OK if summary.failed == 0 else EXIT_ERROR

@@ -9,6 +9,7 @@ from typing import Any
 
 from holysheep_tui.cli.history import confirm, open_store
 from holysheep_tui.errors import StorageError, UsageError
+from holysheep_tui.textsafety import inert_json, one_line
 from holysheep_tui.transcripts.export import (
     EXPORTERS,
     FORMATS,
@@ -54,7 +55,7 @@ def cmd_export(args: argparse.Namespace) -> int:
             conv_id = last
         text = export_conversation(store.get_conversation(conv_id), args.format)
     if args.output is None or str(args.output) == "-":
-        sys.stdout.write(text)
+        sys.stdout.write(inert_json(text) if args.format in ("json", "openai") else text)
         return 0
     try:
         write_export(args.output, text, force=args.force)
@@ -87,6 +88,6 @@ def cmd_import(args: argparse.Namespace) -> int:
     with open_store() as store:
         ids = import_conversations(store, text)
     for conv_id in ids:
-        print(conv_id)
+        print(one_line(conv_id))  # an imported id is the file's
     print(f"Imported {len(ids)} conversation(s).", file=sys.stderr)
     return 0

@@ -12,7 +12,7 @@ from typing import Any
 from holysheep_tui.errors import UsageError
 from holysheep_tui.store import HistoryStore, SearchHit
 from holysheep_tui.store.schema import to_iso
-from holysheep_tui.textsafety import strip_control
+from holysheep_tui.textsafety import inert_json, one_line
 from holysheep_tui.transcripts.export import dump_json, to_text
 
 
@@ -72,12 +72,11 @@ def _when(moment: datetime) -> str:
     return moment.astimezone().strftime("%Y-%m-%d %H:%M")
 
 
-def _safe(text: str) -> str:
-    return " ".join(strip_control(text).split())
+_safe = one_line  # ids, titles and model names come from the history file: an import or a relay wrote them
 
 
 def _print_json(data: Any) -> None:
-    print(json.dumps(data, ensure_ascii=False, indent=2))
+    print(inert_json(json.dumps(data, ensure_ascii=False, indent=2)))
 
 
 def cmd_list(args: argparse.Namespace) -> int:
@@ -113,7 +112,7 @@ def cmd_list(args: argparse.Namespace) -> int:
         models = _safe(",".join(r.models))[:24] or "-"
         title = _safe(r.display_title) + ("  (archived)" if r.archived else "")
         print(
-            f"{r.id[:8]:<8}  {_when(r.updated):<16}  {r.message_count:>5}  {cost:>10}  {models:<24}  {title}"
+            f"{_safe(r.id)[:8]:<8}  {_when(r.updated):<16}  {r.message_count:>5}  {cost:>10}  {models:<24}  {title}"
         )
     return 0
 
@@ -150,7 +149,8 @@ def cmd_search(args: argparse.Namespace) -> int:
     start, end = _markers()
     for h in hits:
         title = _safe(h.conversation_title or "Untitled")
-        print(f"{h.conversation_id[:8]}  #{h.message_id}  {_when(h.created)}  {h.role}  {title}")
+        head = f"{_safe(h.conversation_id)[:8]}  #{h.message_id}  {_when(h.created)}  {_safe(h.role)}"
+        print(f"{head}  {title}")
         print(f"    {h.marked(start, end)}")
     return 0
 
@@ -159,7 +159,7 @@ def cmd_show(args: argparse.Namespace) -> int:
     with open_store() as store:
         conv = store.get_conversation(store.resolve_id(args.id))
     if args.json:
-        sys.stdout.write(dump_json([conv]))
+        sys.stdout.write(inert_json(dump_json([conv])))
     else:
         sys.stdout.write(to_text(conv))
     return 0
@@ -174,5 +174,5 @@ def cmd_delete(args: argparse.Namespace) -> int:
             if not confirm(f"Delete “{title}” ({count} messages)?"):
                 raise UsageError("Not deleted.", hint="Pass --yes to delete without being asked.")
         store.delete_conversation(conv_id)
-    print(f"Deleted {conv_id} “{title}”.", file=sys.stderr)
+    print(f"Deleted {_safe(conv_id)} “{title}”.", file=sys.stderr)
     return 0

@@ -9,6 +9,7 @@ from typing import Any
 
 from holysheep_tui.chat.session import open_session
 from holysheep_tui.relay.wire import ModelInfo
+from holysheep_tui.textsafety import inert_json, one_line
 
 
 def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
@@ -30,18 +31,19 @@ def run(args: argparse.Namespace) -> int:
         session.close()
     rows = [_row(m, session.config) for m in models]
     if args.json:
-        print(json.dumps(rows, ensure_ascii=False, indent=2))
+        print(inert_json(json.dumps(rows, ensure_ascii=False, indent=2)))
         return 0
     if not rows:
         print("The endpoint listed no models.")
         return 0
-    width = max(len(r["id"]) for r in rows)
+    names = [one_line(r["id"]) or "?" for r in rows]  # the relay's ids, never raw on the terminal
+    width = max(len(name) for name in names)
     print(f"{'MODEL':<{width}}  {'CONTEXT':>9}  {'INPUT $/M':>9}  {'OUTPUT $/M':>10}")
-    for r in rows:
+    for name, r in zip(names, rows, strict=True):
         ctx = f"{r['context_window']:,}" if r["context_window"] else "?"
         pin = f"{r['input_per_m']:.2f}" if r["input_per_m"] is not None else "unknown"
         pout = f"{r['output_per_m']:.2f}" if r["output_per_m"] is not None else "unknown"
-        print(f"{r['id']:<{width}}  {ctx:>9}  {pin:>9}  {pout:>10}")
+        print(f"{name:<{width}}  {ctx:>9}  {pin:>9}  {pout:>10}")
     return 0
 
 

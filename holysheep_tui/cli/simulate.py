@@ -75,6 +75,8 @@ def run(args: argparse.Namespace) -> int:
             raise UsageError(f"--require-key-env: the environment variable {args.require_key_env} is not set")
     if args.tps < 0 or args.ttft < 0 or args.chunk_tokens < 1:
         raise UsageError("--tps and --ttft must be >= 0 and --chunk-tokens >= 1")
+    if not 0 <= args.port <= 65535:
+        raise UsageError(f"--port must be from 0 to 65535 (0 picks a free port), not {args.port}")
     pacing = Pacing(args.ttft, args.tps or None, args.chunk_tokens)
     sim = RelaySimulator(args.host, args.port, require_key=key, pacing=pacing)
     try:

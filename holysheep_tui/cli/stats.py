@@ -13,6 +13,7 @@ from holysheep_tui.config import load_config
 from holysheep_tui.economics.metrics import MetricsLog
 from holysheep_tui.economics.money import ESTIMATE_MARK, CurrencyView, format_cny, format_usd
 from holysheep_tui.economics.stats import GROUPINGS, StatsRow, parse_since, summarise, summarise_total
+from holysheep_tui.textsafety import inert_json, one_line
 
 
 def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
@@ -72,7 +73,7 @@ def _cells(row: StatsRow) -> list[str]:
     if row.unpriced and not row.priced:
         money = ["unknown"] * 4
     return [
-        row.key,
+        one_line(row.key) or "?",  # a model name as a relay sent it, kept in the metrics log
         str(row.requests),
         f"{row.failure_rate:.1%}",
         _tokens(row.prompt_tokens),
@@ -118,7 +119,7 @@ def run(args: argparse.Namespace) -> int:
             "total": total.to_json(),
             "skipped_lines": result.skipped,
         }
-        print(json.dumps(out, ensure_ascii=False, indent=2))
+        print(inert_json(json.dumps(out, ensure_ascii=False, indent=2)))
         return 0
     if not records:
         span = "" if since is None else f" in the last {args.since}"

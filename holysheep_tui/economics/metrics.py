@@ -2,12 +2,17 @@
 
 A record holds numbers and names only; it has no field for the key or any message text. Each line is
 written with O_APPEND in a single write, so concurrent writers (the app and a batch run) never interleave.
+Appends and rotation hold an exclusive ``flock`` on the log's folder (reads a shared one), so processes
+never rotate each other's files away nor read a file twice while it moves.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import re
+import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -19,8 +24,16 @@ from holysheep_tui.economics.prices import Cost
 from holysheep_tui.errors import HolySheepError, RelayError, StorageError
 from holysheep_tui.relay.wire import Answer, Timings, Usage
 
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows: appends and rotation go unlocked
+    fcntl = None  # type: ignore[assignment]
+
 DEFAULT_MAX_BYTES = 10 * 1024 * 1024
 DEFAULT_KEEP = 3
+LOCK_WAIT = 5.0
+"""Seconds to wait for the lock (held for microseconds per append); past that, go on without it."""
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def _ms(seconds: float | None) -> float | None:
@@ -182,23 +195,44 @@ class MetricsLog:
         return self.path.with_name(f"{self.path.name}.{n}")
 
     def append(self, record: MetricRecord) -> None:
-        line = (json.dumps(record.to_json(), ensure_ascii=False, separators=(",", ":")) + "\n").encode()
+        text = json.dumps(record.to_json(), ensure_ascii=False, separators=(",", ":")) + "\n"
+        try:
+            line = text.encode()
+        except UnicodeEncodeError:  # a lone surrogate in a model name a relay sent
+            line = _SURROGATE.sub("\ufffd", text).encode()
         path = self.path
         try:
             locations.ensure_private_dir(path.parent)
-            self._maybe_rotate(path, len(line))
-            fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o600)
-            try:
-                size = os.fstat(fd).st_size
-                if size and os.pread(fd, 1, size - 1) != b"\n":
-                    line = b"\n" + line  # a torn last line from a crash: keep it apart from ours
-                written = os.write(fd, line)
-                if written != len(line):  # a short write on a full disk: finish the line if we can
-                    os.write(fd, line[written:])
-            finally:
-                os.close(fd)
+            with self._locked(exclusive=True):
+                self._maybe_rotate(path, len(line))
+                fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o600)
+                try:
+                    size = os.fstat(fd).st_size
+                    if size and os.pread(fd, 1, size - 1) != b"\n":
+                        line = b"\n" + line  # a torn last line from a crash: keep it apart from ours
+                    written = os.write(fd, line)
+                    if written != len(line):  # a short write on a full disk: finish the line if we can
+                        os.write(fd, line[written:])
+                finally:
+                    os.close(fd)
         except OSError as exc:
             raise StorageError(f"Cannot write the metrics log {path}: {exc.strerror or exc}") from None
+
+    @contextlib.contextmanager
+    def _locked(self, *, exclusive: bool) -> Iterator[None]:
+        """Hold the lock on the log's folder (no lock file of its own). Without fcntl, without the folder or
+        after LOCK_WAIT seconds (a holder stopped by a debugger), go on without it."""
+        fd: int | None = None
+        if fcntl is not None:
+            with contextlib.suppress(OSError):
+                fd = os.open(self.path.parent, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+        try:
+            if fd is not None:
+                _flock(fd, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+            yield
+        finally:
+            if fd is not None:
+                os.close(fd)  # closing drops the lock
 
     def _maybe_rotate(self, path: Path, incoming: int) -> None:
         try:
@@ -207,14 +241,15 @@ class MetricsLog:
             return
         if size == 0 or size + incoming <= self.max_bytes:
             return
-        if self.keep == 0:
-            path.unlink(missing_ok=True)
-            return
-        for n in range(self.keep - 1, 0, -1):
-            older = self.rotated(n)
-            if older.exists():
-                os.replace(older, self.rotated(n + 1))
-        os.replace(path, self.rotated(1))
+        with contextlib.suppress(FileNotFoundError):  # unlocked (no fcntl): another process rotated first
+            if self.keep == 0:
+                path.unlink()
+                return
+            for n in range(self.keep - 1, 0, -1):
+                older = self.rotated(n)
+                if older.exists():
+                    os.replace(older, self.rotated(n + 1))
+            os.replace(path, self.rotated(1))
 
     def files(self) -> list[Path]:
         """Existing log files, oldest first."""
@@ -223,6 +258,10 @@ class MetricsLog:
 
     def read(self, since: datetime | None = None) -> MetricsRead:
         """All records at or after ``since``, oldest file first; bad lines are skipped and counted."""
+        with self._locked(exclusive=False):
+            return self._read(since)
+
+    def _read(self, since: datetime | None) -> MetricsRead:
         result = MetricsRead()
         for path in self.files():
             try:
@@ -249,3 +288,18 @@ class MetricsLog:
                     yield MetricRecord.from_json(json.loads(raw))
                 except (ValueError, TypeError, KeyError):
                     result.skipped += 1
+
+
+def _flock(fd: int, mode: int) -> None:
+    """Take the lock, waiting at most LOCK_WAIT seconds; past that, return without it."""
+    deadline = time.monotonic() + LOCK_WAIT
+    pause = 0.0002
+    while True:
+        try:
+            fcntl.flock(fd, mode | fcntl.LOCK_NB)
+            return
+        except OSError:
+            if time.monotonic() > deadline:
+                return
+            time.sleep(pause)
+            pause = min(pause * 2, 0.01)

@@ -2,19 +2,23 @@
 
 Runs once per token: the common chunk shape takes a short path, everything else the defensive one, with
 the same result. Provider quirks handled here:
-``[DONE]`` present or missing, error objects inside a 200 stream, ``reasoning_content`` vs ``reasoning``,
-usage in a final ``choices: []`` chunk and/or in ``choices[0].usage``, ``n > 1``, partial tool calls.
+``[DONE]`` present or missing, error objects inside a 200 stream, reasoning as ``reasoning_content``
+(DeepSeek), ``reasoning`` (OpenRouter) or Gemini's thought summaries (``content`` flagged
+``extra_content.google.thought``, inside ``<thought>`` tags), usage in a final ``choices: []`` chunk and/or
+in ``choices[0].usage``, ``n > 1``, partial tool calls.
+
+Hostile values: lone surrogates (``"\\ud800"``, valid JSON) become U+FFFD in every string (the fast decoder
+rejects them, so only the general path, ``loads_json``, looks); token counts are clamped to ``MAX_TOKENS``.
 """
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from holysheep_tui.errors import ProtocolError
-from holysheep_tui.relay.error_body import clean_text
+from holysheep_tui.relay.error_body import clean_text, loads_json
 from holysheep_tui.relay.failures import stream_error
 from holysheep_tui.relay.sse import EventText, ServerSentEvent
 from holysheep_tui.relay.wire import (
@@ -30,19 +34,25 @@ from holysheep_tui.relay.wire import (
 )
 
 _fast_loads: Callable[[str], Any]
-try:  # optional: about four times faster than json; anything it rejects goes to json.loads
+try:  # about four times faster than json; it rejects lone surrogates, and what it rejects goes to loads_json
     from orjson import loads as _fast_loads
 except ImportError:  # pragma: no cover - depends on the environment
-    _fast_loads = json.loads
+    _fast_loads = loads_json
+
+MAX_TOKENS = 10**12
+"""The largest token count believed; more is clamped to it (sums of such counts stay inside 64 bits)."""
+_THOUGHT_OPEN = "<thought>"
+_THOUGHT_CLOSE = "</thought>"
 
 
 def _count(value: object) -> int | None:
+    """A token count; None when ``value`` is not one (a negative number, a string, a fraction)."""
     if isinstance(value, bool):
         return None
     if isinstance(value, int):
-        return value if value >= 0 else None
+        return min(value, MAX_TOKENS) if value >= 0 else None
     if isinstance(value, float) and value >= 0 and value.is_integer():
-        return int(value)
+        return int(min(value, MAX_TOKENS))
     return None
 
 
@@ -62,7 +72,7 @@ def parse_usage(raw: object) -> Usage | None:
     prompt = prompt or 0
     completion = completion or 0
     if not total:
-        total = prompt + completion
+        total = min(prompt + completion, MAX_TOKENS)
     cached: int | None = None
     details = raw.get("prompt_tokens_details")
     if isinstance(details, dict):
@@ -98,6 +108,8 @@ class ChatStreamParser:
         self.finished = False
         self.saw_content = False
         self._model_seen = False
+        self._thought_open = False  # a Gemini thought was streamed and the answer after it has not begun
+        self._fast = False  # the short path may take a plain chunk: the model seen, no thought open
         self._usage: Usage | None = None
         self._envelope: _Envelope | None = None
         self._envelope_tries = 0
@@ -113,7 +125,7 @@ class ChatStreamParser:
         typed events; it ends the answer."""
         events: list[StreamEvent] = []
         try:
-            payload = json.loads(body)
+            payload = loads_json(body)
         except (ValueError, RecursionError):
             raise ProtocolError(
                 f"The relay's answer is not JSON: {clean_text(body, 80)}", status=200
@@ -155,7 +167,7 @@ class ChatStreamParser:
             # The common shape: one choice 0 with a delta, no finish reason, no usage, no error, no new model.
             choices = chunk.get("choices")
             if (
-                (self._model_seen or not chunk.get("model"))
+                (self._fast or (not self._thought_open and not chunk.get("model")))
                 and type(choices) is list
                 and len(choices) == 1
                 and type(choice := choices[0]) is dict
@@ -177,8 +189,10 @@ class ChatStreamParser:
                         envelope = self._envelope = _Envelope.learn(data, chunk, content) or envelope
                 else:
                     self._delta(delta, out)
+                    envelope = self._envelope  # a thought drops it
             else:
                 self._object(chunk, data, out)
+                envelope = self._envelope
 
     def _feed(self, name: str, data: str, events: list[StreamEvent]) -> None:
         if self.done:
@@ -192,7 +206,7 @@ class ChatStreamParser:
             self.done = True
             return
         try:
-            chunk = json.loads(stripped)
+            chunk = loads_json(stripped)
         except (ValueError, RecursionError):
             if name != "message":
                 return  # a named event we do not know, e.g. a ping
@@ -218,6 +232,7 @@ class ChatStreamParser:
         model = chunk.get("model")
         if not self._model_seen and isinstance(model, str) and model:
             self._model_seen = True
+            self._fast = not self._thought_open
             events.append(ResponseModel(model))
         choices = chunk.get("choices")
         if isinstance(choices, list):
@@ -252,6 +267,14 @@ class ChatStreamParser:
             events.append(ReasoningDelta(reasoning))
             self.saw_content = True
         content = _text(delta.get("content"))
+        extra = delta.get("extra_content")
+        if extra is not None and _is_thought(extra):
+            self._thought(content, events)
+            content = ""
+        elif self._thought_open and content:
+            content = content.removeprefix(_THOUGHT_CLOSE)
+            self._thought_open = False
+            self._fast = self._model_seen
         if content:
             events.append(ContentDelta(content))
             self.saw_content = True
@@ -264,6 +287,18 @@ class ChatStreamParser:
             for position, call in enumerate(calls):
                 if isinstance(call, dict):
                     self._tool_call(call, position, events)
+
+    def _thought(self, text: str, events: list[StreamEvent]) -> None:
+        """Gemini: a thought summary sent as content; the first opens ``<thought>``, the answer closes it."""
+        if not self._thought_open:
+            self._thought_open = True
+            self._fast = False
+            self._envelope = None  # the answer's first chunk must come through _delta to lose its tag
+            text = text.removeprefix(_THOUGHT_OPEN)
+        text = text.removesuffix(_THOUGHT_CLOSE)
+        if text:
+            events.append(ReasoningDelta(text))
+            self.saw_content = True
 
     def _tool_call(self, call: dict[str, Any], position: int, events: list[StreamEvent]) -> None:
         index = call.get("index")
@@ -367,8 +402,14 @@ class _Envelope:
         return value if type(value) is str else None
 
 
+def _is_thought(extra: object) -> bool:
+    """Gemini's OpenAI-compatible flag on a delta: ``"extra_content": {"google": {"thought": true}}``."""
+    google = extra.get("google") if isinstance(extra, dict) else None
+    return isinstance(google, dict) and google.get("thought") is True
+
+
 def _loads_or_text(data: str) -> object:
     try:
-        return json.loads(data)
+        return loads_json(data)
     except (ValueError, RecursionError):
         return data

@@ -3,12 +3,17 @@
 A response body is read as what its Content-Type says (holysheep_tui.relay.body) and comes out as typed
 events (holysheep_tui.relay.wire). httpx exceptions and HTTP error statuses become the domain errors of
 holysheep_tui.errors here (holysheep_tui.relay.failures); nothing above this module sees httpx.
+
+What a hostile relay cannot do: send the conversation or the key to another origin (redirects are followed
+only within the profile's origin), reach the key through a proxy on loopback, inflate a compressed body
+past ``_MAX_BODY``, or hold a request past ``timeouts.total``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import difflib
+import json
 import ssl
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from contextlib import aclosing
@@ -18,16 +23,20 @@ import httpx
 
 from holysheep_tui import __version__
 from holysheep_tui.config import Profile
-from holysheep_tui.errors import (
-    ProtocolError,
-    RateLimitError,
-    ReadTimeoutError,
-    RelayError,
-    StreamCutError,
-)
-from holysheep_tui.relay.auth import BearerToOrigin
+from holysheep_tui.errors import ProtocolError, RateLimitError, RelayError, StreamCutError
+from holysheep_tui.relay.auth import BearerToOrigin, KeyScrubber, direct_to_loopback, same_origin
 from holysheep_tui.relay.body import BodyReader, body_reader
-from holysheep_tui.relay.failures import content_error, describe, status_error, transport_error
+from holysheep_tui.relay.failures import (
+    body_error,
+    content_error,
+    deadline_error,
+    decoding_error,
+    redirect_error,
+    status_error,
+    too_large_error,
+    too_many_redirects,
+    transport_error,
+)
 from holysheep_tui.relay.rate_limit import RateLimiter
 from holysheep_tui.relay.retry import backoff_delay
 from holysheep_tui.relay.wire import (
@@ -43,10 +52,16 @@ from holysheep_tui.relay.wire import (
     StreamOpened,
     Timings,
     ToolCallDelta,
+    UsageReport,
 )
 
 USER_AGENT = f"holysheep-tui/{__version__}"
 _MAX_ERROR_BODY = 64 * 1024
+_MAX_BODY = 32 * 1024 * 1024
+"""The most a whole-body read (a model list, a completion) takes in, decoded (as body.MAX_COMPLETION)."""
+_MAX_REDIRECTS = 5
+_TAIL_WAIT = 1.0
+"""Seconds to wait for the rest of a stream (a last usage, [DONE]) once its finish reason and usage came."""
 _RETRY_STATUSES = {408, 429, 500, 502, 503, 504}
 _ANSWER_EVENTS = (ContentDelta, ReasoningDelta, RefusalDelta, ToolCallDelta)
 
@@ -73,7 +88,7 @@ class RelayClient:
     ) -> None:
         self.profile = profile
         self._limiter = limiter
-        self._key = api_key
+        self._scrub = KeyScrubber(api_key)
         self._key_source = key_source or "the configured source"
         self._sleep = sleep
         headers = {"User-Agent": USER_AGENT, **profile.headers}
@@ -92,10 +107,11 @@ class RelayClient:
             headers=headers,
             timeout=timeout,
             auth=BearerToOrigin(api_key, profile.base_url) if api_key else None,
-            follow_redirects=True,
+            follow_redirects=False,  # followed by _send, within the profile's origin only
             verify=verify,
             transport=transport,
             trust_env=True,
+            mounts=direct_to_loopback(profile.base_url),
         )
         self._base = profile.base_url.rstrip("/")
 
@@ -114,15 +130,10 @@ class RelayClient:
     # ---- models ------------------------------------------------------------------------------
 
     async def list_models(self) -> list[ModelInfo]:
+        _, content = await self._fetch(self._http.build_request("GET", f"{self._base}/models"), "model list", None)
         try:
-            response = await self._http.get(f"{self._base}/models")
-        except httpx.HTTPError as exc:
-            raise transport_error(exc, self._base, self.profile.timeouts) from None
-        if response.status_code != 200:
-            raise self._status_error(response.status_code, response.headers, response.content, model=None)
-        try:
-            payload = response.json()
-        except ValueError:
+            payload = json.loads(content)
+        except (ValueError, RecursionError):
             raise ProtocolError("The relay's model list is not JSON.", status=200) from None
         items = payload.get("data", payload) if isinstance(payload, dict) else payload
         models: list[ModelInfo] = []
@@ -186,7 +197,7 @@ class RelayClient:
                 return
             except RelayError as exc:
                 if isinstance(exc, RateLimitError) and self._limiter is not None:
-                    self._limiter.penalize(exc.retry_after)
+                    self._limiter.penalize(exc.retry_after)  # already held to retry_after_cap
                 delay = self._retry_delay(exc, retry, state)
                 if delay is None:
                     raise
@@ -202,30 +213,26 @@ class RelayClient:
         body = request.to_body(stream=False)
         while True:
             started = timings.sent = timings.clock()
+            post = self._http.build_request("POST", f"{self._base}/chat/completions", json=body)
             try:
-                response = await self._http.post(f"{self._base}/chat/completions", json=body)
-                if response.status_code != 200:
-                    raise self._status_error(response.status_code, response.headers, response.content, model=request.model)
-            except httpx.HTTPError as exc:
-                error: RelayError = transport_error(exc, self._base, self.profile.timeouts)
-            except RelayError as exc:
-                error = exc
+                headers, content = await self._fetch(post, "answer", request.model)
+            except RelayError as error:
+                delay = self._retry_delay(error, retry, _StreamState())
+                if delay is None:
+                    raise
+                retry += 1
+                answer.apply(RetryScheduled(retry, delay, error.title))
+                await self._sleep(delay)
             else:
                 break
-            delay = self._retry_delay(error, retry, _StreamState())
-            if delay is None:
-                raise error
-            retry += 1
-            answer.apply(RetryScheduled(retry, delay, error.title))
-            await self._sleep(delay)
         timings.ttfb = timings.ttft = timings.total = timings.clock() - started
-        content_type = response.headers.get("content-type")
+        content_type = headers.get("content-type")
         reader = body_reader(content_type, request.model)
         if reader is None:
-            raise self._scrub_error(content_error(content_type, response.content[:_MAX_ERROR_BODY]))
+            raise self._scrub_error(content_error(content_type, content[:_MAX_ERROR_BODY], self._scrub))
         events: list[StreamEvent] = []
         try:
-            reader.read(response.content, events)
+            reader.read(content, events)
             reader.end(events)
         except RelayError as exc:
             raise self._scrub_error(exc) from None
@@ -238,26 +245,30 @@ class RelayClient:
     ) -> AsyncGenerator[list[StreamEvent], None]:
         """One attempt; events come in lists, one per network read (a generator step per token costs)."""
         started = timings.sent = timings.clock()
+        clock = asyncio.get_running_loop().time
+        total = self.profile.timeouts.total
+        deadline = clock() + total if total > 0 else float("inf")
         request = self._http.build_request(
             "POST", f"{self._base}/chat/completions", json=body, headers={"Accept": "text/event-stream"}
         )
         try:
-            response = await self._http.send(request, stream=True)
-        except httpx.HTTPError as exc:
-            raise transport_error(exc, self._base, self.profile.timeouts) from None
+            response = await self._open(request, deadline, model)
+        except BaseException:  # an error status or a failed connection still took this long
+            timings.total = timings.clock() - started
+            raise
         try:
-            if response.status_code != 200:
-                content = await _read_bounded(response)
-                raise self._status_error(response.status_code, response.headers, content, model=model)
             content_type = response.headers.get("content-type")
             reader = body_reader(content_type, model)
             if reader is None:
-                raise self._scrub_error(content_error(content_type, await _read_bounded(response)))
+                raise self._scrub_error(content_error(content_type, await _read_bounded(response), self._scrub))
             timings.ttfb = timings.clock() - started
             yield [StreamOpened(timings.ttfb)]
             parser = reader.parser
             try:
-                chunks = response.aiter_raw()
+                # aiter_raw when the body is not encoded: the common case skips the decoder layer.
+                encoded = response.headers.get("content-encoding")
+                chunks = response.aiter_bytes() if encoded else response.aiter_raw()
+                tail = False
                 async for raw in chunks:
                     batch, error = _parse(reader, raw, state, timings, started)
                     if batch:
@@ -267,26 +278,27 @@ class RelayClient:
                     if parser.done:
                         await _drain(chunks)  # so the keep-alive connection goes back to the pool
                         break
+                    if parser.finished and any(type(e) is UsageReport for e in batch):
+                        tail = True  # complete: read what follows for a moment, then end
+                        break
+                    if clock() > deadline:
+                        raise deadline_error(total, state.answered)
                 else:
                     batch, error = _parse(reader, None, state, timings, started)
                     if batch:
                         yield batch
                     if error is not None:
                         raise error
+                if tail:
+                    async with aclosing(_tail(chunks, reader, state, timings, started)) as rest:
+                        async for batch in rest:
+                            yield batch
             except RelayError as exc:  # the provider's words may echo the key
                 raise self._scrub_error(exc) from None
-            except httpx.ReadTimeout:
-                raise ReadTimeoutError(
-                    f"The relay sent nothing for {self.profile.timeouts.read:g} s"
-                    + (" in the middle of the answer." if state.answered else " after accepting the request."),
-                    hint="The partial answer is kept. Retry, or raise timeouts.read in the profile.",
-                ) from None
             except httpx.HTTPError as exc:
-                state.answered = state.answered or parser.saw_content
-                raise StreamCutError(
-                    f"The connection broke before the answer finished ({describe(exc)}).",
-                    hint="The partial answer is kept; retry to get the rest.",
-                ) from None
+                if not parser.finished:  # after a finish reason the answer is whole
+                    state.answered = state.answered or parser.saw_content
+                    raise body_error(exc, self.profile.timeouts.read, state.answered) from None
             if not parser.done and not parser.finished:
                 state.answered = state.answered or parser.saw_content
                 raise StreamCutError(
@@ -297,6 +309,64 @@ class RelayClient:
             timings.total = timings.clock() - started
             await response.aclose()
 
+    async def _open(self, request: httpx.Request, deadline: float, model: str | None) -> httpx.Response:
+        """Send and return a 200 response, its body not read yet; an error status becomes its RelayError."""
+        try:
+            async with asyncio.timeout_at(_loop_time(deadline)):
+                response = await self._send(request)
+                if response.status_code != 200:
+                    try:
+                        content = await _read_bounded(response)
+                    finally:
+                        await response.aclose()
+                    raise self._status_error(response.status_code, response.headers, content, model=model)
+        except httpx.HTTPError as exc:
+            raise transport_error(exc, self._base, self.profile.timeouts) from None
+        except TimeoutError:
+            raise deadline_error(self.profile.timeouts.total, False) from None
+        return response
+
+    async def _send(self, request: httpx.Request) -> httpx.Response:
+        """Send, following redirects only within the profile's origin; a redirect elsewhere is refused."""
+        for _ in range(_MAX_REDIRECTS + 1):
+            response = await self._http.send(request, stream=True, follow_redirects=False)
+            target = response.next_request
+            if target is None:
+                return response
+            await response.aclose()  # a redirect's body is never read
+            if not same_origin(target.url, self._base):
+                raise self._scrub_error(redirect_error(response.status_code, target.url, self._base))
+            request = target
+        raise too_many_redirects(self._base)
+
+    async def _fetch(self, request: httpx.Request, what: str, model: str | None) -> tuple[httpx.Headers, bytes]:
+        """A whole 200 body, decoded and bounded, within the overall deadline."""
+        total = self.profile.timeouts.total
+        deadline = asyncio.get_running_loop().time() + total if total > 0 else float("inf")
+        response = await self._open(request, deadline, model)
+        try:
+            async with asyncio.timeout_at(_loop_time(deadline)):
+                return response.headers, await self._read_body(response, what)
+        except TimeoutError:
+            raise deadline_error(total, False) from None
+        except httpx.DecodingError as exc:
+            raise decoding_error(exc) from None
+        except httpx.HTTPError as exc:
+            raise transport_error(exc, self._base, self.profile.timeouts) from None
+        finally:
+            await response.aclose()
+
+    async def _read_body(self, response: httpx.Response, what: str) -> bytes:
+        """The decoded body; a ProtocolError once it passes ``_MAX_BODY`` (a body may inflate a thousandfold)."""
+        parts: list[bytes] = []
+        size = 0
+        async for chunk in response.aiter_bytes():
+            size += len(chunk)
+            if size > _MAX_BODY:
+                raise too_large_error(what, _MAX_BODY)
+            parts.append(chunk)
+        return b"".join(parts)
+
     # ---- failures ----------------------------------------------------------------------------
 
     def _retry_delay(self, exc: RelayError, retry: int, state: _StreamState) -> float | None:
@@ -306,15 +376,18 @@ class RelayClient:
             return None
         return backoff_delay(self.profile.retry, retry + 1, retry_after=exc.retry_after)
 
-    def _scrub(self, text: str | None) -> str | None:
-        if text and self._key and self._key in text:
-            return text.replace(self._key, "****")
-        return text
-
     def _status_error(
         self, status: int, headers: httpx.Headers, body: bytes, *, model: str | None
     ) -> RelayError:
-        return status_error(status, headers, body, model=model, key_source=self._key_source, scrub=self._scrub)
+        return status_error(
+            status,
+            headers,
+            body,
+            model=model,
+            key_source=self._key_source,
+            scrub=self._scrub,
+            retry_after_cap=self.profile.retry.retry_after_cap,
+        )
 
     def _scrub_error(self, exc: RelayError) -> RelayError:
         """The error with the key hidden wherever the relay's words may have echoed it."""
@@ -322,6 +395,10 @@ class RelayClient:
         exc.args = (exc.message,)
         exc.provider_message = self._scrub(exc.provider_message)
         return exc
+
+
+def _loop_time(deadline: float) -> float | None:
+    return None if deadline == float("inf") else deadline
 
 
 def _parse(
@@ -343,6 +420,31 @@ def _parse(
     return batch, error
 
 
+async def _tail(
+    chunks: AsyncIterator[bytes], reader: BodyReader, state: _StreamState, timings: Timings, at: float
+) -> AsyncGenerator[list[StreamEvent], None]:
+    """What follows a finish reason and its usage (a refined usage, [DONE]), for at most ``_TAIL_WAIT`` s: a
+    relay that keeps the connection open after a complete answer does not hold it."""
+    until = asyncio.get_running_loop().time() + _TAIL_WAIT
+    raw: bytes | None = b""
+    while raw is not None:
+        try:
+            async with asyncio.timeout_at(until):
+                raw = await anext(chunks)
+        except TimeoutError:
+            return
+        except StopAsyncIteration:
+            raw = None  # the end of the body: an event it left unfinished
+        batch, error = _parse(reader, raw, state, timings, at)
+        if batch:
+            yield batch
+        if error is not None:
+            raise error
+        if reader.parser.done:
+            await _drain(chunks)  # so the keep-alive connection goes back to the pool
+            return
+
+
 async def _drain(chunks: AsyncIterator[bytes], limit: int = _MAX_ERROR_BODY) -> None:
     """Read what follows [DONE] (normally just the end of the chunked body), within a size and time bound.
 
@@ -360,10 +462,11 @@ async def _drain(chunks: AsyncIterator[bytes], limit: int = _MAX_ERROR_BODY) -> 
 
 
 async def _read_bounded(response: httpx.Response) -> bytes:
+    """Up to ``_MAX_ERROR_BODY`` bytes of an error body, decoded; what a broken connection left."""
     parts: list[bytes] = []
     size = 0
     try:
-        async for chunk in response.aiter_raw():
+        async for chunk in response.aiter_bytes():
             parts.append(chunk)
             size += len(chunk)
             if size >= _MAX_ERROR_BODY:

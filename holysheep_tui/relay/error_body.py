@@ -1,7 +1,8 @@
 """Reading error bodies: a short human message out of whatever a provider, relay or proxy sent.
 
 Bodies come as OpenAI-style JSON objects, bare strings, Google's JSON arrays, OpenRouter's
-``metadata.raw`` wrappers, HTML pages from proxies, plain text or nothing at all.
+``metadata.raw`` wrappers, HTML pages from proxies, plain text or nothing at all. ``loads_json`` reads any
+untrusted JSON of the relay's (here and in the chat stream) into text that can be printed and stored.
 """
 
 from __future__ import annotations
@@ -24,6 +25,9 @@ _INVISIBLE = re.compile(r"<(script|style|head)\b.*?</\1\s*>", re.IGNORECASE | re
 _TAG = re.compile(r"<[^>]*>")
 _HTML_START = re.compile(r"\s*<(?:!doctype|html|head|body|title|h1|center|div|p)\b", re.IGNORECASE)
 
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")  # the escape of a UTF-16 surrogate, \uD800 to \uDFFF
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
 _MESSAGE_KEYS = ("message", "detail", "error_description", "error_msg", "errorMessage", "msg")
 
 
@@ -35,8 +39,30 @@ class ErrorInfo:
     raw_excerpt: str
 
 
+def loads_json(text: str) -> Any:
+    """``json.loads``, with every lone surrogate in its strings (valid JSON, ``"\\ud800"``, but not text that
+    can be encoded) replaced by U+FFFD. Only a document with such an escape is walked."""
+    value = json.loads(text)
+    if "\\u" in text and _SURROGATE_ESCAPE.search(text):
+        value = replace_surrogates(value)
+    return value
+
+
+def replace_surrogates(value: Any) -> Any:
+    """``value`` (parsed JSON) with U+FFFD for each lone surrogate in its strings and keys."""
+    if isinstance(value, str):
+        return _SURROGATE.sub("\ufffd", value)
+    if isinstance(value, list):
+        return [replace_surrogates(item) for item in value]
+    if isinstance(value, dict):
+        return {replace_surrogates(k): replace_surrogates(v) for k, v in value.items()}
+    return value
+
+
 def clean_text(text: str, limit: int = MESSAGE_LIMIT) -> str:
-    """One line of plain text: no terminal escapes, control characters or key-like secrets; shortened."""
+    """One line of plain text: no terminal escapes, control characters, lone surrogates or key-like secrets;
+    shortened."""
+    text = _SURROGATE.sub("\ufffd", text)
     text = _ANSI.sub("", text)
     text = _CONTROL.sub(" ", text)
     text = _SPACES.sub(" ", text).strip()
@@ -62,7 +88,7 @@ def parse_error_body(body: bytes | str | object, content_type: str | None = None
     ctype = (content_type or "").lower()
     if stripped[0] in "{[" or "json" in ctype:
         try:
-            parsed = json.loads(stripped)
+            parsed = loads_json(stripped)
         except (ValueError, RecursionError):
             parsed = None
         if isinstance(parsed, dict | list):
@@ -77,6 +103,8 @@ def parse_error_body(body: bytes | str | object, content_type: str | None = None
 def _info(found: tuple[str | None, str | None, str | None], excerpt: str) -> ErrorInfo:
     message, code, type_ = found
     message = clean_text(message) if message else None
+    code = _SURROGATE.sub("\ufffd", code) if code else code
+    type_ = _SURROGATE.sub("\ufffd", type_) if type_ else type_
     return ErrorInfo(message or None, code, type_, excerpt)
 
 
@@ -157,7 +185,7 @@ def _from_metadata(
     name = provider.strip() if isinstance(provider, str) else ""
     if isinstance(raw, str) and raw.strip():
         try:
-            raw = json.loads(raw)
+            raw = loads_json(raw)
         except (ValueError, RecursionError):
             text = parse_error_body(raw).message
             if not text:

@@ -19,6 +19,7 @@ from holysheep_tui.errors import (
     ReadTimeoutError,
     RelayError,
     ServerError,
+    StreamCutError,
     TLSError,
     UpstreamError,
     relay_error_class,
@@ -35,22 +36,25 @@ def status_error(
     model: str | None,
     key_source: str,
     scrub: Callable[[str | None], str | None],
+    retry_after_cap: float | None = None,
 ) -> RelayError:
-    """The error for an HTTP error status, in the relay's own words when it gave any (``scrub`` hides the key)."""
-    info = parse_error_body(body, headers.get("content-type"))
+    """The error for an HTTP error status, in the relay's own words when it gave any. ``scrub`` hides the key,
+    in the whole body before it is shortened; a Retry-After is held to ``retry_after_cap`` seconds."""
+    info = parse_error_body(scrub(body.decode("utf-8", errors="replace")), headers.get("content-type"))
     provider = scrub(info.message)
     kind = classify_error(status, info)
     if kind == "unknown" and status < 500:
         kind = "bad_request"
-    retry_after = parse_retry_after(headers.get("retry-after"))
-    text, hint = _status_text(kind, status, model, key_source, retry_after)
+    asked = parse_retry_after(headers.get("retry-after"))
+    retry_after = asked if asked is None or retry_after_cap is None else min(asked, retry_after_cap)
+    text, hint = _status_text(kind, status, model, key_source, retry_after, asked)
     said = f" The relay said: {provider}" if provider else ""
     cls = relay_error_class(kind, otherwise=ServerError)
     return cls(f"{text}{said}", hint=hint, status=status, provider_message=provider, retry_after=retry_after)
 
 
 def _status_text(
-    kind: str, status: int, model: str | None, key_source: str, retry_after: float | None
+    kind: str, status: int, model: str | None, key_source: str, retry_after: float | None, asked: float | None
 ) -> tuple[str, str | None]:
     """What an error status means for the user, and what to do about it."""
     if kind == "auth":
@@ -65,6 +69,8 @@ def _status_text(
         )
     if kind == "rate_limit":
         wait = f" Retry after {retry_after:g} s." if retry_after is not None else ""
+        if asked is not None and retry_after is not None and asked > retry_after:
+            wait += f" (It asked for {_duration(asked)}; retry.retry_after_cap limits the wait.)"
         return f"Rate limited by the relay (HTTP {status}).{wait}", None
     if kind == "model_not_found":
         text = f"The relay does not know the model '{model}'" if model else "Not found"
@@ -77,6 +83,10 @@ def _status_text(
     if kind == "bad_request":
         return f"The relay rejected the request (HTTP {status}).", None
     return f"The relay failed with HTTP {status}.", "Usually temporary; retry."
+
+
+def _duration(seconds: float) -> str:
+    return f"{seconds:g} s" if seconds <= 86400 else "more than a day"
 
 
 def stream_error(payload: object) -> RelayError:
@@ -114,10 +124,12 @@ def _status_of_info(info: ErrorInfo) -> int | None:
     return None
 
 
-def content_error(content_type: str | None, body: bytes) -> ProtocolError:
+def content_error(
+    content_type: str | None, body: bytes, scrub: Callable[[str | None], str | None]
+) -> ProtocolError:
     """A 200 answer that is neither an event stream nor a JSON completion (a proxy's or captive portal's
     HTML page, say): the error names what arrived."""
-    info = parse_error_body(body, content_type)
+    info = parse_error_body(scrub(body.decode("utf-8", errors="replace")), content_type)
     what = clean_text(content_type, 80) if content_type else "a body without a Content-Type"
     said = f": {info.message}" if info.message else ""
     return ProtocolError(
@@ -125,6 +137,67 @@ def content_error(content_type: str | None, body: bytes) -> ProtocolError:
         status=200,
         provider_message=info.message,
         hint="Check that the base URL points at an OpenAI-compatible API; a proxy or login page may be answering.",
+    )
+
+
+def redirect_error(status: int, target: httpx.URL, base: str) -> ProtocolError:
+    """A redirect to another origin, which is not followed: the conversation and key stay where they were."""
+    where = clean_text(f"{target.scheme}://{target.netloc.decode('ascii', 'replace')}{target.path}", 200)
+    return ProtocolError(
+        f"The relay redirected the request (HTTP {status}) to {where}, outside {_origin_text(base)}; "
+        "it was not followed, so neither the conversation nor the key went there.",
+        status=status,
+        hint="If the relay has moved there, set base_url in the profile to the new address.",
+    )
+
+
+def _origin_text(base: str) -> str:
+    parts = urlsplit(base)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def too_many_redirects(base: str) -> ProtocolError:
+    return ProtocolError(f"Too many redirects from {urlsplit(base).netloc}.")
+
+
+def too_large_error(what: str, limit: int) -> ProtocolError:
+    """A body past the size we read (a compressed body can inflate a thousandfold)."""
+    return ProtocolError(
+        f"The relay's {what} is larger than {limit // (1024 * 1024)} MiB once decoded; it was not read further.",
+        status=200,
+        hint="Check that the base URL points at an OpenAI-compatible API.",
+    )
+
+
+def decoding_error(exc: httpx.DecodingError) -> ProtocolError:
+    return ProtocolError(
+        f"The relay's compressed reply could not be decoded ({describe(exc)}).",
+        hint="A proxy may be damaging compressed replies; retry, or try without the proxy.",
+    )
+
+
+def body_error(exc: httpx.HTTPError, read_timeout: float, answered: bool) -> RelayError:
+    """The error for a body that failed half-way: a stall, undecodable bytes or a broken connection."""
+    if isinstance(exc, httpx.DecodingError):
+        return decoding_error(exc)
+    if isinstance(exc, httpx.ReadTimeout):
+        return ReadTimeoutError(
+            f"The relay sent nothing for {read_timeout:g} s"
+            + (" in the middle of the answer." if answered else " after accepting the request."),
+            hint="The partial answer is kept. Retry, or raise timeouts.read in the profile.",
+        )
+    return StreamCutError(
+        f"The connection broke before the answer finished ({describe(exc)}).",
+        hint="The partial answer is kept; retry to get the rest.",
+    )
+
+
+def deadline_error(total: float, answered: bool) -> ReadTimeoutError:
+    """The request ran past its overall limit (``timeouts.total``)."""
+    so_far = "in the middle of the answer" if answered else "before any answer came"
+    return ReadTimeoutError(
+        f"The request ran past its overall limit of {total:g} s and was stopped {so_far}.",
+        hint="The partial answer is kept. Raise timeouts.total in the profile, or set it to 0 for no limit.",
     )
 
 

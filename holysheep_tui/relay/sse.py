@@ -3,6 +3,8 @@
 Bytes in, events out: feed it raw bytes split anywhere (inside a UTF-8 character, between CR and LF) and
 it returns the events completed so far. It knows nothing of what the events carry; pure and synchronous.
 One leniency: at the end of the body an event that lacks its blank line is dispatched, not discarded.
+Bounded: a line still waiting for its end, or an event's data gathered over network reads, may hold at most
+``MAX_LINE`` / ``MAX_EVENT`` characters; past that the decoder drops what it held and fails (``SSELimitError``).
 """
 
 from __future__ import annotations
@@ -14,6 +16,16 @@ from functools import lru_cache
 from typing import NamedTuple, overload
 
 _LINE_END = re.compile(r"\r\n|\r|\n")
+
+MAX_LINE = 8 * 1024 * 1024
+"""The most one unterminated line may hold between network reads, in characters (see ``_PIECE_COST``)."""
+MAX_EVENT = 8 * 1024 * 1024
+"""The most data one unfinished event may gather between network reads, in characters (see ``_PIECE_COST``)."""
+_PIECE_COST = 64  # what each held piece (a read's part of a line, a data line) counts besides its characters
+
+
+class SSELimitError(ValueError):
+    """A line or an event outgrew the decoder's bound; the text says which ("a line longer than 8 MiB")."""
 
 
 class ServerSentEvent(NamedTuple):
@@ -28,7 +40,13 @@ class ServerSentEvent(NamedTuple):
 class SSEDecoder:
     """Bytes in, events out. ``last_event_id`` and ``retry`` persist across events, as the spec says."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, max_line: int = MAX_LINE, max_event: int = MAX_EVENT) -> None:
+        self._max_line = max_line
+        self._max_event = max_event
+        self._partial_size = 0  # characters in _partial
+        self._data_size = 0  # characters in _data, as of the end of the last read
+        self.error: SSELimitError | None = None
+        """Set when a bound was crossed; every later feed or close raises it."""
         self._utf8 = codecs.getincrementaldecoder("utf-8")(errors="replace")
         self._partial: list[str] = []  # pieces of the line not yet terminated
         self._after_cr = False  # the previous text ended in CR: a leading LF is not a new line
@@ -39,6 +57,11 @@ class SSEDecoder:
         self._id: str | None = None
         self._reconnect: int | None = None
         self._pending: EventText | None = None  # events handed on whose id and retry fields are not applied yet
+
+    @property
+    def buffered(self) -> int:
+        """Characters held for the next read: an unterminated line and the data of an unfinished event."""
+        return self._partial_size + self._data_size
 
     @property
     def last_event_id(self) -> str | None:
@@ -53,31 +76,50 @@ class SSEDecoder:
 
     def feed(self, chunk: bytes) -> Sequence[ServerSentEvent]:
         """The events this chunk completes, in order: an EventText when they end the text decoded so far at a
-        blank line, with nothing half read before them and no CR."""
+        blank line, with nothing half read before them and no CR. When the chunk makes a line or an event too
+        large, the events before it are returned and ``error`` is set."""
+        if self.error is not None:
+            raise self.error
         text = self._utf8.decode(chunk)
+        events: Sequence[ServerSentEvent]
         if "\n\n" in text and self._started and not self._after_cr and "\r" not in text and self._idle():
             if self._partial:  # an unterminated line: no newline in it
                 self._partial.append(text)
                 text = "".join(self._partial)
                 self._partial.clear()
+                self._partial_size = 0
             end = text.rfind("\n\n") + 2
-            events = EventText(text[:end], self.last_event_id)
-            self._pending = events
+            events = self._pending = EventText(text[:end], self.last_event_id)
             lines = self._lines(text[end:])
             if lines:
                 self._events(lines)  # no blank line among them: they start the next event
-            return events
-        lines = self._lines(text)
-        return self._events(lines) if lines else []
+        else:
+            lines = self._lines(text)
+            events = self._events(lines) if lines else []
+        if self._partial_size > self._max_line or self._data_size > self._max_event:
+            self._overflow()
+        return events
 
     def close(self) -> list[ServerSentEvent]:
         """End of stream: finish the last line and dispatch an event that lacked its blank line."""
+        if self.error is not None:
+            raise self.error
         lines = self._lines(self._utf8.decode(b"", final=True))
         if self._partial:
             lines.append("".join(self._partial))
             self._partial.clear()
+            self._partial_size = 0
         lines.append("")  # the end dispatches like a blank line
         return self._events(lines)
+
+    def _overflow(self) -> None:
+        if self._partial_size > self._max_line:
+            self.error = SSELimitError(f"a line longer than {_mib(self._max_line)}")
+        else:
+            self.error = SSELimitError(f"an event larger than {_mib(self._max_event)}")
+        self._partial.clear()
+        self._data.clear()
+        self._partial_size = self._data_size = 0
 
     def _idle(self) -> bool:
         """No event is half read: no data, event type or retry field since the last blank line."""
@@ -115,13 +157,16 @@ class SSEDecoder:
             self._partial.append(lines[0])
             lines[0] = "".join(self._partial)
             self._partial.clear()
+            self._partial_size = 0
         if rest:
             self._partial.append(rest)
+            self._partial_size += len(rest) + _PIECE_COST
         return lines
 
     def _events(self, lines: list[str]) -> list[ServerSentEvent]:
         events: list[ServerSentEvent] = []
         data = self._data
+        carried = len(data)  # data lines of an event begun in an earlier read
         for line in lines:
             if line.startswith("data: "):
                 data.append(line[6:])
@@ -131,10 +176,15 @@ class SSEDecoder:
                     data.clear()
                     event = self._event or "message"
                     events.append(ServerSentEvent(event, text, self.last_event_id, self._retry))
+                carried = 0
                 self._event = ""
                 self._retry = None
             elif line[0] != ":":
                 self._field(line)
+        if not carried:
+            self._data_size = 0
+        if len(data) > carried:
+            self._data_size += sum(map(len, data[carried:])) + _PIECE_COST * (len(data) - carried)
         return events
 
     def _field(self, line: str) -> None:
@@ -216,6 +266,10 @@ class EventText(Sequence[ServerSentEvent]):
 
     def __repr__(self) -> str:
         return f"EventText({self._decoded()!r})"
+
+
+def _mib(size: int) -> str:
+    return f"{size / (1024 * 1024):g} MiB"
 
 
 @lru_cache(maxsize=64)

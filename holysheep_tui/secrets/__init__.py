@@ -3,6 +3,7 @@
 Nothing here imports keyring itself until the keyring is first asked.
 """
 
+from holysheep_tui.secrets.key_command import KeyCommandError
 from holysheep_tui.secrets.keyring_store import (
     KEYRING_SERVICE,
     KeyringReason,
@@ -17,6 +18,7 @@ from holysheep_tui.secrets.secret import KEY_ENV, Secret, mask
 __all__ = [
     "KEYRING_SERVICE",
     "KEY_ENV",
+    "KeyCommandError",
     "KeyStatus",
     "KeyringReason",
     "KeyringUnavailableError",

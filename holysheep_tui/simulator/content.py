@@ -387,7 +387,7 @@ def plan_answer(
 ) -> list[ChoicePlan]:
     """What each of ``n`` choices will say; ``faults`` may ask for reasoning, a refusal, tools, a 1 MB text."""
     plans: list[ChoicePlan] = []
-    thinking = spec.thinking or bool(faults & {"reasoningdup", "reasoningfield"})
+    thinking = spec.thinking or bool(faults & {"reasoningdup", "reasoningfield", "googlethought"})
     for variant in range(n):
         reply = demo_reply(spec.id, prompt, thinking=thinking, variant=variant)
         content = reply.content

@@ -40,6 +40,7 @@ from holysheep_tui.simulator.scenarios import (
     Step,
     context_error,
     error_reply,
+    hostile_usage,
     model_not_found,
     model_object,
     parse_scenario,
@@ -331,6 +332,8 @@ class RelayHandler(BaseHTTPRequestHandler):
         plans = plan_answer(spec, prompt, n=n, max_tokens=ask.max_tokens, length=sc.length, faults=sc.faults,
                             finish=sc.finish)  # fmt: skip
         usage = usage_body(spec, prompt_tokens, cached, plans)
+        if sc.has("hugeusage"):
+            usage = hostile_usage(usage)
         cid = f"chatcmpl-{uuid.uuid4().hex[:24]}"
         created = int(time.time())
         pacing = sc.pacing(self.sim.pacing)

@@ -42,7 +42,8 @@ FAULTS = frozenset(
     {
         "cut", "reset", "stall", "hang", "nodone", "malformed", "inerror", "eventerror", "bigchunk", "tiny",
         "splitutf8", "badutf8", "crlf", "nospace", "comments", "n2", "tools", "reasoningdup",
-        "reasoningfield", "emptyfirst", "usageboth", "refusal", "ascii", "fast",
+        "reasoningfield", "emptyfirst", "usageboth", "refusal", "ascii", "fast", "googlethought",
+        "lonesurrogate", "hugeusage", "floodline", "flooddata",
     }
 )  # fmt: skip
 _PARAMS = {"len", "tps", "ttft", "chunk", "stall", "finish"}
@@ -317,6 +318,18 @@ class Hangup:
 
 Step = Send | Pause | Hangup
 _BAD_MARK = "\ue000"  # replaced by invalid UTF-8 bytes in the ``badutf8`` scenario
+_LONE_MARK = "\ue001"  # replaced by the JSON escape of a lone surrogate in ``lonesurrogate``
+_FLOOD = 640  # pieces of 64 KiB: 40 MiB
+_FLOOD_LINE = ("洪" * 21845).encode()  # the rest of a line that never ends
+_FLOOD_DATA = ("data: 洪水\n" * 5041).encode()  # data lines of an event that never ends
+_GOOGLE_THOUGHT = {"google": {"thought": True}}
+
+
+def hostile_usage(usage: dict[str, object]) -> dict[str, object]:
+    """``hugeusage``: counts past 2**63, a float of 1e300 and a negative one, all valid JSON."""
+    huge = {"prompt_tokens": 2**63, "completion_tokens": 2**64 + 1, "total_tokens": 10**30}
+    cached = {"prompt_tokens_details": {"cached_tokens": 1e300}, "cached_tokens": -7}
+    return {**usage, **huge, **cached, "completion_tokens_details": {"reasoning_tokens": 2**70}}
 
 
 class _Sse:
@@ -325,6 +338,7 @@ class _Sse:
         self.data = "data:" if sc.has("nospace") else "data: "
         self.comments = sc.has("comments")
         self.ascii = sc.has("ascii")
+        self.marked = sc.has("badutf8") or sc.has("lonesurrogate")
         self.count = 0
 
     def raw(self, payload: str, *, event: str | None = None) -> bytes:
@@ -337,7 +351,10 @@ class _Sse:
         elif event:
             head = f"event: {event}{eol}"
         text = f"{head}{self.data}{payload}{eol}{eol}".encode()
-        return text.replace(_BAD_MARK.encode(), b"\xff\xfe")
+        if not self.marked:
+            return text
+        lone = text.replace(_LONE_MARK.encode(), b"\\ud800").replace(b"\\ue001", b"\\ud800")
+        return lone.replace(_BAD_MARK.encode(), b"\xff\xfe")
 
     def obj(self, obj: dict[str, object], *, event: str | None = None) -> bytes:
         return self.raw(json.dumps(obj, ensure_ascii=self.ascii, separators=(",", ":")), event=event)
@@ -371,8 +388,16 @@ def _pieces(
             part = tokens[start : start + size]
             out.append((make("".join(part)), len(part)))
 
-    group(plan.reasoning, lambda t: dict.fromkeys(reasoning_fields, t))
+    google = sc.has("googlethought")  # thoughts as flagged content, in <thought> tags the answer closes
+    if google:
+        group(plan.reasoning, lambda t: {"content": t, "extra_content": _GOOGLE_THOUGHT})
+    else:
+        group(plan.reasoning, lambda t: dict.fromkeys(reasoning_fields, t))
+    thoughts = len(out)
     group(plan.content, lambda t: {"content": t})
+    if google and 0 < thoughts < len(out):
+        for at, tag in ((0, "<thought>"), (thoughts, "</thought>")):
+            out[at] = ({**out[at][0], "content": f"{tag}{out[at][0]['content']}"}, out[at][1])
     group(plan.refusal, lambda t: {"content": None, "refusal": t} if t else {"refusal": t})
     if plan.tool:
         call = {
@@ -424,6 +449,8 @@ def stream_steps(
             delta, tokens = pieces[j]
             if sc.has("badutf8") and j == len(pieces) // 2 and "content" in delta:
                 delta = {"content": f"{delta['content']}{_BAD_MARK}"}
+            if sc.has("lonesurrogate") and j == len(pieces) // 2 and "content" in delta:
+                delta = {**delta, "content": f"{delta['content']}{_LONE_MARK}"}
             data = sse.obj(chunk([{"index": i, "delta": delta, "finish_reason": None}]))
             if sc.has("splitutf8") and len(parts := _split_utf8(data)) == 2:
                 answer.append(Send(parts[0], answer=True, events=0, alone=True))
@@ -439,6 +466,10 @@ def stream_steps(
     }
     if sc.has("cut") or sc.has("reset"):
         return [*steps, *answer[:middle], Hangup(reset=sc.has("reset"))]
+    if sc.has("floodline") or sc.has("flooddata"):
+        head = Send(b'data: {"choices":[{"index":0,"delta":{"content":"' if sc.has("floodline") else b"")
+        flood = _FLOOD_LINE if sc.has("floodline") else _FLOOD_DATA
+        return [*steps, *answer[:middle], head, *(Send(flood, events=0) for _ in range(_FLOOD)), Hangup()]
     if sc.has("inerror"):
         return [*steps, *answer[:middle], Send(sse.obj({"error": error}))]
     if sc.has("eventerror"):

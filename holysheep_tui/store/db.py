@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from holysheep_tui.errors import StorageError
 from holysheep_tui.locations import ensure_private_dir
-from holysheep_tui.store.migrations import NewerSchemaError, migrate
+from holysheep_tui.store.migrations import NewerSchemaError, migrate, pending
+from holysheep_tui.store.schema import bindable
 from holysheep_tui.store.search import words_text
 
 BUSY_TIMEOUT_S = 5.0
@@ -21,6 +24,7 @@ SQLITE_HEADER = b"SQLite format 3\x00"
 _SQLITE_PERM, _SQLITE_BUSY, _SQLITE_LOCKED, _SQLITE_READONLY = 3, 5, 6, 8
 _SQLITE_IOERR, _SQLITE_CORRUPT, _SQLITE_FULL, _SQLITE_CANTOPEN, _SQLITE_NOTADB = 10, 11, 13, 14, 26
 
+_FULL_BELOW = 1024 * 1024
 _HINT = "This conversation stays on screen but is not being saved."
 
 
@@ -34,10 +38,22 @@ def storage_error(exc: BaseException, path: Path) -> StorageError:
         return exc
     code = getattr(exc, "sqlite_errorcode", -1) & 0xFF
     text = str(exc).lower()
-    if code == _SQLITE_FULL or "disk is full" in text or getattr(exc, "errno", None) == 28:
+    if (
+        code == _SQLITE_FULL
+        or "disk is full" in text
+        or getattr(exc, "errno", None) == 28
+        or ((code == _SQLITE_IOERR or "i/o error" in text) and _nearly_full(path))
+    ):
         return StorageError(f"The disk holding {path} is full; history cannot be saved.", hint=_HINT)
-    read_only_fs = getattr(exc, "errno", None) == 30  # EROFS: a read-only mount
-    if code in (_SQLITE_READONLY, _SQLITE_PERM) or "readonly" in text or isinstance(exc, PermissionError) or read_only_fs:
+    read_only_fs = getattr(exc, "errno", None) == 30 or (  # EROFS: a read-only mount
+        (code in (_SQLITE_CANTOPEN, _SQLITE_IOERR) or "unable to open" in text) and _unwritable(path)
+    )
+    if (
+        code in (_SQLITE_READONLY, _SQLITE_PERM)
+        or "readonly" in text
+        or isinstance(exc, PermissionError)
+        or read_only_fs
+    ):
         return StorageError(
             f"Cannot write the history database {path}: the file or its folder is read-only.",
             hint=f"Check the permissions, or set HOLYSHEEP_DATA_DIR to a writable folder. {_HINT}",
@@ -55,6 +71,19 @@ def storage_error(exc: BaseException, path: Path) -> StorageError:
     if code == _SQLITE_IOERR or "i/o error" in text:
         return StorageError(f"Disk I/O error on the history database {path}.", hint=_HINT)
     return StorageError(f"History database error on {path}: {exc}", hint=_HINT)
+
+
+def _unwritable(path: Path) -> bool:
+    """The folder exists but this process may not write it (a read-only mount, permissions)."""
+    return path.parent.is_dir() and not os.access(path.parent, os.W_OK)
+
+
+def _nearly_full(path: Path) -> bool:
+    """An I/O error on a disk with almost no room left (SQLite says I/O error when -shm cannot grow)."""
+    try:
+        return shutil.disk_usage(path.parent).free < _FULL_BELOW
+    except OSError:
+        return False
 
 
 @contextlib.contextmanager
@@ -181,3 +210,53 @@ def open_database(path: Path, *, integrity_check: bool = True) -> tuple[sqlite3.
                 raise
             return db, recovered
     raise StorageError(f"Could not create a usable history database at {path}.", hint=_HINT)
+
+
+def open_read_only(path: Path) -> sqlite3.Connection | None:
+    """A connection that only reads ``path``: for a full disk or a read-only file or mount, where the
+    normal open cannot write. None when the file is missing, not SQLite, or needs a migration first.
+
+    ``mode=ro`` first; ``immutable=1`` (no -shm, no locks) when even that needs a write."""
+    try:
+        if not path.is_file() or path.stat().st_size == 0 or not _looks_like_sqlite(path):
+            return None
+        uri = path.resolve().as_uri()
+    except (OSError, ValueError):
+        return None
+    for params in ("mode=ro", "mode=ro&immutable=1"):
+        try:
+            db = sqlite3.connect(
+                f"{uri}?{params}",
+                uri=True,
+                isolation_level=None,
+                timeout=BUSY_TIMEOUT_S,
+                check_same_thread=False,
+            )
+        except sqlite3.Error:
+            continue
+        try:
+            db.create_function("hs_words", 1, words_text, deterministic=True)
+            db.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
+            if not pending(db):  # the first read: fails here when the file cannot be read this way
+                return db
+        except (sqlite3.Error, NewerSchemaError):
+            pass
+        db.close()
+    return None
+
+
+class Binding:
+    """The connection as writes use it: a value SQLite cannot bind (a lone surrogate from a hostile relay,
+    an integer past 64 bits) is made bindable and the statement run again; valid values cost nothing."""
+
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self._db = db
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Cursor:
+        try:
+            return self._db.execute(sql, params)
+        except (UnicodeEncodeError, OverflowError):
+            return self._db.execute(sql, bindable(params))
+
+    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> sqlite3.Cursor:
+        return self._db.executemany(sql, [bindable(row) for row in rows])

@@ -7,21 +7,21 @@ a prompt is on disk before the request leaves and a killed process loses only un
 from __future__ import annotations
 
 import contextlib
+import json
 import sqlite3
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from holysheep_tui import locations
-from holysheep_tui.errors import UsageError
-from holysheep_tui.store.db import open_database, storage_error, translated
+from holysheep_tui.errors import StorageError, UsageError
+from holysheep_tui.store.db import Binding, open_database, open_read_only, storage_error, translated
 from holysheep_tui.store.liveness import WriterLock
 from holysheep_tui.store.models import (
-    MESSAGE_SCHEMA,
     STATUSES,
     Conversation,
     ConversationNotFoundError,
@@ -30,20 +30,14 @@ from holysheep_tui.store.models import (
     MessageStatus,
     SearchHit,
 )
-from holysheep_tui.store.schema import sql_reader, sql_writer, to_iso
+from holysheep_tui.store.rows import INSERT_MESSAGE, MESSAGE_COLUMNS, message_from, message_row
+from holysheep_tui.store.schema import to_iso
 from holysheep_tui.store.search import make_snippet, query_terms, search_sql
 from holysheep_tui.store.titles import clean_title, title_from_prompt
 
 FINAL_STATUSES = frozenset(s for s in STATUSES if s != "streaming")
 
-_MESSAGE_COLUMNS = ", ".join(c.name for c in MESSAGE_SCHEMA)
-_MESSAGE_READERS = tuple((c.name, sql_reader(c)) for c in MESSAGE_SCHEMA)
-# Inserts leave out the id: SQLite numbers the rows.
-_MESSAGE_WRITERS = tuple((c.name, sql_writer(c)) for c in MESSAGE_SCHEMA if c.name != "id")
-_INSERT_MESSAGE = (
-    f"INSERT INTO messages ({', '.join(name for name, _ in _MESSAGE_WRITERS)}) "
-    f"VALUES ({', '.join('?' * len(_MESSAGE_WRITERS))})"
-)
+_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
 _CONVERSATION_COLUMNS = "id, title, title_is_user_set, created, updated, profile, system_prompt, archived"
 
 
@@ -55,25 +49,22 @@ def _dt(text: str) -> datetime:
     return datetime.fromisoformat(text)
 
 
-def _message(row: sqlite3.Row) -> Message:
-    return Message(
-        **{name: row[name] if read is None else read(row[name]) for name, read in _MESSAGE_READERS}
-    )
-
-
-def _message_row(m: Message) -> tuple[Any, ...]:
-    return tuple(
-        getattr(m, name) if write is None else write(getattr(m, name)) for name, write in _MESSAGE_WRITERS
-    )
-
-
 class HistoryStore:
     """Use from one thread at a time; any number of processes may share the file."""
 
-    def __init__(self, db: sqlite3.Connection, path: Path, recovered_from: Path | None = None) -> None:
+    def __init__(
+        self,
+        db: sqlite3.Connection,
+        path: Path,
+        recovered_from: Path | None = None,
+        *,
+        read_only: StorageError | None = None,
+    ) -> None:
         self._db = db
         self.path = path
         self.recovered_from = recovered_from
+        self.read_only = read_only
+        """Why this store can only read (a full disk, a read-only file): every write raises it. None: it writes."""
         self._lock = threading.RLock()
         self._writer = WriterLock(path)
 
@@ -82,9 +73,18 @@ class HistoryStore:
         """Open or create the database (default: the user's data dir). Corrupt files are moved aside,
         and ``recovered_from`` says where. Raises StorageError when the file cannot be used.
 
+        When the file exists but cannot be written (a full disk, a read-only file or mount), the store
+        opens for reading only and ``read_only`` says why; its writes raise that StorageError.
+
         ``integrity_check`` runs ``PRAGMA quick_check`` (about 0.9 s on 500,000 messages)."""
         path = path or locations.history_db()
-        db, recovered = open_database(path, integrity_check=integrity_check)
+        try:
+            db, recovered = open_database(path, integrity_check=integrity_check)
+        except StorageError as exc:
+            reader = open_read_only(path)
+            if reader is None:
+                raise
+            return cls(reader, path, read_only=exc)
         return cls(db, path, recovered)
 
     def close(self) -> None:
@@ -102,11 +102,13 @@ class HistoryStore:
     # ---- plumbing ------------------------------------------------------------------------------
 
     @contextlib.contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
+    def _write(self) -> Iterator[Binding]:
+        if self.read_only is not None:
+            raise StorageError(self.read_only.message, hint=self.read_only.hint)
         with self._lock, translated(self.path):
             self._db.execute("BEGIN IMMEDIATE")
             try:
-                yield self._db
+                yield Binding(self._db)
                 self._db.execute("COMMIT")
             except BaseException:
                 with contextlib.suppress(sqlite3.Error):
@@ -119,7 +121,7 @@ class HistoryStore:
             yield self._db
 
     @staticmethod
-    def _require(db: sqlite3.Connection, conv_id: str) -> tuple[Any, ...]:
+    def _require(db: sqlite3.Connection | Binding, conv_id: str) -> tuple[Any, ...]:
         row = db.execute(
             f"SELECT {_CONVERSATION_COLUMNS} FROM conversations WHERE id = ?", (conv_id,)
         ).fetchone()
@@ -178,16 +180,21 @@ class HistoryStore:
             db.executemany("DELETE FROM messages WHERE id = ?", [(i,) for i in msg_ids])
 
     def resolve_id(self, id_or_prefix: str) -> str:
-        """The full id of the one conversation whose id is, or starts with, ``id_or_prefix``."""
-        text = id_or_prefix.strip().lower()
+        """The full id of the one conversation whose id is, or starts with, ``id_or_prefix``.
+
+        ASCII letters match in either case; any other character (an imported id's 'Ä') matches exactly."""
+        text = id_or_prefix.strip()
         if not text:
             raise ConversationNotFoundError(id_or_prefix)
+        folded = text.translate(_ASCII_LOWER)
         with self._read() as db:
-            if db.execute("SELECT 1 FROM conversations WHERE id = ?", (text,)).fetchone():
-                return text
-            pattern = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+            for exact in dict.fromkeys((text, folded)):
+                if db.execute("SELECT 1 FROM conversations WHERE id = ?", (exact,)).fetchone():
+                    return exact
+            # SQLite's lower() folds ASCII only, as _ASCII_LOWER does: both sides alike, whatever the script.
             rows = db.execute(
-                "SELECT id FROM conversations WHERE id LIKE ? ESCAPE '\\' LIMIT 2", (pattern,)
+                "SELECT id FROM conversations WHERE lower(substr(id, 1, ?)) = ? LIMIT 2",
+                (len(folded), folded),
             ).fetchall()
         if not rows:
             raise ConversationNotFoundError(id_or_prefix)
@@ -284,12 +291,12 @@ class HistoryStore:
         cur.row_factory = sqlite3.Row  # read by column name
         rows = cur.execute(
             f"""SELECT * FROM (
-                    SELECT {_MESSAGE_COLUMNS} FROM messages
+                    SELECT {MESSAGE_COLUMNS} FROM messages
                     WHERE conversation_id = ? AND (? IS NULL OR id < ?) ORDER BY id DESC LIMIT ?
                 ) ORDER BY id""",
             (conv_id, before_id, before_id, -1 if limit is None else limit),
         ).fetchall()
-        return [_message(r) for r in rows]
+        return [message_from(r) for r in rows]
 
     # ---- messages ------------------------------------------------------------------------------
 
@@ -423,37 +430,64 @@ class HistoryStore:
         return hits
 
     def insert_conversation(self, conv: Conversation) -> str:
-        """Store a whole conversation (an import). Keeps its id unless taken; messages get new ids."""
+        """Store a whole conversation. Keeps its id unless taken; messages get new ids."""
         with self._write() as db:
-            conv_id = conv.id
-            if not conv_id or db.execute("SELECT 1 FROM conversations WHERE id = ?", (conv_id,)).fetchone():
-                conv_id = str(uuid.uuid4())
+            return self._insert(db, conv)
+
+    def insert_import(self, convs: Sequence[Conversation], digest: str) -> list[str]:
+        """Store the conversations of an import file in one transaction (all or none); the ids added.
+
+        ``digest`` names the file's text. Importing it again adds only what is no longer stored (a
+        conversation deleted since), so a rerun never duplicates."""
+        with self._write() as db:
+            row = db.execute("SELECT conversations FROM imports WHERE digest = ?", (digest,)).fetchone()
+            before: list[str] = json.loads(row[0]) if row else []
+            ids: list[str] = []
+            added: list[str] = []
+            for n, conv in enumerate(convs):
+                known = before[n] if n < len(before) else None
+                if known and db.execute("SELECT 1 FROM conversations WHERE id = ?", (known,)).fetchone():
+                    ids.append(known)
+                    continue
+                ids.append(self._insert(db, conv))
+                added.append(ids[-1])
             db.execute(
-                f"INSERT INTO conversations ({_CONVERSATION_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    conv_id,
-                    conv.title,
-                    int(conv.title_is_user_set),
-                    to_iso(conv.created),
-                    to_iso(conv.updated),
-                    conv.profile,
-                    conv.system_prompt,
-                    int(conv.archived),
-                ),
+                "INSERT OR REPLACE INTO imports (digest, imported, conversations) VALUES (?, ?, ?)",
+                (digest, now_iso(), json.dumps(ids)),
             )
-            db.executemany(
-                _INSERT_MESSAGE,
-                [
-                    _message_row(
-                        replace(
-                            m,
-                            conversation_id=conv_id,
-                            status="interrupted" if m.status == "streaming" else m.status,
-                        )
+        return added
+
+    @staticmethod
+    def _insert(db: Binding, conv: Conversation) -> str:
+        conv_id = conv.id
+        if not conv_id or db.execute("SELECT 1 FROM conversations WHERE id = ?", (conv_id,)).fetchone():
+            conv_id = str(uuid.uuid4())
+        db.execute(
+            f"INSERT INTO conversations ({_CONVERSATION_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                conv_id,
+                conv.title,
+                int(conv.title_is_user_set),
+                to_iso(conv.created),
+                to_iso(conv.updated),
+                conv.profile,
+                conv.system_prompt,
+                int(conv.archived),
+            ),
+        )
+        db.executemany(
+            INSERT_MESSAGE,
+            [
+                message_row(
+                    replace(
+                        m,
+                        conversation_id=conv_id,
+                        status="interrupted" if m.status == "streaming" else m.status,
                     )
-                    for m in conv.messages
-                ],
-            )
+                )
+                for m in conv.messages
+            ],
+        )
         return conv_id
 
 

@@ -5,6 +5,7 @@ Never edit or reorder a migration that has shipped; append a new one.
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -22,34 +23,44 @@ class NewerSchemaError(Exception):
     """The database was migrated by a newer release than this one."""
 
 
+def pending(db: sqlite3.Connection) -> list[Migration]:
+    """The migrations not yet applied, found by reading only. Raises NewerSchemaError."""
+    if db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = '_migrations'").fetchone():
+        done = {row[0] for row in db.execute("SELECT name FROM _migrations")}
+    else:
+        done = set()
+    unknown = done - {fn.__name__ for fn in MIGRATIONS}
+    if unknown:
+        raise NewerSchemaError(", ".join(sorted(unknown)))
+    return [fn for fn in MIGRATIONS if fn.__name__ not in done]
+
+
 def migrate(db: sqlite3.Connection) -> int:
     """Apply pending migrations in one write transaction; return how many ran.
 
+    An up-to-date database is only read: opening it needs no write (a full or read-only disk).
     ``db`` must be in autocommit mode (``isolation_level=None``).
     """
+    if not pending(db):
+        return 0
     db.execute("BEGIN IMMEDIATE")
     try:
         db.execute("CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied TEXT NOT NULL)")
-        done = {row[0] for row in db.execute("SELECT name FROM _migrations")}
-        known = {fn.__name__ for fn in MIGRATIONS}
-        if done - known:
-            raise NewerSchemaError(", ".join(sorted(done - known)))
-        ran = 0
-        for fn in MIGRATIONS:
-            if fn.__name__ in done:
-                continue
+        todo = pending(db)  # again, under the write lock: another process may have migrated meanwhile
+        for fn in todo:
             fn(db)
             db.execute(
                 "INSERT INTO _migrations (name, applied) VALUES (?, ?)",
                 (fn.__name__, datetime.now(UTC).isoformat()),
             )
-            ran += 1
         db.execute(f"PRAGMA user_version = {len(MIGRATIONS)}")
         db.execute("COMMIT")
     except BaseException:
-        db.execute("ROLLBACK")
+        # A failed COMMIT (a full disk) has already rolled back: keep the real error, not ROLLBACK's.
+        with contextlib.suppress(sqlite3.Error):
+            db.execute("ROLLBACK")
         raise
-    return ran
+    return len(todo)
 
 
 @migration
@@ -162,4 +173,12 @@ def m003_words(db: sqlite3.Connection) -> None:
             INSERT INTO messages_words (rowid, content) VALUES (new.id, hs_words(new.content));
         END
         """
+    )
+
+
+@migration
+def m004_imports(db: sqlite3.Connection) -> None:
+    # Files imported (sha256 of their text), so importing one again adds nothing.
+    db.execute(
+        "CREATE TABLE imports (digest TEXT PRIMARY KEY, imported TEXT NOT NULL, conversations TEXT NOT NULL)"
     )

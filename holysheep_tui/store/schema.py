@@ -8,8 +8,9 @@ reader, the JSON writer and the import's validation are all derived from those f
 from __future__ import annotations
 
 import dataclasses
+import re
 import types
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal, Union, get_args, get_origin, get_type_hints
@@ -112,3 +113,24 @@ def sql_reader(column: Column) -> Callable[[Any], Any] | None:
 def json_writer(column: Column) -> Callable[[Any], Any] | None:
     """How a value is written to the JSON export (None: as it is)."""
     return _converter(_TO_JSON, column)
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+_INT_MAX = 2**63 - 1
+
+
+def replace_surrogates(text: str) -> str:
+    """``text`` with each lone surrogate (unencodable in UTF-8) replaced by U+FFFD."""
+    return _SURROGATE.sub("\ufffd", text)
+
+
+def bindable(params: Sequence[Any]) -> tuple[Any, ...]:
+    """Statement parameters SQLite can bind: lone surrogates replaced, integers clamped to 64 bits."""
+    out: list[Any] = []
+    for value in params:
+        if isinstance(value, str):
+            value = replace_surrogates(value)
+        elif isinstance(value, int) and not isinstance(value, bool):
+            value = max(-_INT_MAX - 1, min(value, _INT_MAX))
+        out.append(value)
+    return tuple(out)

@@ -11,6 +11,7 @@ import contextlib
 import html
 import json
 import os
+import stat
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -288,9 +289,10 @@ def export_conversation(conv: Conversation, fmt: str) -> str:
 
 
 def write_export(path: Path, text: str, *, force: bool = False) -> None:
-    """Write ``text`` to ``path`` atomically with mode 0600; an existing file needs ``force``."""
-    if path.is_dir():
-        raise UsageError(f"{path} is a directory.", hint="Give a file name with -o.")
+    """Write ``text`` to ``path`` atomically with mode 0600; an existing file needs ``force``.
+
+    Only regular files are written: a directory, named pipe, socket or device is refused, even with ``force``."""
+    _refuse_special(path)
     if path.exists() and not force:
         raise OutputExistsError(f"{path} already exists.", hint="Use --force to overwrite it.")
     directory = path.parent if str(path.parent) else Path(".")
@@ -314,6 +316,29 @@ def write_export(path: Path, text: str, *, force: bool = False) -> None:
         if tmp is not None:
             with contextlib.suppress(OSError):
                 os.unlink(tmp)
+
+
+_SPECIAL = (
+    (stat.S_ISDIR, "a directory"),
+    (stat.S_ISFIFO, "a named pipe"),
+    (stat.S_ISSOCK, "a socket"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+)
+
+
+def _refuse_special(path: Path) -> None:
+    """A UsageError when ``path`` (or what a symlink there points to) exists and is not a regular file."""
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return  # absent (or unreadable: the write reports it)
+    for test, what in _SPECIAL:
+        if test(mode):
+            raise UsageError(
+                f"{path} is {what}, not a regular file; export writes only regular files.",
+                hint="Give another file name with -o, or leave -o out to write to standard output.",
+            )
 
 
 def _place_new(tmp: str, path: Path) -> None:

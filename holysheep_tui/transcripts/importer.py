@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from datetime import UTC, datetime
 from typing import Any
@@ -24,8 +25,18 @@ class _Doc(BaseModel):
 
 # One exported message, validated as the message schema says: its imported fields, their types,
 # defaults and minimums.
+# Counts must fit SQLite's 64-bit integers; numbers must be finite (json reads 1e400 as infinity).
+_MAX_INT = 2**63 - 1
 _MESSAGE_FIELDS: dict[str, Any] = {
-    c.name: (c.annotation, Field(... if c.required else c.default, ge=c.json.minimum))
+    c.name: (
+        c.annotation,
+        Field(
+            ... if c.required else c.default,
+            ge=c.json.minimum,
+            le=_MAX_INT if c.base is int else None,
+            allow_inf_nan=False if c.base is float else None,
+        ),
+    )
     for c in MESSAGE_SCHEMA
     if c.json.imported
 }
@@ -67,6 +78,10 @@ def parse_export(text: str) -> list[Conversation]:
         raise ImportFormatError(
             f"The file is not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})."
         ) from None
+    except RecursionError:
+        raise ImportFormatError("The file nests JSON too deeply to be a conversation export.") from None
+    except ValueError as exc:  # e.g. an integer of more than 4,300 digits
+        raise ImportFormatError(f"The file is not valid JSON ({exc}).") from None
     if not isinstance(raw, dict) or raw.get("schema") != SCHEMA:
         raise ImportFormatError(
             "The file is not a holysheep-tui conversation export.",
@@ -88,25 +103,59 @@ def parse_export(text: str) -> list[Conversation]:
         raise ImportFormatError(
             f"The export is malformed at {where}: {first['msg']} ({exc.error_count()} problem(s) in all)."
         ) from None
-    return [
-        Conversation(
-            id=c.id,
-            title=c.title,
-            title_is_user_set=c.title_is_user_set,
-            created=_utc(c.created),
-            updated=_utc(c.updated),
-            profile=c.profile,
-            system_prompt=c.system_prompt,
-            archived=c.archived,
-            messages=tuple(_message(c.id, m) for m in c.messages),
-        )
-        for c in doc.conversations
+    conversations: list[Conversation] = []
+    for n, c in enumerate(doc.conversations):
+        where = f"conversations.{n}"
+        try:
+            conv = Conversation(
+                id=c.id,
+                title=c.title,
+                title_is_user_set=c.title_is_user_set,
+                created=_utc(c.created),
+                updated=_utc(c.updated),
+                profile=c.profile,
+                system_prompt=c.system_prompt,
+                archived=c.archived,
+                messages=tuple(_message(c.id, m) for m in c.messages),
+            )
+        except OverflowError:  # 0001-01-01T00:00+01:00 is before the first UTC moment
+            raise ImportFormatError(f"The export has a date out of range at {where}.") from None
+        _check_text(conv, where)
+        conversations.append(conv)
+    return conversations
+
+
+def _check_text(conv: Conversation, where: str) -> None:
+    """An ImportFormatError naming the field that holds a lone surrogate (JSON "\\ud800": not text)."""
+    fields: list[tuple[str, str | None]] = [
+        (f"{where}.{name}", getattr(conv, name)) for name in ("id", "title", "profile", "system_prompt")
     ]
+    for i, m in enumerate(conv.messages):
+        fields += [(f"{where}.messages.{i}.{name}", getattr(m, name)) for name in _MESSAGE_TEXT]
+    for place, value in fields:
+        if value is not None and not _encodable(value):
+            raise ImportFormatError(
+                f"The export has text that is not valid Unicode (a lone surrogate) at {place}."
+            )
+
+
+_MESSAGE_TEXT = tuple(c.name for c in MESSAGE_SCHEMA if c.base is str and c.name != "conversation_id")
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def import_conversations(store: HistoryStore, text: str) -> list[str]:
     """Add every conversation in an export to ``store``; return their ids (new ones where taken).
 
-    The whole file is validated before anything is written.
+    The whole file is validated before anything is written, and written in one transaction: all or none.
+    Importing the same text again adds only the conversations deleted since (their ids are returned).
     """
-    return [store.insert_conversation(conv) for conv in parse_export(text)]
+    conversations = parse_export(text)
+    digest = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+    return store.insert_import(conversations, digest)

@@ -44,6 +44,7 @@ from holysheep_tui.tui.lifecycle import (
 )
 from holysheep_tui.tui.messages import SessionFailed, SessionReady
 from holysheep_tui.tui.models import ModelsApp
+from holysheep_tui.tui.plain import PlainTextApp
 from holysheep_tui.tui.turns import TURN_GROUP, TurnsApp
 from holysheep_tui.tui.warm_up import WarmUp
 from holysheep_tui.tui.widgets.budget import BudgetLoaded, BudgetWatch
@@ -66,7 +67,7 @@ HistoryOpener = Callable[[], "tuple[HistoryStore | None, str | None]"]
 SessionOpener = Callable[[], "tuple[Session, HolySheepError | None]"]
 
 
-class HolySheepApp(TurnsApp, ModelsApp, HistoryApp):
+class HolySheepApp(PlainTextApp, TurnsApp, ModelsApp, HistoryApp):
     CSS_PATH = "app.tcss"
     TITLE = "HolySheep"
     COMMANDS = App.COMMANDS | {ModelCommands}

@@ -7,6 +7,8 @@ from typing import Protocol, cast
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
+from holysheep_tui.textsafety import one_line
+
 
 class ModelChooser(Protocol):
     """What the model commands need of the app."""
@@ -24,7 +26,7 @@ class ModelCommands(Provider):
         return cast(ModelChooser, self.app)
 
     def _entries(self) -> list[tuple[str, str]]:
-        return [(f"Model: {model}", model) for model in self._chooser.model_ids()]
+        return [(f"Model: {one_line(model)}", model) for model in self._chooser.model_ids()]
 
     async def discover(self) -> Hits:
         chooser = self._chooser

@@ -11,6 +11,8 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, OptionList, Static, TextArea
 from textual.widgets.option_list import Option
 
+from holysheep_tui.textsafety import show_control
+
 
 class HelpScreen(ModalScreen[None]):
     """Every key of the app, from the same table the bindings come from."""
@@ -56,7 +58,7 @@ class SystemPromptScreen(ModalScreen[str | None]):
 
 
 class ConfirmScreen(ModalScreen[bool]):
-    """A yes/no question; Y/Enter confirms, N/Esc declines."""
+    """A yes/no question; Y/Enter confirms, N/Esc declines. The question is shown as it is (no markup)."""
 
     BINDINGS = [Binding("escape,n", "dismiss(False)", "No"), Binding("y", "dismiss(True)", "Yes")]
 
@@ -66,7 +68,7 @@ class ConfirmScreen(ModalScreen[bool]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog", id="confirm"):
-            yield Static(self.question, markup=False)
+            yield Static(show_control(self.question), markup=False)
             with Horizontal(classes="buttons"):
                 yield Button("Yes", variant="primary", id="yes")
                 yield Button("No", id="no")
@@ -77,7 +79,7 @@ class ConfirmScreen(ModalScreen[bool]):
 
 
 class ChoiceScreen(ModalScreen[int | None]):
-    """Pick one of several labelled items; dismisses with its index."""
+    """Pick one of several labelled items; dismisses with its index. Labels are shown as they are."""
 
     BINDINGS = [Binding("escape", "dismiss(None)", "Cancel")]
 
@@ -88,8 +90,10 @@ class ChoiceScreen(ModalScreen[int | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog", id="choice"):
-            yield Static(self.title_text, classes="dialog-title", markup=False)
-            yield OptionList(*[Option(Content(label), id=str(i)) for i, label in enumerate(self.labels)])
+            yield Static(show_control(self.title_text), classes="dialog-title", markup=False)
+            yield OptionList(
+                *[Option(Content(show_control(label)), id=str(i)) for i, label in enumerate(self.labels)]
+            )
 
     @on(OptionList.OptionSelected)
     def _selected(self, event: OptionList.OptionSelected) -> None:

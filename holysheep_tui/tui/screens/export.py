@@ -14,6 +14,7 @@ from textual.widgets import Input, OptionList, Static
 from textual.widgets.option_list import Option
 
 from holysheep_tui.chat.resume import export_path
+from holysheep_tui.textsafety import one_line
 from holysheep_tui.transcripts.export import EXPORTERS, FORMATS
 
 
@@ -44,7 +45,7 @@ class ExportScreen(ModalScreen[ExportChoice | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog", id="export"):
-            yield Static(f"Export “{self.conv_title}”", classes="dialog-title", markup=False)
+            yield Static(f"Export “{one_line(self.conv_title)}”", classes="dialog-title", markup=False)
             yield OptionList(
                 *[Option(f"{e.name:<7} {e.description}", id=e.name) for e in EXPORTERS], id="export-formats"
             )

@@ -25,6 +25,7 @@ from holysheep_tui.config import Config, Profile, load_config, resolve_profile
 from holysheep_tui.errors import AuthError, HolySheepError, KeyMissingError
 from holysheep_tui.relay.client import RelayClient
 from holysheep_tui.secrets import Secret, mask, store_key
+from holysheep_tui.textsafety import show_control
 
 KEYS_PAGE = "https://www.holysheep.ai/register"
 
@@ -91,7 +92,7 @@ class FirstRunScreen(Screen[FirstRunChoice]):
         )
         with VerticalScroll(id="first-run"), Vertical(classes="first-run-box"):
             yield Static("Welcome to HolySheep", classes="first-run-title")
-            yield Static(problem, id="first-run-problem", markup=False)
+            yield Static(show_control(problem), id="first-run-problem", markup=False)
             yield Static(
                 f"An API key for the relay comes from your HolySheep account: sign up or log in at "
                 f"{KEYS_PAGE}, open API keys in the dashboard and create one. Paste it here: it is checked "
@@ -117,6 +118,7 @@ class FirstRunScreen(Screen[FirstRunChoice]):
         self.query_one("#first-run-session").display = False
 
     def _say(self, text: str, style: str = "") -> None:
+        text = show_control(text)  # often the relay's answer to the key check
         self.query_one("#first-run-status", Static).update(Content.styled(text, style) if style else text)
 
     # ---- checking and storing ------------------------------------------------------------------

@@ -16,6 +16,7 @@ from textual.widgets import Input, OptionList, Static
 from textual.widgets.option_list import Option
 
 from holysheep_tui.economics.prices import PriceBook
+from holysheep_tui.textsafety import one_line
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,6 +28,11 @@ class ModelRow:
     favourite: bool = False
     recent: bool = False
 
+    @property
+    def name(self) -> str:
+        """The id as shown: a relay's ids reach the screen without their control sequences."""
+        return one_line(self.id) or "?"
+
     def label(self, width: int = 28) -> str:
         star = "★" if self.favourite else ("↺" if self.recent else " ")
         if self.input_per_m is None or self.output_per_m is None:
@@ -34,7 +40,7 @@ class ModelRow:
         else:
             price = f"${self.input_per_m:g} in / ${self.output_per_m:g} out per M"
         ctx = _context(self.context_window)
-        return f"{star} {self.id:<{width}} {price:<28} {ctx:>6}"
+        return f"{star} {self.name:<{width}} {price:<28} {ctx:>6}"
 
 
 def _context(window: int | None) -> str:
@@ -97,7 +103,9 @@ class ModelPicker(ModalScreen[str | None]):
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog", id="model-picker"):
             yield Static(
-                f"Model for the next message (now: {self.current})", classes="dialog-title", markup=False
+                f"Model for the next message (now: {one_line(self.current)})",
+                classes="dialog-title",
+                markup=False,
             )
             yield Input(placeholder="Type to filter models…", id="model-filter")
             yield OptionList(id="model-list")
@@ -109,7 +117,7 @@ class ModelPicker(ModalScreen[str | None]):
     def _fill(self, query: str) -> None:
         options = self.query_one(OptionList)
         options.clear_options()
-        width = max((len(r.id) for r in self.rows), default=10)
+        width = max((len(r.name) for r in self.rows), default=10)
         if query:
             matcher = Matcher(query)
             scored = [(matcher.match(r.id), r) for r in self.rows]

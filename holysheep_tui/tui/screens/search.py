@@ -14,6 +14,7 @@ from textual.widgets.option_list import Option
 from holysheep_tui.errors import HolySheepError
 from holysheep_tui.store import HistoryStore, SearchHit
 from holysheep_tui.store.titles import shorten
+from holysheep_tui.textsafety import one_line
 from holysheep_tui.tui.widgets.sidebar import when
 
 HIT_STYLE = "bold $text-accent on $accent-muted"
@@ -23,7 +24,7 @@ HELP = "Type to search (中文 too) · ↑/↓ choose · Enter open · Esc close
 
 def hit_label(hit: SearchHit, width: int = 96) -> Content:
     """The conversation, role and date, then the snippet with every match highlighted."""
-    title = shorten(hit.conversation_title or "Untitled", max(10, width - 24))
+    title = shorten(one_line(hit.conversation_title or "") or "Untitled", max(10, width - 24))
     head = Content.assemble((title, "bold"), (f"  {hit.role} · {when(hit.created)}", "$text-muted"))
     snippet = Content(hit.snippet.replace("\n", " ").replace("\r", " ").replace("\t", " "))
     for start, end in hit.spans:

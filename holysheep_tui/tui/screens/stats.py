@@ -24,6 +24,7 @@ from holysheep_tui.economics.metrics import MetricRecord, MetricsLog
 from holysheep_tui.economics.money import ESTIMATE_MARK, PRICE_UNKNOWN, CurrencyView, format_cny, format_usd
 from holysheep_tui.economics.stats import StatsRow, parse_since, summarise, summarise_total
 from holysheep_tui.errors import HolySheepError
+from holysheep_tui.textsafety import one_line
 
 SINCE_CHOICES: list[tuple[str, str]] = [
     ("24h", "Last 24 hours"),
@@ -307,7 +308,7 @@ class StatsScreen(Screen[None]):
     def _cells(self, row: StatsRow, largest: float) -> list[Text]:
         right: Literal["right"] = "right"
         return [
-            Text(row.key, overflow="ellipsis", no_wrap=True),
+            Text(one_line(row.key), overflow="ellipsis", no_wrap=True),  # a relay's model name, as logged
             Text(f"{row.requests:,}", justify=right),
             Text(f"{row.failures} ({row.failure_rate:.0%})" if row.failures else "0", justify=right),
             Text(f"{_count(row.prompt_tokens)} / {_count(row.completion_tokens)}", justify=right),

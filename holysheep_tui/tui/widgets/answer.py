@@ -30,7 +30,7 @@ from holysheep_tui.relay.wire import (
     StreamEvent,
 )
 from holysheep_tui.store import Message
-from holysheep_tui.textsafety import show_control
+from holysheep_tui.textsafety import one_line, show_control
 from holysheep_tui.tui.markdown_layout import MarkdownLayout
 from holysheep_tui.tui.markdown_stream import StreamingMarkdown
 from holysheep_tui.tui.markdown_theme import MARKDOWN_COMPONENT_CLASSES, markdown_css, resolve_theme
@@ -52,7 +52,7 @@ def error_text(error: HolySheepError) -> str:
     if isinstance(error, RateLimitError) and error.retry_after is not None:
         lines.append(f"The relay asks to wait {error.retry_after:g} s before retrying.")
     lines.append(f"Press {RETRY_KEY} to try again.")
-    return "\n".join(lines)
+    return show_control("\n".join(lines))  # the relay's message, the models it suggests
 
 
 class AnswerView(Vertical):
@@ -61,6 +61,7 @@ class AnswerView(Vertical):
     def __init__(self, model: str, *, show_reasoning: bool = False) -> None:
         super().__init__(classes="answer -streaming")
         self.model = model
+        self.shown_model = one_line(model)
         self.refusal = ""
         self.status = "streaming"
         self._reasoning_folded = show_reasoning  # folded once the answer starts, unless shown on purpose
@@ -68,7 +69,7 @@ class AnswerView(Vertical):
         self._reasoning = StreamingMarkdown(classes="reasoning-body")
 
     def compose(self) -> ComposeResult:
-        yield Static(self.model, classes="answer-header", markup=False)
+        yield Static(self.shown_model, classes="answer-header", markup=False)
         with Collapsible(title="Reasoning", collapsed=False, classes="reasoning -empty"):
             yield self._reasoning
         yield self._body
@@ -142,14 +143,15 @@ class AnswerView(Vertical):
             case ReasoningDelta(text):
                 self._append_reasoning(text)
             case RefusalDelta(text):
-                self.refusal += text
+                self.refusal += show_control(text)
                 self._notice(f"Refused: {self.refusal}", kind="warning")
             case RetryScheduled(attempt, delay, reason):
-                self._notice(f"{reason} — retrying in {delay:.0f} s (retry {attempt})", kind="warning")
+                text = f"{show_control(reason)} — retrying in {delay:.0f} s (retry {attempt})"
+                self._notice(text, kind="warning")
             case RateLimitWait(delay):
                 self._notice(f"Client rate limit: sending in {delay:.0f} s", kind="warning")
             case ResponseModel(model) if model != self.model:
-                self.query_one(".answer-header", Static).update(f"{self.model} (answered by {model})")
+                self.query_one(".answer-header", Static).update(self._header(model))
             case _:
                 pass
 
@@ -165,22 +167,29 @@ class AnswerView(Vertical):
         elif turn.status == "stopped":
             self._notice("■ Stopped — the partial answer is kept.", kind="warning")
         elif answer.refusal:
-            self._notice(f"Refused: {answer.refusal}", kind="warning")
+            self._notice(f"Refused: {show_control(answer.refusal)}", kind="warning")
         elif answer.finish_reason not in (None, "stop"):
             why = {
                 "length": "cut at the token limit (finish reason: length)",
                 "content_filter": "stopped by the content filter",
             }.get(answer.finish_reason or "", "")
             self._notice(
-                f"Answer ended early: {why or 'finish reason ' + str(answer.finish_reason)}", kind="warning"
+                f"Answer ended early: {why or 'finish reason ' + one_line(str(answer.finish_reason))}",
+                kind="warning",
             )
         else:
             self._notice("")
-        header = self.model if answer.model == self.model else f"{self.model} (answered by {answer.model})"
+        header = self._header(answer.model)
         if turn.status != "complete":
             header += f" · {turn.status}"
         self.query_one(".answer-header", Static).update(header)
         self.query_one(".answer-figures", Static).update(figures(AnswerFigures.of_turn(turn), money))
+
+    def _header(self, answered_by: str) -> str:
+        """The model asked for, and the one the relay says answered when that is another."""
+        if answered_by == self.model or one_line(answered_by) == self.shown_model:
+            return self.shown_model
+        return f"{self.shown_model} (answered by {one_line(answered_by) or '?'})"
 
 
 _STORED_CSS = """
@@ -220,7 +229,8 @@ class StoredAnswer(Widget):
         self.message = message
         self.model = message.model or "unknown model"
         self.status = message.status
-        self.header = self.model if self.status == "complete" else f"{self.model} · {self.status}"
+        shown = one_line(self.model) or "unknown model"  # as the relay named it, kept in the history
+        self.header = shown if self.status == "complete" else f"{shown} · {self.status}"
         self.notice, self._notice_kind = stored_notice(message)
         self.figures = stored_figures(message, money)
         self.reasoning_expanded = show_reasoning and bool(message.reasoning)

@@ -18,6 +18,7 @@ from textual.widgets.option_list import Option
 
 from holysheep_tui.economics.money import CurrencyView
 from holysheep_tui.errors import HolySheepError
+from holysheep_tui.textsafety import one_line
 from holysheep_tui.tui.messages import ConversationDeleted, ExportConversation, OpenConversation
 from holysheep_tui.tui.screens.dialogs import ConfirmScreen
 
@@ -43,14 +44,14 @@ def row_label(row: ConversationSummary, money: CurrencyView, width: int, *, curr
     from holysheep_tui.store.titles import shorten
 
     mark = "▸ " if current else ""
-    title = shorten(mark + row.display_title, width)
+    title = shorten(mark + one_line(row.display_title), width)
     facts = [when(row.updated)]
     if row.archived:
         facts.append("archived")
     if row.cost_usd or row.cost_estimated:
         facts.append(money.format(row.cost_usd, estimated=row.cost_estimated))
     meta = shorten(" · ".join(facts), width)
-    models = shorten(", ".join(row.models) or f"{row.message_count} messages", width)
+    models = shorten(", ".join(map(one_line, row.models)) or f"{row.message_count} messages", width)
     return Content.assemble((title, "bold" if current else ""), "\n", (meta, "dim"), "\n", (models, "dim"))
 
 
@@ -61,7 +62,7 @@ class RenameScreen(ModalScreen[str | None]):
 
     def __init__(self, title: str) -> None:
         super().__init__(classes="modal")
-        self.old_title = title
+        self.old_title = one_line(title)
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog", id="rename"):

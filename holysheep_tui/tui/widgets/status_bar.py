@@ -15,6 +15,7 @@ from textual.widgets import Static
 
 from holysheep_tui.chat.chat_session import ChatSession
 from holysheep_tui.economics.money import format_cny, format_usd
+from holysheep_tui.textsafety import one_line
 from holysheep_tui.tui.widgets.budget import budget_segment
 
 TICK = 0.5  # seconds between redraws while an answer runs (each one repaints the bottom of the screen)
@@ -77,8 +78,8 @@ class StatusBar(Vertical):
         if chat.demo:
             parts.append(Content.styled(" DEMO ", "reverse bold"))
         else:
-            parts.append(Content.styled(chat.endpoint, "dim"))
-        parts.append(Content.styled(s.model, "bold"))
+            parts.append(Content.styled(one_line(chat.endpoint), "dim"))
+        parts.append(Content.styled(one_line(s.model), "bold"))  # perhaps a relay's id from the picker
         parts.append(Content.styled(phase, f"bold {'$error' if s.phase == 'error' else '$accent'}"))
         tps = s.tokens_per_second()
         parts += [f"ttft {_secs(s.ttft())}", _secs(s.elapsed()), f"{tps:.0f} tok/s" if tps else "– tok/s"]
