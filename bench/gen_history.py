@@ -147,6 +147,15 @@ def generate(path: Path, conversations: int = 10_000, messages: int = 500_000, *
             if len(msg_rows) >= BATCH:
                 _flush(db, conv_rows, msg_rows)
         _flush(db, conv_rows, msg_rows)
+        # Each conversation one path: every message follows the one before it.
+        db.execute(
+            "UPDATE messages SET parent_id = (SELECT max(p.id) FROM messages p "
+            "WHERE p.conversation_id = messages.conversation_id AND p.id < messages.id)"
+        )
+        db.execute(
+            "UPDATE conversations SET active_leaf = "
+            "(SELECT max(m.id) FROM messages m WHERE m.conversation_id = conversations.id)"
+        )
         db.execute("INSERT INTO messages_fts (messages_fts) VALUES ('rebuild')")
         db.execute("INSERT INTO messages_words (rowid, content) SELECT id, hs_words(content) FROM messages")
         for (sql,) in triggers:
@@ -160,7 +169,11 @@ def generate(path: Path, conversations: int = 10_000, messages: int = 500_000, *
 def _flush(
     db: sqlite3.Connection, conv_rows: list[tuple[object, ...]], msg_rows: list[tuple[object, ...]]
 ) -> None:
-    db.executemany("INSERT INTO conversations VALUES (?, ?, ?, ?, ?, ?, ?, ?)", conv_rows)
+    db.executemany(
+        "INSERT INTO conversations (id, title, title_is_user_set, created, updated, profile, system_prompt, "
+        "archived) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        conv_rows,
+    )
     db.executemany(
         "INSERT INTO messages (conversation_id, role, content, reasoning, model, status, prompt_tokens, "
         "completion_tokens, cached_tokens, cost_usd, cost_estimated, ttft_ms, total_ms, created) "

@@ -129,9 +129,9 @@ async def test_regenerate_takes_the_exchange_back_from_history(
     conv = Conversation(profile="测试", model="kimi-k2")
     await controller.run_turn(conv, "保留的问题")
     await controller.run_turn(conv, "要重新生成的问题")
-    dropped = controller.drop_last_turn(conv)
+    dropped = controller.take_last_turn(conv)
     assert dropped is not None and dropped.prompt == "要重新生成的问题"
-    await controller.run_turn(conv, dropped.prompt)
+    await controller.run_turn(conv, dropped.prompt, branch=("answer", dropped))
     contents = [m.content for m in store.get_conversation(conv.id or "").messages if m.role == "user"]
     assert contents == ["保留的问题", "要重新生成的问题"]
     controller.set_system_prompt(conv, "新的系统提示")

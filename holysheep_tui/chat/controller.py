@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from holysheep_tui.store import HistoryStore
 
 TurnStatus = Literal["complete", "stopped", "error"]
+BranchKind = Literal["answer", "prompt"]
 FLUSH_INTERVAL = 0.5
 
 
@@ -107,12 +108,17 @@ class ConversationController:
         max_tokens: int | None = None,
         stream: bool = True,
         answer: Answer | None = None,
+        branch: Branch | None = None,
     ) -> Turn:
         """Send ``prompt`` with the conversation so far. Never raises for relay failures: the Turn carries them.
 
         ``on_events`` gets the events of each network read together, after the answer has taken them in.
 
         ``answer``: the empty Answer to fold into (its ``Timings.clock`` times the turn); a new one by default.
+
+        ``branch``: the conversation's last turn, taken back by ``take_last_turn``: "answer" asks its
+        prompt again (a new answer next to the old one), "prompt" sends ``prompt`` as an edit of it (a new
+        prompt next to the old one). Nothing is deleted; the active path moves to the new branch.
 
         Cancellation (Esc in the app, Ctrl-C in the CLI) stores the partial answer as stopped and re-raises.
         """
@@ -136,11 +142,17 @@ class ConversationController:
                 )
             if conversation.id is not None:
                 cid = conversation.id
-                turn.prompt_id = self._store_call(  # type: ignore[assignment]
-                    "prompt", lambda: store.add_user_message(cid, prompt, model=model)
-                )
+                kind, old = branch if branch is not None else ("", None)
+                if kind == "answer" and old is not None and old.prompt_id is not None:
+                    turn.prompt_id = old.prompt_id
+                else:
+                    edited = old.prompt_id if kind == "prompt" and old is not None else None
+                    turn.prompt_id = self._store_call(  # type: ignore[assignment]
+                        "prompt", lambda: store.add_user_message(cid, prompt, model=model, sibling_of=edited)
+                    )
+                parent = turn.prompt_id
                 turn.answer_id = self._store_call(  # type: ignore[assignment]
-                    "answer", lambda: store.start_answer(cid, model=model)
+                    "answer", lambda: store.start_answer(cid, model=model, parent_id=parent)
                 )
         conversation.turns.append(turn)
         emit = on_events or (lambda _e: None)
@@ -182,16 +194,11 @@ class ConversationController:
         self._finish(turn)
         return turn
 
-    def drop_last_turn(self, conversation: Conversation) -> Turn | None:
-        """Take back the last exchange (to regenerate or edit it): from memory and from the history."""
-        if not conversation.turns:
-            return None
-        turn = conversation.turns.pop()
-        store = self.store
-        if store is not None:
-            ids = [i for i in (turn.prompt_id, turn.answer_id) if i is not None]
-            self._store_call("edit", lambda: store.delete_messages(ids))
-        return turn
+    @staticmethod
+    def take_last_turn(conversation: Conversation) -> Turn | None:
+        """Take the last exchange off the path sent to the model (to ask it again or edit it); the history
+        keeps it, and ``run_turn(branch=...)`` adds the new branch next to it."""
+        return conversation.turns.pop() if conversation.turns else None
 
     def set_system_prompt(self, conversation: Conversation, text: str | None) -> None:
         conversation.system_prompt = text or None
@@ -272,6 +279,10 @@ class ConversationController:
                 self.metrics.append(record)
             except StorageError as exc:
                 self._warn(f"Metrics not recorded: {exc.message}")
+
+
+Branch = tuple[BranchKind, Turn]
+"""A new answer to a turn's prompt ("answer"), or an edit of its prompt ("prompt")."""
 
 
 def _copy_answer(src: Answer, dst: Answer) -> None:

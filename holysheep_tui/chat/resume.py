@@ -94,7 +94,9 @@ def live_turn(stored: StoredTurn, default_model: str) -> Turn | None:
 
 
 def rebuild_conversation(stored: StoredConversation, model: str) -> Conversation:
-    """The controller's Conversation holding every stored turn, bound to the stored id."""
+    """The controller's Conversation holding the active path's turns, bound to the stored id; it goes on
+    with the model of the path's last answer (``model`` when there is none)."""
+    model = next((m.model for m in reversed(stored.messages) if m.role == "assistant" and m.model), model)
     system = stored.system_prompt
     if system is None:
         system = next((m.content for m in stored.messages if m.role == "system"), None)

@@ -12,7 +12,6 @@ import sqlite3
 import threading
 import uuid
 from collections.abc import Iterator, Sequence
-from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -30,10 +29,11 @@ from holysheep_tui.store.models import (
     MessageStatus,
     SearchHit,
 )
-from holysheep_tui.store.rows import INSERT_MESSAGE, MESSAGE_COLUMNS, message_from, message_row
+from holysheep_tui.store.rows import MESSAGE_COLUMNS, message_from
 from holysheep_tui.store.schema import to_iso
 from holysheep_tui.store.search import make_snippet, query_terms, search_sql
 from holysheep_tui.store.titles import clean_title, title_from_prompt
+from holysheep_tui.store.tree import PATH_CTE, active_leaf, insert_tree, parent_of
 
 FINAL_STATUSES = frozenset(s for s in STATUSES if s != "streaming")
 
@@ -254,6 +254,8 @@ class HistoryStore:
             try:
                 row = self._require(db, conv_id)
                 messages = self._messages(db, conv_id, before_id=None, limit=last)
+                leaf = active_leaf(db, conv_id)
+                off_path = self._off_path(db, conv_id) if last is None else []
             finally:
                 db.execute("COMMIT")
         return Conversation(
@@ -266,12 +268,14 @@ class HistoryStore:
             system_prompt=row[6],
             archived=bool(row[7]),
             messages=tuple(messages),
+            off_path=tuple(off_path),
+            active_leaf=leaf,
         )
 
     def get_messages(
         self, conv_id: str, *, before_id: int | None = None, limit: int | None = None
     ) -> list[Message]:
-        """Messages in order; with ``limit``, the latest ``limit`` of those older than ``before_id``."""
+        """The active path's messages in order; with ``limit``, the latest ``limit`` older than ``before_id``."""
         with self._read() as db:
             return self._messages(db, conv_id, before_id=before_id, limit=limit)
 
@@ -290,36 +294,53 @@ class HistoryStore:
         cur = db.cursor()
         cur.row_factory = sqlite3.Row  # read by column name
         rows = cur.execute(
-            f"""SELECT * FROM (
-                    SELECT {MESSAGE_COLUMNS} FROM messages
-                    WHERE conversation_id = ? AND (? IS NULL OR id < ?) ORDER BY id DESC LIMIT ?
+            f"""{PATH_CTE} SELECT * FROM (
+                    SELECT {MESSAGE_COLUMNS} FROM messages WHERE id IN (SELECT id FROM path)
+                    AND conversation_id = ?1 AND (?2 IS NULL OR id < ?2) ORDER BY id DESC LIMIT ?3
                 ) ORDER BY id""",
-            (conv_id, before_id, before_id, -1 if limit is None else limit),
+            (conv_id, before_id, -1 if limit is None else limit),
+        ).fetchall()
+        return [message_from(r) for r in rows]
+
+    @staticmethod
+    def _off_path(db: sqlite3.Connection, conv_id: str) -> list[Message]:
+        cur = db.cursor()
+        cur.row_factory = sqlite3.Row
+        rows = cur.execute(
+            f"{PATH_CTE} SELECT {MESSAGE_COLUMNS} FROM messages WHERE conversation_id = ?1 "
+            "AND id NOT IN (SELECT id FROM path WHERE id IS NOT NULL) ORDER BY id",
+            (conv_id,),
         ).fetchall()
         return [message_from(r) for r in rows]
 
     # ---- messages ------------------------------------------------------------------------------
 
-    def add_user_message(self, conv_id: str, content: str, *, model: str | None = None) -> int:
-        """Record a prompt (committed on return). The first prompt names an untitled conversation."""
+    def add_user_message(
+        self, conv_id: str, content: str, *, model: str | None = None, sibling_of: int | None = None
+    ) -> int:
+        """Record a prompt (committed on return) after the active leaf, or next to prompt ``sibling_of``
+        (an edit); it becomes the active leaf. The first prompt names an untitled conversation."""
         stamp = now_iso()
         with self._write() as db:
             conv = self._require(db, conv_id)
+            parent = active_leaf(db, conv_id) if sibling_of is None else parent_of(db, sibling_of)
             cur = db.execute(
-                "INSERT INTO messages (conversation_id, role, content, model, status, created) "
-                "VALUES (?, 'user', ?, ?, 'complete', ?)",
-                (conv_id, content, model, stamp),
+                "INSERT INTO messages (conversation_id, role, content, model, status, created, parent_id) "
+                "VALUES (?, 'user', ?, ?, 'complete', ?, ?)",
+                (conv_id, content, model, stamp, parent),
             )
             title = conv[1]
             if title is None and not conv[2]:
                 title = title_from_prompt(content)
             db.execute(
-                "UPDATE conversations SET updated = ?, title = ? WHERE id = ?", (stamp, title, conv_id)
+                "UPDATE conversations SET updated = ?, title = ?, active_leaf = ? WHERE id = ?",
+                (stamp, title, cur.lastrowid, conv_id),
             )
             return int(cur.lastrowid or 0)
 
-    def start_answer(self, conv_id: str, *, model: str) -> int:
-        """Create the answer's row, status 'streaming', before its text arrives (committed on return)."""
+    def start_answer(self, conv_id: str, *, model: str, parent_id: int | None = None) -> int:
+        """Create the answer's row, status 'streaming', before its text arrives (committed on return),
+        after the active leaf or under prompt ``parent_id`` (a new answer to it); it becomes the active leaf."""
         try:
             writer: str | None = self._writer.acquire()
         except OSError:
@@ -327,12 +348,16 @@ class HistoryStore:
         stamp = now_iso()
         with self._write() as db:
             self._require(db, conv_id)
+            parent = active_leaf(db, conv_id) if parent_id is None else parent_id
             cur = db.execute(
-                "INSERT INTO messages (conversation_id, role, content, model, status, created, writer) "
-                "VALUES (?, 'assistant', '', ?, 'streaming', ?, ?)",
-                (conv_id, model, stamp, writer),
+                "INSERT INTO messages (conversation_id, role, content, model, status, created, writer, "
+                "parent_id) VALUES (?, 'assistant', '', ?, 'streaming', ?, ?, ?)",
+                (conv_id, model, stamp, writer, parent),
             )
-            db.execute("UPDATE conversations SET updated = ? WHERE id = ?", (stamp, conv_id))
+            db.execute(
+                "UPDATE conversations SET updated = ?, active_leaf = ? WHERE id = ?",
+                (stamp, cur.lastrowid, conv_id),
+            )
             return int(cur.lastrowid or 0)
 
     def update_answer(self, msg_id: int, *, content: str, reasoning: str = "") -> None:
@@ -432,7 +457,7 @@ class HistoryStore:
     def insert_conversation(self, conv: Conversation) -> str:
         """Store a whole conversation. Keeps its id unless taken; messages get new ids."""
         with self._write() as db:
-            return self._insert(db, conv)
+            return insert_tree(db, conv, _CONVERSATION_COLUMNS)
 
     def insert_import(self, convs: Sequence[Conversation], digest: str) -> list[str]:
         """Store the conversations of an import file in one transaction (all or none); the ids added.
@@ -449,46 +474,13 @@ class HistoryStore:
                 if known and db.execute("SELECT 1 FROM conversations WHERE id = ?", (known,)).fetchone():
                     ids.append(known)
                     continue
-                ids.append(self._insert(db, conv))
+                ids.append(insert_tree(db, conv, _CONVERSATION_COLUMNS))
                 added.append(ids[-1])
             db.execute(
                 "INSERT OR REPLACE INTO imports (digest, imported, conversations) VALUES (?, ?, ?)",
                 (digest, now_iso(), json.dumps(ids)),
             )
         return added
-
-    @staticmethod
-    def _insert(db: Binding, conv: Conversation) -> str:
-        conv_id = conv.id
-        if not conv_id or db.execute("SELECT 1 FROM conversations WHERE id = ?", (conv_id,)).fetchone():
-            conv_id = str(uuid.uuid4())
-        db.execute(
-            f"INSERT INTO conversations ({_CONVERSATION_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                conv_id,
-                conv.title,
-                int(conv.title_is_user_set),
-                to_iso(conv.created),
-                to_iso(conv.updated),
-                conv.profile,
-                conv.system_prompt,
-                int(conv.archived),
-            ),
-        )
-        db.executemany(
-            INSERT_MESSAGE,
-            [
-                message_row(
-                    replace(
-                        m,
-                        conversation_id=conv_id,
-                        status="interrupted" if m.status == "streaming" else m.status,
-                    )
-                )
-                for m in conv.messages
-            ],
-        )
-        return conv_id
 
 
 __all__ = ["HistoryStore", "now_iso", "storage_error", "to_iso"]

@@ -182,3 +182,20 @@ def m004_imports(db: sqlite3.Connection) -> None:
     db.execute(
         "CREATE TABLE imports (digest TEXT PRIMARY KEY, imported TEXT NOT NULL, conversations TEXT NOT NULL)"
     )
+
+
+@migration
+def m005_tree(db: sqlite3.Connection) -> None:
+    # Messages form a tree: each has a parent (existing ones are chained in their order), and a
+    # conversation shows the path from its active leaf up to the root.
+    db.execute("ALTER TABLE messages ADD COLUMN parent_id INTEGER")
+    db.execute("ALTER TABLE conversations ADD COLUMN active_leaf INTEGER")
+    db.execute(
+        "UPDATE messages SET parent_id = (SELECT max(p.id) FROM messages p "
+        "WHERE p.conversation_id = messages.conversation_id AND p.id < messages.id)"
+    )
+    db.execute(
+        "UPDATE conversations SET active_leaf = "
+        "(SELECT max(m.id) FROM messages m WHERE m.conversation_id = conversations.id)"
+    )
+    db.execute("CREATE INDEX messages_parent ON messages (parent_id)")

@@ -53,6 +53,8 @@ class Message:
     ttft_ms: int | None = field(default=None, metadata=json_rule(minimum=0))
     total_ms: int | None = field(default=None, metadata=json_rule(minimum=0))
     error_text: str | None = None
+    parent_id: int | None = field(default=None, metadata=json_rule(minimum=0))
+    """The message this one follows (None: a root). The import renumbers it with the ids."""
 
 
 MESSAGE_SCHEMA: tuple[Column, ...] = columns_of(Message)
@@ -73,39 +75,50 @@ class Conversation:
     system_prompt: str | None = None
     archived: bool = False
     messages: tuple[Message, ...] = ()
+    """The active path, root first: what is shown, sent to the model and exported as text."""
+    off_path: tuple[Message, ...] = ()
+    """Every other branch's messages (earlier answers, edited prompts), in id order."""
+    active_leaf: int | None = None
 
     @property
     def display_title(self) -> str:
         return self.title or UNTITLED
 
     @property
+    def tree(self) -> tuple[Message, ...]:
+        """Every message on every branch, in id order (parents before children)."""
+        if not self.off_path:
+            return self.messages
+        return tuple(sorted((*self.messages, *self.off_path), key=lambda m: m.id))
+
+    @property
     def models(self) -> tuple[str, ...]:
         """Models that wrote answers, in order of first use."""
         seen: dict[str, None] = {}
-        for m in self.messages:
+        for m in self.tree:
             if m.role == "assistant" and m.model:
                 seen.setdefault(m.model, None)
         return tuple(seen)
 
     @property
     def cost_usd(self) -> float:
-        return sum(m.cost_usd or 0.0 for m in self.messages)
+        return sum(m.cost_usd or 0.0 for m in self.tree)
 
     @property
     def cost_estimated(self) -> bool:
-        return any(m.cost_estimated for m in self.messages)
+        return any(m.cost_estimated for m in self.tree)
 
     @property
     def prompt_tokens(self) -> int:
-        return sum(m.prompt_tokens or 0 for m in self.messages)
+        return sum(m.prompt_tokens or 0 for m in self.tree)
 
     @property
     def completion_tokens(self) -> int:
-        return sum(m.completion_tokens or 0 for m in self.messages)
+        return sum(m.completion_tokens or 0 for m in self.tree)
 
     @property
     def cached_tokens(self) -> int:
-        return sum(m.cached_tokens or 0 for m in self.messages)
+        return sum(m.cached_tokens or 0 for m in self.tree)
 
 
 @dataclass(frozen=True, slots=True)

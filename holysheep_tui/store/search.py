@@ -46,13 +46,20 @@ def query_terms(query: str) -> list[str]:
     return terms[:MAX_TERMS]
 
 
+# Only messages on their conversation's active path (what the conversation shows) are found.
+_ON_ACTIVE_PATH = (
+    "EXISTS (WITH RECURSIVE up(id) AS (SELECT c.active_leaf UNION SELECT p.parent_id FROM messages p "
+    "JOIN up ON p.id = up.id WHERE p.parent_id IS NOT NULL) SELECT 1 FROM up WHERE up.id = m.id)"
+)
+
+
 def fts_phrase(term: str) -> str:
     """``term`` as an FTS5 string: every operator and quote in it is literal."""
     return '"' + term.replace('"', '""') + '"'
 
 
 def search_sql(terms: list[str], limit: int) -> tuple[str, list[object]]:
-    """SQL and parameters for messages containing every term, newest first.
+    """SQL and parameters for messages on an active path containing every term, newest first.
 
     One index drives the query, walked newest first so it stops at the limit: the trigram index when a
     term is long enough for it, else the words index; every other term is checked on the rows it yields.
@@ -78,6 +85,7 @@ def search_sql(terms: list[str], limit: int) -> tuple[str, list[object]]:
     for term in short_terms:
         where.append("instr(lower(m.content), lower(?)) > 0")
         params.append(term)
+    where.append(_ON_ACTIVE_PATH)
     sql += " WHERE " + " AND ".join(where) + f" ORDER BY {order} LIMIT ?"
     params.append(limit)
     return sql, params

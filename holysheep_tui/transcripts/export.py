@@ -25,7 +25,7 @@ from holysheep_tui.store.schema import json_writer, to_iso
 from holysheep_tui.textsafety import strip_control
 
 SCHEMA = "holysheep-tui/conversation"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 
 class OutputExistsError(UsageError):
@@ -221,7 +221,8 @@ def conversation_to_dict(conv: Conversation) -> dict[str, Any]:
         "profile": conv.profile,
         "system_prompt": conv.system_prompt,
         "archived": conv.archived,
-        "messages": [message_to_dict(m) for m in conv.messages],
+        "messages": [message_to_dict(m) for m in conv.tree],
+        "active_leaf": conv.active_leaf,
     }
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -40,6 +41,7 @@ _MESSAGE_FIELDS: dict[str, Any] = {
     for c in MESSAGE_SCHEMA
     if c.json.imported
 }
+_MESSAGE_FIELDS["id"] = (int | None, Field(None, ge=0, le=_MAX_INT))  # the file's, to link parent_id
 _MessageDoc = create_model("_MessageDoc", __base__=_Doc, **_MESSAGE_FIELDS)
 
 
@@ -53,6 +55,7 @@ class _ConversationDoc(_Doc):
     system_prompt: str | None = None
     archived: bool = False
     messages: list[_MessageDoc]
+    active_leaf: int | None = None
 
 
 class _FileDoc(_Doc):
@@ -67,7 +70,22 @@ def _message(conv_id: str, doc: BaseModel) -> Message:
     values: dict[str, Any] = {
         k: _utc(v) if isinstance(v, datetime) else v for k, v in doc.model_dump().items()
     }
-    return Message(id=0, conversation_id=conv_id, **values)
+    return Message(conversation_id=conv_id, **values)
+
+
+def _tree(messages: list[Message], version: int, where: str) -> tuple[Message, ...]:
+    """Version 1 files hold one path (chained in order); later ones a tree linked by the file's ids."""
+    if version < 2:
+        return tuple(replace(m, id=n + 1, parent_id=n or None) for n, m in enumerate(messages))
+    seen: set[int] = set()
+    for n, m in enumerate(messages):
+        if m.id is None or m.id in seen or (m.parent_id is not None and m.parent_id not in seen):
+            raise ImportFormatError(
+                f"The export's message tree is broken at {where}.messages.{n}: each message needs its own "
+                "id, and its parent_id must name an earlier message."
+            )
+        seen.add(m.id)
+    return tuple(messages)
 
 
 def parse_export(text: str) -> list[Conversation]:
@@ -116,7 +134,8 @@ def parse_export(text: str) -> list[Conversation]:
                 profile=c.profile,
                 system_prompt=c.system_prompt,
                 archived=c.archived,
-                messages=tuple(_message(c.id, m) for m in c.messages),
+                messages=_tree([_message(c.id, m) for m in c.messages], version, where),
+                active_leaf=c.active_leaf,
             )
         except OverflowError:  # 0001-01-01T00:00+01:00 is before the first UTC moment
             raise ImportFormatError(f"The export has a date out of range at {where}.") from None

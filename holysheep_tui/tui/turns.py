@@ -17,7 +17,7 @@ from textual.app import App
 from textual.worker import Worker, WorkerCancelled, WorkerFailed, WorkerState
 
 from holysheep_tui.chat.chat_session import ChatSession
-from holysheep_tui.chat.controller import Conversation, Turn
+from holysheep_tui.chat.controller import Branch, Conversation, Turn
 from holysheep_tui.errors import HolySheepError
 from holysheep_tui.relay.wire import Answer, StreamEvent
 from holysheep_tui.tui.messages import PromptSubmitted, TurnEvents, TurnFinished
@@ -61,6 +61,8 @@ class TurnsApp(App[None]):
 
     _turn: _Running | None = None
     _worker: Worker[Turn] | None = None
+    _editing: Turn | None = None
+    """The turn whose prompt Ctrl+L loaded: sending the prompt makes an edit of it."""
 
     @property
     def view(self) -> ConversationView:
@@ -73,15 +75,25 @@ class TurnsApp(App[None]):
 
     @on(PromptSubmitted)
     async def _prompt_submitted(self, message: PromptSubmitted) -> None:
-        await self.send_prompt(message.text)
+        editing, self._editing = self._editing, None
+        turns = self.chat.conversation.turns
+        edit: Branch | None = (
+            ("prompt", editing) if editing is not None and turns and turns[-1] is editing else None
+        )
+        await self.send_prompt(message.text, branch=edit)
 
-    async def send_prompt(self, text: str, *, over_budget_ok: bool = False) -> None:
+    async def send_prompt(
+        self, text: str, *, over_budget_ok: bool = False, branch: Branch | None = None
+    ) -> None:
+        """Send ``text``; with ``branch``, as a new answer to the last turn or an edit of its prompt."""
         if self._turn is not None:
             self.notify("An answer is still streaming; Esc stops it.", severity="warning")
             return
         budget = self.chat.budget
         if budget.over and not over_budget_ok:
-            ask_before_sending(self, budget, text, lambda: self.send_prompt(text, over_budget_ok=True))
+            ask_before_sending(
+                self, budget, text, lambda: self.send_prompt(text, over_budget_ok=True, branch=branch)
+            )
             return
         self.before_first_request()
         if self._history_worker is not None:  # wait until the history is open, so this turn is stored
@@ -89,6 +101,12 @@ class TurnsApp(App[None]):
                 await self._history_worker.wait()
             self.take_history()
         chat = self.ready_chat()
+        if branch is not None:
+            if not chat.conversation.turns or chat.conversation.turns[-1] is not branch[1]:
+                branch = None  # the conversation moved on meanwhile: send as a new prompt
+            else:
+                chat.controller.take_last_turn(chat.conversation)
+                await self.view.drop_last_turn()
         prompt = self.query_one(PromptInput)
         prompt.remember(text)
         prompt.clear()
@@ -98,16 +116,18 @@ class TurnsApp(App[None]):
         answer = chat.start_turn()
         self.recent = [model, *[m for m in self.recent if m != model]][:5]
         self.revision += 1
-        self._worker = self._run_turn(chat, text, answer, answer_view)
+        self._worker = self._run_turn(chat, text, answer, answer_view, branch)
 
     @work(exclusive=True, group=TURN_GROUP, exit_on_error=False)
-    async def _run_turn(self, chat: ChatSession, prompt: str, answer: Answer, view: AnswerView) -> Turn:
+    async def _run_turn(
+        self, chat: ChatSession, prompt: str, answer: Answer, view: AnswerView, branch: Branch | None
+    ) -> Turn:
         def on_events(events: Sequence[StreamEvent]) -> None:
             self.post_message(TurnEvents(events, view))
 
         controller = chat.controller
         turn = await controller.run_turn(
-            chat.conversation, prompt, model=answer.model, on_events=on_events, answer=answer
+            chat.conversation, prompt, model=answer.model, on_events=on_events, answer=answer, branch=branch
         )
         self.post_message(TurnFinished(turn))
         return turn
@@ -169,26 +189,27 @@ class TurnsApp(App[None]):
         self.revision += 1
         self.query_one(PromptInput).focus()
 
-    async def _take_last_turn(self) -> Turn | None:
+    def _last_turn(self) -> Turn | None:
         if self._turn is not None:
             self.notify("Wait for the answer or stop it with Esc first.", severity="warning")
             return None
-        chat = self.chat
-        if not chat.conversation.turns:
+        turns = self.chat.conversation.turns
+        if not turns:
             self.notify("There is no earlier prompt in this conversation.")
             return None
-        turn = chat.controller.drop_last_turn(chat.conversation)
-        await self.view.drop_last_turn()
-        return turn
+        return turns[-1]
 
     async def action_regenerate(self) -> None:
-        turn = await self._take_last_turn()
+        """Ask the last prompt again: a new answer next to the old one, which the history keeps."""
+        turn = self._last_turn()
         if turn is not None:
-            await self.send_prompt(turn.prompt)
+            await self.send_prompt(turn.prompt, branch=("answer", turn))
 
     async def action_edit_last(self) -> None:
-        turn = await self._take_last_turn()
+        """Load the last prompt for editing; nothing changes until it is sent (as a new branch)."""
+        turn = self._last_turn()
         if turn is not None:
+            self._editing = turn
             prompt = self.query_one(PromptInput)
             prompt.set_prompt(turn.prompt)
             prompt.focus()
