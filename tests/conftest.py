@@ -5,6 +5,7 @@ Fixtures only: tests never import a test module. The helpers behind them are in 
 
 from __future__ import annotations
 
+import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -202,6 +203,29 @@ def cli() -> harness.Cli:
     """``cli(*args, stdin=None, env=None, timeout=60)`` runs ``holysheep`` in a subprocess (the isolated
     environment plus ``env`` and ``cli.env``); ``cli.popen(*args, env=None, **popen_options)`` starts it."""
     return harness.Cli()
+
+
+@pytest.fixture
+def tmpfs() -> Callable[..., Any]:
+    """``with tmpfs(where, *options, size="512k") as path:`` a real tmpfs (e.g. "ro"); the test is skipped
+    where this process may not mount."""
+    return harness.tmpfs
+
+
+@pytest.fixture
+def fill_disk() -> Callable[[Path], None]:
+    """``fill_disk(directory)``: write until the filesystem holding ``directory`` is full."""
+    return harness.fill
+
+
+@pytest.fixture
+def holysheep(cli: harness.Cli) -> Callable[..., subprocess.CompletedProcess[str]]:
+    """``holysheep(*args, data=dir, stdin=None, **env)``: the CLI with its data directory at ``dir``."""
+
+    def run(*args: str, data: Path, stdin: str | None = None, **env: str) -> subprocess.CompletedProcess[str]:
+        return cli(*args, stdin=stdin, env={"HOLYSHEEP_DATA_DIR": str(data), **env})
+
+    return run
 
 
 @pytest.fixture

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import ipaddress
 import os
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+import pytest
 from textual.pilot import Pilot
 
 from holysheep_tui.simulator import Pacing, RecordedRequest, RelaySimulator
@@ -152,3 +154,34 @@ def self_signed_cert(directory: Path) -> tuple[Path, Path]:
         )
     )
     return cert_path, key_path
+
+
+# ---- real small and read-only disks ------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def tmpfs(where: Path, *options: str, size: str = "512k") -> Iterator[Path]:
+    """A tmpfs mounted at ``where`` with ``options`` (e.g. "ro"); skips the test when this process may not
+    mount (tests/test_store.py covers the store's side without mounts)."""
+    where.mkdir(parents=True, exist_ok=True)
+    opts = ",".join((f"size={size}", "mode=0700", *options))
+    proc = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", opts, "tmpfs", str(where)], capture_output=True, text=True
+    )
+    if proc.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here ({proc.stderr.strip()})")
+    try:
+        yield where
+    finally:
+        subprocess.run(["umount", "-l", str(where)], capture_output=True, check=False)
+
+
+def fill(directory: Path) -> None:
+    """Fill the filesystem holding ``directory`` until a write fails with ENOSPC (bounded by its size)."""
+    with open(directory / "填满.bin", "wb", buffering=0) as f:
+        for _ in range(10_000):
+            try:
+                f.write(b"\0" * 4096)
+            except OSError:
+                return
+    raise AssertionError("the small filesystem never filled up")

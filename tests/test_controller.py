@@ -122,7 +122,7 @@ async def test_errors_are_stored_with_the_partial_answer(
     assert answer.status == "error" and answer.content == turn.answer.content and answer.error_text
 
 
-async def test_regenerate_takes_the_exchange_back_from_history(
+async def test_regenerate_adds_an_answer_and_keeps_the_one_it_replaces(
     sim: RelaySimulator, tmp_path: Path, make: Callable[..., tuple[ConversationController, HistoryStore]]
 ) -> None:
     controller, store = make()
@@ -132,8 +132,10 @@ async def test_regenerate_takes_the_exchange_back_from_history(
     dropped = controller.take_last_turn(conv)
     assert dropped is not None and dropped.prompt == "要重新生成的问题"
     await controller.run_turn(conv, dropped.prompt, branch=("answer", dropped))
-    contents = [m.content for m in store.get_conversation(conv.id or "").messages if m.role == "user"]
-    assert contents == ["保留的问题", "要重新生成的问题"]
+    stored = store.get_conversation(conv.id or "")
+    assert [m.content for m in stored.messages if m.role == "user"] == ["保留的问题", "要重新生成的问题"]
+    answers = [m for m in stored.tree if m.role == "assistant"]
+    assert len(answers) == 3 and answers[1].id not in [m.id for m in stored.messages]  # kept, off the path
     controller.set_system_prompt(conv, "新的系统提示")
     assert store.get_conversation(conv.id or "").system_prompt == "新的系统提示"
 

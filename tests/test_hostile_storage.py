@@ -13,8 +13,7 @@ import sqlite3
 import stat
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -37,49 +36,11 @@ def relay(make_simulator: Callable[..., RelaySimulator]) -> RelaySimulator:
     return make_simulator(pacing=FAST)
 
 
-@pytest.fixture
-def holysheep(cli: Any) -> Run:
-    """``holysheep(*args, data=dir, stdin=None, **env)``: the CLI with its data directory at ``dir``."""
-
-    def run(*args: str, data: Path, stdin: str | None = None, **env: str) -> subprocess.CompletedProcess[str]:
-        return cli(*args, stdin=stdin, env={"HOLYSHEEP_DATA_DIR": str(data), **env})
-
-    return run
-
-
-@contextmanager
-def tmpfs(where: Path, size: str = "512k") -> Iterator[Path]:
-    """A writable tmpfs mounted at ``where`` (skips the test when this process may not mount)."""
-    where.mkdir(parents=True, exist_ok=True)
-    proc = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", f"size={size},mode=0700", "tmpfs", str(where)],
-        capture_output=True,
-        text=True,
-    )
-    if proc.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here ({proc.stderr.strip()})")
-    try:
-        yield where
-    finally:
-        subprocess.run(["umount", "-l", str(where)], capture_output=True, check=False)
-
-
 def remount_read_only(where: Path) -> None:
     proc = subprocess.run(["mount", "-o", "remount,ro", str(where)], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     with pytest.raises(OSError):
         (where / "写不进去").write_text("只读")
-
-
-def fill(directory: Path) -> None:
-    """Fill the filesystem holding ``directory`` until a write fails with ENOSPC (bounded by its size)."""
-    with open(directory / "填满.bin", "wb", buffering=0) as f:
-        for _ in range(10_000):
-            try:
-                f.write(b"\0" * 4096)
-            except OSError:
-                return
-    raise AssertionError("the small filesystem never filled up")
 
 
 def conversation_id(holysheep: Run, data: Path) -> str:
@@ -112,12 +73,16 @@ def _reads_work(holysheep: Run, data: Path, rescue: Path) -> None:
 
 
 def test_a_full_disk_still_lists_shows_and_rescue_exports_the_history(
-    relay: RelaySimulator, tmp_path: Path, holysheep: Run
+    relay: RelaySimulator,
+    tmp_path: Path,
+    holysheep: Run,
+    tmpfs: Callable[..., Any],
+    fill_disk: Callable[[Path], None],
 ) -> None:
     with tmpfs(tmp_path / "小盘") as data:
         first = holysheep("ask", "--base-url", relay.base_url, PROMPT, data=data)
         assert first.returncode == 0, first.stderr
-        fill(data)
+        fill_disk(data)
         _reads_work(holysheep, data, tmp_path / "救援.json")
         deleted = holysheep("history", "delete", "--yes", conversation_id(holysheep, data), data=data)
         assert deleted.returncode == EXIT_STORAGE
@@ -126,7 +91,7 @@ def test_a_full_disk_still_lists_shows_and_rescue_exports_the_history(
 
 
 def test_a_read_only_mount_still_lists_shows_and_exports_the_history(
-    relay: RelaySimulator, tmp_path: Path, holysheep: Run
+    relay: RelaySimulator, tmp_path: Path, holysheep: Run, tmpfs: Callable[..., Any]
 ) -> None:
     with tmpfs(tmp_path / "只读") as data:
         first = holysheep("ask", "--base-url", relay.base_url, PROMPT, data=data)
@@ -138,7 +103,9 @@ def test_a_read_only_mount_still_lists_shows_and_exports_the_history(
         assert "read-only" in deleted.stderr and "Traceback" not in deleted.stderr
 
 
-def test_a_migration_failing_on_a_full_disk_reports_the_full_disk_not_the_rollback(tmp_path: Path) -> None:
+def test_a_migration_failing_on_a_full_disk_reports_the_full_disk_not_the_rollback(
+    tmp_path: Path, tmpfs: Callable[..., Any], fill_disk: Callable[[Path], None]
+) -> None:
     """An older database, open in another process (its -shm and -wal exist), needs a migration on a full
     disk: the COMMIT fails and SQLite has already rolled back; the error says the disk is full."""
     with tmpfs(tmp_path / "小盘") as data:
@@ -149,7 +116,7 @@ def test_a_migration_failing_on_a_full_disk_reports_the_full_disk_not_the_rollba
             MIGRATIONS[0](other)
             other.execute("CREATE TABLE _migrations (name TEXT PRIMARY KEY, applied TEXT NOT NULL)")
             other.execute("INSERT INTO _migrations VALUES (?, '2026-01-01')", (MIGRATIONS[0].__name__,))
-            fill(data)
+            fill_disk(data)
             with pytest.raises(StorageError) as caught:
                 HistoryStore.open(db_path)
         finally:

@@ -12,8 +12,7 @@ import shutil
 import sqlite3
 import subprocess
 import uuid
-from collections.abc import Awaitable, Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -36,46 +35,14 @@ def relay(make_simulator: Callable[..., RelaySimulator]) -> RelaySimulator:
     return make_simulator(pacing=FAST)
 
 
-@contextmanager
-def tmpfs(where: Path, *options: str) -> Iterator[Path]:
-    """A tmpfs mounted at ``where`` (skips the test when this process may not mount)."""
-    where.mkdir(parents=True, exist_ok=True)
-    opts = ",".join(("size=512k", "mode=0700", *options))
-    proc = subprocess.run(["mount", "-t", "tmpfs", "-o", opts, "tmpfs", str(where)], capture_output=True, text=True)
-    if proc.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here ({proc.stderr.strip()}); tests/test_store.py covers the store")
-    try:
-        yield where
-    finally:
-        subprocess.run(["umount", "-l", str(where)], capture_output=True, check=False)
-
-
-@pytest.fixture
-def holysheep(cli: Any) -> Callable[..., subprocess.CompletedProcess[str]]:
-    """``holysheep(*args, data=dir, stdin=None, **env)``: the CLI with its data directory at ``dir``."""
-
-    def run(*args: str, data: Path, stdin: str | None = None, **env: str) -> subprocess.CompletedProcess[str]:
-        return cli(*args, stdin=stdin, env={"HOLYSHEEP_DATA_DIR": str(data), **env})
-
-    return run
-
-
-def fill(directory: Path) -> None:
-    """Fill the filesystem holding ``directory`` until a write fails with ENOSPC (bounded by its size)."""
-    with open(directory / "填满.bin", "wb", buffering=0) as f:
-        for _ in range(10_000):
-            try:
-                f.write(b"\0" * 4096)
-            except OSError:
-                return
-    raise AssertionError("the small filesystem never filled up")
-
-
 # ---- read-only data directory ----------------------------------------------------------------------
 
 
 def test_ask_with_a_read_only_data_directory_answers_and_says_history_is_off(
-    relay: RelaySimulator, tmp_path: Path, holysheep: Callable[..., subprocess.CompletedProcess[str]]
+    relay: RelaySimulator,
+    tmp_path: Path,
+    holysheep: Callable[..., subprocess.CompletedProcess[str]],
+    tmpfs: Callable[..., Any],
 ) -> None:
     with tmpfs(tmp_path / "只读", "ro") as data:
         out = holysheep("ask", "--base-url", relay.base_url, PROMPT, data=data)
@@ -94,6 +61,7 @@ async def test_app_with_a_read_only_data_directory_warns_and_still_answers(
     make_app: Callable[..., HolySheepApp],
     wait_until: Callable[..., Awaitable[None]],
     holysheep: Callable[..., subprocess.CompletedProcess[str]],
+    tmpfs: Callable[..., Any],
 ) -> None:
     with tmpfs(tmp_path / "只读", "ro") as data:
         monkeypatch.setenv("HOLYSHEEP_DATA_DIR", str(data))
@@ -114,18 +82,24 @@ async def test_app_with_a_read_only_data_directory_warns_and_still_answers(
 
 
 def test_ask_on_a_full_disk_prints_the_answer_and_warns_history_was_not_saved(
-    relay: RelaySimulator, tmp_path: Path, holysheep: Callable[..., subprocess.CompletedProcess[str]]
+    relay: RelaySimulator,
+    tmp_path: Path,
+    holysheep: Callable[..., subprocess.CompletedProcess[str]],
+    tmpfs: Callable[..., Any],
+    fill_disk: Callable[[Path], None],
 ) -> None:
     with tmpfs(tmp_path / "小盘") as data:
         first = holysheep("ask", "--base-url", relay.base_url, "第一个问题：磁盘还没满", data=data)
         assert first.returncode == 0, first.stderr
-        fill(data)
+        fill_disk(data)
         out = holysheep("ask", "--base-url", relay.base_url, "-m", "kimi-k2+len=3000", PROMPT, data=data)
         assert out.returncode == 0, out.stderr
         assert len(out.stdout) > 3000  # the whole answer reached the user
         assert "full" in out.stderr.lower() and "Traceback" not in out.stderr
         (data / "填满.bin").unlink()
-        with HistoryStore.open(data / "history.db") as store:  # what was saved before the disk filled is intact
+        with HistoryStore.open(
+            data / "history.db"
+        ) as store:  # what was saved before the disk filled is intact
             convs = store.list_conversations()
             assert any(c.title and "磁盘还没满" in c.title for c in convs)
             for conv in convs:
@@ -140,11 +114,13 @@ async def test_app_on_a_full_disk_keeps_the_answer_on_screen_and_warns(
     make_app: Callable[..., HolySheepApp],
     wait_until: Callable[..., Awaitable[None]],
     holysheep: Callable[..., subprocess.CompletedProcess[str]],
+    tmpfs: Callable[..., Any],
+    fill_disk: Callable[[Path], None],
 ) -> None:
     with tmpfs(tmp_path / "小盘") as data:
         session = make_session(profile="holysheep", model="kimi-k2+len=3000", base_url=relay.base_url)
         app = make_app(session, store=data / "history.db")  # opened before the disk fills
-        fill(data)
+        fill_disk(data)
         async with app.run_test(size=(100, 30), notifications=True) as pilot:
             app.query_one("#prompt").load_text(PROMPT)  # type: ignore[attr-defined]
             await pilot.press("enter")
@@ -204,7 +180,7 @@ def test_ask_with_a_corrupt_history_moves_it_aside_and_records_in_a_new_one(
     ("text", "words"),
     [
         ('[profiles.holysheep]\nbase_url = "https://api.holysheep.ai/v1\n', "line 2"),
-        ("[profiles.holysheep.timeouts]\nread = \"很久\"\n", "timeouts.read"),
+        ('[profiles.holysheep.timeouts]\nread = "很久"\n', "timeouts.read"),
         ("[profiles.holysheep.retry]\nmax_retries = -1\n", "max_retries"),
     ],
     ids=["invalid-toml", "wrong-type", "out-of-range"],
@@ -253,7 +229,10 @@ def test_torn_metrics_line_is_skipped_and_the_next_record_is_whole(
 
 
 def test_export_to_an_unwritable_place_is_a_storage_error_and_writes_nothing(
-    relay: RelaySimulator, tmp_path: Path, holysheep: Callable[..., subprocess.CompletedProcess[str]]
+    relay: RelaySimulator,
+    tmp_path: Path,
+    holysheep: Callable[..., subprocess.CompletedProcess[str]],
+    tmpfs: Callable[..., Any],
 ) -> None:
     data = tmp_path / "数据"
     assert holysheep("ask", "--base-url", relay.base_url, PROMPT, data=data).returncode == 0
@@ -268,10 +247,12 @@ def test_export_to_an_unwritable_place_is_a_storage_error_and_writes_nothing(
     assert not missing.parent.exists()
 
 
-def test_tmpfs_is_really_read_only_and_small(tmp_path: Path) -> None:
+def test_tmpfs_is_really_read_only_and_small(
+    tmp_path: Path, tmpfs: Callable[..., Any], fill_disk: Callable[[Path], None]
+) -> None:
     """The fixtures behave as the rows assume (so a pass above means what it says)."""
     with tmpfs(tmp_path / "只读", "ro") as ro, pytest.raises(OSError):
         (ro / "x").write_text("写不进去")
     with tmpfs(tmp_path / "小盘") as small:
-        fill(small)
+        fill_disk(small)
         assert shutil.disk_usage(small).free < 8192

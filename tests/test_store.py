@@ -598,5 +598,5 @@ def test_an_older_database_gets_the_words_index_filled_in(tmp_path: Path) -> Non
         s._db.execute("DELETE FROM _migrations WHERE name = 'm003_words'")
     with HistoryStore.open(path) as s:
         assert [h.message_id for h in s.search("延迟")] == [msg]
-        s.delete_messages([msg])
+        s.delete_conversation(cid)
         assert s.search("延迟") == []

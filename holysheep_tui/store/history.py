@@ -172,13 +172,6 @@ class HistoryStore:
             if db.execute("DELETE FROM conversations WHERE id = ?", (conv_id,)).rowcount == 0:
                 raise ConversationNotFoundError(conv_id)
 
-    def delete_messages(self, msg_ids: list[int]) -> None:
-        """Remove messages (a regenerated or edited exchange); the search index follows by trigger."""
-        if not msg_ids:
-            return
-        with self._write() as db:
-            db.executemany("DELETE FROM messages WHERE id = ?", [(i,) for i in msg_ids])
-
     def resolve_id(self, id_or_prefix: str) -> str:
         """The full id of the one conversation whose id is, or starts with, ``id_or_prefix``.
 

@@ -63,6 +63,7 @@ __all__ = ["KEYS", "HolySheepApp", "run_app"]
 def _unset() -> ChatSession:
     raise RuntimeError("the app sets its chat session in __init__")
 
+
 HistoryOpener = Callable[[], "tuple[HistoryStore | None, str | None]"]
 SessionOpener = Callable[[], "tuple[Session, HolySheepError | None]"]
 
