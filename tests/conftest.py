@@ -206,6 +206,18 @@ def cli() -> harness.Cli:
 
 
 @pytest.fixture
+def newest_exchange() -> Callable[[Path], tuple[str, str, str] | None]:
+    """``newest_exchange(db)``: (prompt, answer status, answer text) of the newest exchange in ``db``."""
+    return harness.newest_exchange
+
+
+@pytest.fixture
+def flushed_partial() -> Callable[..., str]:
+    """``flushed_partial(db, timeout=30)``: wait for a streaming answer's partial text in ``db``."""
+    return harness.flushed_partial
+
+
+@pytest.fixture
 def tmpfs() -> Callable[..., Any]:
     """``with tmpfs(where, *options, size="512k") as path:`` a real tmpfs (e.g. "ro"); the test is skipped
     where this process may not mount."""

@@ -6,6 +6,7 @@ import contextlib
 import datetime
 import ipaddress
 import os
+import sqlite3
 import subprocess
 import sys
 import time
@@ -185,3 +186,36 @@ def fill(directory: Path) -> None:
             except OSError:
                 return
     raise AssertionError("the small filesystem never filled up")
+
+
+# ---- the history as another process sees it ------------------------------------------------------------
+
+
+def newest_exchange(db: Path) -> tuple[str, str, str] | None:
+    """(prompt, answer status, answer text) of the newest exchange, read-only, as another process sees it;
+    None before the app has created and migrated the file."""
+    if not db.exists():
+        return None
+    con = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5)
+    try:
+        rows = con.execute(
+            "SELECT role, status, content FROM messages WHERE conversation_id = "
+            "(SELECT conversation_id FROM messages ORDER BY id DESC LIMIT 1) ORDER BY id"
+        ).fetchall()
+    except sqlite3.OperationalError:  # created but not yet migrated
+        return None
+    finally:
+        con.close()
+    if len(rows) < 2:
+        return None
+    return rows[-2][2], rows[-1][1], rows[-1][2]
+
+
+def flushed_partial(db: Path, timeout: float = 30) -> str:
+    """Wait until a streaming answer's partial text has been flushed to ``db``; return it."""
+    for _ in range(int(timeout / 0.1)):
+        row = newest_exchange(db)
+        if row and row[1] == "streaming" and len(row[2]) > 20:
+            return row[2]
+        time.sleep(0.1)
+    raise AssertionError(f"no partial answer was flushed; last row: {newest_exchange(db)}")

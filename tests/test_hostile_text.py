@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import signal
-import sqlite3
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
@@ -256,27 +255,11 @@ def slow_relay(make_simulator: Callable[..., RelaySimulator]) -> Iterator[RelayS
     yield make_simulator(pacing=SLOW)
 
 
-def answer_row(db: Path) -> tuple[str, str, str] | None:
-    """(prompt, answer status, answer text) of the newest exchange, read as another process sees it."""
-    if not db.exists():
-        return None
-    con = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5)
-    try:
-        rows = con.execute(
-            "SELECT role, status, content FROM messages WHERE conversation_id = "
-            "(SELECT conversation_id FROM messages ORDER BY id DESC LIMIT 1) ORDER BY id"
-        ).fetchall()
-    except sqlite3.OperationalError:
-        return None
-    finally:
-        con.close()
-    if len(rows) < 2:
-        return None
-    return rows[0][2], rows[1][1], rows[1][2]
-
-
 def test_double_ctrl_c_in_ask_stores_everything_printed_as_stopped(
-    slow_relay: RelaySimulator, tmp_path: Path, cli: Any
+    slow_relay: RelaySimulator,
+    tmp_path: Path,
+    cli: Any,
+    newest_exchange: Callable[[Path], tuple[str, str, str] | None],
 ) -> None:
     """A long document piped in, then Ctrl-C twice: the second press comes while the first one's answer is
     being priced and stored (estimating a long prompt's tokens takes a moment)."""
@@ -295,7 +278,7 @@ def test_double_ctrl_c_in_ask_stores_everything_printed_as_stopped(
         proc.send_signal(signal.SIGINT)
         rest, err = proc.communicate(timeout=60)
     printed = (first + rest).decode()
-    prompt, status, text = answer_row(data / "history.db") or ("", "", "")
+    prompt, status, text = newest_exchange(data / "history.db") or ("", "", "")
     assert prompt.startswith(PROMPT) and status == "stopped"
     assert printed.rstrip("\n") == text.rstrip("\n"), "what was printed is what was kept"
     assert proc.returncode == 130 and b"Traceback" not in err, err.decode()

@@ -51,7 +51,9 @@ class Terminal:
              "-m", "holysheep_tui", "--base-url", shlex.quote(base_url), "-m", "kimi-k2"]
         )  # fmt: skip
         if exit_file is not None:
-            cmd = "sh -c " + shlex.quote(cmd.removeprefix("exec ") + f"; echo $? > {shlex.quote(str(exit_file))}")
+            cmd = "sh -c " + shlex.quote(
+                cmd.removeprefix("exec ") + f"; echo $? > {shlex.quote(str(exit_file))}"
+            )
         subprocess.run(
             ["tmux", "-L", self.socket, "-f", "/dev/null", "new-session", "-d", "-s", self.name,
              "-x", "100", "-y", "30", cmd],
@@ -86,7 +88,6 @@ class Terminal:
         self.tmux("send-keys", "-t", self.name, "Enter")
 
 
-
 @pytest.fixture
 def relay(make_simulator: Callable[..., RelaySimulator]) -> RelaySimulator:
     return make_simulator(pacing=SLOW)
@@ -99,34 +100,6 @@ def term(tmp_path: Path) -> Iterator[Terminal]:
         yield t
     finally:
         t.tmux("kill-server")
-
-
-def answer_row(db: Path) -> tuple[str, str, str] | None:
-    """(prompt, answer status, answer text) of the newest exchange, read-only, as another process sees it."""
-    if not db.exists():
-        return None
-    con = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5)
-    try:
-        rows = con.execute(
-            "SELECT role, status, content FROM messages WHERE conversation_id = "
-            "(SELECT conversation_id FROM messages ORDER BY id DESC LIMIT 1) ORDER BY id"
-        ).fetchall()
-    except sqlite3.OperationalError:  # created but not yet migrated by the app
-        return None
-    finally:
-        con.close()
-    if len(rows) < 2:
-        return None
-    return rows[-2][2], rows[-1][1], rows[-1][2]
-
-
-def wait_for_flushed_partial(db: Path, timeout: float = 30) -> str:
-    for _ in range(int(timeout / 0.1)):
-        row = answer_row(db)
-        if row and row[1] == "streaming" and len(row[2]) > 20:
-            return row[2]
-        time.sleep(0.1)
-    raise AssertionError(f"no partial answer was flushed; last row: {answer_row(db)}")
 
 
 def process_gone(pid: int, timeout: float = 20) -> bool:
@@ -153,30 +126,35 @@ def exit_status(path: Path, timeout: float = 20) -> int:
     raise AssertionError("the app did not exit")
 
 
-def start_answer(term: Terminal, relay: RelaySimulator, exit_file: Path | None = None) -> tuple[int, str]:
+def start_answer(
+    term: Terminal, relay: RelaySimulator, flushed_partial: Callable[..., str], exit_file: Path | None = None
+) -> tuple[int, str]:
     pid = term.start(relay.base_url, exit_file=exit_file)
     term.wait_screen(r"holysheep")
     term.type_prompt(PROMPT)
-    partial = wait_for_flushed_partial(term.data / "history.db")
+    partial = flushed_partial(term.data / "history.db")
     return pid, partial
 
 
 @pytest.mark.tmux
 @pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
 def test_sigkill_mid_answer_restart_finds_prompt_and_partial_marked_interrupted(
-    term: Terminal, relay: RelaySimulator
+    term: Terminal,
+    relay: RelaySimulator,
+    newest_exchange: Callable[[Path], tuple[str, str, str] | None],
+    flushed_partial: Callable[..., str],
 ) -> None:
-    pid, partial = start_answer(term, relay)
+    pid, partial = start_answer(term, relay, flushed_partial)
     os.kill(pid, signal.SIGKILL)
     assert process_gone(pid)
-    prompt, status, text = answer_row(term.data / "history.db") or ("", "", "")
+    prompt, status, text = newest_exchange(term.data / "history.db") or ("", "", "")
     assert (prompt, status) == (PROMPT, "streaming") and text.startswith(partial)
     # Restart: the new app marks the dead process's answer as interrupted and keeps its text.
     term.tmux("kill-session", "-t", term.name)
     pid = term.start(relay.base_url)
     term.wait_screen(r"holysheep")
     for _ in range(100):
-        row = answer_row(term.data / "history.db")
+        row = newest_exchange(term.data / "history.db")
         if row and row[1] == "interrupted":
             break
         time.sleep(0.1)
@@ -208,16 +186,18 @@ def test_signal_mid_answer_stores_the_partial_answer_as_stopped_then_exits(
     code: int | None,
     tmp_path: Path,
     finished_chat: Callable[..., RecordedRequest],
+    newest_exchange: Callable[[Path], tuple[str, str, str] | None],
+    flushed_partial: Callable[..., str],
 ) -> None:
     exit_file = tmp_path / "exit-status"
-    pid, partial = start_answer(term, relay, exit_file if code is not None else None)
+    pid, partial = start_answer(term, relay, flushed_partial, exit_file if code is not None else None)
     if code is not None:
         os.kill(pid, signal.SIGTERM)
         assert exit_status(exit_file) == code
     else:
         term.tmux("kill-session", "-t", term.name)  # tmux sends SIGHUP to the pane's process
         assert process_gone(pid), "the app exits when its terminal goes away"
-    prompt, status, text = answer_row(term.data / "history.db") or ("", "", "")
+    prompt, status, text = newest_exchange(term.data / "history.db") or ("", "", "")
     assert (prompt, status) == (PROMPT, "stopped")
     assert text.startswith(partial) and len(text) >= len(partial)
     rec = finished_chat(relay)
@@ -226,7 +206,11 @@ def test_signal_mid_answer_stores_the_partial_answer_as_stopped_then_exits(
 
 
 def test_ctrl_c_in_ask_stores_the_printed_partial_answer_as_stopped(
-    relay: RelaySimulator, tmp_path: Path, cli: Any
+    relay: RelaySimulator,
+    tmp_path: Path,
+    cli: Any,
+    newest_exchange: Callable[[Path], tuple[str, str, str] | None],
+    flushed_partial: Callable[..., str],
 ) -> None:
     """tests/test_cli_ask.py proves exit 130 and the closed connection; this proves the history side."""
     data = tmp_path / "数据"
@@ -236,11 +220,11 @@ def test_ctrl_c_in_ask_stores_the_printed_partial_answer_as_stopped(
     )  # fmt: skip
     assert proc.stdout is not None
     first = proc.stdout.read(30)  # some of the answer has been printed (unbuffered: nothing held back)
-    wait_for_flushed_partial(data / "history.db")
+    flushed_partial(data / "history.db")
     proc.send_signal(signal.SIGINT)
     rest, err = proc.communicate(timeout=30)
     assert proc.returncode == 130 and b"Traceback" not in err
     printed = (first + rest).decode()
-    prompt, status, text = answer_row(data / "history.db") or ("", "", "")
+    prompt, status, text = newest_exchange(data / "history.db") or ("", "", "")
     assert (prompt, status) == (PROMPT, "stopped")
     assert printed.rstrip("\n") == text.rstrip("\n"), "what was printed is what was kept"
