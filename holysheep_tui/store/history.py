@@ -33,7 +33,7 @@ from holysheep_tui.store.rows import MESSAGE_COLUMNS, message_from
 from holysheep_tui.store.schema import to_iso
 from holysheep_tui.store.search import make_snippet, query_terms, search_sql
 from holysheep_tui.store.titles import clean_title, title_from_prompt
-from holysheep_tui.store.tree import PATH_CTE, active_leaf, insert_tree, parent_of
+from holysheep_tui.store.tree import COPY_COLUMNS, PATH_CTE, active_leaf, insert_tree, newest_under, parent_of
 
 FINAL_STATUSES = frozenset(s for s in STATUSES if s != "streaming")
 
@@ -218,7 +218,8 @@ class HistoryStore:
                 )
                 SELECT page.*, count(m.id),
                        group_concat(DISTINCT CASE WHEN m.role = 'assistant' THEN m.model END),
-                       total(m.cost_usd), max(coalesce(m.cost_estimated, 0))
+                       total(CASE WHEN m.copied_from IS NULL THEN m.cost_usd END),
+                       max(CASE WHEN m.copied_from IS NULL THEN coalesce(m.cost_estimated, 0) ELSE 0 END)
                 FROM page LEFT JOIN messages m ON m.conversation_id = page.id
                 GROUP BY page.id ORDER BY page.updated DESC
                 """,
@@ -305,6 +306,62 @@ class HistoryStore:
             (conv_id,),
         ).fetchall()
         return [message_from(r) for r in rows]
+
+    # ---- branches ------------------------------------------------------------------------------
+
+    def set_active(self, conv_id: str, msg_id: int) -> int:
+        """Show the branch through ``msg_id``: the active path becomes the one ending at the newest
+        message under it (where that branch was last used). Returns the new active leaf."""
+        with self._write() as db:
+            self._require(db, conv_id)
+            if not db.execute(
+                "SELECT 1 FROM messages WHERE id = ? AND conversation_id = ?", (msg_id, conv_id)
+            ).fetchone():
+                raise UsageError(f"Message {msg_id} is not in conversation {conv_id}.")
+            leaf = newest_under(db, msg_id)
+            db.execute("UPDATE conversations SET active_leaf = ? WHERE id = ?", (leaf, conv_id))
+            return leaf
+
+    def fork(self, conv_id: str, msg_id: int, *, include: bool = True) -> str:
+        """A new conversation holding the path from the root to ``msg_id`` (to its parent when not
+        ``include``), copied; the original is untouched. Copies name their originals, so the money
+        paid for them counts once, in the original. Returns the new conversation's id."""
+        with self._write() as db:
+            row = self._require(db, conv_id)
+            chain: list[int] = []
+            cursor: int | None = msg_id if include else parent_of(db, msg_id)
+            if not db.execute(
+                "SELECT 1 FROM messages WHERE id = ? AND conversation_id = ?", (msg_id, conv_id)
+            ).fetchone():
+                raise UsageError(f"Message {msg_id} is not in conversation {conv_id}.")
+            while cursor is not None and cursor not in chain:
+                chain.append(cursor)
+                cursor = parent_of(db, cursor)
+            new_id = str(uuid.uuid4())
+            stamp = now_iso()
+            title = row[1]
+            db.execute(
+                f"INSERT INTO conversations ({_CONVERSATION_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, 0)",
+                (
+                    new_id,
+                    f"{title} (fork)" if title else None,
+                    int(bool(title)),
+                    stamp,
+                    stamp,
+                    row[5],
+                    row[6],
+                ),
+            )
+            parent: int | None = None
+            for old in reversed(chain):
+                cur = db.execute(
+                    f"INSERT INTO messages ({COPY_COLUMNS}, conversation_id, parent_id, copied_from) "
+                    f"SELECT {COPY_COLUMNS}, ?, ?, coalesce(copied_from, id) FROM messages WHERE id = ?",
+                    (new_id, parent, old),
+                )
+                parent = int(cur.lastrowid or 0)
+            db.execute("UPDATE conversations SET active_leaf = ? WHERE id = ?", (parent, new_id))
+            return new_id
 
     # ---- messages ------------------------------------------------------------------------------
 

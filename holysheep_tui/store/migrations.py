@@ -199,3 +199,10 @@ def m005_tree(db: sqlite3.Connection) -> None:
         "(SELECT max(m.id) FROM messages m WHERE m.conversation_id = conversations.id)"
     )
     db.execute("CREATE INDEX messages_parent ON messages (parent_id)")
+
+
+@migration
+def m006_copies(db: sqlite3.Connection) -> None:
+    # A fork copies the path it starts from into a new conversation; each copy names the message it
+    # was copied from, and totals count only the original (it was paid once).
+    db.execute("ALTER TABLE messages ADD COLUMN copied_from INTEGER")

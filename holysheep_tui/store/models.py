@@ -55,6 +55,13 @@ class Message:
     error_text: str | None = None
     parent_id: int | None = field(default=None, metadata=json_rule(minimum=0))
     """The message this one follows (None: a root). The import renumbers it with the ids."""
+    copied_from: int | None = field(default=None, metadata=json_rule(minimum=0))
+    """Set on the messages a fork copied: the id of the original. Totals count only the original."""
+
+    @property
+    def paid_here(self) -> bool:
+        """Its cost and tokens belong to this conversation (not a fork's copy of an earlier answer)."""
+        return self.copied_from is None
 
 
 MESSAGE_SCHEMA: tuple[Column, ...] = columns_of(Message)
@@ -91,6 +98,12 @@ class Conversation:
             return self.messages
         return tuple(sorted((*self.messages, *self.off_path), key=lambda m: m.id))
 
+    def alternatives(self, message: Message) -> tuple[Message, ...]:
+        """``message`` and its siblings (same parent, same role) in id order: the branches at its place."""
+        return tuple(m for m in self.tree if m.parent_id == message.parent_id and m.role == message.role) or (
+            message,
+        )
+
     @property
     def models(self) -> tuple[str, ...]:
         """Models that wrote answers, in order of first use."""
@@ -102,23 +115,23 @@ class Conversation:
 
     @property
     def cost_usd(self) -> float:
-        return sum(m.cost_usd or 0.0 for m in self.tree)
+        return sum(m.cost_usd or 0.0 for m in self.tree if m.paid_here)
 
     @property
     def cost_estimated(self) -> bool:
-        return any(m.cost_estimated for m in self.tree)
+        return any(m.cost_estimated for m in self.tree if m.paid_here)
 
     @property
     def prompt_tokens(self) -> int:
-        return sum(m.prompt_tokens or 0 for m in self.tree)
+        return sum(m.prompt_tokens or 0 for m in self.tree if m.paid_here)
 
     @property
     def completion_tokens(self) -> int:
-        return sum(m.completion_tokens or 0 for m in self.tree)
+        return sum(m.completion_tokens or 0 for m in self.tree if m.paid_here)
 
     @property
     def cached_tokens(self) -> int:
-        return sum(m.cached_tokens or 0 for m in self.tree)
+        return sum(m.cached_tokens or 0 for m in self.tree if m.paid_here)
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,7 +7,7 @@ import uuid
 from dataclasses import replace
 
 from holysheep_tui.store.db import Binding
-from holysheep_tui.store.models import Conversation
+from holysheep_tui.store.models import MESSAGE_SCHEMA, Conversation
 from holysheep_tui.store.rows import INSERT_MESSAGE, message_row
 from holysheep_tui.store.schema import to_iso
 
@@ -20,6 +20,22 @@ PATH_CTE = (
     "UNION SELECT m.parent_id FROM messages m JOIN path ON m.id = path.id WHERE m.parent_id IS NOT NULL)"
 )
 """``path``: the ids of conversation ``?1``'s active path (UNION: a damaged, cyclic tree still ends)."""
+
+
+COPY_COLUMNS = ", ".join(
+    c.name for c in MESSAGE_SCHEMA if c.name not in ("id", "conversation_id", "parent_id", "copied_from")
+)
+"""What a fork copies of a message as it is; the id, conversation, parent and origin are the copy's own."""
+
+
+def newest_under(db: sqlite3.Connection | Binding, msg_id: int) -> int:
+    """The newest message in the subtree of ``msg_id`` (a leaf: any child would be newer still)."""
+    row = db.execute(
+        "WITH RECURSIVE sub(id) AS (SELECT ?1 UNION SELECT m.id FROM messages m JOIN sub ON m.parent_id = sub.id) "
+        "SELECT max(id) FROM sub",
+        (msg_id,),
+    ).fetchone()
+    return msg_id if row is None or row[0] is None else int(row[0])
 
 
 def active_leaf(db: sqlite3.Connection | Binding, conv_id: str) -> int | None:
