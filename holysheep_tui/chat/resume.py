@@ -64,6 +64,20 @@ def pair_messages(messages: Sequence[Message]) -> list[StoredTurn]:
     return turns
 
 
+def places(stored: StoredConversation) -> dict[int, tuple[int, int]]:
+    """For each message that has alternatives (siblings: same parent, same role): its place, 1-based,
+    and how many there are. Messages without alternatives are left out."""
+    groups: dict[tuple[int | None, str], list[int]] = {}
+    for m in stored.tree:
+        groups.setdefault((m.parent_id, m.role), []).append(m.id)
+    out: dict[int, tuple[int, int]] = {}
+    for ids in groups.values():
+        if len(ids) > 1:
+            for n, msg_id in enumerate(ids, 1):
+                out[msg_id] = (n, len(ids))
+    return out
+
+
 def live_turn(stored: StoredTurn, default_model: str) -> Turn | None:
     """The controller's Turn for a stored one (None for a system note)."""
     if stored.prompt is None and stored.answer is None:
@@ -133,6 +147,8 @@ class TurnPager:
     def __init__(self, stored: StoredConversation, page: int = PAGE_TURNS) -> None:
         self.conversation = stored
         self.turns = pair_messages(stored.messages)
+        self.places = places(stored)
+        """Where each shown message with alternatives stands among them (``‹2/3›``)."""
         self.page = page
         self.start = self.end = len(self.turns)
 

@@ -309,18 +309,29 @@ class HistoryStore:
 
     # ---- branches ------------------------------------------------------------------------------
 
-    def set_active(self, conv_id: str, msg_id: int) -> int:
+    def set_active(self, conv_id: str, msg_id: int, *, exact: bool = False) -> int:
         """Show the branch through ``msg_id``: the active path becomes the one ending at the newest
-        message under it (where that branch was last used). Returns the new active leaf."""
+        message under it (where that branch was last used), or at ``msg_id`` itself when ``exact`` (to
+        branch off there). Returns the new active leaf."""
         with self._write() as db:
             self._require(db, conv_id)
             if not db.execute(
                 "SELECT 1 FROM messages WHERE id = ? AND conversation_id = ?", (msg_id, conv_id)
             ).fetchone():
                 raise UsageError(f"Message {msg_id} is not in conversation {conv_id}.")
-            leaf = newest_under(db, msg_id)
+            leaf = msg_id if exact else newest_under(db, msg_id)
             db.execute("UPDATE conversations SET active_leaf = ? WHERE id = ?", (leaf, conv_id))
             return leaf
+
+    def siblings(self, msg_id: int) -> list[int]:
+        """The ids of ``msg_id`` and its alternatives (same conversation, parent and role), oldest first."""
+        with self._read() as db:
+            rows = db.execute(
+                "SELECT s.id FROM messages m JOIN messages s ON s.conversation_id = m.conversation_id "
+                "AND s.role = m.role AND s.parent_id IS m.parent_id WHERE m.id = ? ORDER BY s.id",
+                (msg_id,),
+            ).fetchall()
+        return [int(r[0]) for r in rows]
 
     def fork(self, conv_id: str, msg_id: int, *, include: bool = True) -> str:
         """A new conversation holding the path from the root to ``msg_id`` (to its parent when not

@@ -33,9 +33,10 @@ from holysheep_tui.economics.money import CurrencyView
 from holysheep_tui.economics.prices import PriceBook
 from holysheep_tui.errors import HolySheepError, StorageError
 from holysheep_tui.startup import FirstFrame, Once, cached_first_frame, forget_first_frame
+from holysheep_tui.tui.branches import BranchesApp
 from holysheep_tui.tui.commands import ModelCommands
 from holysheep_tui.tui.history_actions import HistoryApp
-from holysheep_tui.tui.keys import KEYS, help_rows, key_label
+from holysheep_tui.tui.keys import KEYS, PRIORITY_KEYS, help_rows, key_label
 from holysheep_tui.tui.lifecycle import (
     install_exit_signals,
     open_app_session,
@@ -68,11 +69,13 @@ HistoryOpener = Callable[[], "tuple[HistoryStore | None, str | None]"]
 SessionOpener = Callable[[], "tuple[Session, HolySheepError | None]"]
 
 
-class HolySheepApp(PlainTextApp, TurnsApp, ModelsApp, HistoryApp):
+class HolySheepApp(PlainTextApp, TurnsApp, BranchesApp, ModelsApp, HistoryApp):
     CSS_PATH = "app.tcss"
     TITLE = "HolySheep"
     COMMANDS = App.COMMANDS | {ModelCommands}
-    BINDINGS = [Binding(keys, action, desc, show=False) for keys, action, desc in KEYS]
+    BINDINGS = [
+        Binding(keys, action, desc, show=False, priority=keys in PRIORITY_KEYS) for keys, action, desc in KEYS
+    ]
 
     chat: var[ChatSession] = var(_unset, init=False)
     """The chat session; replaced (never edited in place) by ``apply_session``."""

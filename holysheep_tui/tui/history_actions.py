@@ -73,8 +73,12 @@ class HistoryApp(App[None]):
     async def _open_requested(self, message: OpenConversation) -> None:
         await self.open_conversation(message.conv_id, message.message_id)
 
-    async def open_conversation(self, conv_id: str, message_id: int | None = None) -> None:
-        """Show a stored conversation (latest page, or the page holding ``message_id``) and continue it."""
+    async def open_conversation(
+        self, conv_id: str, message_id: int | None = None, *, select: bool = False
+    ) -> None:
+        """Show a stored conversation (latest page, or the page holding ``message_id``) and continue it.
+
+        ``select``: ``message_id`` is selected for the message keys and the focus stays where it is."""
         from holysheep_tui.chat.resume import open_stored
 
         store = self.history_store
@@ -92,8 +96,11 @@ class HistoryApp(App[None]):
         stored = opened.pager.conversation
         self.chat.continue_conversation(opened.conversation, stored.cost_usd, stored.cost_estimated)
         self.revision += 1
-        await self.query_one(ConversationView).show_stored(opened.pager, self.money, message_id=message_id)
+        view = self.query_one(ConversationView)
+        await view.show_stored(opened.pager, self.money, message_id=message_id, select=select)
         self.sidebar.mark_current(conv_id)
+        if select:
+            return
         if message_id is None:
             self.query_one(PromptInput).focus()
         else:

@@ -8,7 +8,11 @@ KEYS: list[tuple[str, str, str]] = [
     ("ctrl+o,f2", "pick_model", "Choose the model for the next message"),
     ("ctrl+n", "new_conversation", "New conversation"),
     ("ctrl+r", "regenerate", "Regenerate the last answer / retry after an error"),
-    ("ctrl+l", "edit_last", "Edit and resend the last prompt"),
+    ("ctrl+l", "edit_last", "Edit and resend the last prompt (sent as an alternative)"),
+    ("ctrl+up", "select_message(-1)", "Select the message above (then the message keys below)"),
+    ("ctrl+down", "select_message(1)", "Select the message below"),
+    ("f6", "alternative(-1)", "Previous alternative of the selected (or last) message"),
+    ("f7", "alternative(1)", "Next alternative of the selected (or last) message"),
     ("f3", "system_prompt", "Set this conversation's system prompt"),
     ("f4", "copy_answer", "Copy the last answer (OSC 52)"),
     ("f5", "copy_code", "Copy a code block from the last answer"),
@@ -19,6 +23,18 @@ KEYS: list[tuple[str, str, str]] = [
     ("ctrl+s", "export_conversation", "Export this conversation (md, json, html, txt, openai)"),
     ("f8", "stats", "Usage statistics: requests, cost and latency per model and per day"),
     ("f1", "help", "Show every key"),
+]
+PRIORITY_KEYS = frozenset({"ctrl+up", "ctrl+down", "f6", "f7"})
+"""Keys that work wherever the focus is (the prompt's own F6/F7 select line and text otherwise)."""
+
+MESSAGE_KEYS = [
+    ("Up / Down", "With a message selected: the message above / below"),
+    ("Left / Right", "With a message selected: its previous / next alternative (‹2/3›)"),
+    ("r", "With a message selected: ask it again (a new alternative; nothing is replaced)"),
+    ("m", "With a message selected: ask it again with another model"),
+    ("e", "With a message selected: edit its prompt (sending adds an alternative)"),
+    ("f", "With a message selected: fork a new conversation from it"),
+    ("Esc / Enter", "With a message selected: back to the prompt (typing does that too)"),
 ]
 PROMPT_KEYS = [
     ("Enter", "Send the prompt"),
@@ -41,4 +57,4 @@ def key_label(keys: str) -> str:
 
 def help_rows() -> list[tuple[str, str]]:
     """Every key and what it does, for the help screen."""
-    return [(key_label(k), d) for k, _, d in KEYS] + PROMPT_KEYS
+    return [(key_label(k), d) for k, _, d in KEYS] + PROMPT_KEYS + MESSAGE_KEYS

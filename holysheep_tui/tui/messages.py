@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from textual.message import Message
 
@@ -89,3 +89,20 @@ class SessionFailed(Message):
     """The session opened after the first frame failed after all (a config edited meanwhile): the app ends."""
 
     error: BaseException
+
+
+BranchAction = Literal["alternative", "edit", "regenerate", "reask", "fork", "leave"]
+
+
+@dataclass
+class BranchRequest(Message):
+    """A key in the conversation asked for a branch operation on a message (its stored id, or None when
+    the message is not stored yet): switch to an alternative (``delta`` -1 or +1), edit its prompt,
+    regenerate it, re-ask it with another model, or fork a new conversation from it; or go back to the
+    prompt ("leave"), with ``text`` typed meanwhile."""
+
+    action: BranchAction
+    message_id: int | None
+    role: str
+    delta: int = 0
+    text: str = ""

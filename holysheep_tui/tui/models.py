@@ -54,9 +54,9 @@ class ModelsApp(App[None]):
             self.notify(f"Could not list the relay's models: {message.error}", severity="warning")
 
     def model_ids(self) -> list[str]:
-        return [row.id for row in self._rows()]
+        return [row.id for row in self.picker_rows()]
 
-    def _rows(self) -> list[ModelRow]:
+    def picker_rows(self) -> list[ModelRow]:
         from holysheep_tui.tui.screens.model_picker import build_rows
 
         chat = self.chat
@@ -69,7 +69,7 @@ class ModelsApp(App[None]):
     def action_pick_model(self) -> None:
         from holysheep_tui.tui.screens.model_picker import ModelPicker
 
-        self.push_screen(ModelPicker(self._rows(), self.chat.model), self.choose_model)
+        self.push_screen(ModelPicker(self.picker_rows(), self.chat.model), self.choose_model)
 
     async def choose_model(self, model: str | None) -> None:
         """Switch the model for the next message; the whole conversation goes to it."""

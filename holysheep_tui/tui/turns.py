@@ -59,6 +59,9 @@ class TurnsApp(App[None]):
 
         def history_turn_finished(self) -> None: ...
 
+        async def branch_point(self, turn: Turn) -> Turn | None:
+            """``turn`` as the last turn of the conversation, to branch there (None: it cannot be)."""
+
     _turn: _Running | None = None
     _worker: Worker[Turn] | None = None
     _editing: Turn | None = None
@@ -75,24 +78,70 @@ class TurnsApp(App[None]):
 
     @on(PromptSubmitted)
     async def _prompt_submitted(self, message: PromptSubmitted) -> None:
-        editing, self._editing = self._editing, None
-        turns = self.chat.conversation.turns
-        edit: Branch | None = (
-            ("prompt", editing) if editing is not None and turns and turns[-1] is editing else None
-        )
+        editing = self._editing
+        self.set_editing(None)
+        edit: Branch | None = None
+        if editing is not None and any(t is editing for t in self.chat.conversation.turns):
+            at = await self.branch_point(editing)
+            edit = ("prompt", at) if at is not None else None
         await self.send_prompt(message.text, branch=edit)
 
+    def set_editing(self, turn: Turn | None) -> None:
+        """The prompt now holds ``turn``'s prompt to edit (sending adds an alternative), or nothing."""
+        self._editing = turn
+        prompt = self.query_one(PromptInput)
+        prompt.border_title = (
+            "Editing a sent prompt: Enter adds it as an alternative (the original stays); empty it to cancel"
+            if turn is not None
+            else None
+        )
+
+    @on(PromptInput.Changed)
+    def _prompt_changed(self, message: PromptInput.Changed) -> None:
+        if self._editing is not None and not message.text_area.text.strip():
+            self.set_editing(None)  # emptied: the edit is left, nothing changed
+
+    def _places(self, branch: Branch | None) -> tuple[tuple[int, int] | None, tuple[int, int] | None]:
+        """Where the new prompt and answer of ``branch`` will stand among their alternatives."""
+        store = self.chat.store
+        if branch is None or store is None:
+            return None, None
+        kind, old = branch
+        try:
+            if kind == "answer":
+                answers = store.siblings(old.answer_id) if old.answer_id is not None else []
+                prompts = store.siblings(old.prompt_id) if old.prompt_id is not None else []
+                here = (
+                    prompts.index(old.prompt_id) + 1 if len(prompts) > 1 and old.prompt_id in prompts else 0
+                )
+                n = len(answers) + 1
+                return ((here, len(prompts)) if here else None), ((n, n) if n > 1 else None)
+            prompts = store.siblings(old.prompt_id) if old.prompt_id is not None else []
+            n = len(prompts) + 1
+            return ((n, n) if n > 1 else None), None
+        except HolySheepError:
+            return None, None
+
     async def send_prompt(
-        self, text: str, *, over_budget_ok: bool = False, branch: Branch | None = None
+        self,
+        text: str,
+        *,
+        over_budget_ok: bool = False,
+        branch: Branch | None = None,
+        model: str | None = None,
     ) -> None:
-        """Send ``text``; with ``branch``, as a new answer to the last turn or an edit of its prompt."""
+        """Send ``text``; with ``branch``, as a new answer to the last turn or an edit of its prompt;
+        with ``model``, to that model (the conversation goes on with it)."""
         if self._turn is not None:
             self.notify("An answer is still streaming; Esc stops it.", severity="warning")
             return
         budget = self.chat.budget
         if budget.over and not over_budget_ok:
             ask_before_sending(
-                self, budget, text, lambda: self.send_prompt(text, over_budget_ok=True, branch=branch)
+                self,
+                budget,
+                text,
+                lambda: self.send_prompt(text, over_budget_ok=True, branch=branch, model=model),
             )
             return
         self.before_first_request()
@@ -101,17 +150,21 @@ class TurnsApp(App[None]):
                 await self._history_worker.wait()
             self.take_history()
         chat = self.ready_chat()
+        if model is not None and model != chat.model:
+            chat.choose_model(model)
+        places: tuple[tuple[int, int] | None, tuple[int, int] | None] = (None, None)
         if branch is not None:
             if not chat.conversation.turns or chat.conversation.turns[-1] is not branch[1]:
                 branch = None  # the conversation moved on meanwhile: send as a new prompt
             else:
+                places = self._places(branch)
                 chat.controller.take_last_turn(chat.conversation)
                 await self.view.drop_last_turn()
         prompt = self.query_one(PromptInput)
         prompt.remember(text)
         prompt.clear()
         model = chat.model
-        answer_view = await self.view.add_turn(text, model)
+        answer_view = await self.view.add_turn(text, model, prompt_place=places[0], place=places[1])
         self._turn = _Running(chat.conversation, len(chat.conversation.turns), text, model, answer_view)
         answer = chat.start_turn()
         self.recent = [model, *[m for m in self.recent if m != model]][:5]
@@ -151,9 +204,15 @@ class TurnsApp(App[None]):
         chat = self.chat
         alert = chat.finish_turn(turn)
         if alert:
-            self.notify(chat.budget.alert(), title="Budget", severity="error" if alert == "over" else "warning")
-        if running is not None and running.answer.is_attached:
-            running.answer.finish(turn, chat.money)
+            self.notify(
+                chat.budget.alert(), title="Budget", severity="error" if alert == "over" else "warning"
+            )
+        if running is not None:
+            running.answer.message_id = turn.answer_id
+            if running.answer.prompt_widget is not None:
+                running.answer.prompt_widget.message_id = turn.prompt_id
+            if running.answer.is_attached:
+                running.answer.finish(turn, chat.money)
         self.revision += 1
         self.history_turn_finished()
 
@@ -209,7 +268,10 @@ class TurnsApp(App[None]):
         """Load the last prompt for editing; nothing changes until it is sent (as a new branch)."""
         turn = self._last_turn()
         if turn is not None:
-            self._editing = turn
-            prompt = self.query_one(PromptInput)
-            prompt.set_prompt(turn.prompt)
-            prompt.focus()
+            self.edit_turn(turn)
+
+    def edit_turn(self, turn: Turn) -> None:
+        prompt = self.query_one(PromptInput)
+        prompt.set_prompt(turn.prompt)
+        self.set_editing(turn)
+        prompt.focus()

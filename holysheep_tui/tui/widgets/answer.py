@@ -34,6 +34,7 @@ from holysheep_tui.textsafety import one_line, show_control
 from holysheep_tui.tui.markdown_layout import MarkdownLayout
 from holysheep_tui.tui.markdown_stream import StreamingMarkdown
 from holysheep_tui.tui.markdown_theme import MARKDOWN_COMPONENT_CLASSES, markdown_css, resolve_theme
+from holysheep_tui.tui.widgets.conversation import UserMessage, place_label
 
 RETRY_KEY = "Ctrl+R"
 _FENCE = re.compile(
@@ -58,8 +59,15 @@ def error_text(error: HolySheepError) -> str:
 class AnswerView(Vertical):
     """The answer streaming in this session: fed by ``apply`` with each stream event, then ``finish``."""
 
-    def __init__(self, model: str, *, show_reasoning: bool = False) -> None:
+    def __init__(
+        self, model: str, *, show_reasoning: bool = False, place: tuple[int, int] | None = None
+    ) -> None:
         super().__init__(classes="answer -streaming")
+        self.message_id: int | None = None
+        """The stored answer's id, once the turn has ended (None: not stored)."""
+        self.prompt_widget: UserMessage | None = None
+        """The prompt shown above it."""
+        self.place = place
         self.model = model
         self.shown_model = one_line(model)
         self.refusal = ""
@@ -69,7 +77,7 @@ class AnswerView(Vertical):
         self._reasoning = StreamingMarkdown(classes="reasoning-body")
 
     def compose(self) -> ComposeResult:
-        yield Static(self.shown_model, classes="answer-header", markup=False)
+        yield Static(self._header(self.model), classes="answer-header", markup=False)
         with Collapsible(title="Reasoning", collapsed=False, classes="reasoning -empty"):
             yield self._reasoning
         yield self._body
@@ -187,9 +195,10 @@ class AnswerView(Vertical):
 
     def _header(self, answered_by: str) -> str:
         """The model asked for, and the one the relay says answered when that is another."""
+        place = f"  {place_label(self.place)}" if self.place else ""
         if answered_by == self.model or one_line(answered_by) == self.shown_model:
-            return self.shown_model
-        return f"{self.shown_model} (answered by {one_line(answered_by) or '?'})"
+            return self.shown_model + place
+        return f"{self.shown_model} (answered by {one_line(answered_by) or '?'}){place}"
 
 
 _STORED_CSS = """
@@ -222,8 +231,17 @@ class StoredAnswer(Widget):
         ),
     }
 
-    def __init__(self, message: Message, money: CurrencyView, *, show_reasoning: bool = False) -> None:
+    def __init__(
+        self,
+        message: Message,
+        money: CurrencyView,
+        *,
+        show_reasoning: bool = False,
+        place: tuple[int, int] | None = None,
+    ) -> None:
         super().__init__(classes=f"answer -{message.status}", id=f"msg-{message.id}")
+        self.message_id: int | None = message.id
+        self.place = place
         self._body = MarkdownLayout(message.content)
         self._style_check = True
         self.message = message
@@ -231,6 +249,8 @@ class StoredAnswer(Widget):
         self.status = message.status
         shown = one_line(self.model) or "unknown model"  # as the relay named it, kept in the history
         self.header = shown if self.status == "complete" else f"{shown} · {self.status}"
+        if place is not None:
+            self.header += f"  {place_label(place)}"
         self.notice, self._notice_kind = stored_notice(message)
         self.figures = stored_figures(message, money)
         self.reasoning_expanded = show_reasoning and bool(message.reasoning)

@@ -7,24 +7,45 @@ from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
+from rich.text import Text
+from textual import events
+from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.widget import Widget
 from textual.widgets import Static
 
 from holysheep_tui.economics.money import CurrencyView
 from holysheep_tui.textsafety import show_control
+from holysheep_tui.tui.messages import BranchAction, BranchRequest
 
 if TYPE_CHECKING:  # the answer widgets and their Markdown renderer load with the first answer
     from holysheep_tui.chat.resume import StoredTurn, TurnPager
     from holysheep_tui.tui.widgets.answer import AnswerView, StoredAnswer
 
 
-class UserMessage(Static):
-    """One prompt as sent."""
+def place_label(place: tuple[int, int]) -> str:
+    """Where a message stands among its alternatives: ``‹2/3›``."""
+    return f"‹{place[0]}/{place[1]}›"
 
-    def __init__(self, text: str, *, id: str | None = None) -> None:
-        super().__init__(show_control(text), markup=False, classes="user-message", id=id)
+
+class UserMessage(Static):
+    """One prompt as sent; with alternatives (edits), its place among them (``‹2/3›``) after the text."""
+
+    def __init__(
+        self,
+        text: str,
+        *,
+        id: str | None = None,
+        message_id: int | None = None,
+        place: tuple[int, int] | None = None,
+    ) -> None:
+        shown = Text(show_control(text))
+        if place is not None:
+            shown.append(f"  {place_label(place)}", style="dim")
+        super().__init__(shown, markup=False, classes="user-message", id=id)
         self.text = text
+        self.message_id = message_id
+        self.place = place
 
 
 class Marker(Static):
@@ -64,6 +85,19 @@ class ConversationView(VerticalScroll, can_focus=True):
     page.
     """
 
+    BINDINGS = [
+        Binding("up", "select_message(-1)", "Previous message", show=False),
+        Binding("down", "select_message(1)", "Next message", show=False),
+        Binding("left", "branch('alternative', -1)", "Previous alternative", show=False),
+        Binding("right", "branch('alternative', 1)", "Next alternative", show=False),
+        Binding("e", "branch('edit')", "Edit this prompt (sent as an alternative)", show=False),
+        Binding("r", "branch('regenerate')", "Ask this again (a new alternative)", show=False),
+        Binding("m", "branch('reask')", "Ask this again with another model", show=False),
+        Binding("f", "branch('fork')", "Fork a new conversation from here", show=False),
+        Binding("escape,enter", "leave", "Back to the prompt", show=False),
+    ]
+    MESSAGE_KEYS = frozenset({"up", "down", "left", "right", "e", "r", "m", "f", "escape", "enter"})
+
     MAX_PAGES = 3
     """Pages kept mounted; more are unmounted once they are off screen."""
     SCREENS_PER_PAGE = 2
@@ -79,16 +113,84 @@ class ConversationView(VerticalScroll, can_focus=True):
         super().__init__(*children, **kwargs)
         self._pages: list[_Page] = []
 
+    selected: Widget | None = None
+    """The message the message keys act on (prompt or answer), highlighted; None: none."""
+
     def on_mount(self) -> None:
         self.anchor()
 
-    async def add_turn(self, prompt: str, model: str) -> AnswerView:
+    # ---- the selected message ------------------------------------------------------------------
+    def messages(self) -> list[Widget]:
+        """Prompts and answers mounted, in order."""
+        return [w for w in self.children if isinstance(w, UserMessage) or w.has_class("answer")]
+
+    def select(self, widget: Widget | None) -> None:
+        if self.selected is not None and self.selected.is_attached:
+            self.selected.remove_class("-selected")
+        self.selected = widget
+        if widget is not None:
+            widget.add_class("-selected")
+            self.anchor(False)
+            self.scroll_to_widget(widget, animate=False, immediate=True)
+
+    def select_id(self, message_id: int) -> bool:
+        found = next((w for w in self.messages() if getattr(w, "message_id", None) == message_id), None)
+        self.select(found)
+        return found is not None
+
+    def action_select_message(self, delta: int) -> None:
+        """Select the previous or next message (the last one when none is); stops at either end."""
+        items = self.messages()
+        if not items:
+            return
+        current = self.selected
+        if current is None or current not in items:
+            self.select(items[-1])
+            return
+        index = max(0, min(len(items) - 1, items.index(current) + delta))
+        self.select(items[index])
+
+    def action_branch(self, action: BranchAction, delta: int = 0) -> None:
+        if self.selected is None:
+            self.action_select_message(-1)
+        target = self.selected
+        if target is not None:
+            role = "user" if isinstance(target, UserMessage) else "assistant"
+            self.post_message(BranchRequest(action, getattr(target, "message_id", None), role, delta))
+
+    def action_leave(self) -> None:
+        self.select(None)
+        self.post_message(BranchRequest("leave", None, ""))
+
+    def on_blur(self) -> None:
+        if self.selected is not None and not self.app.screen.is_modal:
+            self.select(None)
+
+    def on_key(self, event: events.Key) -> None:
+        """A character typed while reading the conversation goes to the prompt (nothing typed is lost)."""
+        if event.is_printable and event.character and event.key not in self.MESSAGE_KEYS:
+            event.stop()
+            event.prevent_default()
+            self.select(None)
+            self.post_message(BranchRequest("leave", None, "", text=event.character))
+
+    async def add_turn(
+        self,
+        prompt: str,
+        model: str,
+        *,
+        prompt_place: tuple[int, int] | None = None,
+        place: tuple[int, int] | None = None,
+    ) -> AnswerView:
+        """Show a prompt being sent and its (empty) answer; ``place``s: among alternatives, when a branch."""
         from holysheep_tui.tui.widgets.answer import AnswerView
 
+        self.select(None)
         if self.pager is not None and self.pager.has_newer:  # showing an old page: back to the end first
             await self._show(self.pager.latest(*self._budget()))
-        answer = AnswerView(model, show_reasoning=self.show_reasoning)
-        await self.mount_all([UserMessage(prompt), answer])
+        answer = AnswerView(model, show_reasoning=self.show_reasoning, place=place)
+        answer.prompt_widget = UserMessage(prompt, place=prompt_place)
+        await self.mount_all([answer.prompt_widget, answer])
         self.anchor()
         return answer
 
@@ -143,24 +245,31 @@ class ConversationView(VerticalScroll, can_focus=True):
 
     # ---- stored conversations ------------------------------------------------------------------
     async def show_stored(
-        self, pager: TurnPager, money: CurrencyView, *, message_id: int | None = None
+        self, pager: TurnPager, money: CurrencyView, *, message_id: int | None = None, select: bool = False
     ) -> None:
-        """Show the latest page of a stored conversation, or the page holding ``message_id``."""
+        """Show the latest page of a stored conversation, or the page holding ``message_id`` (marked as
+        found, or ``select``ed for the message keys)."""
         await self.clear()
         self.pager, self._money = pager, money
         if message_id is None:
             await self._show(pager.latest(*self._budget()))
             return
+        at_end = select and pager.turns and message_id in pager.turns[-1].ids
         await self._show(
-            pager.around(message_id), at_end=False, then=partial(self._scroll_to_found, message_id)
+            pager.around(message_id),
+            at_end=bool(at_end),
+            then=partial(self._scroll_to_found, message_id, select),
         )
 
-    def _scroll_to_found(self, message_id: int) -> None:
+    def _scroll_to_found(self, message_id: int, select: bool = False) -> None:
         found = self.query(f"#msg-{message_id}")
         if found:
             target = found.first()
-            target.add_class("-found")
-            self.scroll_to_widget(target, animate=False, top=True, immediate=True)
+            if select:
+                self.select(target)
+            else:
+                target.add_class("-found")
+                self.scroll_to_widget(target, animate=False, top=True, immediate=True)
         self._loaded()
 
     def _budget(self) -> tuple[int, int]:
@@ -213,10 +322,26 @@ class ConversationView(VerticalScroll, can_focus=True):
         for turn in turns:
             if turn.note is not None:
                 out.append(Marker(f"{turn.note.role}: {turn.note.content}"))
+            places = self.pager.places if self.pager is not None else {}
             if turn.prompt is not None:
-                out.append(UserMessage(turn.prompt.content, id=f"msg-{turn.prompt.id}"))
+                prompt = turn.prompt
+                out.append(
+                    UserMessage(
+                        prompt.content,
+                        id=f"msg-{prompt.id}",
+                        message_id=prompt.id,
+                        place=places.get(prompt.id),
+                    )
+                )
             if turn.answer is not None:
-                out.append(StoredAnswer(turn.answer, self._money, show_reasoning=self.show_reasoning))
+                out.append(
+                    StoredAnswer(
+                        turn.answer,
+                        self._money,
+                        show_reasoning=self.show_reasoning,
+                        place=places.get(turn.answer.id),
+                    )
+                )
             elif turn.prompt is not None:
                 out.append(Marker("No answer was recorded for this prompt.", warning=True))
         return out
