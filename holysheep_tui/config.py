@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from holysheep_tui import locations
 from holysheep_tui.errors import ConfigError, UsageError
@@ -51,6 +51,31 @@ class RetryPolicy(_Model):
     """A server's Retry-After is honoured up to this many seconds."""
 
 
+class BalanceConfig(_Model):
+    enabled: bool = True
+    """Show the account's balance (status bar, ``holysheep balance``) when its endpoint is known."""
+    url: str | None = None
+    """The balance endpoint: a path on the relay's host (``/user/balance``) or a URL on that same host;
+    unset: the built-in endpoints (DeepSeek, Moonshot), else no balance."""
+    amount_path: str | None = None
+    """Where the amount is in the JSON answer, dotted, list items by number: ``balance_infos.0.total_balance``."""
+    currency_path: str | None = None
+    """Where the currency code is in the JSON answer, e.g. ``balance_infos.0.currency``."""
+    currency: str | None = Field(None, pattern=r"^[A-Z]{3}$")
+    """The currency code when the answer does not say it, e.g. CNY."""
+
+    @model_validator(mode="after")
+    def _complete(self) -> BalanceConfig:
+        if self.url is not None:
+            if any(c.isspace() or _is_control(c) for c in self.url):
+                raise ValueError("a URL cannot contain spaces or control characters")
+            if not self.amount_path:
+                raise ValueError("a balance url needs amount_path (where the amount is in its JSON)")
+            if not self.currency_path and not self.currency:
+                raise ValueError('a balance url needs currency_path or currency (e.g. "CNY")')
+        return self
+
+
 class Profile(_Model):
     base_url: str = DEFAULT_BASE_URL
     """The OpenAI-compatible endpoint, up to and including /v1."""
@@ -76,6 +101,8 @@ class Profile(_Model):
     """Optional monthly spending budget in USD."""
     rate_limit_rpm: int | None = Field(None, gt=0)
     """Optional client-side limit of requests per minute."""
+    balance: BalanceConfig = Field(default_factory=BalanceConfig)
+    """Where the account's balance is read (``[profiles.NAME.balance]``)."""
 
     @field_validator("base_url")
     @classmethod
@@ -262,7 +289,11 @@ def resolve_profile(
 def check_transport_security(profile: Profile) -> None:
     """Refuse to send a key over plain http to anything but this machine, unless the profile allows it."""
     parts = urlsplit(profile.base_url)
-    if parts.scheme == "http" and not is_loopback_host(parts.hostname or "") and not profile.allow_insecure_http:
+    if (
+        parts.scheme == "http"
+        and not is_loopback_host(parts.hostname or "")
+        and not profile.allow_insecure_http
+    ):
         raise ConfigError(
             f"Refusing plain http:// for {parts.hostname}: the API key would travel unencrypted.",
             hint="Use https://, or set allow_insecure_http = true in that profile if you accept the risk.",

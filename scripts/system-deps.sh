@@ -1,9 +1,10 @@
 #!/bin/sh
-# Install the Debian packages the tests need (real Secret Service, tmux), only when missing.
+# Install the Debian packages the tests need (real Secret Service, tmux, chromium for the HTML export), only
+# when missing.
 # Idempotent: a quick no-op when everything is present. Needs root (or sudo) to install.
 set -eu
 
-PACKAGES="dbus gnome-keyring libsecret-tools tmux"
+PACKAGES="dbus gnome-keyring libsecret-tools tmux chromium"
 
 missing=""
 for pkg in $PACKAGES; do

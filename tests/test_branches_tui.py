@@ -7,7 +7,9 @@ app (a restart) opens the same file and finds the same tree.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 from holysheep_tui import locations
@@ -39,7 +41,11 @@ def last_answer(app: HolySheepApp) -> Any:
 async def regenerated(pilot: Any, app: HolySheepApp, wait_until: Wait, count: int) -> None:
     await wait_until(
         pilot,
-        lambda: not app.answering and len(app.view.answers()) >= 1 and f"‹{count}/{count}›" in header(last_answer(app)),
+        lambda: (
+            not app.answering
+            and len(app.view.answers()) >= 1
+            and f"‹{count}/{count}›" in header(last_answer(app))
+        ),
         f"answer ‹{count}/{count}›",
     )
 
@@ -63,7 +69,8 @@ async def test_regenerate_three_times_then_move_between_the_four_answers_and_fin
         # F6 from the prompt walks back through the alternatives of the last answer, one at a time.
         for n in (3, 2, 1):
             await pilot.press("f6")
-            await wait_until(pilot, lambda: f"‹{n}/4›" in header(last_answer(app)), f"alternative {n}/4")
+            place = f"‹{n}/4›"
+            await wait_until(pilot, lambda p=place: p in header(last_answer(app)), f"alternative {place}")
         assert last_answer(app).text == first_text
         assert app.chat.conversation.turns[-1].answer.content == first_text  # what the next request sends
         await pilot.press("f6")  # already the first: it stays (no wrap to the last)
@@ -84,7 +91,9 @@ async def test_regenerate_three_times_then_move_between_the_four_answers_and_fin
         assert "‹2/4›" in header(last_answer(again))
         assert last_answer(again).message_id == second_id
         await pilot.press("f7")
-        await wait_until(pilot, lambda: "‹3/4›" in header(last_answer(again)), "alternative 3/4 after a restart")
+        await wait_until(
+            pilot, lambda: "‹3/4›" in header(last_answer(again)), "alternative 3/4 after a restart"
+        )
 
 
 async def test_edit_an_earlier_prompt_adds_an_alternative_and_the_old_branch_comes_back_whole(
@@ -105,7 +114,9 @@ async def test_edit_an_earlier_prompt_adds_an_alternative_and_the_old_branch_com
         assert isinstance(selected, UserMessage) and selected.text == PROMPT
         await pilot.press("e")
         prompt = app.query_one(PromptInput)
-        await wait_until(pilot, lambda: prompt.text == PROMPT and prompt.has_focus, "the prompt loaded to edit")
+        await wait_until(
+            pilot, lambda: prompt.text == PROMPT and prompt.has_focus, "the prompt loaded to edit"
+        )
         prompt.load_text("用三句话介绍你自己")
         await pilot.press("enter")
         await wait_until(
@@ -208,7 +219,9 @@ async def test_fork_from_a_prompt_opens_a_new_conversation_with_it_ready_and_the
         assert isinstance(app.view.selected, UserMessage) and app.view.selected.text == SECOND
         await pilot.press("f")
         prompt = app.query_one(PromptInput)
-        await wait_until(pilot, lambda: app.chat.conversation.id != original and prompt.text == SECOND, "the fork")
+        await wait_until(
+            pilot, lambda: app.chat.conversation.id != original and prompt.text == SECOND, "the fork"
+        )
         assert [t.prompt for t in app.chat.conversation.turns] == [PROMPT]
         await send_and_wait(pilot, "换个说法：" + SECOND)
         fork = app.chat.conversation.id
@@ -239,3 +252,33 @@ async def test_typing_while_a_message_is_selected_goes_to_the_prompt(
         prompt = app.query_one(PromptInput)
         await wait_until(pilot, lambda: prompt.text == "hi ", "the typed text in the prompt")
         assert prompt.has_focus and app.view.selected is None
+
+
+async def test_ctrl_s_with_include_alternatives_writes_every_answer_to_the_markdown_file(
+    make_app: Callable[..., HolySheepApp],
+    send_and_wait: Callable[..., Awaitable[Any]],
+    wait_until: Wait,
+    tmp_path: Path,
+) -> None:
+    from textual.widgets import Checkbox, Input
+
+    from holysheep_tui.tui.screens.export import ExportScreen
+
+    app = make_app(store=locations.history_db())
+    app.export_dir = tmp_path
+    async with app.run_test(size=(120, 40)) as pilot:
+        first = (await send_and_wait(pilot, PROMPT)).text
+        await pilot.press("ctrl+r")
+        await regenerated(pilot, app, wait_until, 2)
+        second = last_answer(app).text
+        await pilot.press("ctrl+s")
+        await wait_until(pilot, lambda: isinstance(app.screen, ExportScreen), "the export dialog")
+        box = app.screen.query_one("#export-branches", Checkbox)
+        path = Path(app.screen.query_one(Input).value)
+        assert path.suffix == ".md"
+        await pilot.press("tab", "space")
+        await wait_until(pilot, lambda: box.value, "include alternatives ticked")
+        await pilot.press("shift+tab", "enter")
+        await wait_until(pilot, path.exists, "the exported file")
+    text = await asyncio.to_thread(path.read_text, encoding="utf-8")
+    assert first[:20] in text and second[:20] in text and "Alternative 1 of 2" in text

@@ -160,7 +160,8 @@ def test_ctrl_c_exits_at_once_with_130_and_keeps_the_partial_answer(sim: RelaySi
 def test_remote_endpoint_without_a_key_names_the_ways_to_set_one(cli: Any) -> None:
     out = cli("ask", "你好")
     assert out.returncode == EXIT_AUTH
-    assert "HOLYSHEEP_API_KEY" in out.stderr and "holysheep key set" in out.stderr
+    # No keyring in the test's environment: the ways that work here, not `key set`.
+    assert "HOLYSHEEP_API_KEY" in out.stderr and "api_key_cmd" in out.stderr
 
 
 def test_empty_prompt_is_a_usage_error(sim: RelaySimulator, cli: Any) -> None:

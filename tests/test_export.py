@@ -107,7 +107,9 @@ def test_markdown_has_front_matter_headings_and_reasoning_block(conv: Conversati
         "<details><summary>Reasoning</summary>\n\n用户想要定义。&lt;/details&gt;不应破坏折叠块\n\n</details>"
         in md
     )
-    assert "## System prompt\n\n你是一位耐心的老师" in md
+    # The history does not record when the system prompt was set: the export says it is the current one.
+    assert "## System prompt (current)\n\n*" in md and "\n\n你是一位耐心的老师\n" in md
+    assert "~$0.0042 · CNY ~0.0042" in md and front["cost_cny"] == "0.0042"
     assert "error" in md and "连接被重置" in md
     assert "\x1b" not in md and "\x07" not in md and "红色警告" in md
 
@@ -115,10 +117,10 @@ def test_markdown_has_front_matter_headings_and_reasoning_block(conv: Conversati
 def test_html_is_self_contained_and_escaped(conv: Conversation) -> None:
     page = export_conversation(conv, "html")
     assert page.startswith("<!DOCTYPE html>") and '<meta charset="utf-8">' in page
-    assert "<script" not in page and "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt;" in page
+    assert "<script" not in page and "&lt;script&gt;alert('x')&lt;/script&gt;" in page
     for external in ("src=", "href=", "@import", "url(", "<link"):
         assert external not in page
-    assert "<style>" in page and "<details><summary>Reasoning</summary>" in page
+    assert "<style>" in page and '<details class="reasoning"><summary>Reasoning</summary>' in page
     assert "\x1b" not in page and "\x9b" not in page and "红色警告" in page
 
 
@@ -260,6 +262,8 @@ def test_an_existing_version_1_export_imports_as_one_path_and_exports_again_unch
     assert [m["parent_id"] for m in messages] == [None, *[m["id"] for m in messages[:-1]]]
     assert again["conversations"][0]["active_leaf"] == messages[-1]["id"]
     old = json.loads(EXPORT_V1)
+    for m in old["conversations"][0]["messages"]:
+        m["copied_from"] = None  # a field added since: a version 1 file has no fork copies
     assert again["version"] == 2 and _without_ids(again) == _without_ids(old) | {"version": 2}
 
 
@@ -279,6 +283,7 @@ EVERY_FIELD: dict[str, Any] = {
     "ttft_ms": 640,
     "total_ms": 3100,
     "error_text": "用户停止",
+    "copied_from": 7,
 }
 
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 from textual.app import App
-from textual.widgets import Input, OptionList
+from textual.widgets import Checkbox, Input, OptionList
 
 from holysheep_tui.transcripts.export import EXPORTERS, Exporter
 from holysheep_tui.tui.screens.export import ExportChoice, ExportScreen
@@ -54,3 +54,21 @@ async def test_choosing_a_format_names_the_file_with_its_extension(
         await pilot.press("enter")
         await wait_until(pilot, lambda: app.choices, "the choice")
     assert app.choices == [ExportChoice(entry.name, tmp_path / f"{STEM}{entry.extension}")]
+
+
+async def test_include_alternatives_is_offered_for_markdown_and_html_only(
+    tmp_path: Path, wait_until: Callable[..., Any]
+) -> None:
+    app = Host(tmp_path)
+    async with app.run_test() as pilot:
+        await wait_until(pilot, lambda: isinstance(app.screen, ExportScreen), "the export dialog")
+        box = app.screen.query_one("#export-branches", Checkbox)
+        await pilot.press("down", "down", "down")  # txt follows the active path: nothing to include
+        await wait_until(pilot, lambda: box.disabled, "the box disabled for txt")
+        await pilot.press("up")  # html
+        await wait_until(pilot, lambda: not box.disabled, "the box enabled for html")
+        await pilot.press("tab", "space")
+        await wait_until(pilot, lambda: box.value, "the box ticked")
+        await pilot.press("shift+tab", "enter")
+        await wait_until(pilot, lambda: app.choices, "the choice")
+    assert app.choices == [ExportChoice("html", tmp_path / f"{STEM}.html", all_branches=True)]

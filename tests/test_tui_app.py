@@ -14,6 +14,7 @@ from holysheep_tui.chat.session import Session
 from holysheep_tui.relay.wire import ContentDelta, RetryScheduled
 from holysheep_tui.simulator import RecordedRequest, RelaySimulator
 from holysheep_tui.tui.app import KEYS, HolySheepApp
+from holysheep_tui.tui.keys import PRIORITY_KEYS
 from holysheep_tui.tui.messages import TurnEvents, TurnFinished
 from holysheep_tui.tui.screens.dialogs import ChoiceScreen, HelpScreen
 from holysheep_tui.tui.screens.model_picker import ModelPicker
@@ -415,5 +416,8 @@ def test_no_app_key_is_taken_by_the_focused_prompt() -> None:
         for binding in cls.__dict__.get("BINDINGS", []):
             keys = binding.key if isinstance(binding, Binding) else binding[0]
             taken.update(k.strip() for k in keys.split(","))
-    ours = {k for keys, _, _ in KEYS for k in keys.split(",")}
+    ours = {k for keys, _, _ in KEYS for k in keys.split(",") if keys not in PRIORITY_KEYS}
     assert ours.isdisjoint(taken), f"taken by the prompt: {sorted(ours & taken)}"
+    # The few the prompt also binds (F6/F7 select a line / all) are the app's first: priority bindings.
+    priority = {b.key for b in HolySheepApp.BINDINGS if isinstance(b, Binding) and b.priority}
+    assert priority == set(PRIORITY_KEYS)

@@ -143,20 +143,24 @@ async def test_wrong_key_stays_then_right_key_is_stored_and_chat_works(
     assert keys.resolve_key(PROFILE, profile_for(sim), environ={}).value == keys.Secret(GOOD)
 
 
-async def test_no_keyring_offers_the_key_for_this_session_only(
+async def test_a_keyring_that_fails_to_save_offers_the_key_for_this_session_only(
     sim: RelaySimulator,
+    keyring_file: Path,
+    monkeypatch: pytest.MonkeyPatch,
     first_run_app: Callable[[], HolySheepApp],
     wait_until: Callable[..., Awaitable[None]],
     chat_works: Callable[[Pilot[None], HolySheepApp, RelaySimulator | None], Awaitable[None]],
 ) -> None:
-    app = first_run_app()  # conftest: keyring.backends.fail.Keyring, i.e. no keyring
+    # No keyring at all: tests/test_first_run_nokeyring.py. Here one that reads but fails to write.
+    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "hs_test_keyring_backends.Leaky")
+    app = first_run_app()
     async with app.run_test(size=(100, 36)) as pilot:
         await wait_until(pilot, lambda: isinstance(app.screen, FirstRunScreen), "the first-run screen")
         session_only = app.screen.query_one("#first-run-session", Button)
         assert not session_only.display
         await enter_key(pilot, GOOD)
         await wait_until(pilot, lambda: "could not be saved" in status(app), "the keyring failure")
-        assert "No system keyring is available here" in status(app)
+        assert "The system keyring failed" in status(app)
         assert "for this session only" in status(app)
         assert session_only.display and session_only.has_focus
         assert app.screen.query_one("#first-run-key", Input).value == ""

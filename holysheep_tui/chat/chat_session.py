@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Literal, Protocol
 
 from holysheep_tui.chat.budget_watch import BudgetWatch
@@ -77,6 +77,8 @@ class ChatSession:
         self.model = seed.model
         """The model for the next message."""
         self.favourites = list(seed.favourite_models)
+        self.compare_models: tuple[str, ...] = ()
+        """Models the next prompt goes to at once (a comparison); empty: only ``model``."""
         self.conversation = Conversation(seed.profile_name, self.model)
         limits = session.profile if session is not None else seed
         self.budget = BudgetWatch(seed.profile_name, limits, self.metrics)
@@ -86,7 +88,9 @@ class ChatSession:
         self._store = store
         self._warn = on_warning
         self._controller: ConversationController | None = None
-        self._lock = threading.Lock()  # the controller is made by its first user: UI thread or model-list load
+        self._lock = (
+            threading.Lock()
+        )  # the controller is made by its first user: UI thread or model-list load
 
     @property
     def state(self) -> SessionState:
@@ -145,6 +149,23 @@ class ChatSession:
         """A turn ended: its figures and cost count; returns the budget level when it got worse."""
         self.live.finish(turn)
         return self.budget.add(turn.cost)
+
+    def start_comparison(self, models: Sequence[str]) -> list[Answer]:
+        """The empty answers of a comparison's legs, one per model; the live figures follow the first."""
+        answers = [Answer(model, timings=Timings(clock=self.clock)) for model in models]
+        self.compare_models = ()
+        self.live.start(answers[0])
+        return answers
+
+    def finish_comparison(self, legs: Sequence[Turn], lead: Turn) -> Level | None:
+        """Every leg's cost counts; the live figures end on the leg the conversation goes on with.
+        Returns the budget level when it got worse."""
+        level: Level | None = None
+        for leg in [*(leg for leg in legs if leg is not lead), lead]:
+            self.live.finish(leg)
+            level = self.budget.add(leg.cost) or level
+        self.model = self.conversation.model = self.live.model = lead.model
+        return level
 
     def new_conversation(self) -> None:
         self.conversation = Conversation(self.profile_name, self.model)

@@ -41,6 +41,8 @@ class Turn:
     prompt_id: int | None = None
     sent_texts: tuple[str, ...] = ()
     """The texts of every message sent for this turn (for a cost estimate when the server reports no usage)."""
+    comparison: str | None = None
+    """The id of the comparison this turn is a leg of (one prompt sent to several models at once)."""
 
 
 @dataclass
@@ -131,30 +133,156 @@ class ConversationController:
         )
         answer = answer if answer is not None else Answer(model=model)
         turn = Turn(prompt, model, answer, sent_texts=tuple(m.content for m in request.messages))
+        cid = self._conversation_id(conversation)
         store = self.store
-        if store is not None:
-            if conversation.id is None:
-                conversation.id = self._store_call(  # type: ignore[assignment]
-                    "new conversation",
-                    lambda: store.create_conversation(
-                        profile=self.profile_name, system_prompt=conversation.system_prompt
-                    ),
+        if store is not None and cid is not None:
+            kind, old = branch if branch is not None else ("", None)
+            if kind == "answer" and old is not None and old.prompt_id is not None:
+                turn.prompt_id = old.prompt_id
+            else:
+                edited = old.prompt_id if kind == "prompt" and old is not None else None
+                turn.prompt_id = self._store_call(  # type: ignore[assignment]
+                    "prompt", lambda: store.add_user_message(cid, prompt, model=model, sibling_of=edited)
                 )
-            if conversation.id is not None:
-                cid = conversation.id
-                kind, old = branch if branch is not None else ("", None)
-                if kind == "answer" and old is not None and old.prompt_id is not None:
-                    turn.prompt_id = old.prompt_id
-                else:
-                    edited = old.prompt_id if kind == "prompt" and old is not None else None
-                    turn.prompt_id = self._store_call(  # type: ignore[assignment]
-                        "prompt", lambda: store.add_user_message(cid, prompt, model=model, sibling_of=edited)
-                    )
-                parent = turn.prompt_id
-                turn.answer_id = self._store_call(  # type: ignore[assignment]
-                    "answer", lambda: store.start_answer(cid, model=model, parent_id=parent)
-                )
+            turn.answer_id = self._start_answer(cid, model, turn.prompt_id)
         conversation.turns.append(turn)
+        await self._drive(turn, request, on_events, stream=stream)
+        return turn
+
+    async def run_comparison(
+        self,
+        conversation: Conversation,
+        prompt: str,
+        models: Sequence[str],
+        *,
+        answers: Sequence[Answer] | None = None,
+        on_events: Callable[[int, Sequence[StreamEvent]], object] | None = None,
+        on_leg_end: Callable[[int, Turn], object] | None = None,
+        comparison_id: str | None = None,
+        temperature: float | None = None,
+        max_tokens: int | None = None,
+    ) -> list[Turn]:
+        """Send ``prompt`` to every model at once; one Turn per model, in the order of ``models``.
+
+        The prompt is stored once and each model's answer under it (siblings). Every leg streams, flushes
+        and is stored as ``run_turn``'s one is; a failing leg ends alone, with its error in its Turn.
+        ``on_events`` gets (leg index, the events of one read); ``on_leg_end`` (leg index, Turn) once a leg
+        has ended (complete, failed or stopped) and been stored. Afterwards the conversation goes on with the first leg that completed (else the
+        first leg): it is appended to ``conversation.turns`` and is the active leaf; ``choose`` moves that.
+
+        Cancellation stops every leg (each stored as stopped with its partial text) and re-raises.
+        """
+        from holysheep_tui.chat.compare import lead_leg, new_comparison_id
+
+        if not models:
+            raise ValueError("a comparison needs at least one model")
+        answers = list(answers) if answers is not None else [Answer(model=m) for m in models]
+        if len(answers) != len(models):
+            raise ValueError("one answer per model")
+        tag = comparison_id or new_comparison_id()
+        messages = conversation.messages_for(prompt)
+        sent = tuple(m.content for m in messages)
+        requests = [
+            ChatRequest(model=m, messages=messages, temperature=temperature, max_tokens=max_tokens)
+            for m in models
+        ]
+        legs = [
+            Turn(prompt, m, a, sent_texts=sent, comparison=tag) for m, a in zip(models, answers, strict=True)
+        ]
+        cid = self._conversation_id(conversation)
+        store = self.store
+        if store is not None and cid is not None:
+            prompt_id = self._store_call(
+                "prompt", lambda: store.add_user_message(cid, prompt, model=models[0])
+            )
+            if isinstance(prompt_id, int):
+                for leg in legs:
+                    leg.prompt_id = prompt_id
+                    leg.answer_id = self._start_answer(cid, leg.model, prompt_id)
+
+        ended: set[int] = set()
+
+        def leg_ended(index: int) -> None:
+            if on_leg_end is not None and index not in ended:
+                ended.add(index)
+                on_leg_end(index, legs[index])
+
+        async def run_leg(index: int) -> None:
+            emit = None if on_events is None else lambda events: on_events(index, events)
+            try:
+                await self._drive(legs[index], requests[index], emit)
+            finally:
+                if legs[index].status != "streaming":
+                    leg_ended(index)
+
+        tasks = [asyncio.create_task(run_leg(i)) for i in range(len(legs))]
+        try:
+            await asyncio.gather(*tasks)
+        except BaseException:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            for index, leg in enumerate(legs):
+                if leg.status == "streaming":  # cancelled before it began: stored as stopped all the same
+                    leg.status = "stopped"
+                    self._finish(leg)
+                leg_ended(index)
+            raise
+        finally:
+            lead = lead_leg(legs)
+            conversation.turns.append(lead)
+            self._activate(conversation, lead)
+        return legs
+
+    def choose(self, conversation: Conversation, legs: Sequence[Turn], chosen: Turn) -> None:
+        """Carry the conversation on with ``chosen`` (one of ``legs``, the Turns of one comparison): it
+        becomes ``conversation.turns[-1]`` and the store's active leaf. The other legs stay as siblings."""
+        if not any(leg is chosen for leg in legs):
+            raise ValueError("the chosen answer is not one of the comparison's")
+        if conversation.turns and any(conversation.turns[-1] is leg for leg in legs):
+            conversation.turns[-1] = chosen
+        else:
+            conversation.turns.append(chosen)
+        self._activate(conversation, chosen)
+
+    def _start_answer(self, conv_id: str, model: str, parent_id: int | None) -> int | None:
+        """The answer's row, streaming, under ``parent_id`` (after the active leaf when None)."""
+        store = self.store
+        if store is None:
+            return None
+        msg_id = self._store_call(
+            "answer", lambda: store.start_answer(conv_id, model=model, parent_id=parent_id)
+        )
+        return msg_id if isinstance(msg_id, int) else None
+
+    def _activate(self, conversation: Conversation, turn: Turn) -> None:
+        store, cid, msg_id = self.store, conversation.id, turn.answer_id
+        if store is not None and cid is not None and msg_id is not None:
+            self._store_call("active answer", lambda: store.set_active(cid, msg_id, exact=True))
+
+    def _conversation_id(self, conversation: Conversation) -> str | None:
+        """The conversation's id in the store, creating its row on first use (None without a store)."""
+        store = self.store
+        if store is not None and conversation.id is None:
+            conversation.id = self._store_call(  # type: ignore[assignment]
+                "new conversation",
+                lambda: store.create_conversation(
+                    profile=self.profile_name, system_prompt=conversation.system_prompt
+                ),
+            )
+        return conversation.id if self.store is not None else None
+
+    async def _drive(
+        self,
+        turn: Turn,
+        request: ChatRequest,
+        on_events: Callable[[Sequence[StreamEvent]], object] | None,
+        *,
+        stream: bool = True,
+    ) -> None:
+        """Fold the answer into ``turn``, flushing its partial text every flush interval, then store it
+        (``_finish``). Relay failures end up in the Turn; cancellation stores it as stopped and re-raises."""
+        answer, model = turn.answer, request.model
         emit = on_events or (lambda _e: None)
         last_flush = time.monotonic()
         flushing: asyncio.Future[StorageError | None] | None = None
@@ -186,13 +314,14 @@ class ConversationController:
             if isinstance(exc, ModelNotFoundError) and not exc.suggestions:
                 exc.suggestions = await self.client.suggest_models(model)
                 if exc.suggestions:
-                    exc.hint = "Did you mean: " + ", ".join(exc.suggestions) + "?  (`holysheep models` lists all.)"
+                    exc.hint = (
+                        "Did you mean: " + ", ".join(exc.suggestions) + "?  (`holysheep models` lists all.)"
+                    )
         except KeyboardInterrupt:
             turn.status = "stopped"
             self._finish(turn)
             raise
         self._finish(turn)
-        return turn
 
     @staticmethod
     def take_last_turn(conversation: Conversation) -> Turn | None:
@@ -204,7 +333,9 @@ class ConversationController:
         conversation.system_prompt = text or None
         store, cid = self.store, conversation.id
         if store is not None and cid is not None:
-            self._store_call("system prompt", lambda: store.set_system_prompt(cid, conversation.system_prompt))
+            self._store_call(
+                "system prompt", lambda: store.set_system_prompt(cid, conversation.system_prompt)
+            )
 
     def _flush(self, turn: Turn) -> asyncio.Future[StorageError | None] | None:
         """Write the answer so far in a thread: a long answer's write (and its search index) or a WAL
@@ -264,7 +395,9 @@ class ConversationController:
 
             error = turn.error
             if turn.status == "complete":
-                record = MetricRecord.for_answer(self.profile_name, answer, turn.cost)
+                record = MetricRecord.for_answer(
+                    self.profile_name, answer, turn.cost, comparison=turn.comparison
+                )
             else:
                 failure: BaseException = error if error is not None else asyncio.CancelledError()
                 record = MetricRecord.for_failure(
@@ -274,6 +407,7 @@ class ConversationController:
                     timings=timings,
                     retries=answer.retries,
                     cost=turn.cost,
+                    comparison=turn.comparison,
                 )
             try:
                 self.metrics.append(record)
@@ -297,10 +431,10 @@ def _copy_answer(src: Answer, dst: Answer) -> None:
 
 
 def turn_record(turn: Turn) -> dict[str, Any]:
-    """A turn as JSON: the shape `ask --json` prints and `batch` writes per item."""
+    """A turn as JSON: the shape `ask --json` prints and `batch` writes per item ("comparison" only on a leg)."""
     answer, cost, error = turn.answer, turn.cost, turn.error
     usage = answer.usage
-    return {
+    record: dict[str, Any] = {
         "content": answer.content,
         "reasoning": answer.reasoning,
         "refusal": answer.refusal,
@@ -314,3 +448,6 @@ def turn_record(turn: Turn) -> dict[str, Any]:
         if error is None
         else {"type": error.kind, "status": getattr(error, "status", None), "message": error.user_text()},
     }
+    if turn.comparison is not None:
+        record["comparison"] = turn.comparison
+    return record

@@ -26,6 +26,7 @@ SUBCOMMAND_MODULES = (
     "export",
     "stats",
     "batch",
+    "balance",
 )
 
 

@@ -9,13 +9,17 @@ import signal
 import sys
 from collections.abc import Coroutine, Sequence
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from holysheep_tui.chat.compare import MAX_MODELS, MIN_MODELS
 from holysheep_tui.chat.controller import Conversation, ConversationController, Turn, turn_record
 from holysheep_tui.chat.session import Session, open_session
 from holysheep_tui.errors import EXIT_OK, UsageError
 from holysheep_tui.relay.wire import ContentDelta, ReasoningDelta, RetryScheduled, StreamEvent
 from holysheep_tui.textsafety import inert_json, one_line, strip_control
+
+if TYPE_CHECKING:
+    from holysheep_tui.economics.prices import Cost
 
 
 def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
@@ -27,16 +31,28 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
         "or from stdin when it is piped or given as '-'.",
     )
     p.add_argument("prompt", nargs="*", help="the prompt (default: read stdin)")
+    p.add_argument(
+        "--models",
+        metavar="A,B,...",
+        help="send the prompt to 2 to 8 models at once (comma-separated; not with -m): each answer printed as "
+        "it ends, with its figures; with --json one object per model",
+    )
     p.add_argument("-s", "--system", help="system prompt")
     p.add_argument("--temperature", type=float, help="sampling temperature")
     p.add_argument("--max-tokens", type=int, help="limit on the answer's length in tokens")
     p.add_argument("--no-stream", action="store_true", help="wait for the whole answer instead of streaming")
     p.add_argument("--show-reasoning", action="store_true", help="stream the model's reasoning to stderr")
-    p.add_argument("--max-retries", type=int, metavar="N", help="retries before the first answer byte (0: none)")
+    p.add_argument(
+        "--max-retries", type=int, metavar="N", help="retries before the first answer byte (0: none)"
+    )
     p.add_argument("--timeout", type=float, metavar="SECONDS", help="read time-out between chunks")
     p.add_argument("-q", "--quiet", action="store_true", help="no summary line on stderr")
-    p.add_argument("--json", action="store_true", help="print one JSON object at the end instead of streaming")
-    p.add_argument("--no-history", action="store_true", help="do not record this exchange in the local history")
+    p.add_argument(
+        "--json", action="store_true", help="print one JSON object at the end instead of streaming"
+    )
+    p.add_argument(
+        "--no-history", action="store_true", help="do not record this exchange in the local history"
+    )
     p.add_argument("--over-budget", action="store_true", help="send even when the profile's budget is spent")
     p.set_defaults(func=run)
 
@@ -48,7 +64,9 @@ def read_prompt(args: argparse.Namespace) -> str:
     elif words == ["-"] or not sys.stdin.isatty():
         text = sys.stdin.read()
     else:
-        raise UsageError("No prompt given.", hint='Usage: holysheep ask "your question"  (or pipe text into it)')
+        raise UsageError(
+            "No prompt given.", hint='Usage: holysheep ask "your question"  (or pipe text into it)'
+        )
     if not text.strip():
         raise UsageError("The prompt is empty.")
     return text
@@ -59,10 +77,13 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("--max-retries must be 0 or more.")
     if args.timeout is not None and args.timeout <= 0:
         raise UsageError("--timeout must be a positive number of seconds.")
+    models = compared_models(args)
     prompt = read_prompt(args)
     session = open_session(profile=args.profile, base_url=args.base_url, model=args.model, demo=args.demo)
     stop = StopOnInterrupt()
     try:
+        if models:
+            return asyncio.run(stop.run(_compare(args, session, prompt, models)))
         return asyncio.run(stop.run(_ask(args, session, prompt)))
     except asyncio.CancelledError:
         if stop.fired:
@@ -70,6 +91,33 @@ def run(args: argparse.Namespace) -> int:
         raise
     finally:
         session.close()
+
+
+def compared_models(args: argparse.Namespace) -> list[str]:
+    """The models of ``--models a,b,c``: 2 to 8 names, no repeats, not with -m; none without the flag."""
+    if args.models is None:
+        return []
+    if args.model is not None:
+        raise UsageError(
+            "--models and -m/--model cannot be used together.", hint="Put every model in --models."
+        )
+    if args.no_stream:
+        raise UsageError("--models streams every answer; it cannot be used with --no-stream.")
+    models = [name.strip() for name in args.models.split(",")]
+    if any(not name for name in models):
+        raise UsageError(
+            "--models has an empty name.", hint="Separate the names by commas: --models kimi-k2,gpt-4.1"
+        )
+    if len(models) < MIN_MODELS:
+        raise UsageError(
+            f"--models needs at least {MIN_MODELS} models.", hint="For one model use -m/--model."
+        )
+    if len(models) > MAX_MODELS:
+        raise UsageError(f"--models takes at most {MAX_MODELS} models; {len(models)} were given.")
+    repeated = sorted({one_line(name) for name in models if models.count(name) > 1})
+    if repeated:
+        raise UsageError(f"--models names {', '.join(repeated)} more than once.")
+    return models
 
 
 class StopOnInterrupt:
@@ -151,24 +199,41 @@ def _open_extras(args: argparse.Namespace, session: Session) -> dict[str, Any]:
     return extras
 
 
-async def _ask(args: argparse.Namespace, session: Session, prompt: str) -> int:
+def _controller(args: argparse.Namespace, session: Session) -> tuple[ConversationController, Conversation]:
+    """The controller (on the profile with the command's flags, history, metrics and prices) and a new
+    conversation; refuses to go on when the budget is spent (unless --over-budget)."""
     profile = _profile_with_flags(session, args)
-    tty = sys.stdout.isatty()
-    out = sys.stdout
-    err = sys.stderr
     extras = _open_extras(args, session)
     if not session.is_demo and "metrics" in extras:
         from holysheep_tui.economics.budget import budget_status, check_budget
 
-        check_budget(budget_status(session.profile_name, profile, extras["metrics"]), override=args.over_budget)
-    client = session.client(profile)
+        check_budget(
+            budget_status(session.profile_name, profile, extras["metrics"]), override=args.over_budget
+        )
     controller = ConversationController(
-        client,
+        session.client(profile),
         profile_name=session.profile_name,
-        on_warning=lambda msg: print(f"holysheep: warning: {strip_control(msg)}", file=err),
+        on_warning=lambda msg: print(f"holysheep: warning: {strip_control(msg)}", file=sys.stderr),
         **extras,
     )
     conversation = Conversation(profile=session.profile_name, model=profile.model, system_prompt=args.system)
+    return controller, conversation
+
+
+async def _close(controller: ConversationController, store: Any) -> None:
+    try:
+        await controller.client.aclose()
+    finally:
+        if store is not None:
+            store.close()
+
+
+async def _ask(args: argparse.Namespace, session: Session, prompt: str) -> int:
+    tty = sys.stdout.isatty()
+    out = sys.stdout
+    err = sys.stderr
+    controller, conversation = _controller(args, session)
+    store = controller.store
     streaming_out = not args.json
     wrote_reasoning = False
 
@@ -200,12 +265,7 @@ async def _ask(args: argparse.Namespace, session: Session, prompt: str) -> int:
             stream=not args.no_stream,
         )
     finally:
-        try:
-            await client.aclose()
-        finally:
-            store = extras.get("store")
-            if store is not None:
-                store.close()
+        await _close(controller, store)
     if args.no_stream and streaming_out and turn.answer.content:
         out.write(strip_control(turn.answer.content) if tty else turn.answer.content)
     if wrote_reasoning:
@@ -226,6 +286,94 @@ async def _ask(args: argparse.Namespace, session: Session, prompt: str) -> int:
     if not args.quiet:
         print(summary_line(turn), file=err)
     return EXIT_OK
+
+
+async def _compare(args: argparse.Namespace, session: Session, prompt: str, models: list[str]) -> int:
+    """``ask --models``: every model at once; each answer printed as it ends (JSON Lines in model order)."""
+    tty = sys.stdout.isatty()
+    out, err = sys.stdout, sys.stderr
+    controller, conversation = _controller(args, session)
+    store = controller.store
+    if controller.prices is not None and not args.quiet:
+        from holysheep_tui.chat.compare import estimate_comparison
+
+        print(estimate_line(estimate_comparison(controller.prices, conversation, prompt, models)), file=err)
+
+    def on_events(leg: int, events: Sequence[StreamEvent]) -> None:
+        for event in events:
+            if isinstance(event, RetryScheduled) and not args.quiet:
+                why = strip_control(event.reason)
+                name = one_line(models[leg])
+                print(
+                    f"holysheep: {name}: {why}; retrying in {event.delay:.1f} s (retry {event.attempt})",
+                    file=err,
+                )
+        err.flush()
+
+    def on_leg_end(leg: int, turn: Turn) -> None:
+        if args.json or turn.status == "stopped":  # stopped: Ctrl-C, the process is on its way out
+            return
+        clean = strip_control if tty else str
+        name = one_line(models[leg])
+        if args.show_reasoning and turn.answer.reasoning:
+            err.write(
+                f"── {name} ({leg + 1}/{len(models)}) reasoning ──\n{strip_control(turn.answer.reasoning).rstrip()}\n"
+            )
+            err.flush()
+        lines = [f"── {name} ({leg + 1}/{len(models)}) ──"]
+        if turn.answer.content:
+            lines.append(clean(turn.answer.content).rstrip("\n"))
+        if turn.answer.refusal:
+            lines.append(f"[refused] {strip_control(turn.answer.refusal)}")
+        if turn.error is not None:
+            lines.append(strip_control(f"error: {turn.error.title}: {turn.error.user_text()}"))
+            if turn.answer.content:
+                lines.append("(the partial answer above was kept)")
+        elif not args.quiet:
+            lines.append(summary_line(turn))
+        out.write("\n".join(lines) + "\n\n")
+        out.flush()
+
+    try:
+        legs = await controller.run_comparison(
+            conversation,
+            prompt,
+            models,
+            on_events=on_events,
+            on_leg_end=on_leg_end,
+            temperature=args.temperature,
+            max_tokens=args.max_tokens,
+        )
+    finally:
+        await _close(controller, store)
+    if args.json:
+        for index, turn in enumerate(legs):
+            print(inert_json(json.dumps({**turn_json(turn), "leg": index}, ensure_ascii=False)), file=out)
+        out.flush()
+    failed = [turn for turn in legs if turn.error is not None]
+    for turn in failed:
+        assert turn.error is not None
+        print(
+            strip_control(f"holysheep: {one_line(turn.model)}: {turn.error.title}: {turn.error.user_text()}"),
+            file=err,
+        )
+    return failed[0].error.exit_code if failed and failed[0].error is not None else EXIT_OK
+
+
+def estimate_line(estimates: Sequence[tuple[str, Cost | None]]) -> str:
+    """The combined input-cost estimate of a comparison, one line: the sum over the priced models."""
+    from holysheep_tui.economics.money import format_cny, format_usd
+
+    known = [(model, cost) for model, cost in estimates if cost is not None]
+    total = sum(cost.usd for _model, cost in known)
+    each = ", ".join(
+        f"{one_line(m)} {'≈' + format_usd(c.usd) if c else 'price unknown'}" for m, c in estimates
+    )
+    head = f"holysheep: sending to {len(estimates)} models; input ≈{format_usd(total)} (billed ≈{format_cny(total)})"
+    unknown = len(estimates) - len(known)
+    if unknown:
+        head += f" for the {len(known)} with a price"
+    return f"{head} — {each}"
 
 
 def summary_line(turn: Turn) -> str:

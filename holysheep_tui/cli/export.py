@@ -7,8 +7,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from holysheep_tui.cli.history import confirm, open_store
-from holysheep_tui.errors import StorageError, UsageError
+from holysheep_tui.cli.history import confirm, mark_interrupted, open_store
+from holysheep_tui.config import load_config
+from holysheep_tui.errors import HolySheepError, StorageError, UsageError
 from holysheep_tui.textsafety import inert_json, one_line
 from holysheep_tui.transcripts.export import (
     EXPORTERS,
@@ -17,6 +18,7 @@ from holysheep_tui.transcripts.export import (
     export_conversation,
     write_export,
 )
+from holysheep_tui.transcripts.facts import ExportOptions
 from holysheep_tui.transcripts.importer import import_conversations
 
 MAX_IMPORT_BYTES = 512 * 1024 * 1024
@@ -35,6 +37,12 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--format", "-f", choices=FORMATS, default="md", help="output format (default md)")
     p.add_argument("-o", "--output", type=Path, help="file to write (default: standard output)")
     p.add_argument("--force", action="store_true", help="overwrite an existing file")
+    p.add_argument(
+        "--all-branches",
+        action="store_true",
+        help="md and html: include every other branch (earlier answers, edited prompts) where it splits "
+        "off; the default is the active path (json always holds every branch)",
+    )
     p.set_defaults(func=cmd_export)
 
     p = subparsers.add_parser("import", parents=[common], help="add conversations from a JSON export")
@@ -53,7 +61,9 @@ def cmd_export(args: argparse.Namespace) -> int:
             if last is None:
                 raise UsageError("There are no conversations to export yet.")
             conv_id = last
-        text = export_conversation(store.get_conversation(conv_id), args.format)
+        mark_interrupted(store)
+        options = ExportOptions(all_branches=args.all_branches, cny_per_usd=_relay_rate())
+        text = export_conversation(store.get_conversation(conv_id), args.format, options)
     if args.output is None or str(args.output) == "-":
         sys.stdout.write(inert_json(text) if args.format in ("json", "openai") else text)
         return 0
@@ -65,6 +75,15 @@ def cmd_export(args: argparse.Namespace) -> int:
         write_export(args.output, text, force=True)
     print(f"Wrote {args.output}", file=sys.stderr)
     return 0
+
+
+def _relay_rate() -> float:
+    """CNY billed per USD from the config; the relay's ¥1 = $1 when the config cannot be read (an export
+    should not fail over a setting it only uses for one figure)."""
+    try:
+        return load_config().pricing.relay_rate
+    except HolySheepError:
+        return ExportOptions().cny_per_usd
 
 
 def _read(file: str) -> str:

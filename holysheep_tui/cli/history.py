@@ -57,6 +57,13 @@ def open_store() -> HistoryStore:
     return store
 
 
+def mark_interrupted(store: HistoryStore) -> None:
+    """Answers left 'streaming' by a process that died (a killed `ask`) read 'interrupted', as the app
+    shows them. A store that can only read leaves them as they are."""
+    if store.read_only is None:
+        store.recover_interrupted()
+
+
 def confirm(question: str) -> bool:
     """Ask on the terminal; never when stdin is not one."""
     if not sys.stdin.isatty():
@@ -157,7 +164,9 @@ def cmd_search(args: argparse.Namespace) -> int:
 
 def cmd_show(args: argparse.Namespace) -> int:
     with open_store() as store:
-        conv = store.get_conversation(store.resolve_id(args.id))
+        conv_id = store.resolve_id(args.id)
+        mark_interrupted(store)
+        conv = store.get_conversation(conv_id)
     if args.json:
         sys.stdout.write(inert_json(dump_json([conv])))
     else:

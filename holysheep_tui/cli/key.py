@@ -9,7 +9,15 @@ import sys
 
 from holysheep_tui.config import Profile, load_config
 from holysheep_tui.errors import EXIT_AUTH, EXIT_OK, EXIT_USAGE, UsageError
-from holysheep_tui.secrets import delete_key, key_status, mask, store_key
+from holysheep_tui.secrets import (
+    delete_key,
+    key_status,
+    keyring_problem,
+    mask,
+    store_key,
+    ways_text,
+)
+from holysheep_tui.textsafety import strip_control
 
 
 def register(
@@ -81,6 +89,11 @@ def _read_key(name: str) -> str:
 
 def _set(args: argparse.Namespace) -> int:
     name, _profile_obj = _profile(args)
+    unusable = keyring_problem()  # asked before the key is typed: no key pasted for nothing
+    if unusable is not None and unusable.reason in ("none", "null"):
+        print(strip_control(f"holysheep: {unusable.title}: {unusable.message}"), file=sys.stderr)
+        print(strip_control(ways_text(name)), file=sys.stderr)
+        return EXIT_AUTH
     key = _read_key(name)
     backend = store_key(name, key)
     print(f"Stored the key {mask(key)} for profile '{name}' in the keyring ({backend}).")
@@ -105,7 +118,14 @@ def _status(args: argparse.Namespace) -> int:
         return code
     print(f"profile:  {name}")
     print(f"key:      {status.masked} from {status.source}" if status.source else "key:      none available")
-    if status.keyring_problem:
+    if status.ways:  # no keyring here: what works instead, never `key set`
+        message, _, _hint = (status.keyring_problem or "").partition("\n")
+        print(f"keyring:  {message or f'{status.backend} (disabled: it stores nothing)'}")
+        if not status.source:
+            print("To give this profile a key here:")
+            for way in status.ways:
+                print(f"  - {way}")
+    elif status.keyring_problem:
         message, _, hint = status.keyring_problem.partition("\n")
         print(f"keyring:  {message}")
         if hint and not status.problem:
@@ -118,5 +138,6 @@ def _status(args: argparse.Namespace) -> int:
         print(f"keyring:  {status.backend} (no key stored for this profile)")
         print(f"To store a key in the keyring: holysheep key set{_profile_flag(name)}")
     if status.problem:
-        print(f"holysheep: No API key: {status.problem}", file=sys.stderr)
+        problem = status.problem.partition("\n")[0] if status.ways else status.problem  # ways: printed above
+        print(f"holysheep: No API key: {problem}", file=sys.stderr)
     return code

@@ -58,10 +58,14 @@ class MetricRecord:
     http_status: int | None = None
     error_type: str | None = None
     retries: int = 0
+    comparison: str | None = None
+    """The comparison this request was a leg of (one prompt sent to several models); written only when set."""
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
         data["time"] = self.time.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        if self.comparison is None:
+            del data["comparison"]
         return data
 
     @classmethod
@@ -89,6 +93,7 @@ class MetricRecord:
 
         status = data.get("http_status")
         error_type = data.get("error_type")
+        comparison = data.get("comparison")
         return cls(
             time=when,
             profile=str(data["profile"]),
@@ -105,6 +110,7 @@ class MetricRecord:
             http_status=status if isinstance(status, int) and not isinstance(status, bool) else None,
             error_type=str(error_type) if error_type is not None else None,
             retries=count("retries"),
+            comparison=comparison if isinstance(comparison, str) else None,
         )
 
     @classmethod
@@ -117,6 +123,7 @@ class MetricRecord:
         http_status: int | None = 200,
         when: datetime | None = None,
         usage: Usage | None = None,
+        comparison: str | None = None,
     ) -> MetricRecord:
         """The record of a finished answer. ``usage`` (e.g. an estimate) replaces a missing answer.usage;
         with neither, the tokens are 0."""
@@ -138,6 +145,7 @@ class MetricRecord:
             success=True,
             http_status=http_status,
             retries=answer.retries,
+            comparison=comparison,
         )
 
     @classmethod
@@ -151,6 +159,7 @@ class MetricRecord:
         retries: int = 0,
         cost: Cost | None = None,
         when: datetime | None = None,
+        comparison: str | None = None,
     ) -> MetricRecord:
         """The record of a failed request: only the error's kind and HTTP status, never its text."""
         error_type = error.kind if isinstance(error, HolySheepError) else type(error).__name__
@@ -167,6 +176,7 @@ class MetricRecord:
             http_status=status,
             error_type=error_type,
             retries=retries,
+            comparison=comparison,
         )
 
 

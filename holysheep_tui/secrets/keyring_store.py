@@ -215,6 +215,22 @@ def read_stored_key(profile_name: str, timeout: float) -> tuple[str | None, str]
     return (value or None), name
 
 
+def keyring_problem(*, timeout: float | None = None) -> KeyringUnavailableError | None:
+    """Why a key could not be saved in the keyring here (no keyring, a disabled one, a hung or broken
+    backend), without reading or writing anything; None when there is a real keyring."""
+    limit = _timeout(timeout)
+    try:
+        backend = _backend(time.monotonic() + limit, limit)
+    except KeyringUnavailableError as exc:
+        return exc
+    kind = _kind(backend)
+    if kind == "fail":
+        return _no_keyring_error("saved")
+    if kind == "null":
+        return _null_error("saved")
+    return None
+
+
 def store_key(profile_name: str, key: str, *, timeout: float | None = None) -> str:
     """Save the key in the keyring; returns the backend's name. Refuses when there is no real keyring."""
     if not key:

@@ -21,6 +21,20 @@ from holysheep_tui.secrets.keyring_store import (
     read_stored_key,
 )
 from holysheep_tui.secrets.secret import KEY_ENV, Secret, mask
+from holysheep_tui.secrets.ways import ways_text, ways_without_keyring
+
+
+class KeyNotFoundError(KeyMissingError):
+    """No source had the key; ``keyring_reason`` tells whether a keyring could have held it."""
+
+    def __init__(self, message: str, *, hint: str | None = None, keyring_reason: KeyringReason | None = None):
+        super().__init__(message, hint=hint)
+        self.keyring_reason: KeyringReason | None = keyring_reason
+
+    @property
+    def no_keyring(self) -> bool:
+        """No keyring can store a key here: ``key set`` would not work."""
+        return self.keyring_reason in ("none", "null")
 
 
 @dataclass(frozen=True)
@@ -30,6 +44,8 @@ class ResolvedKey:
     source: str
     """Where it came from, for messages and ``holysheep key status``."""
 
+
+_NULL_BACKEND = "keyring.backends.null.Keyring"
 
 # (key, backend name, failure): what the keyring said.
 _Lookup = tuple[str | None, str | None, KeyringUnavailableError | None]
@@ -51,6 +67,8 @@ class KeyStatus:
     """Why the keyring could not be used, with the ways out."""
     problem: str | None
     """Why no key is available, when ``source`` is None."""
+    ways: tuple[str, ...] = ()
+    """What works instead of the keyring, when there is none."""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -66,6 +84,7 @@ class KeyStatus:
                 "problem": self.keyring_problem,
             },
             "problem": self.problem,
+            "ways": list(self.ways),
         }
 
 
@@ -79,14 +98,21 @@ def _from_env(profile: Profile, env: Mapping[str, str]) -> ResolvedKey | None:
     return None
 
 
-def _missing(profile_name: str, profile: Profile, keyring_note: str | None) -> KeyMissingError:
+def _missing(profile_name: str, profile: Profile, reason: KeyringReason | None) -> KeyNotFoundError:
     tried = f"{profile.api_key_env}, " if profile.api_key_env else ""
-    note = f" {keyring_note}" if keyring_note else ""
-    return KeyMissingError(
-        f"No API key for profile '{profile_name}' (looked in {tried}{KEY_ENV} and the keyring).{note}",
+    note = {
+        "none": " No system keyring is available here.",
+        "null": " The keyring is disabled (keyring.backends.null.Keyring).",
+    }.get(reason or "", "")
+    message = f"No API key for profile '{profile_name}' (looked in {tried}{KEY_ENV} and the keyring).{note}"
+    if reason in ("none", "null"):  # `key set` cannot work here: say what does
+        return KeyNotFoundError(message, hint=ways_text(profile_name), keyring_reason=reason)
+    return KeyNotFoundError(
+        message,
         hint=f"Set {KEY_ENV}, or run `holysheep key set"
         + ("" if profile_name == "holysheep" else f" --profile {profile_name}")
         + "` to store it in the keyring.",
+        keyring_reason=reason,
     )
 
 
@@ -118,10 +144,13 @@ def _resolve(
         return ResolvedKey(Secret(command), f"command {profile.api_key_cmd!r}")
     if failure is not None and failure.reason not in ("none", "null"):
         raise failure
-    note = (
-        "No system keyring is available here." if failure is not None and failure.reason == "none" else None
-    )
-    raise _missing(profile_name, profile, note)
+    raise _missing(profile_name, profile, _reason(backend, failure))
+
+
+def _reason(backend: str | None, failure: KeyringUnavailableError | None) -> KeyringReason | None:
+    if failure is not None:
+        return failure.reason
+    return "null" if backend == _NULL_BACKEND else None
 
 
 def resolve_key(
@@ -169,4 +198,7 @@ def key_status(
         keyring_reason=failure.reason if failure else None,
         keyring_problem=failure.user_text() if failure else None,
         problem=problem,
+        ways=tuple(ways_without_keyring(profile_name))
+        if _reason(backend, failure) in ("none", "null")
+        else (),
     )

@@ -53,6 +53,8 @@ if TYPE_CHECKING:
     from holysheep_tui.simulator.server import RelaySimulator
 
 MAX_BODY = 32 * 1024 * 1024
+BALANCE_PATH = "/user/balance"
+"""DeepSeek's balance path (on the host, not under /v1)."""
 COALESCE_BYTES = 16 * 1024
 
 
@@ -263,6 +265,7 @@ class RelayHandler(BaseHTTPRequestHandler):
     def _route(self, body: Any, parsed: bool) -> None:
         path = urlsplit(self.path).path.rstrip("/")
         known = path == "/v1/models" or path.startswith("/v1/models/") or path == "/v1/chat/completions"
+        known = known or (path == BALANCE_PATH and self.sim.balance is not None)
         if not known:
             self._reply(
                 error_reply(404, f"Invalid URL ({self.command} {path})", "invalid_request_error", None)
@@ -287,12 +290,26 @@ class RelayHandler(BaseHTTPRequestHandler):
             self._chat(body, parsed)
         elif path == "/v1/models":
             self._models()
+        elif path == BALANCE_PATH:
+            self._balance()
         else:
             spec = MODELS.get(path.removeprefix("/v1/models/"))
             if spec is None:
                 self._reply(model_not_found(path.removeprefix("/v1/models/")))
             else:
                 self._send_json(200, model_object(spec))
+
+    def _balance(self) -> None:
+        """DeepSeek's ``GET /user/balance`` (https://api-docs.deepseek.com/api/get-user-balance)."""
+        if self.sim.balance_status is not None:
+            status = self.sim.balance_status
+            self._reply(
+                error_reply(status, f"Balance unavailable / 余额查询失败 ({status})", "server_error", None)
+            )
+            return
+        info = {"currency": self.sim.balance_currency, "total_balance": self.sim.balance}
+        info |= {"granted_balance": "0.00", "topped_up_balance": self.sim.balance}
+        self._send_json(200, {"is_available": True, "balance_infos": [info]})
 
     def _models(self) -> None:
         header = self.headers.get(SCENARIO_HEADER, "")

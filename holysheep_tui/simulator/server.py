@@ -26,11 +26,18 @@ class RelaySimulator:
         *,
         require_key: str | None = None,
         pacing: Pacing | None = None,
+        balance: str | None = "110.00",
+        balance_currency: str = "CNY",
     ) -> None:
         self.host = host
         self.port = port
         self.pacing = pacing or DEMO_PACING
         self._key = require_key
+        self.balance = balance
+        """What ``GET /user/balance`` reports (DeepSeek's shape); None: that path is 404."""
+        self.balance_currency = balance_currency
+        self.balance_status: int | None = None
+        """Set to an HTTP status (e.g. 503) to make ``GET /user/balance`` fail with it."""
         self.log = RequestLog()
         """What the handler saw; tests read it through ``requests``, ``attempts`` and the waits."""
         self.stopping = threading.Event()

@@ -8,7 +8,6 @@ Text formats strip terminal control sequences.
 from __future__ import annotations
 
 import contextlib
-import html
 import json
 import os
 import stat
@@ -17,57 +16,31 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from holysheep_tui.errors import StorageError, UsageError
 from holysheep_tui.store.models import MESSAGE_SCHEMA, Conversation, Message
 from holysheep_tui.store.schema import json_writer, to_iso
 from holysheep_tui.textsafety import strip_control
+from holysheep_tui.transcripts.branches import Turn, turns
+from holysheep_tui.transcripts.facts import (
+    SYSTEM_PROMPT_LABEL,
+    SYSTEM_PROMPT_NOTE,
+    ExportOptions,
+    branch_label,
+    message_facts,
+    role_name,
+    totals,
+    when,
+)
 
 SCHEMA = "holysheep-tui/conversation"
 SCHEMA_VERSION = 2
+DEFAULT = ExportOptions()
 
 
 class OutputExistsError(UsageError):
     title = "File exists"
-
-
-# ---- shared pieces ------------------------------------------------------------------------------
-
-
-def _when(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
-
-
-def _cost(value: float, estimated: bool) -> str:
-    return f"{'~' if estimated else ''}${value:.6f}".rstrip("0").rstrip(".")
-
-
-def _message_facts(m: Message) -> list[str]:
-    """Model, time, tokens, cost and status of one message, for its heading."""
-    facts = [m.model] if m.model else []
-    facts.append(_when(m.created))
-    if m.prompt_tokens is not None or m.completion_tokens is not None:
-        tokens = f"{m.prompt_tokens or 0} in / {m.completion_tokens or 0} out"
-        if m.cached_tokens:
-            tokens += f" ({m.cached_tokens} cached)"
-        facts.append(tokens + " tokens")
-    if m.cost_usd is not None:
-        facts.append(_cost(m.cost_usd, m.cost_estimated))
-    if m.status != "complete":
-        facts.append(m.status)
-    return [strip_control(f) for f in facts]
-
-
-def _role_name(m: Message) -> str:
-    return {"user": "User", "assistant": "Assistant", "system": "System"}.get(m.role, m.role)
-
-
-def _totals(conv: Conversation) -> str:
-    return (
-        f"{conv.prompt_tokens} in / {conv.completion_tokens} out tokens, "
-        f"{_cost(conv.cost_usd, conv.cost_estimated)}"
-    )
 
 
 # ---- Markdown -----------------------------------------------------------------------------------
@@ -79,7 +52,9 @@ def _yaml_str(value: str) -> str:
     )  # a JSON string is a YAML double-quoted scalar
 
 
-def to_markdown(conv: Conversation) -> str:
+def to_markdown(conv: Conversation, options: ExportOptions = DEFAULT) -> str:
+    """Front matter, then each message under a level-2 heading; its own headings nest below that.
+    With ``options.all_branches`` every other branch is quoted where it splits off."""
     front = [
         "---",
         f"title: {_yaml_str(conv.display_title)}",
@@ -93,6 +68,7 @@ def to_markdown(conv: Conversation) -> str:
         f"completion_tokens: {conv.completion_tokens}",
         f"cached_tokens: {conv.cached_tokens}",
         f"cost_usd: {round(conv.cost_usd, 8)}",
+        f"cost_cny: {round(conv.cost_usd * options.cny_per_usd, 8)}",
         f"cost_estimated: {'true' if conv.cost_estimated else 'false'}",
         "---",
         "",
@@ -101,34 +77,65 @@ def to_markdown(conv: Conversation) -> str:
     ]
     parts = ["\n".join(front)]
     if conv.system_prompt:
-        parts.append(f"## System prompt\n\n{strip_control(conv.system_prompt)}\n")
-    for m in conv.messages:
-        block = [f"## {_role_name(m)} · {' · '.join(_message_facts(m))}", ""]
-        if m.reasoning:
-            reasoning = strip_control(m.reasoning).replace("</details>", "&lt;/details&gt;")
-            block += ["<details><summary>Reasoning</summary>", "", reasoning, "", "</details>", ""]
-        block.append(strip_control(m.content))
-        if m.error_text:
-            block += ["", f"> **Error:** {strip_control(m.error_text)}"]
-        parts.append("\n".join(block) + "\n")
+        parts.append(
+            f"## {SYSTEM_PROMPT_LABEL}\n\n*{SYSTEM_PROMPT_NOTE}*\n\n{strip_control(conv.system_prompt)}\n"
+        )
+    parts += _markdown_turns(turns(conv, all_branches=options.all_branches), 0, options)
     return "\n".join(parts)
+
+
+def _markdown_turns(line: tuple[Turn, ...], depth: int, options: ExportOptions) -> list[str]:
+    level = min(6, 2 + depth)
+    out: list[str] = []
+    for t in line:
+        out.append(_markdown_message(t.message, level, options, t.place))
+        for alt in t.alternatives:
+            label = branch_label(alt.index, alt.count, alt.messages, options)
+            inner = [f"**{_md_escape(label)}**\n", *_markdown_turns(alt.turns, depth + 1, options)]
+            out.append(_quoted("\n".join(inner)) + "\n")
+    return out
+
+
+def _markdown_message(m: Message, level: int, options: ExportOptions, place: tuple[int, int] | None) -> str:
+    from holysheep_tui.transcripts.markdown_text import nested  # markdown-it only when exporting Markdown
+
+    facts = " · ".join(_md_escape(f) for f in message_facts(m, options, place))
+    block = [f"{'#' * level} {_md_escape(role_name(m))} · {facts}", ""]
+    if m.reasoning:
+        reasoning = nested(strip_control(m.reasoning), level).replace("</details>", "&lt;/details&gt;")
+        block += ["<details><summary>Reasoning</summary>", "", reasoning, "", "</details>", ""]
+    block.append(nested(strip_control(m.content), level))
+    if m.error_text:
+        block += ["", f"> **Error:** {strip_control(m.error_text)}"]
+    return "\n".join(block) + "\n"
+
+
+def _md_escape(text: str) -> str:
+    """A heading's or label's facts as literal text: no emphasis, links or HTML from a model name."""
+    return "".join("\\" + c if c in "\\`*_[]<>#|" else c for c in text.replace("\n", " "))
+
+
+def _quoted(text: str) -> str:
+    return "\n".join(f"> {line}" if line else ">" for line in text.rstrip("\n").split("\n"))
 
 
 # ---- plain text ---------------------------------------------------------------------------------
 
 
-def to_text(conv: Conversation) -> str:
+def to_text(conv: Conversation, options: ExportOptions = DEFAULT) -> str:
+    """The active path, as it reads (every branch is in the JSON export)."""
     lines = [
         strip_control(conv.display_title),
-        f"Created {_when(conv.created)} · updated {_when(conv.updated)} · "
-        f"models: {strip_control(', '.join(conv.models)) or '-'} · {_totals(conv)}",
+        f"Created {when(conv.created)} · updated {when(conv.updated)} · "
+        f"models: {strip_control(', '.join(conv.models)) or '-'} · {totals(conv, options)}",
         "=" * 60,
         "",
     ]
     if conv.system_prompt:
-        lines += ["[System prompt]", strip_control(conv.system_prompt), ""]
-    for m in conv.messages:
-        lines.append(f"[{_role_name(m)} · {' · '.join(_message_facts(m))}]")
+        lines += [f"[{SYSTEM_PROMPT_LABEL}]", SYSTEM_PROMPT_NOTE, strip_control(conv.system_prompt), ""]
+    for t in turns(conv):
+        m = t.message
+        lines.append(f"[{role_name(m)} · {' · '.join(message_facts(m, options, t.place))}]")
         if m.reasoning:
             lines += ["(reasoning)", strip_control(m.reasoning), "(answer)"]
         lines.append(strip_control(m.content))
@@ -140,59 +147,12 @@ def to_text(conv: Conversation) -> str:
 
 # ---- HTML ---------------------------------------------------------------------------------------
 
-_CSS = """
-:root { color-scheme: light dark; --fg: #1d1d1f; --bg: #fdfdfd; --muted: #6b6b70; --user: #eef3ff;
-  --assistant: #f5f5f5; --border: #d8d8dc; }
-@media (prefers-color-scheme: dark) { :root { --fg: #e8e8ea; --bg: #161618; --muted: #9a9aa0;
-  --user: #1f2a3d; --assistant: #222226; --border: #3a3a40; } }
-body { font: 15px/1.55 system-ui, "PingFang SC", "Noto Sans CJK SC", "Microsoft YaHei", sans-serif;
-  color: var(--fg); background: var(--bg); max-width: 52rem; margin: 2rem auto; padding: 0 1rem; }
-h1 { font-size: 1.5rem; margin-bottom: .25rem; }
-.meta, .facts { color: var(--muted); font-size: .85rem; }
-.msg { border: 1px solid var(--border); border-radius: 8px; padding: .6rem .9rem; margin: 1rem 0; }
-.user { background: var(--user); } .assistant, .system { background: var(--assistant); }
-.role { font-weight: 600; margin-right: .5rem; }
-.text { white-space: pre-wrap; overflow-wrap: anywhere; margin-top: .4rem; }
-details { margin-top: .4rem; color: var(--muted); } .error { color: #c0392b; margin-top: .4rem; }
-"""
 
+def to_html(conv: Conversation, options: ExportOptions = DEFAULT) -> str:
+    """One self-contained page: the Markdown rendered and sanitised, code highlighted, nothing loaded."""
+    from holysheep_tui.transcripts.html import render_page  # markdown-it and Pygments only when used
 
-def _h(text: str) -> str:
-    return html.escape(strip_control(text), quote=True)
-
-
-def to_html(conv: Conversation) -> str:
-    body = [
-        f"<h1>{_h(conv.display_title)}</h1>",
-        f'<p class="meta">Created {_h(_when(conv.created))} · updated {_h(_when(conv.updated))} · '
-        f"models: {_h(', '.join(conv.models)) or '-'} · {_h(_totals(conv))}</p>",
-    ]
-    if conv.system_prompt:
-        body.append(
-            '<section class="msg system"><span class="role">System prompt</span>'
-            f'<div class="text">{_h(conv.system_prompt)}</div></section>'
-        )
-    for m in conv.messages:
-        piece = [
-            f'<section class="msg {_h(m.role)}"><span class="role">{_h(_role_name(m))}</span>'
-            f'<span class="facts">{_h(" · ".join(_message_facts(m)))}</span>'
-        ]
-        if m.reasoning:
-            piece.append(
-                f'<details><summary>Reasoning</summary><div class="text">{_h(m.reasoning)}</div></details>'
-            )
-        piece.append(f'<div class="text">{_h(m.content)}</div>')
-        if m.error_text:
-            piece.append(f'<div class="error">Error: {_h(m.error_text)}</div>')
-        piece.append("</section>")
-        body.append("".join(piece))
-    return (
-        '<!DOCTYPE html>\n<html lang="zh">\n<head>\n<meta charset="utf-8">\n'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
-        f"<title>{_h(conv.display_title)}</title>\n<style>{_CSS}</style>\n</head>\n<body>\n"
-        + "\n".join(body)
-        + "\n</body>\n</html>\n"
-    )
+    return render_page(conv, options)
 
 
 # ---- JSON ---------------------------------------------------------------------------------------
@@ -256,17 +216,37 @@ class Exporter:
     """How its file names end, dot included."""
     description: str
     """One line for the export dialog and ``--help``."""
-    render: Callable[[Conversation], str]
+    render: Callable[[Conversation, ExportOptions], str]
+    branches: Literal["always", "optional", "never"] = "never"
+    """Whether it holds the branches off the active path: always, with ``all_branches``, or never."""
 
 
 EXPORTERS: tuple[Exporter, ...] = (
-    Exporter("md", ".md", "Markdown — front matter, headed messages, reasoning folded", to_markdown),
     Exporter(
-        "json", ".json", "JSON — everything, re-importable with `holysheep import`", lambda c: dump_json([c])
+        "md",
+        ".md",
+        "Markdown — front matter, headed messages, reasoning folded",
+        to_markdown,
+        branches="optional",
     ),
-    Exporter("html", ".html", "HTML — one self-contained page, readable offline", to_html),
+    Exporter(
+        "json",
+        ".json",
+        "JSON — everything, every branch, re-importable with `holysheep import`",
+        lambda c, _options: dump_json([c]),
+        branches="always",
+    ),
+    Exporter(
+        "html",
+        ".html",
+        "HTML — one self-contained page, rendered, readable offline",
+        to_html,
+        branches="optional",
+    ),
     Exporter("txt", ".txt", "Plain text", to_text),
-    Exporter("openai", ".openai.json", "OpenAI messages array — for reuse in scripts", to_openai),
+    Exporter(
+        "openai", ".openai.json", "OpenAI messages array — for reuse in scripts", lambda c, _o: to_openai(c)
+    ),
 )
 FORMATS: tuple[str, ...] = tuple(e.name for e in EXPORTERS)
 _BY_NAME = {e.name: e for e in EXPORTERS}
@@ -282,8 +262,17 @@ def exporter(name: str) -> Exporter:
         ) from None
 
 
-def export_conversation(conv: Conversation, fmt: str) -> str:
-    return exporter(fmt).render(conv)
+def export_conversation(conv: Conversation, fmt: str, options: ExportOptions = DEFAULT) -> str:
+    """``conv`` in format ``fmt``; a UsageError when ``options`` ask for branches the format cannot hold."""
+    chosen = exporter(fmt)
+    if options.all_branches and chosen.branches == "never":
+        with_branches = ", ".join(e.name for e in EXPORTERS if e.branches == "optional")
+        raise UsageError(
+            f"The {fmt} export follows the active path only; it cannot include the other branches.",
+            hint=f"Use --format {with_branches.replace(', ', ' or ')} for every branch "
+            "(the json export always holds the whole tree).",
+        )
+    return chosen.render(conv, options)
 
 
 # ---- writing files ------------------------------------------------------------------------------

@@ -33,6 +33,7 @@ from holysheep_tui.economics.money import CurrencyView
 from holysheep_tui.economics.prices import PriceBook
 from holysheep_tui.errors import HolySheepError, StorageError
 from holysheep_tui.startup import FirstFrame, Once, cached_first_frame, forget_first_frame
+from holysheep_tui.tui.balance import BalanceApp
 from holysheep_tui.tui.branches import BranchesApp
 from holysheep_tui.tui.commands import ModelCommands
 from holysheep_tui.tui.history_actions import HistoryApp
@@ -69,7 +70,7 @@ HistoryOpener = Callable[[], "tuple[HistoryStore | None, str | None]"]
 SessionOpener = Callable[[], "tuple[Session, HolySheepError | None]"]
 
 
-class HolySheepApp(PlainTextApp, TurnsApp, BranchesApp, ModelsApp, HistoryApp):
+class HolySheepApp(PlainTextApp, TurnsApp, BranchesApp, ModelsApp, HistoryApp, BalanceApp):
     CSS_PATH = "app.tcss"
     TITLE = "HolySheep"
     COMMANDS = App.COMMANDS | {ModelCommands}
@@ -113,7 +114,9 @@ class HolySheepApp(PlainTextApp, TurnsApp, BranchesApp, ModelsApp, HistoryApp):
             frame, opened = FirstFrame.of(session), session
         self._metrics = metrics
         warn = functools.partial(self.notify, severity="warning")
-        chat = ChatSession(frame, opened, metrics=metrics, store=store, prices=prices, clock=clock, on_warning=warn)
+        chat = ChatSession(
+            frame, opened, metrics=metrics, store=store, prices=prices, clock=clock, on_warning=warn
+        )
         self.set_reactive(HolySheepApp.chat, chat)
         self.set_reactive(HolySheepApp.money, chat.money)
         self.startup_error: BaseException | None = None
@@ -142,7 +145,9 @@ class HolySheepApp(PlainTextApp, TurnsApp, BranchesApp, ModelsApp, HistoryApp):
         prompt = PromptInput(id="prompt")
         prompt.cursor_blink = self._cursor_blink
         yield prompt
-        yield StatusBar(id="status").data_bind(HolySheepApp.chat, HolySheepApp.revision)
+        yield StatusBar(id="status").data_bind(
+            HolySheepApp.chat, HolySheepApp.revision, HolySheepApp.balance_text
+        )
 
     def on_mount(self) -> None:
         self._warm_up = WarmUp(self.set_timer, freeze=not self.is_headless)

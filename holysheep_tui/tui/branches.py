@@ -8,7 +8,7 @@ store. ``HolySheepApp`` derives from ``BranchesApp``; this class only uses the a
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from textual import on
 from textual.app import App
@@ -23,6 +23,7 @@ from holysheep_tui.tui.widgets.prompt import PromptInput
 if TYPE_CHECKING:
     from holysheep_tui.chat.controller import Branch
     from holysheep_tui.store import HistoryStore
+    from holysheep_tui.tui.widgets.compare import CompareView
 
 NOT_STORED = (
     "This message is not in the history (history is off or it was not saved), so there is nothing to "
@@ -93,6 +94,11 @@ class BranchesApp(App[None]):
         if self._turn is not None:
             self.notify("Wait for the answer or stop it with Esc first.", severity="warning")
             return
+        if request.action == "alternative" and request.message_id is not None:
+            compare = self._last_comparison(request.message_id)
+            if compare is not None:
+                self._choose_leg(compare, request.delta)
+                return
         store, conv_id = self.history_store, self.chat.conversation.id
         if request.message_id is None or store is None or conv_id is None:
             self.notify(NOT_STORED, severity="warning")
@@ -114,6 +120,38 @@ class BranchesApp(App[None]):
                     self._reask(turn)
         except HolySheepError as exc:
             self.notify(exc.user_text(), title="History", severity="error")
+
+    def _last_comparison(self, message_id: int) -> CompareView | None:
+        """The comparison on screen holding answer ``message_id`` when the conversation ends with it (its
+        legs are then chosen in place, side by side as they are)."""
+        turns = self.chat.conversation.turns
+        for widget in reversed(self.view.messages()):
+            if widget.has_class("compare"):
+                compare = cast("CompareView", widget)
+                legs = compare.turns
+                if (
+                    any(leg.answer_id == message_id for leg in legs)
+                    and turns
+                    and any(turns[-1] is leg for leg in legs)
+                ):
+                    return compare
+                return None
+        return None
+
+    def _choose_leg(self, compare: CompareView, delta: int) -> None:
+        """Carry the conversation on with another leg of the comparison just made."""
+        current = compare.chosen or 0
+        index = current + delta
+        if not 0 <= index < len(compare.turns):
+            where = f"{current + 1} of {len(compare.turns)}"
+            self.notify(f"The answer carried on ({where}) is the {'first' if index < 0 else 'last'} one.")
+            return
+        chat = self.chat
+        turn = compare.turns[index]
+        chat.controller.choose(chat.conversation, compare.turns, turn)
+        chat.choose_model(turn.model)
+        compare.choose(index)
+        self.revision += 1
 
     def _turn_of(self, message_id: int) -> Turn | None:
         return next(
@@ -185,8 +223,9 @@ class BranchesApp(App[None]):
     def _reask(self, turn: Turn) -> None:
         from holysheep_tui.tui.screens.model_picker import ModelPicker
 
-        async def chosen(model: str | None) -> None:
-            if model:
+        async def chosen(model: str | tuple[str, ...] | None) -> None:
+            if isinstance(model, str) and model:
                 await self.ask_again(turn, model)
 
-        self.push_screen(ModelPicker(self.picker_rows(), turn.model), chosen)
+        title = "Ask this prompt again with another model (the answer there stays)"
+        self.push_screen(ModelPicker(self.picker_rows(), turn.model, title=title), chosen)

@@ -162,10 +162,12 @@ class HistoryApp(App[None]):
 
     def _write_export(self, conv: StoredConversation, choice: ExportChoice, *, force: bool = False) -> None:
         from holysheep_tui.transcripts.export import OutputExistsError, export_conversation, write_export
+        from holysheep_tui.transcripts.facts import ExportOptions
         from holysheep_tui.tui.screens.dialogs import ConfirmScreen
 
+        options = ExportOptions(all_branches=choice.all_branches, cny_per_usd=self.money.relay_rate)
         try:
-            write_export(choice.path, export_conversation(conv, choice.fmt), force=force)
+            write_export(choice.path, export_conversation(conv, choice.fmt, options), force=force)
         except OutputExistsError:
 
             def confirmed(yes: bool | None) -> None:

@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from holysheep_tui.errors import HolySheepError
     from holysheep_tui.relay.wire import StreamEvent
     from holysheep_tui.tui.widgets.answer import AnswerView
+    from holysheep_tui.tui.widgets.compare import CompareView
 
 
 @dataclass
@@ -35,6 +36,23 @@ class TurnFinished(Message):
     """The turn ended: complete, stopped or error (the Turn says which)."""
 
     turn: Turn
+
+
+@dataclass
+class LegFinished(Message):
+    """One leg of a comparison ended (complete, failed or stopped) and is stored."""
+
+    index: int
+    turn: Turn
+    view: CompareView
+
+
+@dataclass
+class ComparisonFinished(Message):
+    """Every leg of a comparison ended; ``legs`` in the order of its models."""
+
+    legs: list[Turn]
+    view: CompareView
 
 
 @dataclass

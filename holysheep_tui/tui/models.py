@@ -6,15 +6,19 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from textual import on, work
 from textual.app import App
 
 from holysheep_tui.chat.chat_session import ChatSession
+from holysheep_tui.economics.money import format_cny, format_usd
 from holysheep_tui.economics.prices import estimate_tokens
 from holysheep_tui.errors import RelayError
+from holysheep_tui.textsafety import one_line
 from holysheep_tui.tui.messages import ModelsLoaded
+from holysheep_tui.tui.widgets.prompt import PromptInput
 
 if TYPE_CHECKING:  # the picker loads on first use: start-up stays short
     from holysheep_tui.tui.screens.model_picker import ModelRow
@@ -69,11 +73,51 @@ class ModelsApp(App[None]):
     def action_pick_model(self) -> None:
         from holysheep_tui.tui.screens.model_picker import ModelPicker
 
-        self.push_screen(ModelPicker(self.picker_rows(), self.chat.model), self.choose_model)
+        picker = ModelPicker(
+            self.picker_rows(), self.chat.model, compare=True, estimate=self.comparison_estimate
+        )
+        self.push_screen(picker, self.choose_model)
 
-    async def choose_model(self, model: str | None) -> None:
-        """Switch the model for the next message; the whole conversation goes to it."""
+    def comparison_estimate(self, models: Sequence[str]) -> str:
+        """What sending the prompt as typed to ``models`` would cost in input, estimated from its text."""
+        from holysheep_tui.chat.compare import estimate_comparison
+
         chat = self.chat
+        text = self.query_one(PromptInput).text
+        costs = [cost for _, cost in estimate_comparison(chat.prices, chat.conversation, text, models)]
+        known = [cost.usd for cost in costs if cost is not None]
+        if not known:
+            return "input cost unknown (no prices for these models)"
+        usd = sum(known)
+        out = f"input ≈{format_usd(usd)} (≈{format_cny(chat.money.billed_cny(usd))} CNY), answers extra"
+        if len(known) < len(costs):
+            missing = len(costs) - len(known)
+            out += f"; {missing} model{'s' if missing > 1 else ''} without a price"
+        return out
+
+    def set_comparison(self, models: tuple[str, ...]) -> None:
+        """The next prompt goes to every one of ``models`` (empty: to the chosen model only)."""
+        chat = self.chat
+        chat.compare_models = models
+        prompt = self.query_one(PromptInput)
+        if models:
+            names = ", ".join(one_line(m) for m in models)
+            prompt.border_title = (
+                f"Next prompt goes to {len(models)} models: {names} · {self.comparison_estimate(models)}"
+            )
+        elif prompt.border_title and prompt.border_title.startswith("Next prompt goes to"):
+            prompt.border_title = None
+        self.revision += 1
+
+    async def choose_model(self, model: str | tuple[str, ...] | None) -> None:
+        """Switch the model for the next message; the whole conversation goes to it. Several models:
+        the next prompt goes to each of them at once (a comparison)."""
+        chat = self.chat
+        if isinstance(model, tuple):
+            self.set_comparison(model)
+            return
+        if model and chat.compare_models:
+            self.set_comparison(())
         if not model or model == chat.model:
             return
         old = chat.model

@@ -63,7 +63,9 @@ class FrozenClock:
 Scene = Callable[[Pilot[None]], Awaitable[None]]
 
 
-async def wait_until(pilot: Pilot[None], condition: Callable[[], bool], what: str, timeout: float = 20.0) -> None:
+async def wait_until(
+    pilot: Pilot[None], condition: Callable[[], bool], what: str, timeout: float = 20.0
+) -> None:
     """Let the app run until ``condition`` holds; TimeoutError naming ``what`` after ``timeout`` seconds."""
     deadline = time.monotonic() + timeout
     while not condition():

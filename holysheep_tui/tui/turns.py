@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from textual import on, work
@@ -20,7 +20,13 @@ from holysheep_tui.chat.chat_session import ChatSession
 from holysheep_tui.chat.controller import Branch, Conversation, Turn
 from holysheep_tui.errors import HolySheepError
 from holysheep_tui.relay.wire import Answer, StreamEvent
-from holysheep_tui.tui.messages import PromptSubmitted, TurnEvents, TurnFinished
+from holysheep_tui.tui.messages import (
+    ComparisonFinished,
+    LegFinished,
+    PromptSubmitted,
+    TurnEvents,
+    TurnFinished,
+)
 from holysheep_tui.tui.widgets.budget import ask_before_sending
 from holysheep_tui.tui.widgets.conversation import ConversationView
 from holysheep_tui.tui.widgets.prompt import PromptInput
@@ -28,6 +34,7 @@ from holysheep_tui.tui.widgets.prompt import PromptInput
 if TYPE_CHECKING:  # the answer widget loads with the warm-up, the store in a thread: start-up stays short
     from holysheep_tui.store import HistoryStore
     from holysheep_tui.tui.widgets.answer import AnswerView
+    from holysheep_tui.tui.widgets.compare import CompareView
 
 TURN_GROUP = "turn"
 
@@ -39,6 +46,10 @@ class _Running:
     prompt: str
     model: str
     answer: AnswerView
+    compare: CompareView | None = None
+    """A comparison's legs (``answer`` is its first leg)."""
+    legs: dict[int, Turn] = field(default_factory=dict)
+    """The comparison's legs that have ended, by index."""
 
 
 class TurnsApp(App[None]):
@@ -58,6 +69,10 @@ class TurnsApp(App[None]):
         def take_history(self) -> None: ...
 
         def history_turn_finished(self) -> None: ...
+
+        def comparison_estimate(self, models: Sequence[str]) -> str: ...
+
+        def set_comparison(self, models: tuple[str, ...]) -> None: ...
 
         async def branch_point(self, turn: Turn) -> Turn | None:
             """``turn`` as the last turn of the conversation, to branch there (None: it cannot be)."""
@@ -150,6 +165,9 @@ class TurnsApp(App[None]):
                 await self._history_worker.wait()
             self.take_history()
         chat = self.ready_chat()
+        if chat.compare_models and branch is None and model is None:
+            await self._send_comparison(chat, text, chat.compare_models)
+            return
         if model is not None and model != chat.model:
             chat.choose_model(model)
         places: tuple[tuple[int, int] | None, tuple[int, int] | None] = (None, None)
@@ -170,6 +188,91 @@ class TurnsApp(App[None]):
         self.recent = [model, *[m for m in self.recent if m != model]][:5]
         self.revision += 1
         self._worker = self._run_turn(chat, text, answer, answer_view, branch)
+
+    async def _send_comparison(self, chat: ChatSession, text: str, models: tuple[str, ...]) -> None:
+        """Send ``text`` to every one of ``models`` at once; their answers stream side by side."""
+        estimate = "Estimated before sending: " + self.comparison_estimate(models)
+        prompt = self.query_one(PromptInput)
+        prompt.remember(text)
+        prompt.clear()
+        self.set_comparison(())
+        compare = await self.view.add_comparison(text, models, estimate)
+        answers = chat.start_comparison(models)
+        turns_before = len(chat.conversation.turns)
+        self._turn = _Running(chat.conversation, turns_before, text, models[0], compare.legs[0], compare)
+        self.recent = [*models, *[m for m in self.recent if m not in models]][:5]
+        self.revision += 1
+        self._worker = self._run_comparison(chat, text, models, answers, compare)
+
+    @work(exclusive=True, group=TURN_GROUP, exit_on_error=False)
+    async def _run_comparison(
+        self,
+        chat: ChatSession,
+        prompt: str,
+        models: tuple[str, ...],
+        answers: list[Answer],
+        view: CompareView,
+    ) -> Turn:
+        def on_events(index: int, events: Sequence[StreamEvent]) -> None:
+            self.post_message(TurnEvents(events, view.legs[index]))
+
+        def on_leg_end(index: int, turn: Turn) -> None:
+            self.post_message(LegFinished(index, turn, view))
+
+        legs = await chat.controller.run_comparison(
+            chat.conversation, prompt, models, answers=answers, on_events=on_events, on_leg_end=on_leg_end
+        )
+        self.post_message(ComparisonFinished(legs, view))
+        return legs[0]
+
+    @on(LegFinished)
+    def _leg_finished(self, message: LegFinished) -> None:
+        running = self._turn
+        leg = message.view.legs[message.index]
+        leg.message_id = message.turn.answer_id
+        if message.view.prompt_widget is not None:
+            message.view.prompt_widget.message_id = message.turn.prompt_id
+        if leg.is_attached:
+            leg.finish(message.turn, self.chat.money)
+        if running is not None and running.compare is message.view:
+            running.legs[message.index] = message.turn
+
+    @on(ComparisonFinished)
+    def _comparison_finished(self, message: ComparisonFinished) -> None:
+        running = self._turn
+        if running is not None and running.compare is message.view:
+            running.legs = dict(enumerate(message.legs))
+            self._end_comparison(running)
+
+    def _end_comparison(self, running: _Running, status: str = "stopped") -> None:
+        """Every leg has ended (or the comparison was stopped): count each, mark the one carried on."""
+        from holysheep_tui.chat.compare import lead_leg
+
+        self._turn = None
+        view = running.compare
+        assert view is not None
+        legs: list[Turn] = []
+        for index, leg_view in enumerate(view.legs):
+            turn = running.legs.get(index)
+            if turn is None:  # it never got going: shown as stopped, nothing stored or paid
+                turn = Turn(running.prompt, leg_view.model, Answer(leg_view.model), status=status)  # type: ignore[arg-type]
+                if leg_view.is_attached:
+                    leg_view.finish(turn, self.chat.money)
+            legs.append(turn)
+        turns = running.conversation.turns
+        carried = len(turns) > running.turns_before and any(turns[-1] is leg for leg in legs)
+        lead = turns[-1] if carried else lead_leg(legs)
+        view.turns = legs
+        if view.is_attached:
+            view.choose(next(i for i, leg in enumerate(legs) if leg is lead))
+        chat = self.chat
+        alert = chat.finish_comparison(legs, lead)
+        if alert:
+            self.notify(
+                chat.budget.alert(), title="Budget", severity="error" if alert == "over" else "warning"
+            )
+        self.revision += 1
+        self.history_turn_finished()
 
     @work(exclusive=True, group=TURN_GROUP, exit_on_error=False)
     async def _run_turn(
@@ -221,6 +324,9 @@ class TurnsApp(App[None]):
         if worker is not self._worker or self._turn is None:
             return
         running = self._turn
+        if running.compare is not None and state in (WorkerState.CANCELLED, WorkerState.ERROR):
+            self._end_comparison(running, "stopped" if state == WorkerState.CANCELLED else "error")
+            return
         if state == WorkerState.CANCELLED:
             turns = running.conversation.turns
             turn = (

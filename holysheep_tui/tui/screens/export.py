@@ -10,12 +10,12 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Input, OptionList, Static
+from textual.widgets import Checkbox, Input, OptionList, Static
 from textual.widgets.option_list import Option
 
 from holysheep_tui.chat.resume import export_path
 from holysheep_tui.textsafety import one_line
-from holysheep_tui.transcripts.export import EXPORTERS, FORMATS
+from holysheep_tui.transcripts.export import EXPORTERS, FORMATS, exporter
 
 
 @dataclass(frozen=True)
@@ -23,6 +23,8 @@ class ExportChoice:
     fmt: str
     """A name from the exporter table."""
     path: Path
+    all_branches: bool = False
+    """Include every other branch (md and html): "Include alternatives" was ticked."""
 
 
 class ExportScreen(ModalScreen[ExportChoice | None]):
@@ -50,8 +52,10 @@ class ExportScreen(ModalScreen[ExportChoice | None]):
                 *[Option(f"{e.name:<7} {e.description}", id=e.name) for e in EXPORTERS], id="export-formats"
             )
             yield Input(self._suggested, id="export-path")
+            yield Checkbox("Include alternatives (md, html)", id="export-branches", compact=True)
             yield Static(
-                "↑/↓ format · Enter write · Esc cancel · files are written 0600", classes="dialog-help"
+                "↑/↓ format · Tab, Space: alternatives · Enter write · Esc cancel · files are written 0600",
+                classes="dialog-help",
             )
 
     def on_mount(self) -> None:
@@ -68,6 +72,7 @@ class ExportScreen(ModalScreen[ExportChoice | None]):
     @on(OptionList.OptionHighlighted, "#export-formats")
     def _format(self, event: OptionList.OptionHighlighted) -> None:
         self.fmt = FORMATS[event.option_index]
+        self.query_one(Checkbox).disabled = exporter(self.fmt).branches != "optional"
         path = self.query_one(Input)
         if path.value == self._suggested:  # follow the format until the user types a path
             self._suggested = str(export_path(self.directory, self.conv_title, self.fmt))
@@ -83,4 +88,5 @@ class ExportScreen(ModalScreen[ExportChoice | None]):
         path = Path(text).expanduser()
         if path.is_dir():
             path = export_path(path, self.conv_title, self.fmt)
-        self.dismiss(ExportChoice(self.fmt, path))
+        branches = self.query_one(Checkbox)
+        self.dismiss(ExportChoice(self.fmt, path, branches.value and not branches.disabled))

@@ -1,5 +1,7 @@
 """The first-run screen: no API key for a remote endpoint. Paste one (checked, then kept in the keyring) or
-try the built-in demo.
+try the built-in demo. Without a keyring it offers what works there: the key for this session only (never
+written), HOLYSHEEP_API_KEY, ``api_key_cmd``, keyring's plaintext backend when installed. When the check
+cannot reach the relay, the key can be used anyway for this session.
 
 The key is checked with ``GET /models`` against the profile's base URL before it is stored. Keyring calls
 run in a thread (they may block up to the keyring time-out). The key is never shown again after entry:
@@ -22,9 +24,24 @@ from textual.widgets import Button, Input, Static
 
 from holysheep_tui.chat.session import Session, open_session
 from holysheep_tui.config import Config, Profile, load_config, resolve_profile
-from holysheep_tui.errors import AuthError, HolySheepError, KeyMissingError
+from holysheep_tui.errors import (
+    AuthError,
+    HolySheepError,
+    KeyMissingError,
+    NetworkError,
+    ReadTimeoutError,
+    ServerError,
+    TLSError,
+)
 from holysheep_tui.relay.client import RelayClient
-from holysheep_tui.secrets import Secret, mask, store_key
+from holysheep_tui.secrets import (
+    KeyNotFoundError,
+    KeyringUnavailableError,
+    Secret,
+    mask,
+    store_key,
+    ways_without_keyring,
+)
 from holysheep_tui.textsafety import show_control
 
 KEYS_PAGE = "https://www.holysheep.ai/register"
@@ -55,13 +72,35 @@ def keyless_session(
     Not on a terminal nobody can answer that screen: ``problem`` is raised instead, with the ways out.
     """
     if problem is not None and not (sys.stdin.isatty() and sys.stdout.isatty()):
-        problem.hint = (problem.hint + "\n" if problem.hint else "") + (
-            "Set HOLYSHEEP_API_KEY or run `holysheep key set`; or try `holysheep --demo` (no key needed)."
+        ways = (
+            "Or try `holysheep --demo` (no key needed)."
+            if can_not_save(problem)
+            else "Set HOLYSHEEP_API_KEY or run `holysheep key set`; or try `holysheep --demo` (no key needed)."
         )
+        problem.hint = (problem.hint + "\n" if problem.hint else "") + ways
         raise problem
     config = config or load_config()
     name, profile = resolve_profile(config, profile=args.profile, base_url=args.base_url, model=args.model)
     return Session(config, name, profile, None, None)
+
+
+def can_not_save(problem: HolySheepError) -> bool:
+    """The key lookup found no keyring that could keep a key (none, disabled, hung or misconfigured)."""
+    if isinstance(problem, KeyNotFoundError):
+        return problem.no_keyring
+    return isinstance(problem, KeyringUnavailableError) and problem.reason in (
+        "none",
+        "null",
+        "timeout",
+        "misconfigured",
+    )
+
+
+def unreachable(error: HolySheepError) -> bool:
+    """The check could not reach the relay (network down, relay failing): the key may still be right."""
+    return isinstance(error, NetworkError | ReadTimeoutError | ServerError) and not isinstance(
+        error, TLSError
+    )
 
 
 def key_problem(key: str) -> str | None:
@@ -83,7 +122,10 @@ class FirstRunScreen(Screen[FirstRunChoice]):
         self.profile_name = profile_name
         self.profile = profile
         self.problem = problem
+        self.keyring = not can_not_save(problem)
+        """A keyring may keep the key; otherwise a checked key is used for this session only."""
         self._unsaved: Secret | None = None
+        self._unchecked = False
 
     def compose(self) -> ComposeResult:
         base = self.profile.base_url
@@ -93,23 +135,40 @@ class FirstRunScreen(Screen[FirstRunChoice]):
         with VerticalScroll(id="first-run"), Vertical(classes="first-run-box"):
             yield Static("Welcome to HolySheep", classes="first-run-title")
             yield Static(show_control(problem), id="first-run-problem", markup=False)
+            where = (
+                f"then kept in the system keyring for profile '{self.profile_name}' (never in a file)."
+                if self.keyring
+                else "then used for this session only: it is not written anywhere, and you will be asked "
+                "again next time."
+            )
             yield Static(
                 f"An API key for the relay comes from your HolySheep account: sign up or log in at "
                 f"{KEYS_PAGE}, open API keys in the dashboard and create one. Paste it here: it is checked "
-                f"against {base}/models, then kept in the system keyring for profile '{self.profile_name}' "
-                "(never in a file).",
+                f"against {base}/models, {where}",
                 id="first-run-help",
                 markup=False,
             )
+            if not self.keyring:
+                ways = "\n".join(f"• {way}" for way in ways_without_keyring(self.profile_name))
+                yield Static(
+                    f"\nTo keep the key for next time without a keyring:\n{ways}",
+                    id="first-run-ways",
+                    markup=False,
+                )
             yield Input(placeholder="sk-…", password=True, id="first-run-key")
             yield Static(id="first-run-status", markup=False)
             with Horizontal(classes="buttons"):
-                yield Button("Check and save", variant="primary", id="first-run-check")
+                check = "Check and save" if self.keyring else "Check and use for this session"
+                yield Button(check, variant="primary", id="first-run-check")
                 yield Button("Use for this session only", variant="warning", id="first-run-session")
                 yield Button("Try the demo", id="first-run-demo")
+            later = (
+                "Or set HOLYSHEEP_API_KEY, or run `holysheep key set`, and start again."
+                if self.keyring
+                else "Or set HOLYSHEEP_API_KEY or api_key_cmd and start again."
+            )
             yield Static(
-                "Enter checks the key · the demo needs no key and no network · Ctrl+Q quits. "
-                "Or set HOLYSHEEP_API_KEY, or run `holysheep key set`, and start again.",
+                f"Enter checks the key · the demo needs no key and no network · Ctrl+Q quits. {later}",
                 classes="dialog-help",
                 markup=False,
             )
@@ -131,7 +190,7 @@ class FirstRunScreen(Screen[FirstRunChoice]):
         if problem:
             self._say(problem, "bold $text-error")
             return
-        self._unsaved = None
+        self._unsaved, self._unchecked = None, False
         self.query_one("#first-run-session").display = False
         self.query_one("#first-run-check", Button).disabled = True
         self._say(f"Checking {mask(key)} with GET {self.profile.base_url}/models …", "$text-muted")
@@ -142,7 +201,9 @@ class FirstRunScreen(Screen[FirstRunChoice]):
         try:
             await self._check_and_store(key)
         except Exception as exc:  # never a traceback, never the key
-            text = f"{type(exc).__name__}: {exc}".replace(key.get_secret_value(), mask(key.get_secret_value()))
+            text = f"{type(exc).__name__}: {exc}".replace(
+                key.get_secret_value(), mask(key.get_secret_value())
+            )
             self._say(f"Unexpected error: {text}", "bold $text-error")
         finally:
             self.query_one("#first-run-check", Button).disabled = False
@@ -161,12 +222,24 @@ class FirstRunScreen(Screen[FirstRunChoice]):
             )
             return
         except HolySheepError as exc:
+            said = exc.user_text().replace(secret, mask(secret))
+            if not unreachable(exc):
+                self._say(f"Could not check the key: {said}", "bold $text-error")
+                return
+            self._unsaved, self._unchecked = key, True
             self._say(
-                f"Could not check the key: {exc.user_text().replace(secret, mask(secret))}", "bold $text-error"
+                f"Could not reach the relay to check the key: {said}\n\nPress Enter to try again, or use the "
+                "key anyway for this session (unchecked, not saved).",
+                "bold $text-warning",
             )
+            self._offer_session("Use it anyway for this session")
             return
         finally:
             await client.aclose()
+        if not self.keyring:
+            self.query_one("#first-run-key", Input).value = ""
+            self.dismiss(KeyEntered(key, "entered on the first-run screen (not saved)", saved=False))
+            return
         self._say(f"The relay accepted {mask(secret)} ({len(models)} models). Saving it in the keyring …")
         try:
             backend = await asyncio.to_thread(store_key, self.profile_name, secret)
@@ -179,17 +252,27 @@ class FirstRunScreen(Screen[FirstRunChoice]):
                 "HOLYSHEEP_API_KEY and start again.",
                 "bold $text-warning",
             )
-            button = self.query_one("#first-run-session", Button)
-            button.display = True
-            button.focus()
+            self._offer_session("Use for this session only")
             return
         self.query_one("#first-run-key", Input).value = ""
         self.dismiss(KeyEntered(key, f"keyring ({backend})", saved=True))
 
+    def _offer_session(self, label: str) -> None:
+        button = self.query_one("#first-run-session", Button)
+        button.label = label
+        button.display = True
+        button.focus()
+
     @on(Button.Pressed, "#first-run-session")
     def _session_only(self) -> None:
         if self._unsaved is not None:
-            self.dismiss(KeyEntered(self._unsaved, "entered on the first-run screen (not saved)", saved=False))
+            source = (
+                "entered on the first-run screen ("
+                + ("not checked, " if self._unchecked else "")
+                + "not saved)"
+            )
+            self.query_one("#first-run-key", Input).value = ""
+            self.dismiss(KeyEntered(self._unsaved, source, saved=False))
 
     @on(Button.Pressed, "#first-run-demo")
     def _demo(self) -> None:

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
-from textual import on
+from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
@@ -17,6 +17,8 @@ from textual.widgets.option_list import Option
 
 from holysheep_tui.economics.prices import PriceBook
 from holysheep_tui.textsafety import one_line
+
+MAX_COMPARED = 8
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,8 +88,28 @@ def build_rows(
     return sorted(rows.values(), key=rank)
 
 
-class ModelPicker(ModalScreen[str | None]):
-    """Type to filter; Enter chooses; Esc cancels. Dismisses with the model id."""
+class FilterInput(Input):
+    """The picker's filter: Space marks the highlighted model instead (model ids have no spaces)."""
+
+    async def _on_key(self, event: events.Key) -> None:
+        screen = self.screen
+        if event.key == "space" and isinstance(screen, ModelPicker) and screen.compare:
+            event.stop()
+            event.prevent_default()
+            screen.action_mark()
+            return
+        await super()._on_key(event)
+
+
+Choice = str | tuple[str, ...]
+"""One model, or the models to compare (two or more)."""
+
+
+class ModelPicker(ModalScreen[Choice | None]):
+    """Type to filter; Enter chooses; Esc cancels. Dismisses with the model id.
+
+    With ``compare``, Space marks models (model ids have no spaces): Enter with two or more marked
+    dismisses with all of them, in the order marked, for a comparison."""
 
     BINDINGS = [
         Binding("escape", "dismiss(None)", "Cancel"),
@@ -95,21 +117,68 @@ class ModelPicker(ModalScreen[str | None]):
         Binding("up", "cursor(-1)", show=False),
     ]
 
-    def __init__(self, rows: list[ModelRow], current: str) -> None:
+    def __init__(
+        self,
+        rows: list[ModelRow],
+        current: str,
+        *,
+        compare: bool = False,
+        estimate: Callable[[Sequence[str]], str] | None = None,
+        title: str | None = None,
+    ) -> None:
         super().__init__(classes="modal")
         self.rows = rows
         self.current = current
+        self.compare = compare
+        self.marked: list[str] = []
+        self._estimate = estimate
+        self._title = title or f"Model for the next message (now: {one_line(current)})"
+        self._query = ""
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog", id="model-picker"):
-            yield Static(
-                f"Model for the next message (now: {one_line(self.current)})",
-                classes="dialog-title",
-                markup=False,
-            )
-            yield Input(placeholder="Type to filter models…", id="model-filter")
+            yield Static(self._title, classes="dialog-title", markup=False)
+            yield FilterInput(placeholder="Type to filter models…", id="model-filter")
             yield OptionList(id="model-list")
+            if self.compare:
+                yield Static(
+                    f"Space marks models to compare (up to {MAX_COMPARED}); Enter with two or more marked "
+                    "sends the next prompt to all of them.",
+                    classes="dialog-help",
+                    id="model-marked",
+                    markup=False,
+                )
             yield Static("★ favourite  ↺ recent · prices in USD per million tokens", classes="dialog-help")
+
+    def action_mark(self) -> None:
+        typed = self.query_one(FilterInput).value.strip()
+        if typed != self._query:  # typed faster than the list was filtered: filter first
+            self._query = typed
+            self._fill(typed)
+        options = self.query_one(OptionList)
+        if options.highlighted is None:
+            return
+        model = options.get_option_at_index(options.highlighted).id
+        if model is None:
+            return
+        if model in self.marked:
+            self.marked.remove(model)
+        elif len(self.marked) >= MAX_COMPARED:
+            self.notify(f"A comparison takes at most {MAX_COMPARED} models.", severity="warning")
+            return
+        else:
+            self.marked.append(model)
+        highlighted = options.highlighted
+        self._fill(self._query)
+        options.highlighted = highlighted
+        help_line = self.query_one("#model-marked", Static)
+        if not self.marked:
+            help_line.update("Space marks models to compare; Enter with two or more marked sends to all.")
+            return
+        names = ", ".join(one_line(m) for m in self.marked)
+        cost = self._estimate(self.marked) if self._estimate is not None else ""
+        enter = "Enter compares them" if len(self.marked) > 1 else "mark one more to compare"
+        help_line.update(f"Marked {len(self.marked)}: {names}{' · ' + cost if cost else ''} · {enter}")
 
     def on_mount(self) -> None:
         self._fill("")
@@ -127,14 +196,16 @@ class ModelPicker(ModalScreen[str | None]):
         if query and query not in {r.id for r in ranked}:
             ranked.append(ModelRow(query, None, None, None))  # any name the relay may know
         for row in ranked:
-            options.add_option(Option(Content(row.label(width)), id=row.id))
+            mark = ("☑ " if row.id in self.marked else "☐ ") if self.compare else ""
+            options.add_option(Option(Content(mark + row.label(width)), id=row.id))
         if ranked:
             ids = [r.id for r in ranked]
             options.highlighted = ids.index(self.current) if self.current in ids and not query else 0
 
     @on(Input.Changed, "#model-filter")
     def _filter(self, event: Input.Changed) -> None:
-        self._fill(event.value.strip())
+        self._query = event.value.strip()
+        self._fill(self._query)
 
     def action_cursor(self, step: int) -> None:
         options = self.query_one(OptionList)
@@ -142,10 +213,16 @@ class ModelPicker(ModalScreen[str | None]):
 
     @on(Input.Submitted, "#model-filter")
     def _submit(self) -> None:
+        if len(self.marked) > 1:
+            self.dismiss(tuple(self.marked))
+            return
         options = self.query_one(OptionList)
         if options.highlighted is not None:
             self.dismiss(options.get_option_at_index(options.highlighted).id)
 
     @on(OptionList.OptionSelected)
     def _selected(self, event: OptionList.OptionSelected) -> None:
-        self.dismiss(event.option.id)
+        if len(self.marked) > 1:
+            self.dismiss(tuple(self.marked))
+        else:
+            self.dismiss(event.option.id)

@@ -251,8 +251,7 @@ class StatsScreen(Screen[None]):
         self.query_one("#stats-empty", Static).update(
             f"No requests recorded ({self._label()}).\n\n"
             f"Each answer adds a line to the metrics log ({data.path}): ask a few questions and come back. "
-            "Press 4 to look at all time."
-            + note
+            "Press 4 to look at all time." + note
         )
         table = self.query_one(DataTable)
         table.clear(columns=True)  # columns and rows in one go: the header is sized with the rows
@@ -271,7 +270,13 @@ class StatsScreen(Screen[None]):
             self._show(self.data)  # the columns that fit change with the width
 
     def _money(
-        self, row: StatsRow, amount: float, fmt: Callable[[float], str], *, plus: bool = True, unknown: str = "–"
+        self,
+        row: StatsRow,
+        amount: float,
+        fmt: Callable[[float], str],
+        *,
+        plus: bool = True,
+        unknown: str = "–",
     ) -> str:
         """The amount, ≈ when estimated; "+?" when some requests had no known price."""
         if row.priced == 0:
@@ -318,7 +323,9 @@ class StatsScreen(Screen[None]):
             Text(self._money(row, row.saved_cny, format_cny), justify=right),
             Text(_seconds_pair(row.latency_ms.p50, row.latency_ms.p95), justify=right),
             Text(_seconds_pair(row.ttft_ms.p50, row.ttft_ms.p95), justify=right),
-            Text(bar(row.cost_usd, largest).ljust(BAR_WIDTH), style=self.app.theme_variables.get("accent", "")),
+            Text(
+                bar(row.cost_usd, largest).ljust(BAR_WIDTH), style=self.app.theme_variables.get("accent", "")
+            ),
         ]
 
     def _draw_days(self) -> None:

@@ -18,7 +18,7 @@ from textual.widgets import Collapsible, Static
 
 from holysheep_tui.chat.controller import Turn
 from holysheep_tui.chat.live import AnswerFigures
-from holysheep_tui.economics.money import CurrencyView
+from holysheep_tui.economics.money import ESTIMATE_MARK, CurrencyView, format_cny, format_usd
 from holysheep_tui.errors import HolySheepError, RateLimitError
 from holysheep_tui.relay.wire import (
     ContentDelta,
@@ -67,6 +67,8 @@ class AnswerView(Vertical):
         """The stored answer's id, once the turn has ended (None: not stored)."""
         self.prompt_widget: UserMessage | None = None
         """The prompt shown above it."""
+        self.cost_in_both = False
+        """The footer's cost in USD and CNY (a comparison's legs), else in the display currency."""
         self.place = place
         self.model = model
         self.shown_model = one_line(model)
@@ -191,7 +193,8 @@ class AnswerView(Vertical):
         if turn.status != "complete":
             header += f" · {turn.status}"
         self.query_one(".answer-header", Static).update(header)
-        self.query_one(".answer-figures", Static).update(figures(AnswerFigures.of_turn(turn), money))
+        shown = figures(AnswerFigures.of_turn(turn), money, both=self.cost_in_both)
+        self.query_one(".answer-figures", Static).update(shown)
 
     def _header(self, answered_by: str) -> str:
         """The model asked for, and the one the relay says answered when that is another."""
@@ -376,8 +379,9 @@ class StoredAnswer(Widget):
         return Strip.blank(width, self.visual_style.rich_style)
 
 
-def figures(f: AnswerFigures, money: CurrencyView) -> str:
-    """An answer's footer: tokens, ttft, total, tok/s and cost, alike live and reopened from the history."""
+def figures(f: AnswerFigures, money: CurrencyView, *, both: bool = False) -> str:
+    """An answer's footer: tokens, ttft, total, tok/s and cost, alike live and reopened from the history;
+    ``both``: the cost in USD and in the CNY billed (side by side in a comparison)."""
     parts = []
     if f.prompt_tokens is not None or f.completion_tokens is not None:
         parts.append(f"{f.prompt_tokens or 0} in · {f.completion_tokens or 0} out")
@@ -389,7 +393,12 @@ def figures(f: AnswerFigures, money: CurrencyView) -> str:
     if tps is not None:
         parts.append(f"{tps:.0f} tok/s")
     if f.show_cost:
-        parts.append(money.format_cost(f.cost))
+        cost = f.cost
+        if both and cost is not None:
+            mark = ESTIMATE_MARK if cost.estimated else ""
+            parts.append(f"{mark}{format_usd(cost.usd)} · {mark}{format_cny(money.billed_cny(cost.usd))} CNY")
+        else:
+            parts.append(money.format_cost(cost))
     return " · ".join(parts)
 
 

@@ -21,6 +21,7 @@ from holysheep_tui.tui.messages import BranchAction, BranchRequest
 if TYPE_CHECKING:  # the answer widgets and their Markdown renderer load with the first answer
     from holysheep_tui.chat.resume import StoredTurn, TurnPager
     from holysheep_tui.tui.widgets.answer import AnswerView, StoredAnswer
+    from holysheep_tui.tui.widgets.compare import CompareView
 
 
 def place_label(place: tuple[int, int]) -> str:
@@ -194,6 +195,19 @@ class ConversationView(VerticalScroll, can_focus=True):
         self.anchor()
         return answer
 
+    async def add_comparison(self, prompt: str, models: Sequence[str], estimate: str) -> CompareView:
+        """Show a prompt sent to several models and their (empty) answers side by side."""
+        from holysheep_tui.tui.widgets.compare import CompareView
+
+        self.select(None)
+        if self.pager is not None and self.pager.has_newer:
+            await self._show(self.pager.latest(*self._budget()))
+        compare = CompareView(models, estimate, show_reasoning=self.show_reasoning)
+        compare.prompt_widget = UserMessage(prompt)
+        await self.mount_all([compare.prompt_widget, compare])
+        self.anchor()
+        return compare
+
     async def add_marker(self, text: str, *, warning: bool = False) -> None:
         await self.mount(Marker(text, warning=warning))
         self.anchor()
@@ -213,8 +227,6 @@ class ConversationView(VerticalScroll, can_focus=True):
 
     async def drop_last_turn(self) -> None:
         """Remove the last prompt and its answer (for regenerate and edit)."""
-        from holysheep_tui.tui.widgets.answer import AnswerView, StoredAnswer
-
         if self.pager is not None and self.pager.has_newer:
             await self._show(self.pager.latest(*self._budget()))
         children = list(self.children)
@@ -223,7 +235,7 @@ class ConversationView(VerticalScroll, can_focus=True):
                 doomed = [
                     w
                     for w in children[index : index + 2]
-                    if isinstance(w, UserMessage | AnswerView | StoredAnswer)
+                    if isinstance(w, UserMessage) or w.has_class("answer")
                 ]
                 last = self._pages[-1] if self._pages else None
                 if last is not None and doomed[0] in last.widgets and self.pager is not None:

@@ -1,4 +1,4 @@
-"""The live status bar: endpoint, model, state, latency, speed, tokens and cost.
+"""The live status bar: endpoint, model, state, latency, speed, tokens, cost and the relay balance.
 
 It follows the app's chat session (``data_bind``): a new session or a new ``revision`` (a turn started or
 ended, another model, another conversation) redraws it, and so does a timer (2 Hz while a turn runs), so a
@@ -31,6 +31,8 @@ class StatusBar(Vertical):
     chat: reactive[ChatSession | None] = reactive(None, init=False, always_update=True)
     revision: reactive[int] = reactive(0, init=False)
     """Bumped by the app when the session's state changed otherwise than by a stream event."""
+    balance_text: reactive[str | None] = reactive(None, init=False)
+    """The account's balance at the relay (``balance 110.00 CNY``); None: no segment."""
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
@@ -50,6 +52,9 @@ class StatusBar(Vertical):
     def watch_revision(self) -> None:
         self.redraw()
 
+    def watch_balance_text(self) -> None:
+        self.redraw()
+
     def _tick(self) -> None:
         if self.chat is not None and self.chat.live.running:
             self.redraw()
@@ -62,7 +67,10 @@ class StatusBar(Vertical):
         level = chat.budget.level
         self.set_class(level == "warn", "-budget-warn")
         self.set_class(level == "over", "-budget-over")
-        for name, line in (("#status-live", self.live_line(chat)), ("#status-money", self.money_line(chat))):
+        for name, line in (
+            ("#status-live", self.live_line(chat)),
+            ("#status-money", self.money_line(chat, self.balance_text)),
+        ):
             if self._shown.get(name) != line:
                 self._shown[name] = line
                 self.query_one(name, Static).update(line, layout=False)
@@ -73,7 +81,9 @@ class StatusBar(Vertical):
         phase: str = s.phase
         left = s.seconds_to_retry()
         if phase in ("retrying", "waiting") and left is not None:
-            phase = f"retrying in {left:.0f} s" if phase == "retrying" else f"waiting {left:.0f} s (rate limit)"
+            phase = (
+                f"retrying in {left:.0f} s" if phase == "retrying" else f"waiting {left:.0f} s (rate limit)"
+            )
         parts: list[Content | str] = []
         if chat.demo:
             parts.append(Content.styled(" DEMO ", "reverse bold"))
@@ -86,8 +96,9 @@ class StatusBar(Vertical):
         return Content(" · ").join(parts)
 
     @staticmethod
-    def money_line(chat: ChatSession) -> Content:
-        """This answer's tokens and cost, then the conversation's total: USD list, CNY billed and at market."""
+    def money_line(chat: ChatSession, balance: str | None = None) -> Content:
+        """This answer's tokens and cost, then the conversation's total: USD list, CNY billed and at market;
+        then the account's balance when the relay reports one."""
         s, money = chat.live, chat.money
         tokens = f"{'' if s.exact_tokens or not s.tokens_out else '≈'}{s.tokens_out} tok"
         usd = s.total_usd
@@ -104,4 +115,6 @@ class StatusBar(Vertical):
         answer = Content.styled(f"{tokens} {shown}", "bold")
         budget = budget_segment(chat.budget)
         parts: list[Content | str] = [answer, total] if budget is None else [answer, budget, total]
+        if balance is not None:  # before the long total, so a narrow terminal still shows it
+            parts.insert(-1, Content.styled(balance, "dim italic" if balance.endswith("(stale)") else ""))
         return Content(" │ ").join([*parts, Content.styled(keys, "dim")])
