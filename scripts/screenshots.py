@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import sys
+import tempfile
 from pathlib import Path
 
 from holysheep_tui.chat.session import Session
 from holysheep_tui.config import Config, Profile, RetryPolicy
 from holysheep_tui.simulator import RelaySimulator
+from holysheep_tui.store import HistoryStore
 from holysheep_tui.tui.app import HolySheepApp
 from holysheep_tui.tui.scenes import PACING, SCENES, FrozenClock
 
@@ -26,7 +28,8 @@ def demo_app(
     headers = {"X-Sim-Scenario": scenario} if scenario else {}
     profile = Profile(base_url=sim.base_url, model=model, retry=RetryPolicy(max_retries=0), headers=headers)
     session = Session(Config(), "demo", profile, None, None, simulator=sim)
-    return HolySheepApp(session, clock=clock, cursor_blink=False, save_theme=False)
+    store = HistoryStore.open(Path(tempfile.mkdtemp()) / "history.db")  # alternatives live in the history
+    return HolySheepApp(session, clock=clock, cursor_blink=False, save_theme=False, store=store)
 
 
 async def make_screenshots(out: Path, size: tuple[int, int] = (120, 36)) -> list[Path]:

@@ -158,10 +158,72 @@ def scene_chinese(clock: FrozenClock) -> Scene:
     return run
 
 
+def scene_branches(clock: FrozenClock) -> Scene:
+    """An answer asked again twice (‹3/3›), then F6 back to the second, selected with Ctrl+Up. Needs a
+    history store (alternatives live there)."""
+
+    async def run(pilot: Pilot[None]) -> None:
+        app = _app(pilot)
+        await _ask(pilot, "用一句话介绍你自己")
+        for n in (2, 3):
+            await pilot.press("ctrl+r")
+            await wait_until(
+                pilot, lambda n=n: _shows(app, f"‹{n}/{n}›") and not app.answering, f"answer {n}"
+            )
+        await pilot.press("f6")
+        await wait_until(pilot, lambda: _shows(app, "‹2/3›"), "the second answer")
+        clock.now = 3.0
+        app.revision += 1
+        await pilot.pause()
+
+    return run
+
+
+def _shows(app: SceneApp, text: str) -> bool:
+    return any(text in str(getattr(w, "header", "")) or text in _header(w) for w in app.view.answers())
+
+
+def _header(widget: Any) -> str:
+    if isinstance(widget, AnswerView):
+        return str(widget.query_one(".answer-header").render())
+    return ""
+
+
+def scene_compare(clock: FrozenClock) -> Scene:
+    """Three models marked in the picker answer one prompt side by side."""
+
+    async def run(pilot: Pilot[None]) -> None:
+        app = _app(pilot)
+        await wait_until(pilot, lambda: bool(app.relay_models), "the model list")
+        await pilot.press("ctrl+o")
+        await wait_until(pilot, lambda: isinstance(app.screen, ModelPicker), "the picker")
+        for model in ("kimi-k2", "deepseek-v3.2", "gpt-4.1"):
+            await pilot.press("ctrl+u", *model)
+            await pilot.pause()
+            await pilot.press("space")
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: not isinstance(app.screen, ModelPicker), "the picker closed")
+        await _ask(pilot, "一句话：为什么用人民币结算？", finish=False)
+        await wait_until(
+            pilot,
+            lambda: (
+                not app.answering and "goes on with" in str(app.screen.query_one(".compare-footer").render())
+            ),
+            "the comparison",
+        )
+        clock.now = 3.0  # shown at the end: each column's figures and the one the conversation goes on with
+        app.revision += 1
+        await pilot.pause()
+
+    return run
+
+
 SCENES: dict[str, tuple[Callable[[FrozenClock], Scene], str, str]] = {
     # name: (scene, simulator scenario header, model)
     "main-mid-stream": (scene_mid_stream, "stall", "deepseek-v3.2"),
     "model-picker": (scene_model_picker, "", "kimi-k2"),
     "error-inline": (scene_error, "", "kimi-k2"),
+    "branches": (scene_branches, "", "kimi-k2"),
+    "compare": (scene_compare, "", "kimi-k2"),
     "chinese-conversation": (scene_chinese, "", "kimi-k2"),
 }
