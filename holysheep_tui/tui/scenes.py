@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable
+from functools import partial
 from typing import TYPE_CHECKING, Any, Protocol
 
 from textual.pilot import Pilot
@@ -167,9 +168,8 @@ def scene_branches(clock: FrozenClock) -> Scene:
         await _ask(pilot, "用一句话介绍你自己")
         for n in (2, 3):
             await pilot.press("ctrl+r")
-            await wait_until(
-                pilot, lambda n=n: _shows(app, f"‹{n}/{n}›") and not app.answering, f"answer {n}"
-            )
+            place = f"‹{n}/{n}›"
+            await wait_until(pilot, partial(_ended_with, app, place), f"answer {place}")
         await pilot.press("f6")
         await wait_until(pilot, lambda: _shows(app, "‹2/3›"), "the second answer")
         clock.now = 3.0
@@ -177,6 +177,10 @@ def scene_branches(clock: FrozenClock) -> Scene:
         await pilot.pause()
 
     return run
+
+
+def _ended_with(app: SceneApp, text: str) -> bool:
+    return not app.answering and _shows(app, text)
 
 
 def _shows(app: SceneApp, text: str) -> bool:
