@@ -5,7 +5,8 @@
     .venv/bin/python bench/run.py --only startup --only client
 
 Each scenario runs in fresh subprocesses with a time limit; one that fails or times out is reported
-as such and the others still run. Scenarios: render, conversation, startup, client, history, typing.
+as such and the others still run. Scenarios: render, screen, conversation, startup, client, history,
+typing, branches, compare.
 """
 
 from __future__ import annotations
@@ -48,6 +49,8 @@ SCENARIOS = [
     Scenario("history", "bench_history.py", [], ["--quick"], 600),
     Scenario("typing", "bench_typing.py", [], ["--quick"], 300),
     Scenario("screen", "bench_screen.py", [], ["--quick"], 600),
+    Scenario("branches", "bench_branches.py", [], ["--quick"], 300),
+    Scenario("compare", "bench_compare.py", [], ["--quick"], 400),
 ]
 
 # bench_render.py (scenario 1) is called once per job; the runs of all jobs are merged.
@@ -222,7 +225,7 @@ def write_markdown(path: Path, report: dict[str, Any]) -> None:
         f"| load average at the end (1, 5, 15 min) | {m.get('load', '?')} (a quiet machine has under 0.5) |",
         f"| commit | {m['commit']}{' (with local changes)' if m['dirty'] else ''} |",
         "",
-        "## Targets (issue 7)",
+        "## Targets (issues 7 and 14)",
         "",
     ]
     rows: list[list[Any]] = []
@@ -283,7 +286,17 @@ def main(argv: list[str] | None = None) -> int:
                     sc.name, title, available=False, reason=f"the benchmark failed: {error}"
                 ).to_json()
             scenarios.append(data)
-    order = {"render": 1, "screen": 1.5, "conversation": 2, "startup": 3, "client": 4, "history": 5, "typing": 6}
+    order = {
+        "render": 1,
+        "screen": 1.5,
+        "conversation": 2,
+        "startup": 3,
+        "client": 4,
+        "history": 5,
+        "typing": 6,
+        "branches": 8,
+        "compare": 7,
+    }
     scenarios.sort(key=lambda s: order.get(s["scenario"], 99))
     command = (
         "python bench/run.py"

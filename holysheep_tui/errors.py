@@ -32,6 +32,8 @@ class HolySheepError(Exception):
     title: ClassVar[str] = "Error"
     kind: ClassVar[str] = "error"
     exit_code: ClassVar[int] = EXIT_ERROR
+    needs_change: ClassVar[bool] = False
+    """The same request fails again until the user changes something (the hint says what)."""
 
     def __init__(self, message: str, *, hint: str | None = None) -> None:
         super().__init__(message)
@@ -50,12 +52,14 @@ class UsageError(HolySheepError):
     title = "Usage error"
     kind = "usage"
     exit_code = EXIT_USAGE
+    needs_change = True
 
 
 class ConfigError(HolySheepError):
     title = "Configuration error"
     kind = "config"
     exit_code = EXIT_CONFIG
+    needs_change = True
 
 
 class StorageError(HolySheepError):
@@ -68,18 +72,21 @@ class BudgetExceededError(HolySheepError):
     title = "Budget reached"
     kind = "budget"
     exit_code = EXIT_BUDGET
+    needs_change = True
 
 
 class KeyMissingError(HolySheepError):
     title = "No API key"
     kind = "auth"
     exit_code = EXIT_AUTH
+    needs_change = True
 
 
 class KeyringError(HolySheepError):
     title = "Keyring unavailable"
     kind = "keyring"
     exit_code = EXIT_AUTH
+    needs_change = True
 
 
 class RelayError(HolySheepError):
@@ -109,12 +116,14 @@ class AuthError(RelayError):
     title = "Authentication failed"
     kind = "auth"
     exit_code = EXIT_AUTH
+    needs_change = True
 
 
 class QuotaError(RelayError):
     title = "Out of balance or quota"
     kind = "quota"
     exit_code = EXIT_QUOTA
+    needs_change = True
 
 
 class RateLimitError(RelayError):
@@ -128,6 +137,7 @@ class ModelNotFoundError(RelayError):
     title = "Model not found"
     kind = "model_not_found"
     exit_code = EXIT_MODEL_NOT_FOUND
+    needs_change = True
 
     def __init__(self, message: str, *, suggestions: list[str] | None = None, **kw: object) -> None:
         super().__init__(message, **kw)  # type: ignore[arg-type]
@@ -138,6 +148,7 @@ class BadRequestError(RelayError):
     title = "Request rejected"
     kind = "bad_request"
     exit_code = EXIT_BAD_REQUEST
+    needs_change = True
 
 
 class ContextTooLongError(BadRequestError):
@@ -165,6 +176,7 @@ class TLSError(NetworkError):
     title = "TLS failure"
     kind = "tls"
     retryable = False
+    needs_change = True
 
 
 class ReadTimeoutError(RelayError):

@@ -247,3 +247,34 @@ class Once(Generic[T]):
         if self._error is not None:
             raise self._error
         return self._value  # type: ignore[return-value]
+
+
+def hold_early_keys(fd: int = 0) -> Callable[[], None]:
+    """Keys typed before the app's screen is up: neither echoed nor held for a line by the terminal.
+
+    Python and Textual take a few tenths of a second to start. Until Textual puts the terminal in raw
+    mode, the terminal's line discipline echoes what is typed and keeps it back until Enter; the app then
+    received it all at once before its prompt was there. From here on the keys wait, unechoed, in the
+    terminal's input queue (nothing is flushed) and the app reads them once its input thread starts.
+    Returns what puts the terminal back as it was (call it after the app has ended)."""
+    try:
+        import termios
+    except ImportError:  # not a POSIX terminal
+        return lambda: None
+    try:
+        if not os.isatty(fd):
+            return lambda: None
+        before = termios.tcgetattr(fd)
+        quiet = termios.tcgetattr(fd)
+        quiet[0] &= ~(termios.ICRNL | termios.INLCR | termios.IGNCR | termios.IXON)  # Enter stays Enter
+        quiet[3] &= ~(termios.ICANON | termios.ECHO)  # lflag: ISIG stays (Ctrl+C still interrupts)
+        quiet[6][termios.VMIN], quiet[6][termios.VTIME] = 1, 0
+        termios.tcsetattr(fd, termios.TCSANOW, quiet)  # TCSANOW: what was typed already stays queued
+    except (OSError, termios.error):
+        return lambda: None
+
+    def restore() -> None:
+        with contextlib.suppress(OSError, termios.error):
+            termios.tcsetattr(fd, termios.TCSANOW, before)
+
+    return restore

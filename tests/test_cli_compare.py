@@ -70,7 +70,7 @@ def test_plain_output_prints_each_answer_with_its_figures_and_the_estimate_first
         assert f"**{model}**" in block  # the simulator's answer names its model
         figures = block.rstrip().splitlines()[-1]
         assert figures.startswith(model) and "tokens" in figures and "first token" in figures
-        assert "tok/s" in figures and "$" in figures and "¥ billed" in figures
+        assert "tok/s" in figures and "$" in figures and "billed ¥" in figures and " CNY" in figures
     requests = [r for r in sim.requests if r.path.endswith("/chat/completions")]
     assert sorted(r.json["model"] for r in requests) == sorted(MODELS)
     assert requests[0].json["messages"] == requests[1].json["messages"] == requests[2].json["messages"]

@@ -189,7 +189,7 @@ async def test_try_the_demo_switches_to_the_simulator(
         assert "DEMO" in str(app.query_one("#status-live", Static).render())
         await chat_works(pilot, app, None)
         assert sim.requests == []  # the real endpoint was never asked
-        assert app.controller.metrics is None and not app.budget.enabled
+        assert app.controller.metrics is not None and not app.budget.enabled  # logged as profile demo
 
 
 async def test_locked_keyring_message_is_shown(

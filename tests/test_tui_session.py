@@ -102,7 +102,7 @@ async def test_the_demo_chosen_on_the_first_run_screen_is_a_session_ready(
             ready = [m for m in seen if isinstance(m, SessionReady)]
             assert len(ready) == 1 and ready[0].session is app.open_session
             await wait_until(pilot, lambda: " DEMO " in shown(app, "#status-live"), "the bar to follow")
-            assert app.chat.metrics is None and not app.chat.budget.enabled
+            assert app.chat.metrics is not None and not app.chat.budget.enabled  # logged as profile demo
     finally:
         if app.open_session is not None:
             app.open_session.close()

@@ -49,17 +49,19 @@ def test_main_screen_mid_stream(
     compare: Callable[[str, tuple[int, int]], bool], size: tuple[int, int]
 ) -> None:
     """You should see, from its start, a Chinese prompt and the first half of a deepseek-v3.2 answer
-    (headings, a list) over blank lines kept for the text to come, the DEMO badge, 'streaming' with
-    ttft 0.00s, 2.50s elapsed, tok/s, an estimated (≈) token count and ≈¥ cost in the status bar, and an
-    empty prompt below."""
+    (headings, a list) with no blank lines below its text, the DEMO badge, 'streaming' with
+    ttft 0.00s, 2.50s elapsed, tok/s, an estimated (≈) token count and ≈¥ cost in the status bar, the
+    conversation's total already moved (≈$, the answer in flight included), and the empty prompt's
+    'Ask anything…' placeholder below."""
     assert compare("main-mid-stream", size)
 
 
 @pytest.mark.parametrize("size", SIZES, ids=["80x24", "160x48"])
 def test_model_picker(compare: Callable[[str, tuple[int, int]], bool], size: tuple[int, int]) -> None:
     """You should see the model picker over a finished answer, filtered by 'k2': kimi-k2 first
-    (marked ↺ recent), kimi-k2-thinking and deepseek-v3.2 with USD prices per million tokens and
-    context sizes, and the typed name itself as 'price unknown'."""
+    (marked ↺ recent), kimi-k2-thinking (marked ∴ reasoning) and deepseek-v3.2 with USD/CNY prices
+    per million tokens and context sizes, then an italic last row 'Use “k2” as typed (not in the
+    relay's list)'."""
     assert compare("model-picker", size)
 
 

@@ -54,7 +54,7 @@ def test_demo_answers_a_prompt_with_its_cost_on_screen(tmp_path: Path) -> None:
         screen = _wait_screen(socket, name, r"\d+ in · \d+ out", timeout=60)
         assert "以上是模拟器生成的示例回答" in screen  # the answer's last paragraph
         assert re.search(r"\d+ in · \d+ out · ttft [\d.]+s · total [\d.]+s · \d+ tok/s · ¥0\.\d+", screen)
-        assert re.search(r"total \$0\.\d+ = ¥0\.\d+ billed", screen)
+        assert re.search(r"total \$0\.\d+ = ¥0\.\d+ CNY billed", screen)
         assert "idle" in screen
     finally:
         _tmux(socket, "kill-session", "-t", name)

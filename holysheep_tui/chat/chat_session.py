@@ -69,8 +69,12 @@ class ChatSession:
     ) -> None:
         self.seed = seed
         self.session = session
-        self.metrics = None if seed.demo else metrics
-        """The metrics log (the demo records none)."""
+        if seed.demo and metrics is None:
+            from holysheep_tui.economics.metrics import MetricsLog
+
+            metrics = MetricsLog()
+        self.metrics = metrics
+        """The metrics log; the demo's answers go to it under the profile ``demo``, apart from real totals."""
         self.given_prices = prices
         self.prices = prices if prices is not None else seed.price_book()
         self.money = seed.currency_view()
@@ -81,7 +85,7 @@ class ChatSession:
         """Models the next prompt goes to at once (a comparison); empty: only ``model``."""
         self.conversation = Conversation(seed.profile_name, self.model)
         limits = session.profile if session is not None else seed
-        self.budget = BudgetWatch(seed.profile_name, limits, self.metrics)
+        self.budget = BudgetWatch(seed.profile_name, limits, None if seed.demo else self.metrics)
         self.live = LiveFigures(self.prices, model=self.model)
         self.clock = clock
         """The clock of every answer's ``Timings`` (a test's frozen clock makes figures reproducible)."""

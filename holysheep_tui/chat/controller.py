@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 from holysheep_tui.errors import HolySheepError, ModelNotFoundError, StorageError
-from holysheep_tui.relay.wire import Answer, ChatMessage, ChatRequest, StreamEvent, Timings, to_ms
+from holysheep_tui.relay.wire import Answer, ChatMessage, ChatRequest, StreamEvent, Timings, Usage, to_ms
 
 if TYPE_CHECKING:
     from holysheep_tui.economics.metrics import MetricsLog
@@ -43,6 +43,15 @@ class Turn:
     """The texts of every message sent for this turn (for a cost estimate when the server reports no usage)."""
     comparison: str | None = None
     """The id of the comparison this turn is a leg of (one prompt sent to several models at once)."""
+    copied: bool = False
+    """A fork's copy of an answer paid for in another conversation: its cost is not this one's."""
+    estimated_usage: Usage | None = None
+    """Token counts estimated from the texts, for an answer with text but no usage report (stopped, cut)."""
+
+    @property
+    def usage(self) -> Usage | None:
+        """The server's usage, else the estimate (``estimated_usage``), else None."""
+        return self.answer.usage or self.estimated_usage
 
 
 @dataclass
@@ -54,6 +63,15 @@ class Conversation:
     system_prompt: str | None = None
     id: str | None = None
     turns: list[Turn] = field(default_factory=list)
+    temperature: float | None = None
+    """Sent with each request unless ``run_turn`` is given another (None: the relay's default)."""
+    max_tokens: int | None = None
+    """Sent with each request unless ``run_turn`` is given another (None: no limit asked for)."""
+
+    def path_cost(self) -> tuple[float, bool]:
+        """USD of the active path's own answers (a fork's copies left out), and whether any is estimated."""
+        costs = [t.cost for t in self.turns if t.cost is not None and not t.copied]
+        return sum(c.usd for c in costs), any(c.estimated for c in costs)
 
     def messages_for(self, prompt: str) -> tuple[ChatMessage, ...]:
         msgs: list[ChatMessage] = []
@@ -128,8 +146,8 @@ class ConversationController:
         request = ChatRequest(
             model=model,
             messages=conversation.messages_for(prompt),
-            temperature=temperature,
-            max_tokens=max_tokens,
+            temperature=temperature if temperature is not None else conversation.temperature,
+            max_tokens=max_tokens if max_tokens is not None else conversation.max_tokens,
         )
         answer = answer if answer is not None else Answer(model=model)
         turn = Turn(prompt, model, answer, sent_texts=tuple(m.content for m in request.messages))
@@ -267,7 +285,10 @@ class ConversationController:
             conversation.id = self._store_call(  # type: ignore[assignment]
                 "new conversation",
                 lambda: store.create_conversation(
-                    profile=self.profile_name, system_prompt=conversation.system_prompt
+                    profile=self.profile_name,
+                    system_prompt=conversation.system_prompt,
+                    temperature=conversation.temperature,
+                    max_tokens=conversation.max_tokens,
                 ),
             )
         return conversation.id if self.store is not None else None
@@ -337,6 +358,18 @@ class ConversationController:
                 "system prompt", lambda: store.set_system_prompt(cid, conversation.system_prompt)
             )
 
+    def set_settings(
+        self, conversation: Conversation, *, temperature: float | None, max_tokens: int | None
+    ) -> None:
+        """The conversation's temperature and max tokens, sent with its requests and kept with it."""
+        conversation.temperature, conversation.max_tokens = temperature, max_tokens
+        store, cid = self.store, conversation.id
+        if store is not None and cid is not None:
+            self._store_call(
+                "conversation settings",
+                lambda: store.set_settings(cid, temperature=temperature, max_tokens=max_tokens),
+            )
+
     def _flush(self, turn: Turn) -> asyncio.Future[StorageError | None] | None:
         """Write the answer so far in a thread: a long answer's write (and its search index) or a WAL
         checkpoint must not stall the stream. The store's lock orders it with the final write, and a
@@ -366,11 +399,16 @@ class ConversationController:
     def _finish(self, turn: Turn) -> None:
         answer = turn.answer
         timings = answer.timings
-        if self.prices is not None:
-            turn.cost = self.prices.answer_cost(answer.model, answer.usage, turn.sent_texts, answer.content)
+        if answer.usage is None and (answer.content or answer.reasoning):  # stopped or cut: estimate
+            from holysheep_tui.economics.prices import estimate_usage
+
+            turn.estimated_usage = estimate_usage(turn.sent_texts, answer.content + answer.reasoning)
+        usage = turn.usage
+        if self.prices is not None and usage is not None:
+            # a request rejected before any answer (404, 401, 400) costs nothing
+            turn.cost = self.prices.cost(answer.model, usage, estimated=answer.usage is None)
         store, msg_id = self.store, turn.answer_id
         if store is not None and msg_id is not None:
-            usage = answer.usage
             error_text = turn.error.user_text() if turn.error else None
             self._store_call(
                 "answer",
@@ -396,7 +434,7 @@ class ConversationController:
             error = turn.error
             if turn.status == "complete":
                 record = MetricRecord.for_answer(
-                    self.profile_name, answer, turn.cost, comparison=turn.comparison
+                    self.profile_name, answer, turn.cost, usage=usage, comparison=turn.comparison
                 )
             else:
                 failure: BaseException = error if error is not None else asyncio.CancelledError()
@@ -407,6 +445,7 @@ class ConversationController:
                     timings=timings,
                     retries=answer.retries,
                     cost=turn.cost,
+                    usage=usage,
                     comparison=turn.comparison,
                 )
             try:
@@ -433,7 +472,7 @@ def _copy_answer(src: Answer, dst: Answer) -> None:
 def turn_record(turn: Turn) -> dict[str, Any]:
     """A turn as JSON: the shape `ask --json` prints and `batch` writes per item ("comparison" only on a leg)."""
     answer, cost, error = turn.answer, turn.cost, turn.error
-    usage = answer.usage
+    usage = turn.usage
     record: dict[str, Any] = {
         "content": answer.content,
         "reasoning": answer.reasoning,
@@ -441,6 +480,7 @@ def turn_record(turn: Turn) -> dict[str, Any]:
         "model": answer.model,
         "finish_reason": answer.finish_reason,
         "usage": usage.to_dict() if usage else None,
+        "usage_estimated": answer.usage is None and usage is not None,
         "timings": answer.timings.as_ms(),
         "cost_usd": cost.usd if cost else None,
         "cost_estimated": bool(cost and cost.estimated),

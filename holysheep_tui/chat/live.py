@@ -132,6 +132,14 @@ class LiveFigures:
             self.total_usd += cost.usd
             self.total_estimated = self.total_estimated or cost.estimated
 
+    def running_total(self) -> tuple[float, bool]:
+        """The conversation's total with the answer in flight included (its running estimate), and whether
+        any of it is estimated: the status bar's total moves while an answer streams."""
+        live = self.cost() if self.ended is None and self.running else None
+        if live is None:
+            return self.total_usd, self.total_estimated
+        return self.total_usd + live.usd, True
+
     def reset_totals(self, total_usd: float = 0.0, estimated: bool = False) -> None:
         """A new conversation (or a stored one, with what it cost so far)."""
         self.total_usd, self.total_estimated, self.total_unknown = total_usd, estimated, False

@@ -100,6 +100,7 @@ def live_turn(stored: StoredTurn, default_model: str) -> Turn | None:
             )
         turn.status = "interrupted" if msg.status == "streaming" else msg.status
         turn.answer_id = msg.id
+        turn.copied = msg.copied_from is not None  # a fork's copy: paid in the original
         if msg.cost_usd is not None:
             turn.cost = Cost(msg.cost_usd, estimated=msg.cost_estimated)
     if stored.prompt is not None:
@@ -115,6 +116,7 @@ def rebuild_conversation(stored: StoredConversation, model: str) -> Conversation
     if system is None:
         system = next((m.content for m in stored.messages if m.role == "system"), None)
     conv = Conversation(stored.profile, model, system_prompt=system, id=stored.id)
+    conv.temperature, conv.max_tokens = stored.temperature, stored.max_tokens
     for pair in pair_messages(stored.messages):
         turn = live_turn(pair, model)
         if turn is not None:

@@ -76,9 +76,15 @@ def build_parser(*, subcommands: bool = True) -> argparse.ArgumentParser:
 def _run_app(args: argparse.Namespace) -> int:
     # Start-up allocates much and frees little: no collections until the app's first frame re-enables them.
     gc.disable()
-    from holysheep_tui.tui.app import run_app  # Textual is imported only for the app
+    from holysheep_tui.startup import hold_early_keys
 
-    return run_app(args)
+    restore_terminal = hold_early_keys()  # keys typed from now on reach the prompt (issue 15 item 5)
+    try:
+        from holysheep_tui.tui.app import run_app  # Textual is imported only for the app
+
+        return run_app(args)
+    finally:
+        restore_terminal()
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:

@@ -14,11 +14,12 @@ from typing import TYPE_CHECKING, Any
 from holysheep_tui.chat.compare import MAX_MODELS, MIN_MODELS
 from holysheep_tui.chat.controller import Conversation, ConversationController, Turn, turn_record
 from holysheep_tui.chat.session import Session, open_session
-from holysheep_tui.errors import EXIT_OK, UsageError
+from holysheep_tui.errors import EXIT_OK, HolySheepError, UsageError
 from holysheep_tui.relay.wire import ContentDelta, ReasoningDelta, RetryScheduled, StreamEvent
 from holysheep_tui.textsafety import inert_json, one_line, strip_control
 
 if TYPE_CHECKING:
+    from holysheep_tui.economics.money import CurrencyView
     from holysheep_tui.economics.prices import Cost
 
 
@@ -73,6 +74,27 @@ def read_prompt(args: argparse.Namespace) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    try:
+        return _run(args)
+    except HolySheepError as exc:
+        if args.json:  # every failure of --json prints the object, the request's or not (usage, config, key)
+            print(inert_json(json.dumps({"error": error_json(exc)}, ensure_ascii=False)), flush=True)
+        raise
+
+
+INTERRUPTED_ERROR: dict[str, Any] = {
+    "type": "interrupted",
+    "status": None,
+    "message": "Stopped by Ctrl-C; the partial answer was kept.",
+}
+
+
+def error_json(exc: HolySheepError) -> dict[str, Any]:
+    """The ``error`` object of ``ask --json``: as in an answer's record."""
+    return {"type": exc.kind, "status": getattr(exc, "status", None), "message": exc.user_text()}
+
+
+def _run(args: argparse.Namespace) -> int:
     if args.max_retries is not None and args.max_retries < 0:
         raise UsageError("--max-retries must be 0 or more.")
     if args.timeout is not None and args.timeout <= 0:
@@ -264,6 +286,11 @@ async def _ask(args: argparse.Namespace, session: Session, prompt: str) -> int:
             max_tokens=args.max_tokens,
             stream=not args.no_stream,
         )
+    except asyncio.CancelledError:  # Ctrl-C: with --json, the stopped answer's object (error "interrupted")
+        if args.json and conversation.turns:
+            stopped = {**turn_json(conversation.turns[-1]), "error": INTERRUPTED_ERROR}
+            print(inert_json(json.dumps(stopped, ensure_ascii=False)), file=out, flush=True)
+        raise
     finally:
         await _close(controller, store)
     if args.no_stream and streaming_out and turn.answer.content:
@@ -284,7 +311,7 @@ async def _ask(args: argparse.Namespace, session: Session, prompt: str) -> int:
             print("holysheep: the partial answer above was kept.", file=err)
         return turn.error.exit_code
     if not args.quiet:
-        print(summary_line(turn), file=err)
+        print(summary_line(turn, _view(session)), file=err)
     return EXIT_OK
 
 
@@ -330,7 +357,7 @@ async def _compare(args: argparse.Namespace, session: Session, prompt: str, mode
             if turn.answer.content:
                 lines.append("(the partial answer above was kept)")
         elif not args.quiet:
-            lines.append(summary_line(turn))
+            lines.append(summary_line(turn, _view(session)))
         out.write("\n".join(lines) + "\n\n")
         out.flush()
 
@@ -376,7 +403,24 @@ def estimate_line(estimates: Sequence[tuple[str, Cost | None]]) -> str:
     return f"{head} — {each}"
 
 
-def summary_line(turn: Turn) -> str:
+def _view(session: Session) -> CurrencyView:
+    from holysheep_tui.economics.money import CurrencyView
+
+    return CurrencyView.from_config(session.config.pricing)
+
+
+def money_text(usd: float, estimated: bool, view: CurrencyView | None = None) -> str:
+    """``$0.00015 · billed ¥0.00015 CNY``: both amounts to the same significant digits, CNY spelled out
+    (a bare ¥ reads as yen to some)."""
+    from holysheep_tui.economics.money import CurrencyView, format_cny_named, format_usd
+
+    view = view or CurrencyView()
+    mark = "≈" if estimated else ""
+    return f"{mark}{format_usd(usd)} · billed {mark}{format_cny_named(view.billed_cny(usd))}"
+
+
+def summary_line(turn: Turn, view: CurrencyView | None = None) -> str:
+    """The figures of one answer (stderr); ``view``: the config's currency rates."""
     answer = turn.answer
     parts = [one_line(answer.model) or "unknown model"]
     usage = answer.usage
@@ -393,10 +437,7 @@ def summary_line(turn: Turn) -> str:
     if tps:
         parts.append(f"{tps:.0f} tok/s")
     if turn.cost is not None:
-        from holysheep_tui.economics.money import format_usd
-
-        mark = "≈" if turn.cost.estimated else ""
-        parts.append(f"{mark}{format_usd(turn.cost.usd)} (¥ billed {mark}{turn.cost.usd:.4f})")
+        parts.append(money_text(turn.cost.usd, turn.cost.estimated, view))
     elif turn.cost is None and usage is not None:
         parts.append("price unknown")
     if answer.finish_reason and answer.finish_reason != "stop":

@@ -12,7 +12,15 @@ from typing import Any
 from holysheep_tui.config import load_config
 from holysheep_tui.economics.metrics import MetricsLog
 from holysheep_tui.economics.money import ESTIMATE_MARK, CurrencyView, format_cny, format_usd
-from holysheep_tui.economics.stats import GROUPINGS, StatsRow, parse_since, summarise, summarise_total
+from holysheep_tui.economics.prices import PriceBook
+from holysheep_tui.economics.stats import (
+    GROUPINGS,
+    StatsRow,
+    of_profile,
+    parse_since,
+    summarise,
+    summarise_total,
+)
 from holysheep_tui.textsafety import inert_json, one_line
 
 
@@ -23,7 +31,8 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
         help="requests, failure rate, tokens, cost and latency percentiles from the metrics log",
         description="Summarise the metrics log: requests, failure rate, tokens, cost in USD and CNY "
         "(billed at the relay rate, at the market rate, and saved) and mean/p50/p95/p99 latency and "
-        "time to first token. --profile and -m filter the records.",
+        "time to first token. --profile and -m filter the records; the demo's answers (profile demo) "
+        "count only with --profile demo.",
     )
     p.add_argument("--since", default="30d", help="24h, 7d, 30d (default), any N with m/h/d/w, or all")
     p.add_argument("--by", choices=GROUPINGS, default="model", help="group rows by (default: model)")
@@ -78,7 +87,9 @@ def _cells(row: StatsRow) -> list[str]:
         f"{row.failure_rate:.1%}",
         _tokens(row.prompt_tokens),
         _tokens(row.completion_tokens),
+        f"{_tokens(row.cached_tokens)} {row.cache_hit_rate:.0%}",
         *money,
+        format_usd(row.cache_saved_usd),
         _ms(row.latency_ms.mean),
         _ms(row.latency_ms.p50),
         _ms(row.latency_ms.p95),
@@ -89,7 +100,7 @@ def _cells(row: StatsRow) -> list[str]:
 
 
 HEADER = (
-    "REQS", "FAIL", "IN TOK", "OUT TOK", "COST $", "BILLED ¥", "MARKET ¥", "SAVED ¥",
+    "REQS", "FAIL", "IN TOK", "OUT TOK", "CACHED", "COST $", "BILLED ¥", "MARKET ¥", "SAVED ¥", "CACHE SAVED $",
     "MEAN", "P50", "P95", "P99", "TTFT P50", "TTFT P95",
 )  # fmt: skip
 
@@ -99,13 +110,10 @@ def run(args: argparse.Namespace) -> int:
     config = load_config()
     view = CurrencyView.from_config(config.pricing)
     result = MetricsLog().read(since=since)
-    records = [
-        r
-        for r in result.records
-        if (not args.profile or r.profile == args.profile) and (not args.model or r.model == args.model)
-    ]
-    rows = summarise(records, by=args.by, view=view)
-    total = summarise_total(records, view=view)
+    records = [r for r in of_profile(result.records, args.profile) if not args.model or r.model == args.model]
+    prices = PriceBook(config.pricing)
+    rows = summarise(records, by=args.by, view=view, prices=prices)
+    total = summarise_total(records, view=view, prices=prices)
     if result.skipped:
         print(f"holysheep: skipped {result.skipped} unreadable line(s) in the metrics log", file=sys.stderr)
     if args.json:
@@ -134,6 +142,9 @@ def run(args: argparse.Namespace) -> int:
         print(line)
     notes = [f"Latency over successful requests; percentiles by nearest rank. ¥ at {view.relay_rate:g} billed, "
              f"{view.market_rate:g} market per $."]  # fmt: skip
+    if total.cached_tokens:
+        notes.append("CACHED: input tokens served from the relay's cache and their share of the input; "
+                     "CACHE SAVED $: what they saved against the full input price.")  # fmt: skip
     if total.cost_estimated:
         notes.append(f"{ESTIMATE_MARK} marks costs estimated from text length (the server sent no usage).")
     if total.unpriced:

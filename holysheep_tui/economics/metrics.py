@@ -159,15 +159,20 @@ class MetricRecord:
         retries: int = 0,
         cost: Cost | None = None,
         when: datetime | None = None,
+        usage: Usage | None = None,
         comparison: str | None = None,
     ) -> MetricRecord:
-        """The record of a failed request: only the error's kind and HTTP status, never its text."""
+        """The record of a failed request: only the error's kind and HTTP status, never its text; the tokens
+        of what it answered before it ended (``usage``, perhaps estimated)."""
         error_type = error.kind if isinstance(error, HolySheepError) else type(error).__name__
         status = error.status if isinstance(error, RelayError) else None
         return cls(
             time=when or datetime.now(UTC),
             profile=profile,
             model=model,
+            prompt_tokens=usage.prompt_tokens if usage else 0,
+            completion_tokens=usage.completion_tokens if usage else 0,
+            cached_tokens=usage.cached_tokens if usage else 0,
             ttft_ms=_ms(timings.ttft) if timings else None,
             total_ms=_ms(timings.total) if timings else None,
             cost_usd=None if cost is None else cost.usd,

@@ -43,6 +43,11 @@ def format_cny(amount: float) -> str:
     return _format_amount("¥", amount)
 
 
+def format_cny_named(amount: float) -> str:
+    """``¥0.0042 CNY``: where a bare ¥ could be read as yen (summaries, the status bar's total)."""
+    return f"{format_cny(amount)} CNY"
+
+
 @dataclass(frozen=True, slots=True)
 class MoneyBreakdown:
     usd: float

@@ -65,7 +65,7 @@ def _status_text(
     if kind == "quota":
         return (
             f"The account is out of balance or quota (HTTP {status}).",
-            "Top up the account (WeChat/Alipay on the relay's dashboard); retrying will not help.",
+            "Top up the account (WeChat/Alipay on the relay's dashboard): until then, retrying will not help.",
         )
     if kind == "rate_limit":
         wait = f" Retry after {retry_after:g} s." if retry_after is not None else ""
@@ -81,7 +81,10 @@ def _status_text(
             "Start a new conversation, or switch to a model with a larger context.",
         )
     if kind == "bad_request":
-        return f"The relay rejected the request (HTTP {status}).", None
+        return (
+            f"The relay rejected the request (HTTP {status}).",
+            "Sending it unchanged will not help: change the prompt, the model or the settings (F3).",
+        )
     return f"The relay failed with HTTP {status}.", "Usually temporary; retry."
 
 
@@ -217,8 +220,12 @@ def transport_error(exc: httpx.HTTPError, base: str, timeouts: Timeouts) -> Rela
                 hint="A proxy may be intercepting TLS; set ca_bundle in the profile to trust its CA.",
             )
         if "Name or service not known" in reason or "nodename" in reason or "getaddrinfo" in reason.lower():
-            return NetworkError(f"Could not resolve {host} (DNS): {reason}.", hint="Check the base URL and DNS.")
-        return NetworkError(f"Could not connect to {host}: {reason}.", hint="Check the base URL and the network.")
+            return NetworkError(
+                f"Could not resolve {host} (DNS): {reason}.", hint="Check the base URL and DNS."
+            )
+        return NetworkError(
+            f"Could not connect to {host}: {reason}.", hint="Check the base URL and the network."
+        )
     if isinstance(exc, httpx.ReadTimeout):
         return ReadTimeoutError(
             f"The relay sent nothing for {timeouts.read:g} s after accepting the request.",

@@ -132,7 +132,13 @@ class HistoryStore:
     # ---- conversations -------------------------------------------------------------------------
 
     def create_conversation(
-        self, *, profile: str, title: str | None = None, system_prompt: str | None = None
+        self,
+        *,
+        profile: str,
+        title: str | None = None,
+        system_prompt: str | None = None,
+        temperature: float | None = None,
+        max_tokens: int | None = None,
     ) -> str:
         conv_id = str(uuid.uuid4())
         title = clean_title(title) if title else None
@@ -142,6 +148,11 @@ class HistoryStore:
                 f"INSERT INTO conversations ({_CONVERSATION_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, 0)",
                 (conv_id, title or None, int(bool(title)), stamp, stamp, profile, system_prompt),
             )
+            if temperature is not None or max_tokens is not None:
+                db.execute(
+                    "UPDATE conversations SET temperature = ?, max_tokens = ? WHERE id = ?",
+                    (temperature, max_tokens, conv_id),
+                )
         return conv_id
 
     def rename(self, conv_id: str, title: str) -> None:
@@ -156,6 +167,10 @@ class HistoryStore:
 
     def set_system_prompt(self, conv_id: str, system_prompt: str | None) -> None:
         self._update_conversation(conv_id, "system_prompt = ?", (system_prompt or None,))
+
+    def set_settings(self, conv_id: str, *, temperature: float | None, max_tokens: int | None) -> None:
+        """The conversation's temperature and max tokens (None: not sent)."""
+        self._update_conversation(conv_id, "temperature = ?, max_tokens = ?", (temperature, max_tokens))
 
     def touch(self, conv_id: str) -> None:
         """Mark the conversation as just used (it moves to the top of the list)."""
@@ -247,6 +262,9 @@ class HistoryStore:
             db.execute("BEGIN")
             try:
                 row = self._require(db, conv_id)
+                settings = db.execute(
+                    "SELECT temperature, max_tokens FROM conversations WHERE id = ?", (conv_id,)
+                ).fetchone()
                 messages = self._messages(db, conv_id, before_id=None, limit=last)
                 leaf = active_leaf(db, conv_id)
                 off_path = self._off_path(db, conv_id) if last is None else []
@@ -261,6 +279,8 @@ class HistoryStore:
             profile=row[5],
             system_prompt=row[6],
             archived=bool(row[7]),
+            temperature=settings[0],
+            max_tokens=settings[1],
             messages=tuple(messages),
             off_path=tuple(off_path),
             active_leaf=leaf,

@@ -206,3 +206,10 @@ def m006_copies(db: sqlite3.Connection) -> None:
     # A fork copies the path it starts from into a new conversation; each copy names the message it
     # was copied from, and totals count only the original (it was paid once).
     db.execute("ALTER TABLE messages ADD COLUMN copied_from INTEGER")
+
+
+@migration
+def m007_conversation_settings(db: sqlite3.Connection) -> None:
+    # Sampling settings chosen for a conversation (F3), sent with each of its requests; NULL: the relay's default.
+    db.execute("ALTER TABLE conversations ADD COLUMN temperature REAL")
+    db.execute("ALTER TABLE conversations ADD COLUMN max_tokens INTEGER")

@@ -86,6 +86,10 @@ class Conversation:
     off_path: tuple[Message, ...] = ()
     """Every other branch's messages (earlier answers, edited prompts), in id order."""
     active_leaf: int | None = None
+    temperature: float | None = None
+    """Sent with each request of the conversation (None: the relay's default)."""
+    max_tokens: int | None = None
+    """The answer's token limit sent with each request (None: no limit asked for)."""
 
     @property
     def display_title(self) -> str:

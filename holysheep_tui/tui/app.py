@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
-from textual import on, work
+from textual import events, on, work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Container, Horizontal
@@ -39,14 +39,17 @@ from holysheep_tui.tui.commands import ModelCommands
 from holysheep_tui.tui.history_actions import HistoryApp
 from holysheep_tui.tui.keys import KEYS, PRIORITY_KEYS, help_rows, key_label
 from holysheep_tui.tui.lifecycle import (
+    EarlyKeys,
     install_exit_signals,
     open_app_session,
     open_history,
     remove_exit_signals,
 )
 from holysheep_tui.tui.messages import SessionFailed, SessionReady
+from holysheep_tui.tui.model_memory import ModelMemory
 from holysheep_tui.tui.models import ModelsApp
 from holysheep_tui.tui.plain import PlainTextApp
+from holysheep_tui.tui.recall import stored_prompts
 from holysheep_tui.tui.turns import TURN_GROUP, TurnsApp
 from holysheep_tui.tui.warm_up import WarmUp
 from holysheep_tui.tui.widgets.budget import BudgetLoaded, BudgetWatch
@@ -125,8 +128,10 @@ class HolySheepApp(PlainTextApp, TurnsApp, BranchesApp, ModelsApp, HistoryApp, B
         self._history_worker: Worker[tuple[HistoryStore | None, str | None]] | None = None
         """Opening the history; None once its result is taken."""
         self._warm_up = WarmUp(self.set_timer, freeze=False)
+        self._early_keys = EarlyKeys(self._keys_have_a_home)
         self._started = False
-        self.recent: list[str] = []
+        self.model_memory = ModelMemory.load()  # recent and starred models, kept across restarts
+        self.recent: list[str] = list(self.model_memory.recent)
         self.relay_models: list[str] = []
         self.model_windows: dict[str, int] = {}
         self._cursor_blink = cursor_blink
@@ -143,7 +148,9 @@ class HolySheepApp(PlainTextApp, TurnsApp, BranchesApp, ModelsApp, HistoryApp, B
                 yield HistorySidebar(self.money).data_bind(HolySheepApp.money)
             yield ConversationView(id="conversation")
         prompt = PromptInput(id="prompt")
+        prompt.placeholder = "Ask anything… (Enter sends · Ctrl+J new line · F1 every key)"
         prompt.cursor_blink = self._cursor_blink
+        prompt.recall_source = lambda: stored_prompts(self.chat.store, self.conversation.id)
         yield prompt
         yield StatusBar(id="status").data_bind(
             HolySheepApp.chat, HolySheepApp.revision, HolySheepApp.balance_text
@@ -157,6 +164,7 @@ class HolySheepApp(PlainTextApp, TurnsApp, BranchesApp, ModelsApp, HistoryApp, B
         # After the theme set above is published: that one is no change to remember.
         self.call_next(self.theme_changed_signal.subscribe, self, self._remember_theme)
         self.query_one(PromptInput).focus()
+        self.call_after_refresh(self._replay_early_keys)
         self._exit_signals = install_exit_signals(self)
         if self._history_opener is None:
             self.start_history()
@@ -180,6 +188,20 @@ class HolySheepApp(PlainTextApp, TurnsApp, BranchesApp, ModelsApp, HistoryApp, B
         if self._history_opener is not None:
             self._history_worker = self._open_history(self._history_opener)
         self._warm_up.step()
+
+    async def on_event(self, event: events.Event) -> None:
+        """Keys typed before anything has the focus wait for it (issue 15 item 5), then go first."""
+        if self._early_keys.hold(event):
+            return
+        await self._replay_early_keys()
+        await super().on_event(event)
+
+    async def _replay_early_keys(self) -> None:
+        for held in self._early_keys.take():
+            await super().on_event(held)
+
+    def _keys_have_a_home(self) -> bool:
+        return isinstance(self.focused, PromptInput) or len(self.screen_stack) > 1
 
     def before_first_request(self) -> None:
         self._after_first_frame()  # a prompt sent before the first frame was drawn
@@ -398,15 +420,19 @@ class HolySheepApp(PlainTextApp, TurnsApp, BranchesApp, ModelsApp, HistoryApp, B
         self.notify("Reasoning shown for every answer." if shown else "Reasoning folded.", timeout=2)
 
     def action_system_prompt(self) -> None:
-        from holysheep_tui.tui.screens.dialogs import SystemPromptScreen
+        """F3: this conversation's system prompt, temperature and max tokens."""
+        from holysheep_tui.tui.screens.settings import (
+            ConversationSettings,
+            ConversationSettingsScreen,
+            apply_settings,
+        )
 
-        async def done(text: str | None) -> None:
-            if text is None:
-                return
-            self.controller.set_system_prompt(self.conversation, text)
-            await self.view.add_marker(f"System prompt: {text}" if text else "System prompt removed")
+        async def done(chosen: ConversationSettings | None) -> None:
+            if chosen is not None:
+                for line in apply_settings(self.controller, self.conversation, chosen):
+                    await self.view.add_marker(line)
 
-        self.push_screen(SystemPromptScreen(self.conversation.system_prompt or ""), done)
+        self.push_screen(ConversationSettingsScreen(self.conversation), done)
 
     def action_stats(self) -> None:
         from holysheep_tui.tui.screens.stats import StatsScreen
@@ -419,7 +445,11 @@ class HolySheepApp(PlainTextApp, TurnsApp, BranchesApp, ModelsApp, HistoryApp, B
         self.push_screen(HelpScreen(help_rows()))
 
     def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
-        yield from super().get_system_commands(screen)
+        """Textual's Theme and Quit (with its key); not Maximize, Screenshot or Keys (issue 15 item 14)."""
+        for command in super().get_system_commands(screen):
+            if command.title in ("Theme", "Quit"):
+                key = "Ctrl+T" if command.title == "Theme" else "Ctrl+Q"
+                yield command._replace(help=f"{command.help} · Key: {key}")
         for keys, action, desc in KEYS:
             if action != "change_theme":
                 yield SystemCommand(desc, f"Key: {key_label(keys)}", lambda a=action: self.run_action(a))

@@ -13,7 +13,7 @@ KEYS: list[tuple[str, str, str]] = [
     ("ctrl+down", "select_message(1)", "Select the message below"),
     ("f6", "alternative(-1)", "Previous alternative of the selected (or last) message"),
     ("f7", "alternative(1)", "Next alternative of the selected (or last) message"),
-    ("f3", "system_prompt", "Set this conversation's system prompt"),
+    ("f3", "system_prompt", "This conversation's system prompt, temperature and max tokens"),
     ("f4", "copy_answer", "Copy the last answer (OSC 52)"),
     ("f5", "copy_code", "Copy a code block from the last answer"),
     ("f9", "toggle_reasoning", "Show or hide the reasoning of every answer"),
@@ -28,33 +28,70 @@ PRIORITY_KEYS = frozenset({"ctrl+up", "ctrl+down", "f6", "f7"})
 """Keys that work wherever the focus is (the prompt's own F6/F7 select line and text otherwise)."""
 
 MESSAGE_KEYS = [
-    ("Up / Down", "With a message selected: the message above / below"),
-    ("Left / Right", "With a message selected: its previous / next alternative (‹2/3›)"),
-    ("r", "With a message selected: ask it again (a new alternative; nothing is replaced)"),
-    ("m", "With a message selected: ask it again with another model"),
-    ("e", "With a message selected: edit its prompt (sending adds an alternative)"),
-    ("f", "With a message selected: fork a new conversation from it"),
-    ("Esc / Enter", "With a message selected: back to the prompt (typing does that too)"),
+    ("Up / Down", "The message above / below"),
+    ("Left / Right", "Its previous / next alternative (‹2/3›)"),
+    ("r", "Ask it again (a new alternative; nothing replaced)"),
+    ("m", "Ask it again with another model"),
+    ("e", "Edit its prompt (sending adds an alternative)"),
+    ("f", "Fork a new conversation from it"),
+    ("Esc / Enter", "Back to the prompt (typing does that too)"),
 ]
 PROMPT_KEYS = [
     ("Enter", "Send the prompt"),
-    ("Ctrl+J / Shift+Enter", "New line in the prompt (Shift+Enter where the terminal reports it)"),
-    ("Up / Down", "Recall earlier prompts (on an empty prompt)"),
+    ("Ctrl+J / Shift+Enter", "New line (Shift+Enter if the terminal has it)"),
+    ("Up / Down", "Earlier prompts (on an empty prompt)"),
+    ("PageUp / PageDown", "Scroll the conversation (a tall prompt: itself)"),
+    ("Ctrl+Home / Ctrl+End", "Top / bottom of the conversation"),
+    ("Home / End", "The same, on an empty prompt"),
+    ("Tab", "Into the conversation; Tab or typing: back"),
     ("Ctrl+P", "Command palette: every action, every model"),
     ("Ctrl+Q", "Quit"),
 ]
 
+_NAMES = {"escape": "Esc", "pageup": "PageUp", "pagedown": "PageDown", "enter": "Enter", "tab": "Tab"}
+
+
+def _key_name(key: str) -> str:
+    """One key as people write it: ``ctrl+o`` is ``Ctrl+O``, ``f2`` is ``F2``, ``up`` is ``Up``."""
+    *mods, base = key.split("+")
+    if len(base) == 1:
+        name = base.upper() if mods else base  # a bare letter is typed as it is shown: r, not R
+    else:
+        name = _NAMES.get(base) or (base.upper() if base[1:].isdigit() else base.capitalize())
+    return "+".join([*(m.capitalize() for m in mods), name])
+
 
 def key_label(keys: str) -> str:
-    """``"ctrl+o,f2"`` as the help screen shows it: ``"Ctrl+o / F2"``."""
-    return " / ".join(
-        k.replace("ctrl+", "Ctrl+").replace("escape", "Esc").upper()
-        if k.startswith("f") and k[1:].isdigit()
-        else k.replace("ctrl+", "Ctrl+").replace("escape", "Esc")
-        for k in keys.split(",")
-    )
+    """``"ctrl+o,f2"`` as the help screen and the palette show it: ``"Ctrl+O / F2"``."""
+    return " / ".join(_key_name(k.strip()) for k in keys.split(","))
 
 
-def help_rows() -> list[tuple[str, str]]:
-    """Every key and what it does, for the help screen."""
-    return [(key_label(k), d) for k, _, d in KEYS] + PROMPT_KEYS + MESSAGE_KEYS
+def sidebar_rows(sidebar_keys: str) -> list[tuple[str, str]]:
+    """The sidebar's one-line key list (``"Enter open · r rename"``) as help rows."""
+    rows = []
+    for part in sidebar_keys.split(" · "):
+        key, _, what = part.partition(" ")
+        rows.append((key, what.capitalize()))
+    return rows
+
+
+HelpSection = tuple[str, list[tuple[str, str]]]
+
+
+def help_sections(sidebar_keys: str = "") -> list[HelpSection]:
+    """Every key and what it does, in sections, for the help screen."""
+    sections: list[HelpSection] = [
+        ("Anywhere", [(key_label(k), d) for k, _, d in KEYS]),
+        ("The prompt", PROMPT_KEYS),
+        ("A selected message", MESSAGE_KEYS),
+    ]
+    if sidebar_keys:
+        sections.append(("The sidebar (Ctrl+B)", sidebar_rows(sidebar_keys)))
+    return sections
+
+
+def help_rows() -> list[HelpSection]:
+    """The help screen's sections (the sidebar's keys included)."""
+    from holysheep_tui.tui.widgets.sidebar import SIDEBAR_KEYS
+
+    return help_sections(SIDEBAR_KEYS)

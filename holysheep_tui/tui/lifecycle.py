@@ -14,8 +14,10 @@ import contextlib
 import os
 import signal
 import threading
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from textual import events
 from textual.app import App
 
 from holysheep_tui import locations
@@ -124,3 +126,40 @@ def open_app_session(args: argparse.Namespace) -> tuple[Session, HolySheepError 
         session, problem = keyless_session(args, exc, config=config), exc
     remember_first_frame(key, FirstFrame.of(session))
     return session, problem
+
+
+# ---- keys typed before the prompt has the focus ------------------------------------------------------
+
+
+class EarlyKeys:
+    """Keys (and pastes) that arrive before the prompt has the focus, kept in order and replayed once it
+    has (or once another screen, such as the first-run screen, is up): the terminal delivers what was typed
+    during start-up all at once, before the prompt is mounted, and Textual would hand those keys to the
+    screen or to whichever widget its auto-focus picked first."""
+
+    def __init__(self, ready: Callable[[], bool]) -> None:
+        self._ready = ready
+        self.held: list[events.Key | events.Paste] | None = []
+        """None once replayed: from then on keys go their normal way."""
+
+    def is_ready(self) -> bool:
+        try:
+            return self._ready()
+        except Exception:  # no screen yet (NoScreen, or the mode not initialised)
+            return False
+
+    def hold(self, event: events.Event) -> bool:
+        """True if ``event`` was kept for later (the prompt has not got the focus yet)."""
+        if self.held is None or not isinstance(event, (events.Key, events.Paste)) or event.is_forwarded:
+            return False
+        if self.is_ready():
+            return False
+        self.held.append(event)
+        return True
+
+    def take(self) -> list[events.Key | events.Paste]:
+        """What to replay now (in order, before any later key); empty until the prompt has the focus."""
+        if self.held is None or not self.is_ready():
+            return []
+        held, self.held = self.held, None
+        return held

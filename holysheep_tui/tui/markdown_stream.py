@@ -34,10 +34,6 @@ class StreamingMarkdown(Widget):
     """Upper bound on re-renders of the open block per second."""
     MAX_LAYOUT_FPS: ClassVar[float] = 8.0
     """Upper bound on redraws per second that change the height (and so scroll the view)."""
-    GROW_STEP: ClassVar[int] = 4
-    """While streaming, the height grows at least this many lines at a time (blank below the text)..."""
-    GROW_SHARE: ClassVar[int] = 6
-    """... and at least 1/GROW_SHARE of the terminal's height: a taller screen costs more to repaint."""
     COST_FACTOR: ClassVar[float] = 4.0
     """The open block waits at least this many times its last render time before the next one."""
 
@@ -56,7 +52,6 @@ class StreamingMarkdown(Widget):
         self._pending = False
         self._streaming = False
         self._laid_out_height = 0
-        self._screen_height = 0
         self._next_flush = 0.0
         # First line changed by a layout or paint since the last flush: Textual may have cached it.
         self._unflushed: int | None = None
@@ -199,19 +194,14 @@ class StreamingMarkdown(Widget):
             self._unflushed = first_new if self._unflushed is None else min(self._unflushed, first_new)
 
     def _height(self) -> int:
-        height = self._layout.height
-        if self._streaming:
-            # Whole steps while streaming: each change of height re-lays out and repaints the screen.
-            # From the text alone, so what is shown never depends on when frames happened to fall.
-            step = max(self.GROW_STEP, self._screen_height // self.GROW_SHARE)
-            return -(-height // step) * step
-        return height
+        # Only the lines the text has, streaming or not (no blank rows kept for text to come): a change
+        # of height re-lays out the screen, which MAX_LAYOUT_FPS keeps to a few times a second.
+        return self._layout.height
 
     def get_content_width(self, container: Size, viewport: Size) -> int:
         return container.width
 
     def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
-        self._screen_height = self.screen.size.height
         self._sync(width, render_open=False)
         self._laid_out_height = self._height()
         return self._laid_out_height

@@ -21,6 +21,7 @@ from holysheep_tui.tui.messages import ModelsLoaded
 from holysheep_tui.tui.widgets.prompt import PromptInput
 
 if TYPE_CHECKING:  # the picker loads on first use: start-up stays short
+    from holysheep_tui.tui.model_memory import ModelMemory
     from holysheep_tui.tui.screens.model_picker import ModelRow
     from holysheep_tui.tui.widgets.conversation import ConversationView
 
@@ -30,6 +31,7 @@ class ModelsApp(App[None]):
     chat: ChatSession
     revision: int
     recent: list[str]
+    model_memory: ModelMemory
 
     if TYPE_CHECKING:
 
@@ -66,17 +68,25 @@ class ModelsApp(App[None]):
         chat = self.chat
         ids = self.relay_models or [chat.model]
         return build_rows(
-            ids, chat.prices, windows=self.model_windows, favourites=chat.favourites,
-            recent=self.recent,
+            ids, chat.prices, windows=self.model_windows,
+            favourites=[*chat.favourites, *self.model_memory.favourites], recent=self.recent,
         )  # fmt: skip
 
     def action_pick_model(self) -> None:
         from holysheep_tui.tui.screens.model_picker import ModelPicker
 
         picker = ModelPicker(
-            self.picker_rows(), self.chat.model, compare=True, estimate=self.comparison_estimate
-        )
+            self.picker_rows(), self.chat.model, compare=True, estimate=self.comparison_estimate,
+            cny_per_usd=self.chat.money.relay_rate, on_favourite=self.toggle_favourite,
+        )  # fmt: skip
         self.push_screen(picker, self.choose_model)
+
+    def toggle_favourite(self, model: str) -> bool:
+        """Star or unstar ``model`` in the picker (kept across restarts); returns whether it is starred."""
+        if model in self.chat.favourites:
+            self.notify("Starred in the config file ([ui] favourite_models): unstar it there.")
+            return True
+        return self.model_memory.toggle_favourite(model)
 
     def comparison_estimate(self, models: Sequence[str]) -> str:
         """What sending the prompt as typed to ``models`` would cost in input, estimated from its text."""

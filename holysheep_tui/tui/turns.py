@@ -33,6 +33,7 @@ from holysheep_tui.tui.widgets.prompt import PromptInput
 
 if TYPE_CHECKING:  # the answer widget loads with the warm-up, the store in a thread: start-up stays short
     from holysheep_tui.store import HistoryStore
+    from holysheep_tui.tui.model_memory import ModelMemory
     from holysheep_tui.tui.widgets.answer import AnswerView
     from holysheep_tui.tui.widgets.compare import CompareView
 
@@ -57,6 +58,7 @@ class TurnsApp(App[None]):
     chat: ChatSession
     revision: int
     recent: list[str]
+    model_memory: ModelMemory
     _history_worker: Worker[tuple[HistoryStore | None, str | None]] | None
 
     if TYPE_CHECKING:
@@ -185,7 +187,7 @@ class TurnsApp(App[None]):
         answer_view = await self.view.add_turn(text, model, prompt_place=places[0], place=places[1])
         self._turn = _Running(chat.conversation, len(chat.conversation.turns), text, model, answer_view)
         answer = chat.start_turn()
-        self.recent = [model, *[m for m in self.recent if m != model]][:5]
+        self.recent = self.model_memory.used([model])  # remembered across restarts
         self.revision += 1
         self._worker = self._run_turn(chat, text, answer, answer_view, branch)
 
@@ -200,7 +202,7 @@ class TurnsApp(App[None]):
         answers = chat.start_comparison(models)
         turns_before = len(chat.conversation.turns)
         self._turn = _Running(chat.conversation, turns_before, text, models[0], compare.legs[0], compare)
-        self.recent = [*models, *[m for m in self.recent if m not in models]][:5]
+        self.recent = self.model_memory.used(list(models))
         self.revision += 1
         self._worker = self._run_comparison(chat, text, models, answers, compare)
 

@@ -15,24 +15,42 @@ from holysheep_tui.textsafety import show_control
 
 
 class HelpScreen(ModalScreen[None]):
-    """Every key of the app, from the same table the bindings come from."""
+    """Every key of the app, from the same table the bindings come from, in two columns of sections (one
+    screen at 160x48; a smaller terminal scrolls)."""
 
     BINDINGS = [Binding("escape,f1,q", "dismiss(None)", "Close")]
 
-    def __init__(self, keys: list[tuple[str, str]]) -> None:
+    def __init__(self, sections: list[tuple[str, list[tuple[str, str]]]]) -> None:
         super().__init__(classes="modal")
-        self.keys = keys
+        self.sections = sections
+
+    def _column(self, sections: list[tuple[str, list[tuple[str, str]]]]) -> Content:
+        width = max((len(k) for _, rows in sections for k, _ in rows), default=0)
+        parts: list[Content] = []
+        for title, rows in sections:
+            if parts:
+                parts.append(Content("\n\n"))
+            parts.append(Content.styled(title, "bold"))
+            parts.extend(Content(f"\n{key:>{width}}  {what}") for key, what in rows)
+        return Content("").join(parts)
 
     def compose(self) -> ComposeResult:
-        width = max(len(k) for k, _ in self.keys)
-        lines = "\n".join(f"{key:>{width}}  {what}" for key, what in self.keys)
+        left, right = self.sections[:1], self.sections[1:]  # the app's keys; the prompt's and the rest
         with Vertical(classes="dialog", id="help"):
             yield Static("Keys", classes="dialog-title")
-            with VerticalScroll():
-                yield Static(lines, markup=False, id="help-keys")
+            with VerticalScroll(), Horizontal(id="help-keys"):
+                yield Static(self._column(left), classes="help-column")
+                yield Static(self._column(right), classes="help-column")
             yield Static(
                 "Every action is also in the command palette (Ctrl+P). Esc closes.", classes="dialog-help"
             )
+
+    def on_resize(self) -> None:
+        """Two columns where they fit without wrapping; one under the other on a narrow terminal."""
+        columns = self.query_one("#help-keys")
+        columns.styles.layout = "horizontal" if self.size.width >= 140 else "vertical"
+        for column in self.query(".help-column"):
+            column.styles.width = "1fr" if self.size.width >= 140 else "100%"
 
 
 class SystemPromptScreen(ModalScreen[str | None]):

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from textual import events, on
 from textual.app import ComposeResult
@@ -35,14 +36,32 @@ class ModelRow:
         """The id as shown: a relay's ids reach the screen without their control sequences."""
         return one_line(self.id) or "?"
 
-    def label(self, width: int = 28) -> str:
-        star = "★" if self.favourite else ("↺" if self.recent else " ")
+    @property
+    def reasoning(self) -> bool:
+        """A model that thinks before it answers (slower, and its reasoning tokens are billed)."""
+        return is_reasoning_model(self.id)
+
+    def price(self, cny_per_usd: float = 1.0) -> str:
+        """``$0.6/¥0.6 CNY in · $2.5/¥2.5 out`` per million tokens: list USD and what the relay bills."""
         if self.input_per_m is None or self.output_per_m is None:
-            price = "price unknown"
-        else:
-            price = f"${self.input_per_m:g} in / ${self.output_per_m:g} out per M"
+            return "price unknown"
+        i, o = self.input_per_m, self.output_per_m
+        return f"${i:g}/¥{i * cny_per_usd:.4g} CNY in · ${o:g}/¥{o * cny_per_usd:.4g} out"
+
+    def label(self, width: int = 28, price_width: int = 34, cny_per_usd: float = 1.0) -> str:
+        star = "★" if self.favourite else ("↺" if self.recent else " ")
+        think = REASONING_MARK if self.reasoning else " "
         ctx = _context(self.context_window)
-        return f"{star} {self.name:<{width}} {price:<28} {ctx:>6}"
+        return f"{star}{think} {self.name:<{width}} {self.price(cny_per_usd):<{price_width}} {ctx:>5}"
+
+
+REASONING_MARK = "∴"
+_REASONING = re.compile(r"(?:^|[/:])(?:o\d(?:$|[-.])|deepseek-r1|qwq)|reason|think")
+
+
+def is_reasoning_model(model: str) -> bool:
+    """Reasoning models by name: o1/o3/o4-mini, deepseek-reasoner and -r1, kimi-k2-thinking, qwq, …"""
+    return bool(_REASONING.search(model.strip().lower()))
 
 
 def _context(window: int | None) -> str:
@@ -115,6 +134,7 @@ class ModelPicker(ModalScreen[Choice | None]):
         Binding("escape", "dismiss(None)", "Cancel"),
         Binding("down", "cursor(1)", show=False),
         Binding("up", "cursor(-1)", show=False),
+        Binding("ctrl+f", "favourite", "Star / unstar the highlighted model"),
     ]
 
     def __init__(
@@ -125,9 +145,13 @@ class ModelPicker(ModalScreen[Choice | None]):
         compare: bool = False,
         estimate: Callable[[Sequence[str]], str] | None = None,
         title: str | None = None,
+        cny_per_usd: float = 1.0,
+        on_favourite: Callable[[str], bool] | None = None,
     ) -> None:
         super().__init__(classes="modal")
         self.rows = rows
+        self.cny_per_usd = cny_per_usd
+        self._on_favourite = on_favourite
         self.current = current
         self.compare = compare
         self.marked: list[str] = []
@@ -148,7 +172,12 @@ class ModelPicker(ModalScreen[Choice | None]):
                     id="model-marked",
                     markup=False,
                 )
-            yield Static("★ favourite  ↺ recent · prices in USD per million tokens", classes="dialog-help")
+            yield Static(
+                f"★ favourite (Ctrl+F stars)  ↺ recent  {REASONING_MARK} reasoning · per million tokens: "
+                f"USD list / CNY billed (¥{self.cny_per_usd:g} CNY per $1)",
+                classes="dialog-help",
+                markup=False,
+            )
 
     def action_mark(self) -> None:
         typed = self.query_one(FilterInput).value.strip()
@@ -183,24 +212,49 @@ class ModelPicker(ModalScreen[Choice | None]):
     def on_mount(self) -> None:
         self._fill("")
 
+    def action_favourite(self) -> None:
+        """Star or unstar the highlighted model; favourites are listed first from the next opening on."""
+        options = self.query_one(OptionList)
+        if options.highlighted is None or self._on_favourite is None:
+            return
+        model = options.get_option_at_index(options.highlighted).id
+        if model is None:
+            return
+        starred = self._on_favourite(model)
+        known = next((r for r in self.rows if r.id == model), None)
+        if known is None:
+            self.rows.append(ModelRow(model, None, None, None, favourite=starred))
+        else:
+            self.rows[self.rows.index(known)] = replace(known, favourite=starred)
+        highlighted = options.highlighted
+        self._fill(self._query)
+        options.highlighted = highlighted
+        self.notify(f"{'Starred' if starred else 'Unstarred'} {one_line(model)}.")
+
     def _fill(self, query: str) -> None:
         options = self.query_one(OptionList)
         options.clear_options()
         width = max((len(r.name) for r in self.rows), default=10)
+        price_width = max((len(r.price(self.cny_per_usd)) for r in self.rows), default=13)
         if query:
             matcher = Matcher(query)
             scored = [(matcher.match(r.id), r) for r in self.rows]
             ranked = [r for score, r in sorted(scored, key=lambda p: -p[0]) if score > 0]
         else:
             ranked = list(self.rows)
-        if query and query not in {r.id for r in ranked}:
-            ranked.append(ModelRow(query, None, None, None))  # any name the relay may know
         for row in ranked:
-            mark = ("☑ " if row.id in self.marked else "☐ ") if self.compare else ""
-            options.add_option(Option(Content(mark + row.label(width)), id=row.id))
-        if ranked:
-            ids = [r.id for r in ranked]
+            label = row.label(width, price_width, self.cny_per_usd)
+            options.add_option(Option(Content(self._mark(row.id) + label), id=row.id))
+        ids = [r.id for r in ranked]
+        if query and query not in ids:  # any name the relay may know, shown apart from the listed models
+            typed = f"+  Use “{one_line(query)}” as typed (not in the relay's list)"
+            options.add_option(Option(Content.styled(self._mark(query) + typed, "italic"), id=query))
+            ids.append(query)
+        if ids:
             options.highlighted = ids.index(self.current) if self.current in ids and not query else 0
+
+    def _mark(self, model: str) -> str:
+        return ("☑ " if model in self.marked else "☐ ") if self.compare else ""
 
     @on(Input.Changed, "#model-filter")
     def _filter(self, event: Input.Changed) -> None:

@@ -22,7 +22,14 @@ from textual.widgets import DataTable, Select, Sparkline, Static
 
 from holysheep_tui.economics.metrics import MetricRecord, MetricsLog
 from holysheep_tui.economics.money import ESTIMATE_MARK, PRICE_UNKNOWN, CurrencyView, format_cny, format_usd
-from holysheep_tui.economics.stats import StatsRow, parse_since, summarise, summarise_total
+from holysheep_tui.economics.stats import (
+    DEMO_PROFILE,
+    StatsRow,
+    of_profile,
+    parse_since,
+    summarise,
+    summarise_total,
+)
 from holysheep_tui.errors import HolySheepError
 from holysheep_tui.textsafety import one_line
 
@@ -175,9 +182,13 @@ class StatsScreen(Screen[None]):
         since: str = "30d",
         now: Callable[[], datetime] | None = None,
         tz: tzinfo | None = None,
+        profile: str | None = None,
     ) -> None:
+        """``profile``: show only that profile's requests (None: every real profile's, or, for the log of
+        an app running the demo, the demo's)."""
         super().__init__()
         self.metrics = log
+        self.profile = profile
         self.view = view
         self.since = since
         self.metric: DayMetric = "requests"
@@ -189,7 +200,7 @@ class StatsScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         with Vertical(id="stats"):
             with Horizontal(id="stats-head"):
-                yield Static("Usage statistics", classes="stats-title")
+                yield Static("Usage statistics", id="stats-title", classes="stats-title", markup=False)
                 yield Select(
                     [(label, value) for value, label in SINCE_CHOICES],
                     value=self.since,
@@ -211,6 +222,20 @@ class StatsScreen(Screen[None]):
             )
 
     def on_mount(self) -> None:
+        chat = getattr(self.app, "chat", None)
+        if (
+            self.profile is None
+            and getattr(chat, "demo", False)
+            and getattr(chat, "metrics", None) is self.metrics
+        ):
+            self.profile = DEMO_PROFILE  # the demo app's own log: its answers, kept apart from real ones
+        if self.profile == DEMO_PROFILE:
+            title = "Usage statistics · the demo's answers only (profile demo)"
+            self.query_one("#stats-title", Static).update(title)
+        elif self.profile:
+            self.query_one("#stats-title", Static).update(
+                f"Usage statistics · profile {one_line(self.profile)}"
+            )
         self._load(self.since)
 
     # ---- loading ------------------------------------------------------------------------------
@@ -221,7 +246,7 @@ class StatsScreen(Screen[None]):
             start = parse_since(since, now=now)
             read = self.metrics.read(since=start)
             data = build_stats(
-                read.records, since, start=start, now=now, view=self.view, tz=self._tz,
+                of_profile(read.records, self.profile), since, start=start, now=now, view=self.view, tz=self._tz,
                 skipped=read.skipped, path=self.metrics.path,
             )  # fmt: skip
         except HolySheepError as exc:

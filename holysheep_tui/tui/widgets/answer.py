@@ -19,6 +19,8 @@ from textual.widgets import Collapsible, Static
 from holysheep_tui.chat.controller import Turn
 from holysheep_tui.chat.live import AnswerFigures
 from holysheep_tui.economics.money import ESTIMATE_MARK, CurrencyView, format_cny, format_usd
+from holysheep_tui.economics.prices import PriceBook
+from holysheep_tui.economics.stats import cache_saving_usd, cache_share
 from holysheep_tui.errors import HolySheepError, RateLimitError
 from holysheep_tui.relay.wire import (
     ContentDelta,
@@ -48,11 +50,15 @@ def code_blocks(markdown: str) -> list[tuple[str, str]]:
 
 
 def error_text(error: HolySheepError) -> str:
-    """The inline error: title, the typed message with what to do, and the retry key."""
+    """The inline error: title, the typed message with what to do, and the retry key (to send the prompt
+    again once that is done, when the same request would only fail again)."""
     lines = [f"✖ {error.title}", error.user_text()]
     if isinstance(error, RateLimitError) and error.retry_after is not None:
         lines.append(f"The relay asks to wait {error.retry_after:g} s before retrying.")
-    lines.append(f"Press {RETRY_KEY} to try again.")
+    if error.needs_change:
+        lines.append(f"Once that is done, press {RETRY_KEY} to send the prompt again.")
+    else:
+        lines.append(f"Press {RETRY_KEY} to try again.")
     return show_control("\n".join(lines))  # the relay's message, the models it suggests
 
 
@@ -77,6 +83,7 @@ class AnswerView(Vertical):
         self._reasoning_folded = show_reasoning  # folded once the answer starts, unless shown on purpose
         self._body = StreamingMarkdown(classes="answer-body")
         self._reasoning = StreamingMarkdown(classes="reasoning-body")
+        self._passing_notice = False
 
     def compose(self) -> ComposeResult:
         yield Static(self._header(self.model), classes="answer-header", markup=False)
@@ -94,7 +101,9 @@ class AnswerView(Vertical):
     def text(self) -> str:
         return self.body.text
 
-    def _notice(self, text: str, *, kind: str = "") -> None:
+    def _notice(self, text: str, *, kind: str = "", passing: bool = False) -> None:
+        """Show ``text`` under the answer; ``passing``: a wait (retry, rate limit) the next text ends."""
+        self._passing_notice = passing
         notice = self.query_one(".answer-notice", Static)
         notice.update(text)
         notice.set_class(not text, "-empty")
@@ -137,12 +146,16 @@ class AnswerView(Vertical):
         self.query_one(Collapsible).collapsed = not shown
 
     def _append_content(self, text: str) -> None:
+        if self._passing_notice:
+            self._notice("")
         if not self._reasoning_folded:
             self._reasoning_folded = True
             self.query_one(Collapsible).collapsed = True
         self._body.append(text)
 
     def _append_reasoning(self, text: str) -> None:
+        if self._passing_notice:
+            self._notice("")
         self.query_one(Collapsible).remove_class("-empty")
         self._reasoning.append(text)
 
@@ -157,9 +170,9 @@ class AnswerView(Vertical):
                 self._notice(f"Refused: {self.refusal}", kind="warning")
             case RetryScheduled(attempt, delay, reason):
                 text = f"{show_control(reason)} — retrying in {delay:.0f} s (retry {attempt})"
-                self._notice(text, kind="warning")
+                self._notice(text, kind="warning", passing=True)
             case RateLimitWait(delay):
-                self._notice(f"Client rate limit: sending in {delay:.0f} s", kind="warning")
+                self._notice(f"Client rate limit: sending in {delay:.0f} s", kind="warning", passing=True)
             case ResponseModel(model) if model != self.model:
                 self.query_one(".answer-header", Static).update(self._header(model))
             case _:
@@ -193,7 +206,21 @@ class AnswerView(Vertical):
         if turn.status != "complete":
             header += f" · {turn.status}"
         self.query_one(".answer-header", Static).update(header)
-        shown = figures(AnswerFigures.of_turn(turn), money, both=self.cost_in_both)
+        usage = answer.usage
+        cached = usage.cached_tokens if usage is not None else 0
+        prices = getattr(self.app, "prices", None)  # the app's PriceBook (HolySheepApp.prices)
+        saved = (
+            cache_saving_usd(prices, answer.model, usage)
+            if cached > 0 and usage is not None and isinstance(prices, PriceBook)
+            else None
+        )
+        shown = figures(
+            AnswerFigures.of_turn(turn),
+            money,
+            both=self.cost_in_both,
+            cached_tokens=cached,
+            cache_saved_usd=saved,
+        )
         self.query_one(".answer-figures", Static).update(shown)
 
     def _header(self, answered_by: str) -> str:
@@ -379,12 +406,25 @@ class StoredAnswer(Widget):
         return Strip.blank(width, self.visual_style.rich_style)
 
 
-def figures(f: AnswerFigures, money: CurrencyView, *, both: bool = False) -> str:
+def figures(
+    f: AnswerFigures,
+    money: CurrencyView,
+    *,
+    both: bool = False,
+    cached_tokens: int = 0,
+    cache_saved_usd: float | None = None,
+) -> str:
     """An answer's footer: tokens, ttft, total, tok/s and cost, alike live and reopened from the history;
-    ``both``: the cost in USD and in the CNY billed (side by side in a comparison)."""
+    ``both``: the cost in USD and in the CNY billed (side by side in a comparison). With cached input
+    tokens, their share of the input and (``cache_saved_usd``, when known) what they saved."""
     parts = []
     if f.prompt_tokens is not None or f.completion_tokens is not None:
         parts.append(f"{f.prompt_tokens or 0} in · {f.completion_tokens or 0} out")
+        if cached_tokens > 0 and f.prompt_tokens:
+            cached = f"{cache_share(f.prompt_tokens, cached_tokens):.0%} cached"
+            if cache_saved_usd:
+                cached += f" (saved {money.format(cache_saved_usd)})"
+            parts.append(cached)
     ttft, total, tps = f.ttft, f.total, f.tokens_per_second()
     if ttft is not None:
         parts.append(f"ttft {ttft:.2f}s")
@@ -419,4 +459,5 @@ def stored_notice(message: Message) -> tuple[str, str]:
 
 def stored_figures(m: Message, money: CurrencyView) -> str:
     when = m.created.astimezone().strftime("%Y-%m-%d %H:%M")
-    return " · ".join(part for part in (figures(AnswerFigures.of_stored(m), money), when) if part)
+    shown = figures(AnswerFigures.of_stored(m), money, cached_tokens=m.cached_tokens or 0)
+    return " · ".join(part for part in (shown, when) if part)

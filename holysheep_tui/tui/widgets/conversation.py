@@ -9,8 +9,10 @@ from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
 from textual import events
+from textual.app import RenderResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
+from textual.content import Content
 from textual.widget import Widget
 from textual.widgets import Static
 
@@ -22,6 +24,31 @@ if TYPE_CHECKING:  # the answer widgets and their Markdown renderer load with th
     from holysheep_tui.chat.resume import StoredTurn, TurnPager
     from holysheep_tui.tui.widgets.answer import AnswerView, StoredAnswer
     from holysheep_tui.tui.widgets.compare import CompareView
+
+
+WELCOME_KEYS = (
+    ("Enter", "send"),
+    ("Ctrl+J", "new line"),
+    ("Ctrl+O", "choose the model"),
+    ("Ctrl+B", "history"),
+    ("F1", "every key"),
+    ("Ctrl+Q", "quit"),
+)
+
+
+def welcome(*, demo: bool) -> Content:
+    """What an empty conversation shows: what to type, the keys that matter, and what the demo is."""
+    keys = "\n".join(f"  {key:<7} {what}" for key, what in WELCOME_KEYS)
+    parts: list[str | tuple[str, str]] = [
+        ("Start a conversation", "bold"),
+        "\n\nType a question in the box below and press Enter (中文、English, any language).\n\n",
+        keys,
+    ]
+    if demo:
+        parts.append(
+            ("\n\nDemo: answers come from a built-in simulator; nothing is sent or billed.", "italic")
+        )
+    return Content.assemble(*parts)
 
 
 def place_label(place: tuple[int, int]) -> str:
@@ -119,6 +146,13 @@ class ConversationView(VerticalScroll, can_focus=True):
 
     def on_mount(self) -> None:
         self.anchor()
+
+    def render(self) -> RenderResult:
+        """With nothing to show yet: a short welcome (what to type, the keys that matter)."""
+        if self.children:
+            return super().render()
+        chat = getattr(self.app, "chat", None)
+        return welcome(demo=bool(getattr(chat, "demo", False)))
 
     # ---- the selected message ------------------------------------------------------------------
     def messages(self) -> list[Widget]:

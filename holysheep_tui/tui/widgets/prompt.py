@@ -3,13 +3,27 @@ line, Up/Down on an empty prompt (or while browsing) recall earlier prompts."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from textual import events
+from textual.css.query import NoMatches
 from textual.widgets import TextArea
 
 from holysheep_tui.tui.messages import PromptSubmitted
 
 NEWLINE_KEYS = ("ctrl+j", "shift+enter", "alt+enter")
 """Ctrl+J is a plain line feed every terminal sends; Shift+Enter needs the kitty keyboard protocol."""
+CONVERSATION_KEYS = {
+    "pageup": "page_up",
+    "pagedown": "page_down",
+    "ctrl+home": "scroll_home",
+    "ctrl+end": "scroll_end",
+}
+"""Keys that scroll the conversation while the prompt has the focus. PageUp/PageDown page the prompt
+itself only while its text is taller than its box (a long prompt being edited)."""
+EMPTY_PROMPT_KEYS = {"home": "scroll_home", "end": "scroll_end"}
+"""On an empty prompt Home/End have nothing to move over: they jump to the conversation's top/bottom."""
+CONVERSATION_ID = "conversation"
 
 
 class PromptInput(TextArea):
@@ -18,6 +32,10 @@ class PromptInput(TextArea):
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id, soft_wrap=True, show_line_numbers=False, tab_behavior="focus")
         self.sent: list[str] = []
+        """Prompts sent in this run (the end is the latest)."""
+        self.recall_source: Callable[[], list[str]] | None = None
+        """Prompts of earlier runs (the history's), read when Up starts a recall."""
+        self._recalled: list[str] = []
         self._browse: int | None = None
         self._draft = ""
 
@@ -45,30 +63,58 @@ class PromptInput(TextArea):
             start, end = self.selection
             self._replace_via_keyboard("\n", start, end)
             return
+        if await self._scroll_conversation(key):
+            event.stop()
+            event.prevent_default()
+            return
         if key in ("up", "down") and self._recall(key == "up"):
             event.stop()
             event.prevent_default()
             return
         await super()._on_key(event)
 
+    async def _scroll_conversation(self, key: str) -> bool:
+        action = CONVERSATION_KEYS.get(key) or (EMPTY_PROMPT_KEYS.get(key) if not self.text else None)
+        if action is None or (key in ("pageup", "pagedown") and self.max_scroll_y > 0):
+            return False
+        try:
+            view = self.screen.query_one(f"#{CONVERSATION_ID}")
+        except NoMatches:
+            return False
+        await self.app.run_action(action, view)
+        return True
+
     def _recall(self, back: bool) -> bool:
         """Walk the history when the prompt is empty or already showing a recalled prompt."""
-        if not self.sent:
-            return False
         row, _ = self.cursor_location
+        shown = self._recalled[self._browse] if self._browse is not None else None
+        if self._browse is not None and self.text != shown:
+            self._browse = None  # the recalled text was edited or cleared: a new recall starts
         if self._browse is None:
             if self.text or not back:
                 return False
-            self._draft, self._browse = self.text, len(self.sent)
+            self._recalled = self._history()
+            if not self._recalled:
+                return False
+            self._draft, self._browse = self.text, len(self._recalled)
         elif (back and row != 0) or (not back and row != self.document.line_count - 1):
             return False
         index = self._browse + (-1 if back else 1)
         if index < 0:
             return True
-        if index >= len(self.sent):
+        if index >= len(self._recalled):
             self._browse = None
             self.set_prompt(self._draft)
             return True
         self._browse = index
-        self.set_prompt(self.sent[index])
+        self.set_prompt(self._recalled[index])
         return True
+
+    def _history(self) -> list[str]:
+        """Earlier runs' prompts, then this run's; a prompt sent again counts once, at its latest place."""
+        stored = self.recall_source() if self.recall_source is not None else []
+        latest: dict[str, None] = {}
+        for text in [*stored, *self.sent]:
+            latest.pop(text, None)
+            latest[text] = None
+        return list(latest)

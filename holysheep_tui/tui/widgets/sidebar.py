@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
+from rich.segment import Segment
 from textual import on
+from textual._widget_navigation import find_next_enabled_no_wrap
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
@@ -13,6 +15,7 @@ from textual.content import Content
 from textual.events import Resize
 from textual.reactive import reactive
 from textual.screen import ModalScreen
+from textual.strip import Strip
 from textual.widgets import Input, OptionList, Static
 from textual.widgets.option_list import Option
 
@@ -76,6 +79,39 @@ class RenameScreen(ModalScreen[str | None]):
         self.dismiss(text or None)
 
 
+CURSOR_MARK = "▌"
+"""Drawn at the left of every line of the row under the cursor (the open conversation has ``▸``)."""
+
+
+class HistoryList(OptionList):
+    """The sidebar's list: the cursor row carries its own mark, not only a colour, and stops at both ends
+    (no wrapping from the top to the bottom, where a key would act on a row out of sight)."""
+
+    def action_cursor_up(self) -> None:
+        self._step(-1)
+
+    def action_cursor_down(self) -> None:
+        self._step(1)
+
+    def _step(self, direction: Literal[-1, 1]) -> None:
+        step = find_next_enabled_no_wrap(self.options, anchor=self.highlighted, direction=direction)
+        if step is not None:
+            self.highlighted = step
+
+    def render_line(self, y: int) -> Strip:
+        strip = super().render_line(y)
+        try:
+            index, line = self._lines[self.scroll_offset.y + y]
+        except IndexError:
+            return strip
+        divider = self.options[index]._divider and line == self._heights[index] - 1
+        if index != self.highlighted or divider or strip.cell_length < 2:
+            return strip
+        first = next(iter(strip), None)
+        style = first.style if first is not None else None
+        return Strip.join([Strip([Segment(CURSOR_MARK, style)], 1), strip.crop(1, strip.cell_length)])
+
+
 class HistorySidebar(Vertical):
     """Lists the store's conversations; its keys act on the highlighted one."""
 
@@ -108,7 +144,7 @@ class HistorySidebar(Vertical):
 
     def compose(self) -> ComposeResult:
         yield Static("History", classes="sidebar-title")
-        yield OptionList(id="history-list")
+        yield HistoryList(id="history-list")
         yield Static(SIDEBAR_KEYS, classes="sidebar-help", markup=False)
 
     @property

@@ -14,7 +14,7 @@ from textual.reactive import reactive
 from textual.widgets import Static
 
 from holysheep_tui.chat.chat_session import ChatSession
-from holysheep_tui.economics.money import format_cny, format_usd
+from holysheep_tui.economics.money import format_cny_named, format_usd
 from holysheep_tui.textsafety import one_line
 from holysheep_tui.tui.widgets.budget import budget_segment
 
@@ -96,17 +96,31 @@ class StatusBar(Vertical):
         return Content(" · ").join(parts)
 
     @staticmethod
+    def branch_text(chat: ChatSession) -> str:
+        """`` · this branch $0.0090`` when the active path cost less than the total (which counts every
+        answer on every branch); "" otherwise."""
+        s = chat.live
+        usd, estimated = s.running_total()
+        path, path_estimated = chat.conversation.path_cost()
+        path += usd - s.total_usd  # the answer in flight is on the active path
+        if format_usd(path) == format_usd(usd) or path > usd:
+            return ""
+        mark = "≈" if path_estimated or usd != s.total_usd else ""
+        return f" · this branch {mark}{format_usd(path)}"
+
+    @staticmethod
     def money_line(chat: ChatSession, balance: str | None = None) -> Content:
         """This answer's tokens and cost, then the conversation's total: USD list, CNY billed and at market;
         then the account's balance when the relay reports one."""
         s, money = chat.live, chat.money
         tokens = f"{'' if s.exact_tokens or not s.tokens_out else '≈'}{s.tokens_out} tok"
-        usd = s.total_usd
-        mark = "≈" if s.total_estimated else ""
+        usd, estimated = s.running_total()  # the answer in flight counts, estimated, while it streams
+        mark = "≈" if estimated else ""
         unknown = " + unpriced" if s.total_unknown else ""
         total = (
-            f"total {mark}{format_usd(usd)} = {mark}{format_cny(money.billed_cny(usd))} billed, "
-            f"{mark}{format_cny(money.market_cny(usd))} at market{unknown}"
+            f"total {mark}{format_usd(usd)}{StatusBar.branch_text(chat)} = "
+            f"{mark}{format_cny_named(money.billed_cny(usd))} billed, "
+            f"{mark}{format_cny_named(money.market_cny(usd))} at market{unknown}"
         )
         keys = "F1 keys · Ctrl+O model · Esc stop"
         cost = s.cost()
