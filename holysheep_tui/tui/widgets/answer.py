@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import replace
 from typing import ClassVar
@@ -34,6 +36,7 @@ from holysheep_tui.relay.wire import (
 from holysheep_tui.store import Message
 from holysheep_tui.textsafety import one_line, show_control
 from holysheep_tui.tui.markdown_layout import MarkdownLayout
+from holysheep_tui.tui.markdown_render import RenderTheme
 from holysheep_tui.tui.markdown_stream import StreamingMarkdown
 from holysheep_tui.tui.markdown_theme import MARKDOWN_COMPONENT_CLASSES, markdown_css, resolve_theme
 from holysheep_tui.tui.widgets.conversation import UserMessage, place_label
@@ -243,6 +246,63 @@ _STORED_CSS = """
 """
 
 
+class LaidOutBodies:
+    """Bodies of stored answers laid out but not on screen, newest last, so showing one again (switching
+    back to an alternative, reopening a conversation, paging back) costs no rendering. Keyed by the
+    Markdown source; a body is taken out while a widget shows it. Bounded by entries and by lines."""
+
+    def __init__(self, max_entries: int = 32, max_lines: int = 40_000) -> None:
+        self.max_entries, self.max_lines = max_entries, max_lines
+        self._bodies: OrderedDict[str, MarkdownLayout] = OrderedDict()
+
+    def __contains__(self, text: str) -> bool:
+        return text in self._bodies
+
+    def get(self, text: str) -> MarkdownLayout | None:
+        """The body kept for ``text``, left in place (None: none kept)."""
+        return self._bodies.get(text)
+
+    def take(self, text: str) -> MarkdownLayout | None:
+        """The body kept for ``text``, taken out for a widget to show (None: none kept)."""
+        return self._bodies.pop(text, None)
+
+    def give(self, body: MarkdownLayout) -> None:
+        if not body.lines:
+            return
+        bodies = self._bodies
+        bodies[body.text] = body
+        bodies.move_to_end(body.text)
+        lines = sum(len(b.lines) for b in bodies.values())
+        while bodies and (len(bodies) > self.max_entries or lines > self.max_lines):
+            _, dropped = bodies.popitem(last=False)
+            lines -= len(dropped.lines)
+
+    def clear(self) -> None:
+        self._bodies.clear()
+
+
+LAID_OUT = LaidOutBodies()
+PREPARE_CHUNK = 1500
+"""Characters of source laid out between two turns of the event loop while preparing a body."""
+
+
+async def prepare_body(text: str, theme: RenderTheme, width: int) -> None:
+    """Lay out ``text`` at ``width`` ahead of time, a few blocks per turn of the event loop so typing and
+    painting go on, and keep it in ``LAID_OUT`` for the StoredAnswer that will show it."""
+    if not text or width <= 0 or text in LAID_OUT:
+        return
+    body = MarkdownLayout()
+    body.set_theme(theme)
+    for start in range(0, len(text), PREPARE_CHUNK):
+        body.append(text[start : start + PREPARE_CHUNK])
+        body.lay_out(width, render_open=False)
+        await asyncio.sleep(0)
+    body.finish()
+    body.lay_out(width)
+    if body.text == text:
+        LAID_OUT.give(body)
+
+
 class StoredAnswer(Widget):
     """A finished answer from the history drawn by one Line API widget.
 
@@ -272,7 +332,7 @@ class StoredAnswer(Widget):
         super().__init__(classes=f"answer -{message.status}", id=f"msg-{message.id}")
         self.message_id: int | None = message.id
         self.place = place
-        self._body = MarkdownLayout(message.content)
+        self._body = LAID_OUT.take(message.content) or MarkdownLayout(message.content)
         self._style_check = True
         self.message = message
         self.model = message.model or "unknown model"
@@ -311,8 +371,20 @@ class StoredAnswer(Widget):
         if self.reasoning and shown != self.reasoning_expanded:
             self.toggle_reasoning()
 
+    @property
+    def body_renders(self) -> int:
+        """How many times a block of the body was rendered (prepared ahead or laid out here)."""
+        return self._body.blocks_rendered + self._body.open_renders
+
+    @property
+    def body_layout(self) -> tuple[RenderTheme, int] | None:
+        """The theme and width the body is laid out in, once it has been."""
+        theme, width = self._body.theme, self._body.width
+        return (theme, width) if theme is not None and width > 0 else None
+
     def on_unmount(self) -> None:
-        self._body.clear()  # a page scrolled far away: its lines go, the source stays
+        LAID_OUT.give(self._body)  # kept a while for showing it again; the oldest go
+        self._body = MarkdownLayout(self._body.text)
         self._head, self._foot, self._frame_key = [], [], None
 
     def on_click(self, event: events.Click) -> None:

@@ -299,6 +299,7 @@ class ConversationView(VerticalScroll, can_focus=True):
         self.pager, self._money = pager, money
         if message_id is None:
             await self._show(pager.latest(*self._budget()))
+            self.call_after_refresh(self._prepare_alternatives)
             return
         at_end = select and pager.turns and message_id in pager.turns[-1].ids
         await self._show(
@@ -306,6 +307,29 @@ class ConversationView(VerticalScroll, can_focus=True):
             at_end=bool(at_end),
             then=partial(self._scroll_to_found, message_id, select),
         )
+        self.call_after_refresh(self._prepare_alternatives)
+
+    def _prepare_alternatives(self) -> None:
+        """Lay out the alternatives of the last answer shown that has any, in the background, nearest
+        first: F6/F7 then paint the other answer at once instead of rendering it on the key."""
+        from holysheep_tui.tui.widgets.answer import StoredAnswer, prepare_body
+
+        pager = self.pager
+        shown = [w for w in self.children if isinstance(w, StoredAnswer) and w.place is not None]
+        layout = shown[-1].body_layout if shown else None
+        if pager is None or layout is None:
+            return
+        message = shown[-1].message
+        alternatives = pager.conversation.alternatives(message)
+        here = next((i for i, m in enumerate(alternatives) if m.id == message.id), 0)
+        nearest = sorted(range(len(alternatives)), key=lambda i: abs(i - here))
+        texts = [alternatives[i].content for i in nearest if i != here]
+
+        async def prepare() -> None:
+            for text in texts:
+                await prepare_body(text, *layout)
+
+        self.run_worker(prepare(), group="prepare-bodies", exclusive=True, exit_on_error=False)
 
     def _scroll_to_found(self, message_id: int, select: bool = False) -> None:
         found = self.query(f"#msg-{message_id}")
