@@ -19,8 +19,19 @@ from markdown_it.token import Token
 from pygments.lexer import Lexer
 from pygments.lexers import TextLexer, get_lexer_by_name
 from pygments.util import ClassNotFound
-from rich.console import Console, ConsoleOptions, RenderResult
-from rich.markdown import CodeBlock, HorizontalRule, ImageItem, ListItem, Markdown, MarkdownElement
+from rich.console import Console, ConsoleOptions, JustifyMethod, RenderResult
+from rich.markdown import (
+    CodeBlock,
+    Heading,
+    HorizontalRule,
+    ImageItem,
+    ListItem,
+    Markdown,
+    MarkdownContext,
+    MarkdownElement,
+    Paragraph,
+    TableDataElement,
+)
 from rich.rule import Rule
 from rich.segment import Segment
 from rich.style import Style
@@ -28,6 +39,8 @@ from rich.syntax import ANSISyntaxTheme, Syntax
 from rich.text import Text
 from rich.theme import Theme
 from textual.strip import Strip
+
+from holysheep_tui.tui.breaking_text import BreakingText
 
 __all__ = ["BlockRenderer", "RenderTheme"]
 
@@ -68,6 +81,24 @@ def warm_lexers(names: Iterable[str] = COMMON_LANGUAGES) -> None:
     40 ms for Python), which would otherwise stall the stream at an answer's first code block."""
     for name in names:
         _lexer(name)
+
+
+class _Paragraph(Paragraph):
+    def on_enter(self, context: MarkdownContext) -> None:
+        super().on_enter(context)
+        self.text = BreakingText(justify="left")
+
+
+class _Heading(Heading):
+    def on_enter(self, context: MarkdownContext) -> None:
+        super().on_enter(context)
+        self.text = BreakingText()
+
+
+class _TableData(TableDataElement):
+    def __init__(self, justify: JustifyMethod) -> None:
+        super().__init__(justify)
+        self.content = BreakingText("", justify=justify)
 
 
 class _CodeTheme(ANSISyntaxTheme):
@@ -169,6 +200,10 @@ class _SafeMarkdown(Markdown):
         "hr": _Rule,
         "image": _Image,
         "list_item_open": _ListItem,
+        "paragraph_open": _Paragraph,
+        "heading_open": _Heading,
+        "td_open": _TableData,
+        "th_open": _TableData,
     }
 
     def __init__(self, markup: str, syntax_theme: _CodeTheme) -> None:
@@ -216,7 +251,7 @@ class BlockRenderer:
                 _SafeMarkdown(source, self._syntax_theme), options, style=base, pad=True
             )
         except Exception:  # a Rich element that cannot cope with some input: show the source as text
-            lines = console.render_lines(Text(source), options, style=base, pad=True)
+            lines = console.render_lines(BreakingText(source), options, style=base, pad=True)
         strips = [Strip(line, width) for line in lines]
         # Rich opens containers with an empty line and tables have blank edges; the caller spaces blocks.
         start, end = 0, len(strips)

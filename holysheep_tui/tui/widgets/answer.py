@@ -24,6 +24,7 @@ from holysheep_tui.economics.money import ESTIMATE_MARK, CurrencyView, format_cn
 from holysheep_tui.economics.prices import PriceBook
 from holysheep_tui.economics.stats import cache_saving_usd, cache_share
 from holysheep_tui.errors import HolySheepError, RateLimitError
+from holysheep_tui.linebreak import wrap
 from holysheep_tui.relay.wire import (
     ContentDelta,
     RateLimitWait,
@@ -413,8 +414,8 @@ class StoredAnswer(Widget):
         style = self.get_visual_style(component)
         fill = style.rich_style if pad else self.visual_style.rich_style
         out = []
-        for line in Content(show_control(text)).wrap(max(1, width - 2 * pad)):
-            strip = Strip(line.render_segments(style))
+        for line in wrap(show_control(text), max(1, width - 2 * pad)):  # by UAX #14: CJK breaks too
+            strip = Strip(Content(line).render_segments(style))
             if pad:
                 strip = Strip.join([Strip.blank(pad, fill), strip])
             out.append(strip.adjust_cell_length(width, fill))

@@ -18,6 +18,7 @@ from textual.widgets import Static
 
 from holysheep_tui.economics.money import CurrencyView
 from holysheep_tui.textsafety import show_control
+from holysheep_tui.tui.breaking_text import BreakingVisual
 from holysheep_tui.tui.messages import BranchAction, BranchRequest
 
 if TYPE_CHECKING:  # the answer widgets and their Markdown renderer load with the first answer
@@ -70,7 +71,8 @@ class UserMessage(Static):
         shown = Text(show_control(text))
         if place is not None:
             shown.append(f"  {place_label(place)}", style="dim")
-        super().__init__(shown, markup=False, classes="user-message", id=id)
+        # Breaking: the prompt wraps by the Unicode line-breaking rules (CJK), not only at spaces.
+        super().__init__(BreakingVisual(self, shown), markup=False, classes="user-message", id=id)
         self.text = text
         self.message_id = message_id
         self.place = place
