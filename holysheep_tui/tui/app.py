@@ -36,8 +36,9 @@ from holysheep_tui.startup import FirstFrame, Once, cached_first_frame, forget_f
 from holysheep_tui.tui.balance import BalanceApp
 from holysheep_tui.tui.branches import BranchesApp
 from holysheep_tui.tui.commands import ModelCommands
+from holysheep_tui.tui.editor import EditorApp
 from holysheep_tui.tui.history_actions import HistoryApp
-from holysheep_tui.tui.keys import KEYS, PRIORITY_KEYS, help_rows, key_label
+from holysheep_tui.tui.keys import KEYS, PRIORITY_KEYS, binding_id, help_rows, key_label
 from holysheep_tui.tui.lifecycle import (
     EarlyKeys,
     install_exit_signals,
@@ -51,6 +52,7 @@ from holysheep_tui.tui.models import ModelsApp
 from holysheep_tui.tui.plain import PlainTextApp
 from holysheep_tui.tui.recall import stored_prompts
 from holysheep_tui.tui.turns import TURN_GROUP, TurnsApp
+from holysheep_tui.tui.user_keys import UserKeysApp
 from holysheep_tui.tui.warm_up import WarmUp
 from holysheep_tui.tui.widgets.budget import BudgetLoaded, BudgetWatch
 from holysheep_tui.tui.widgets.conversation import ConversationView
@@ -73,12 +75,15 @@ HistoryOpener = Callable[[], "tuple[HistoryStore | None, str | None]"]
 SessionOpener = Callable[[], "tuple[Session, HolySheepError | None]"]
 
 
-class HolySheepApp(PlainTextApp, TurnsApp, BranchesApp, ModelsApp, HistoryApp, BalanceApp):
+class HolySheepApp(
+    PlainTextApp, TurnsApp, BranchesApp, ModelsApp, HistoryApp, BalanceApp, EditorApp, UserKeysApp
+):
     CSS_PATH = "app.tcss"
     TITLE = "HolySheep"
     COMMANDS = App.COMMANDS | {ModelCommands}
     BINDINGS = [
-        Binding(keys, action, desc, show=False, priority=keys in PRIORITY_KEYS) for keys, action, desc in KEYS
+        Binding(keys, action, desc, show=False, priority=keys in PRIORITY_KEYS, id=binding_id(action))
+        for keys, action, desc in KEYS
     ]
 
     chat: var[ChatSession] = var(_unset, init=False)
@@ -171,6 +176,8 @@ class HolySheepApp(PlainTextApp, TurnsApp, BranchesApp, ModelsApp, HistoryApp, B
         if self.first_run is not None:
             self._open_first_run(self.first_run)
         self._read_budget(self.chat.budget)
+        if self.chat.session is not None:
+            self.apply_user_keys(self.chat.session.config)
         self.call_after_refresh(self._after_first_frame)
 
     def _after_first_frame(self) -> None:
@@ -248,6 +255,7 @@ class HolySheepApp(PlainTextApp, TurnsApp, BranchesApp, ModelsApp, HistoryApp, B
             self.run_worker(old.aclose(), group="session-close", exit_on_error=False)
         if old.session is not None and old.session.simulator is not session.simulator:
             old.session.close()
+        self.apply_user_keys(session.config)
         self.first_run = problem
         if problem is not None:
             self._open_first_run(problem)
@@ -437,21 +445,23 @@ class HolySheepApp(PlainTextApp, TurnsApp, BranchesApp, ModelsApp, HistoryApp, B
     def action_stats(self) -> None:
         from holysheep_tui.tui.screens.stats import StatsScreen
 
-        self.push_screen(StatsScreen(self.controller.metrics or MetricsLog(), self.money))
+        metrics = self.controller.metrics or MetricsLog()
+        self.push_screen(StatsScreen(metrics, self.money, prices=self.prices))
 
     def action_help(self) -> None:
         from holysheep_tui.tui.screens.dialogs import HelpScreen
 
-        self.push_screen(HelpScreen(help_rows()))
+        self.push_screen(HelpScreen(help_rows(self.keymap)))
 
     def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
         """Textual's Theme and Quit (with its key); not Maximize, Screenshot or Keys (issue 15 item 14)."""
         for command in super().get_system_commands(screen):
             if command.title in ("Theme", "Quit"):
-                key = "Ctrl+T" if command.title == "Theme" else "Ctrl+Q"
+                key = key_label(self.keymap.keys_of("change_theme")) if command.title == "Theme" else "Ctrl+Q"
                 yield command._replace(help=f"{command.help} · Key: {key}")
-        for keys, action, desc in KEYS:
+        for _keys, action, desc in KEYS:
             if action != "change_theme":
+                keys = self.keymap.keys_of(action)
                 yield SystemCommand(desc, f"Key: {key_label(keys)}", lambda a=action: self.run_action(a))
 
     # ---- theme ---------------------------------------------------------------------------

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
 KEYS: list[tuple[str, str, str]] = [
     # (keys, action, description)
     ("escape", "stop", "Stop the answer (keeps what arrived)"),
@@ -21,11 +24,99 @@ KEYS: list[tuple[str, str, str]] = [
     ("ctrl+b", "toggle_sidebar", "Show or hide the history sidebar (refreshes it)"),
     ("ctrl+f", "search_history", "Search every stored message"),
     ("ctrl+s", "export_conversation", "Export this conversation (md, json, html, txt, openai)"),
-    ("f8", "stats", "Usage statistics: requests, cost and latency per model and per day"),
+    ("f8", "stats", "Usage statistics: requests, cost, cache hits and latency per model and per day"),
+    ("ctrl+g", "compose_in_editor", "Write the prompt in $VISUAL / $EDITOR (the text comes back unsent)"),
+    ("f12", "toggle_mouse", "Mouse off / on (off: select text with the terminal)"),
     ("f1", "help", "Show every key"),
 ]
 PRIORITY_KEYS = frozenset({"ctrl+up", "ctrl+down", "f6", "f7"})
 """Keys that work wherever the focus is (the prompt's own F6/F7 select line and text otherwise)."""
+
+_IDS = {
+    "select_message(-1)": "select_message_above",
+    "select_message(1)": "select_message_below",
+    "alternative(-1)": "previous_alternative",
+    "alternative(1)": "next_alternative",
+}
+FIXED_KEYS = frozenset(
+    {
+        "ctrl+q",
+        "ctrl+p",
+        "ctrl+c",
+        "enter",
+        "tab",
+        "shift+tab",
+        "escape",
+        "ctrl+j",
+        "shift+enter",
+        "alt+enter",
+    }
+    | {"ctrl+home", "ctrl+end", "up", "down", "left", "right", "pageup", "pagedown", "home", "end"}
+    | {"backspace", "delete", "ctrl+a", "ctrl+e", "ctrl+k", "ctrl+u", "ctrl+w", "ctrl+x", "ctrl+v", "ctrl+z"}
+    | {"ctrl+y", "ctrl+d", "ctrl+left", "ctrl+right"}
+)
+"""Keys a keymap may not take: quit, the palette, sending, focus, and what the prompt uses for editing."""
+
+
+def binding_id(action: str) -> str:
+    """The id a ``[keys]`` table names a binding by: the action's name (``new_conversation``)."""
+    return _IDS.get(action, action)
+
+
+DEFAULT_KEYMAP = {binding_id(action): keys for keys, action, _ in KEYS}
+
+
+@dataclass(frozen=True)
+class Keymap:
+    """A ``[keys]`` table checked against the key table: what is applied and what was refused."""
+
+    applied: dict[str, str] = field(default_factory=dict)
+    """Binding id to keys, for ``App.set_keymap`` (only entries that clash with nothing)."""
+    problems: list[str] = field(default_factory=list)
+
+    def keys_of(self, action: str) -> str:
+        """The keys in force for ``action`` (a ``KEYS`` action)."""
+        return self.applied.get(binding_id(action), DEFAULT_KEYMAP[binding_id(action)])
+
+
+def _clean_keys(keys: str) -> list[str]:
+    return [key.strip().lower() for key in keys.split(",") if key.strip()]
+
+
+def resolve_keymap(wanted: Mapping[str, str]) -> Keymap:
+    """Check a ``[keys]`` table: unknown ids, keys the app keeps for itself and two actions on one key are
+    problems, and the entries involved keep their default keys."""
+    problems: list[str] = []
+    applied: dict[str, str] = {}
+    for ident, keys in wanted.items():
+        cleaned = _clean_keys(keys)
+        if ident not in DEFAULT_KEYMAP:
+            problems.append(f"[keys] {ident}: no such action (known: {', '.join(sorted(DEFAULT_KEYMAP))}).")
+        elif not cleaned:
+            problems.append(f"[keys] {ident}: no key given.")
+        elif taken := [k for k in cleaned if k in FIXED_KEYS or len(k) == 1]:
+            problems.append(f"[keys] {ident}: {key_label(taken[0])} is kept for typing, sending or quitting.")
+        else:
+            applied[ident] = ",".join(cleaned)
+    for _ in range(len(DEFAULT_KEYMAP)):  # each round drops at least one entry, or ends
+        owners: dict[str, list[str]] = {}
+        for ident, keys in {**DEFAULT_KEYMAP, **applied}.items():
+            for key in _clean_keys(keys):
+                owners.setdefault(key, []).append(ident)
+        clashes = [(key, ids) for key, ids in owners.items() if len(ids) > 1]
+        if not clashes:
+            break
+        for key, ids in clashes:
+            dropped = [ident for ident in ids if ident in applied]
+            problems.append(
+                f"[keys] {key_label(key)} is given to both {' and '.join(ids)}: "
+                + ", ".join(f"{ident} keeps {key_label(DEFAULT_KEYMAP[ident])}" for ident in dropped)
+                + "."
+            )
+            for ident in dropped:
+                applied.pop(ident, None)
+    return Keymap(applied, problems)
+
 
 MESSAGE_KEYS = [
     ("Up / Down", "The message above / below"),
@@ -78,10 +169,11 @@ def sidebar_rows(sidebar_keys: str) -> list[tuple[str, str]]:
 HelpSection = tuple[str, list[tuple[str, str]]]
 
 
-def help_sections(sidebar_keys: str = "") -> list[HelpSection]:
-    """Every key and what it does, in sections, for the help screen."""
+def help_sections(sidebar_keys: str = "", keymap: Keymap | None = None) -> list[HelpSection]:
+    """Every key and what it does (the keys in force after ``keymap``), in sections, for the help screen."""
+    keymap = keymap or Keymap()
     sections: list[HelpSection] = [
-        ("Anywhere", [(key_label(k), d) for k, _, d in KEYS]),
+        ("Anywhere", [(key_label(keymap.keys_of(a)), d) for _, a, d in KEYS]),
         ("The prompt", PROMPT_KEYS),
         ("A selected message", MESSAGE_KEYS),
     ]
@@ -90,8 +182,8 @@ def help_sections(sidebar_keys: str = "") -> list[HelpSection]:
     return sections
 
 
-def help_rows() -> list[HelpSection]:
+def help_rows(keymap: Keymap | None = None) -> list[HelpSection]:
     """The help screen's sections (the sidebar's keys included)."""
     from holysheep_tui.tui.widgets.sidebar import SIDEBAR_KEYS
 
-    return help_sections(SIDEBAR_KEYS)
+    return help_sections(SIDEBAR_KEYS, keymap)

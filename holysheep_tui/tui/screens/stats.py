@@ -22,6 +22,7 @@ from textual.widgets import DataTable, Select, Sparkline, Static
 
 from holysheep_tui.economics.metrics import MetricRecord, MetricsLog
 from holysheep_tui.economics.money import ESTIMATE_MARK, PRICE_UNKNOWN, CurrencyView, format_cny, format_usd
+from holysheep_tui.economics.prices import PriceBook
 from holysheep_tui.economics.stats import (
     DEMO_PROFILE,
     StatsRow,
@@ -56,24 +57,30 @@ COLUMNS = (
     "TTFT p50/p95",
     "Cost",
 )
+CACHE_COLUMNS = ("Cached in", "Cache saved")
+"""Shown after COLUMNS when some model's answers had cached input tokens (the same figures as
+``holysheep stats``: cached tokens, their share of the input, what they saved)."""
+ALL_COLUMNS = COLUMNS + CACHE_COLUMNS
 
 
-COLUMN_PRIORITY = (0, 4, 1, 5, 10, 8, 2, 3, 9, 7, 6)
-"""Which columns stay when the screen is narrow, most wanted first (indices into COLUMNS): the model,
-its cost in USD, requests, billed ¥, the bar, latency, failures, tokens, TTFT, saved ¥, market ¥. The
-total line above the table always gives every figure."""
+COLUMN_PRIORITY = (0, 4, 1, 5, 10, 8, 11, 2, 3, 12, 9, 7, 6)
+"""Which columns stay when the screen is narrow, most wanted first (indices into ALL_COLUMNS): the model,
+its cost in USD, requests, billed ¥, the bar, latency, cached input, failures, tokens, cache savings,
+TTFT, saved ¥, market ¥. The total line above the table always gives every figure."""
 CELL_PADDING = 2  # a DataTable cell's padding, left and right
 
 
-def fitting_columns(rows: Sequence[Sequence[Text]], width: int) -> list[int]:
-    """The columns, in table order, that fit ``width`` cells, keeping the most wanted ones."""
+def fitting_columns(rows: Sequence[Sequence[Text]], width: int, *, cache: bool = False) -> list[int]:
+    """The columns, in table order, that fit ``width`` cells, keeping the most wanted ones (the cache
+    columns only with ``cache``)."""
+    names = ALL_COLUMNS if cache else COLUMNS
     sizes = [
         max([Text(name).cell_len, *(row[i].cell_len for row in rows)]) + CELL_PADDING
-        for i, name in enumerate(COLUMNS)
+        for i, name in enumerate(names)
     ]
     room = max(width - 2, 0)  # the scrollbar's gutter
     shown: list[int] = []
-    for index in COLUMN_PRIORITY:
+    for index in (i for i in COLUMN_PRIORITY if i < len(names)):
         if sizes[index] <= room or not shown:
             shown.append(index)
             room -= sizes[index]
@@ -134,8 +141,10 @@ def build_stats(
     tz: tzinfo | None = None,
     skipped: int = 0,
     path: Path | None = None,
+    prices: PriceBook | None = None,
 ) -> StatsData:
-    """The summaries for the screen: totals, rows per model, and a row (or None) for each day."""
+    """The summaries for the screen: totals, rows per model (with ``prices``, what cache hits saved), and a
+    row (or None) for each day."""
     by_day = {row.key: row for row in summarise(records, "day", view=view, tz=tz)}
     today = now.astimezone(tz).date()
     if start is not None:
@@ -146,8 +155,8 @@ def build_stats(
     days = [first + timedelta(days=i) for i in range((today - first).days + 1)]
     return StatsData(
         since=since,
-        total=summarise_total(records, view=view),
-        models=summarise(records, "model", view=view, tz=tz),
+        total=summarise_total(records, view=view, prices=prices),
+        models=summarise(records, "model", view=view, tz=tz, prices=prices),
         days=[(day, by_day.get(day.isoformat())) for day in days],
         skipped=skipped,
         path=path or Path(),
@@ -183,10 +192,12 @@ class StatsScreen(Screen[None]):
         now: Callable[[], datetime] | None = None,
         tz: tzinfo | None = None,
         profile: str | None = None,
+        prices: PriceBook | None = None,
     ) -> None:
         """``profile``: show only that profile's requests (None: every real profile's, or, for the log of
-        an app running the demo, the demo's)."""
+        an app running the demo, the demo's). ``prices``: the price book, for what cache hits saved."""
         super().__init__()
+        self.prices = prices
         self.metrics = log
         self.profile = profile
         self.view = view
@@ -247,7 +258,7 @@ class StatsScreen(Screen[None]):
             read = self.metrics.read(since=start)
             data = build_stats(
                 of_profile(read.records, self.profile), since, start=start, now=now, view=self.view, tz=self._tz,
-                skipped=read.skipped, path=self.metrics.path,
+                skipped=read.skipped, path=self.metrics.path, prices=self.prices,
             )  # fmt: skip
         except HolySheepError as exc:
             self.post_message(StatsLoaded(None, exc.user_text()))
@@ -282,8 +293,11 @@ class StatsScreen(Screen[None]):
         table.clear(columns=True)  # columns and rows in one go: the header is sized with the rows
         largest = max((row.cost_usd for row in data.models), default=0.0)
         rows = [(row.key, self._cells(row, largest)) for row in data.models]
-        shown = fitting_columns([cells for _, cells in rows], table.size.width or self.size.width)
-        table.add_columns(*(COLUMNS[i] for i in shown))
+        cache = data.total.cached_tokens > 0
+        shown = fitting_columns(
+            [cells for _, cells in rows], table.size.width or self.size.width, cache=cache
+        )
+        table.add_columns(*(ALL_COLUMNS[i] for i in shown))
         for key, cells in rows:
             table.add_row(*(cells[i] for i in shown), key=key)
         self._shown_width = table.size.width or self.size.width
@@ -329,6 +343,8 @@ class StatsScreen(Screen[None]):
         )
         if t.unpriced and t.priced:
             money += f" · {t.unpriced} more without a known price"
+        if t.cached_tokens:
+            money += f"\nCached input {t.cached_tokens:,} tokens ({t.cache_hit_rate:.0%} of input) · {self._cache_saved(t)}"
         return (
             f"{self._label().capitalize()}: {t.requests:,} requests · {failed} · {t.tokens:,} tokens · "
             f"latency p50/p95 {_seconds_pair(t.latency_ms.p50, t.latency_ms.p95)} · "
@@ -351,7 +367,18 @@ class StatsScreen(Screen[None]):
             Text(
                 bar(row.cost_usd, largest).ljust(BAR_WIDTH), style=self.app.theme_variables.get("accent", "")
             ),
+            Text(
+                f"{_count(row.cached_tokens)} ({row.cache_hit_rate:.0%})" if row.cached_tokens else "–",
+                justify=right,
+            ),
+            Text(self._cache_saved(row, short=True) if row.cached_tokens else "–", justify=right),
         ]
+
+    def _cache_saved(self, row: StatsRow, *, short: bool = False) -> str:
+        """What cache hits saved against the full input price: USD and CNY billed (¥1 = $1 at the relay)."""
+        usd = row.cache_saved_usd
+        both = f"{format_usd(usd)} / {format_cny(self.view.billed_cny(usd))}"
+        return both if short else f"cache hits saved {both} billed"
 
     def _draw_days(self) -> None:
         data = self.data
