@@ -52,6 +52,29 @@ def proc_cpu_time(pid: int) -> float | None:
     return (int(fields[11]) + int(fields[12])) / ticks  # utime, stime
 
 
+def tree_cpu_time(pid: int) -> float | None:
+    """CPU seconds (user + system) of a process and every descendant, live or reaped; None when it is gone."""
+    parents: dict[int, int] = {}
+    times: dict[int, float] = {}
+    ticks = os.sysconf("SC_CLK_TCK")
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            child = int(stat.parent.name)
+        except (OSError, IndexError, ValueError):
+            continue
+        parents[child] = int(fields[1])
+        times[child] = sum(int(f) for f in fields[11:15]) / ticks  # utime, stime, cutime, cstime
+    if pid not in times:
+        return None
+    total, todo = 0.0, [pid]
+    while todo:
+        at = todo.pop()
+        total += times.get(at, 0.0)
+        todo += [child for child, parent in parents.items() if parent == at]
+    return total
+
+
 def _status_kb(pid: int | str, key: str) -> float | None:
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():

@@ -16,6 +16,8 @@ import argparse
 import re
 import sys
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -30,8 +32,8 @@ from _common import (
     median,
     p95,
     peak_rss_mb,
-    proc_cpu_time,
     scratch_home,
+    tree_cpu_time,
 )
 from bench_startup import APP_MARKER
 from bench_typing import Tmux, status_lines
@@ -90,10 +92,12 @@ class Answer:
             n = end
         return n
 
-    def position(self, screen: str, prev: int, limit: int) -> int:
-        """The furthest answer offset visible on ``screen``, searched near ``prev``, at most ``limit``."""
+    def position(self, screen: str, prev: int, limit: int, bottom: int = 3) -> int:
+        """The furthest answer offset visible on ``screen``, searched near ``prev``, at most ``limit``;
+        the last ``bottom`` lines (a prompt, a status bar) are left out."""
         best = prev
-        lines = screen.splitlines()[:-3]  # not the prompt and status bar
+        lines = screen.splitlines()
+        lines = lines[: len(lines) - bottom]
         for line in lines:
             for run in _SPLIT.split(line):
                 run = run.strip()
@@ -120,9 +124,24 @@ def chat_request(sim: RelaySimulator, *, finished: bool = False) -> RecordedRequ
     raise RuntimeError("the app sent no chat request")
 
 
-def measure(tokens: int, tps: float | None, home: Path, sim: RelaySimulator) -> dict[str, Any]:
-    answer = Answer(tokens, tps)
-    suffix = f"len={tokens},tps={int(tps)}" if tps else f"len={tokens},fast"
+def sim_model(tokens: int, tps: float | None) -> str:
+    """The model name that makes the simulator stream a ``tokens`` answer at ``tps`` (None: full speed)."""
+    return f"kimi-k2+len={tokens},tps={int(tps)}" if tps else f"kimi-k2+len={tokens},fast"
+
+
+@dataclass
+class Client:
+    """A chat client to drive in tmux: typing PROMPT and Enter once ``ready`` is on screen asks for the answer."""
+
+    name: str
+    command: list[str]
+    env: dict[str, str]
+    ready: str
+    busy: Callable[[str], bool]  # whether this screen says an answer is still arriving
+    bottom: int = 3  # lines under the answer (prompt, status bar) that never show it
+
+
+def holysheep_client(tokens: int, tps: float | None, home: Path, sim: RelaySimulator) -> Client:
     command = [
         sys.executable,
         "-m",
@@ -130,18 +149,27 @@ def measure(tokens: int, tps: float | None, home: Path, sim: RelaySimulator) -> 
         "--base-url",
         sim.base_url,
         "--model",
-        f"kimi-k2+{suffix}",
+        sim_model(tokens, tps),
     ]
+    env = isolated_env(home, HOLYSHEEP_API_KEY="sk-bench-placeholder")
+    return Client("holysheep", command, env, APP_MARKER, lambda screen: "streaming" in status_lines(screen))
+
+
+def measure(
+    tokens: int, tps: float | None, home: Path, sim: RelaySimulator, client: Client | None = None
+) -> dict[str, Any]:
+    answer = Answer(tokens, tps)
+    client = client or holysheep_client(tokens, tps, home, sim)
     sim.reset()
-    tmux = Tmux(command, isolated_env(home, HOLYSHEEP_API_KEY="sk-bench-placeholder"))
+    tmux = Tmux(client.command, client.env)
     polls: list[tuple[float, int, bool]] = []  # (seconds after request, answer offset, screen changed)
     try:
-        if tmux.wait_for(APP_MARKER, 20) is None:
-            raise RuntimeError(f"{APP_MARKER!r} never drawn; screen:\n{tmux.screen()}")
+        if tmux.wait_for(client.ready, 30) is None:
+            raise RuntimeError(f"{client.name}: {client.ready!r} never drawn; screen:\n{tmux.screen()}")
         tmux.keys(PROMPT)
         if tmux.wait_for(PROMPT, 10) is None:
             raise RuntimeError("the prompt never appeared")
-        cpu_before, wall_before = proc_cpu_time(tmux.pid), time.perf_counter()
+        cpu_before, wall_before = tree_cpu_time(tmux.pid), time.perf_counter()
         tmux.keys("Enter", literal=False)
         t0 = chat_request(sim).started
         last_due = answer.due[-1]
@@ -150,15 +178,17 @@ def measure(tokens: int, tps: float | None, home: Path, sim: RelaySimulator) -> 
         while not deadline.passed:
             screen = tmux.screen()
             t = time.perf_counter() - t0
-            pos = answer.position(screen, pos, answer.arrived_chars(t + 0.02))
+            pos = answer.position(screen, pos, answer.arrived_chars(t + 0.02), client.bottom)
             polls.append((t, pos, screen != screen_before))
             screen_before = screen
-            if t > last_due and "streaming" not in status_lines(screen) and idle_at is None:
-                idle_at = t
+            if t > last_due and not client.busy(screen):
+                idle_at = t if idle_at is None else idle_at
+            else:
+                idle_at = None
             if pos >= len(answer.text) or (idle_at is not None and t > idle_at + 3):
                 break
             time.sleep(POLL)
-        cpu_after, wall_after = proc_cpu_time(tmux.pid), time.perf_counter()
+        cpu_after, wall_after = tree_cpu_time(tmux.pid), time.perf_counter()
         rss = peak_rss_mb(tmux.pid)
     finally:
         tmux.close()
@@ -177,8 +207,8 @@ def measure(tokens: int, tps: float | None, home: Path, sim: RelaySimulator) -> 
     complete = len(delays) == len(answer.ends)
     last_word = delays[-1] if complete else None
     # Longest freeze: longest interval between screen changes from the first chunk's arrival until the last
-    # chunk was on screen.
-    shown_end = polls[i][0] if complete else (polls[-1][0] if polls else 0.0)
+    # chunk was on screen (the last screen change when it never was: a client that stops following the answer).
+    shown_end = polls[i][0] if complete else max((t for t, _, changed in polls if changed), default=0.0)
     changes = [t for t, _, changed in polls if changed and arrived[0] <= t <= shown_end]
     edges = [arrived[0], *changes, shown_end]
     freeze = max((b - a for a, b in zip(edges, edges[1:], strict=False)), default=0.0)
@@ -188,6 +218,7 @@ def measure(tokens: int, tps: float | None, home: Path, sim: RelaySimulator) -> 
         "delays_s": delays, "p50": median(delays), "p95": p95(delays), "last_word": last_word,
         "freeze": freeze, "rss_mb": rss, "polls": len(polls), "poll_interval": median(gaps),
         "cpu": cpu, "cores": cpu / (wall_after - wall_before) if cpu is not None else None,
+        "wall": wall_after - wall_before,
         "streamed_for": last_due, "sent_for": arrived[-1] - arrived[0],
     }  # fmt: skip
 

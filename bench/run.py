@@ -3,10 +3,11 @@
     .venv/bin/python bench/run.py                 # every scenario (about 10-15 minutes)
     .venv/bin/python bench/run.py --quick         # a smoke run (about 2 minutes)
     .venv/bin/python bench/run.py --only startup --only client
+    .venv/bin/python bench/run.py --peers --only peers   # llm and oterm beside holysheep (bench/peers.py)
 
 Each scenario runs in fresh subprocesses with a time limit; one that fails or times out is reported
 as such and the others still run. Scenarios: render, screen, conversation, startup, client, history,
-typing, branches, compare.
+typing, branches, compare, and with ``--peers`` peers (installs llm and oterm under bench/.work/peers/).
 """
 
 from __future__ import annotations
@@ -51,6 +52,7 @@ SCENARIOS = [
     Scenario("screen", "bench_screen.py", [], ["--quick"], 600),
     Scenario("branches", "bench_branches.py", [], ["--quick"], 300),
     Scenario("compare", "bench_compare.py", [], ["--quick"], 400),
+    Scenario("peers", "peers.py", ["--repeat", "2"], ["--quick"], 1200),  # only with --peers
 ]
 
 # bench_render.py (scenario 1) is called once per job; the runs of all jobs are merged.
@@ -263,10 +265,15 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--quick", action="store_true", help="a smoke run: fewer and smaller cases")
     parser.add_argument("--only", action="append", choices=NAMES, help="run only this scenario (repeatable)")
+    parser.add_argument(
+        "--peers", action="store_true", help="also install llm and oterm and measure them beside holysheep"
+    )
     parser.add_argument("--out", type=Path, default=BENCH_DIR / "RESULTS.md")
     parser.add_argument("--json", type=Path, default=BENCH_DIR / "results.json")
     args = parser.parse_args(argv)
-    wanted = args.only or NAMES
+    wanted = args.only or [n for n in NAMES if n != "peers"]
+    if args.peers and "peers" not in wanted:
+        wanted.append("peers")
     began = time.perf_counter()
     date = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     scenarios: list[dict[str, Any]] = []
@@ -289,6 +296,7 @@ def main(argv: list[str] | None = None) -> int:
     order = {
         "render": 1,
         "screen": 1.5,
+        "peers": 1.6,
         "conversation": 2,
         "startup": 3,
         "client": 4,
@@ -301,6 +309,7 @@ def main(argv: list[str] | None = None) -> int:
     command = (
         "python bench/run.py"
         + (" --quick" if args.quick else "")
+        + (" --peers" if args.peers else "")
         + "".join(f" --only {n}" for n in args.only or [])
     )
     report = {
