@@ -9,8 +9,10 @@ strips, so painting costs what is on screen, not what was streamed.
 
 from __future__ import annotations
 
+import math
 from time import monotonic
 from typing import ClassVar
+from weakref import WeakSet
 
 from textual.geometry import Region, Size
 from textual.strip import Strip
@@ -21,6 +23,9 @@ from holysheep_tui.tui.markdown_layout import MarkdownLayout
 from holysheep_tui.tui.markdown_theme import MARKDOWN_COMPONENT_CLASSES, markdown_css, resolve_theme
 
 __all__ = ["StreamingMarkdown"]
+
+_STREAMING: WeakSet[StreamingMarkdown] = WeakSet()
+"""The widgets streaming now, app-wide (a comparison has one per leg)."""
 
 
 class StreamingMarkdown(Widget):
@@ -91,6 +96,7 @@ class StreamingMarkdown(Widget):
             return
         self._layout.append(fragment)
         self._streaming = True
+        _STREAMING.add(self)
         self._schedule()
 
     def finish(self) -> None:
@@ -98,6 +104,7 @@ class StreamingMarkdown(Widget):
         self._layout.finish()
         self._cancel()
         self._streaming = False
+        _STREAMING.discard(self)
         if self.is_mounted:
             self._flush()
 
@@ -111,6 +118,7 @@ class StreamingMarkdown(Widget):
         """Show a complete answer at once (history); blocks render when first laid out."""
         self._cancel()
         self._streaming = False
+        _STREAMING.discard(self)
         self._layout.set_text(text)
         if self.is_mounted:
             self.refresh(layout=True)
@@ -120,7 +128,14 @@ class StreamingMarkdown(Widget):
         if self._pending or not self.is_mounted:
             return
         self._pending = True
-        delay = self._next_flush - monotonic()
+        now = monotonic()
+        due = max(now, self._next_flush)
+        if len(_STREAMING) > 1:
+            # Several answers stream at once (a comparison): all draw on one shared clock of MAX_FPS
+            # ticks, so their changes of height cost one layout of the screen per tick, not one each.
+            tick = 1.0 / self.MAX_FPS
+            due = math.ceil(due / tick) * tick
+        delay = due - now
         if delay > 0.001:
             self._timer = self.set_timer(delay, self._flush, name="streaming-markdown")
         else:  # Textual timers cannot take a zero delay
@@ -178,6 +193,9 @@ class StreamingMarkdown(Widget):
     def on_mount(self) -> None:
         if self._layout.version:
             self._schedule()
+
+    def on_unmount(self) -> None:
+        _STREAMING.discard(self)
 
     # -- rendering -----------------------------------------------------------------------
     def notify_style_update(self) -> None:
