@@ -15,7 +15,15 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PositiveInt,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from holysheep_tui import locations
 from holysheep_tui.errors import ConfigError, UsageError
@@ -183,6 +191,8 @@ class UIConfig(_Model):
     """Show the model's reasoning section while it thinks."""
     favourite_models: list[str] = Field(default_factory=list)
     """Models listed first in the model picker."""
+    mouse: bool = True
+    """Let the app take the mouse (clicks, wheel); false leaves selecting text to the terminal (F12 toggles)."""
 
 
 class Config(_Model):
@@ -194,6 +204,11 @@ class Config(_Model):
     """Appearance and behaviour of the full-screen app."""
     pricing: PricingConfig = Field(default_factory=PricingConfig)
     """Currencies and price overrides."""
+    keys: dict[str, str] = Field(default_factory=dict)
+    """The app's keys, by action: ``new_conversation = "ctrl+t"``; F1 lists the actions and the keys in force."""
+    context_windows: dict[str, PositiveInt] = Field(default_factory=dict)
+    """Context window in tokens per model name (``[context_windows]`` ``"moonshot-v1-8k" = 8192``); wins
+    over the relay's ``/models`` and the price table."""
 
     def model_post_init(self, __context: Any) -> None:
         self.profiles.setdefault(DEFAULT_PROFILE, Profile())

@@ -264,6 +264,7 @@ def test_an_existing_version_1_export_imports_as_one_path_and_exports_again_unch
     old = json.loads(EXPORT_V1)
     for m in old["conversations"][0]["messages"]:
         m["copied_from"] = None  # a field added since: a version 1 file has no fork copies
+        m["kind"] = "message"  # added since: a version 1 file has no summaries
     assert again["version"] == 2 and _without_ids(again) == _without_ids(old) | {"version": 2}
 
 
@@ -284,6 +285,7 @@ EVERY_FIELD: dict[str, Any] = {
     "total_ms": 3100,
     "error_text": "用户停止",
     "copied_from": 7,
+    "kind": "summary",
 }
 
 

@@ -12,12 +12,13 @@ import hashlib
 import json
 import os
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import Any
 
+from holysheep_tui.chat.attachments import Attachment
 from holysheep_tui.chat.controller import Conversation, ConversationController, Turn, turn_record
 from holysheep_tui.config import RetryPolicy
 from holysheep_tui.economics.budget import BudgetStatus
@@ -381,7 +382,9 @@ class _GivenMessages(Conversation):
 
     given: tuple[ChatMessage, ...] = ()
 
-    def messages_for(self, prompt: str) -> tuple[ChatMessage, ...]:
+    def messages_for(
+        self, prompt: str, attachments: Sequence[Attachment] = (), *, omit: int = 0
+    ) -> tuple[ChatMessage, ...]:
         return self.given
 
 
@@ -474,7 +477,7 @@ class BatchRunner:
         given = item.messages
         if self.system and not any(m.role == "system" for m in given):
             given = (ChatMessage("system", self.system), *given)
-        prompt = next((m.content for m in reversed(given) if m.role == "user"), "")
+        prompt = next((m.text for m in reversed(given) if m.role == "user"), "")
         return _GivenMessages(profile=profile, model=model, given=given), prompt
 
     def _check_stop(self, turn: Turn) -> None:

@@ -29,7 +29,7 @@ def estimate_comparison(
 ) -> list[tuple[str, Cost | None]]:
     """Each model's input cost for ``prompt`` sent with ``conversation`` so far, estimated from the text
     that would be sent (``estimated=True``); None where the model's price is unknown."""
-    texts = [m.content for m in conversation.messages_for(prompt)]
+    texts = [m.text for m in conversation.messages_for(prompt)]
     return [(model, prices.estimate_cost(model, texts, "")) for model in models]
 
 

@@ -13,10 +13,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
+from holysheep_tui.chat.attachments import Attachment, check_vision, content_parts
 from holysheep_tui.errors import HolySheepError, ModelNotFoundError, StorageError
 from holysheep_tui.relay.wire import Answer, ChatMessage, ChatRequest, StreamEvent, Timings, Usage, to_ms
 
 if TYPE_CHECKING:
+    from holysheep_tui.chat.context import TokenEstimator
     from holysheep_tui.economics.metrics import MetricsLog
     from holysheep_tui.economics.prices import Cost, PriceBook
     from holysheep_tui.relay.client import RelayClient
@@ -25,6 +27,7 @@ if TYPE_CHECKING:
 TurnStatus = Literal["complete", "stopped", "error"]
 BranchKind = Literal["answer", "prompt"]
 FLUSH_INTERVAL = 0.5
+SUMMARY_HEADER = "Summary of the earlier conversation (its messages are left out of this request):\n\n"
 
 
 @dataclass
@@ -47,6 +50,8 @@ class Turn:
     """A fork's copy of an answer paid for in another conversation: its cost is not this one's."""
     estimated_usage: Usage | None = None
     """Token counts estimated from the texts, for an answer with text but no usage report (stopped, cut)."""
+    attachments: tuple[Attachment, ...] = ()
+    """The files sent with the prompt (``chat.attachments``): images as image parts, text files fenced."""
 
     @property
     def usage(self) -> Usage | None:
@@ -67,22 +72,33 @@ class Conversation:
     """Sent with each request unless ``run_turn`` is given another (None: the relay's default)."""
     max_tokens: int | None = None
     """Sent with each request unless ``run_turn`` is given another (None: no limit asked for)."""
+    summary: str | None = None
+    """A compaction's summary (``chat/compaction.py``), sent in place of the first ``summary_turns`` turns."""
+    summary_turns: int = 0
 
     def path_cost(self) -> tuple[float, bool]:
         """USD of the active path's own answers (a fork's copies left out), and whether any is estimated."""
         costs = [t.cost for t in self.turns if t.cost is not None and not t.copied]
         return sum(c.usd for c in costs), any(c.estimated for c in costs)
 
-    def messages_for(self, prompt: str) -> tuple[ChatMessage, ...]:
+    def messages_for(
+        self, prompt: str, attachments: Sequence[Attachment] = (), *, omit: int = 0
+    ) -> tuple[ChatMessage, ...]:
+        """What a request sends: the system prompt, each turn's prompt (with its attachments) and answer,
+        then ``prompt`` with ``attachments``. A summary stands for the turns it covers; ``omit`` leaves the
+        first ``omit`` turns out (and the summary with them when it covers fewer): ``chat/context.py``."""
         msgs: list[ChatMessage] = []
         if self.system_prompt:
             msgs.append(ChatMessage("system", self.system_prompt))
-        for turn in self.turns:
-            msgs.append(ChatMessage("user", turn.prompt))
+        covered = self.summary_turns if self.summary is not None else 0
+        if self.summary is not None and omit <= covered:
+            msgs.append(ChatMessage("system", SUMMARY_HEADER + self.summary))
+        for turn in self.turns[max(omit, covered) :]:
+            msgs.append(ChatMessage("user", content_parts(turn.prompt, turn.attachments)))
             text = turn.answer.content
             if text:
                 msgs.append(ChatMessage("assistant", text))
-        msgs.append(ChatMessage("user", prompt))
+        msgs.append(ChatMessage("user", content_parts(prompt, attachments)))
         return tuple(msgs)
 
 
@@ -103,6 +119,8 @@ class ConversationController:
         self.store = store
         self.metrics = metrics
         self.prices = prices
+        self.estimator: TokenEstimator | None = None
+        """Learns tokens per character from each complete answer's reported usage (``chat/context.py``)."""
         self._warn = on_warning or (lambda _msg: None)
         self._flush_interval = flush_interval
 
@@ -129,8 +147,13 @@ class ConversationController:
         stream: bool = True,
         answer: Answer | None = None,
         branch: Branch | None = None,
+        attachments: Sequence[Attachment] = (),
+        omit: int = 0,
     ) -> Turn:
         """Send ``prompt`` with the conversation so far. Never raises for relay failures: the Turn carries them.
+
+        ``attachments`` go with the prompt and are stored with it; an image for a model known not to read
+        images raises ``NoVisionError`` before anything is stored or sent.
 
         ``on_events`` gets the events of each network read together, after the answer has taken them in.
 
@@ -140,17 +163,28 @@ class ConversationController:
         prompt again (a new answer next to the old one), "prompt" sends ``prompt`` as an edit of it (a new
         prompt next to the old one). Nothing is deleted; the active path moves to the new branch.
 
+        ``omit``: leave the first turns out of the request (``ContextPlan.recent``); the history keeps them.
+
         Cancellation (Esc in the app, Ctrl-C in the CLI) stores the partial answer as stopped and re-raises.
         """
         model = model or conversation.model
+        check_vision(
+            model, [*attachments, *(a for t in conversation.turns for a in t.attachments)], self.prices
+        )
         request = ChatRequest(
             model=model,
-            messages=conversation.messages_for(prompt),
+            messages=conversation.messages_for(prompt, attachments, omit=omit),
             temperature=temperature if temperature is not None else conversation.temperature,
             max_tokens=max_tokens if max_tokens is not None else conversation.max_tokens,
         )
         answer = answer if answer is not None else Answer(model=model)
-        turn = Turn(prompt, model, answer, sent_texts=tuple(m.content for m in request.messages))
+        turn = Turn(
+            prompt,
+            model,
+            answer,
+            sent_texts=tuple(m.text for m in request.messages),
+            attachments=tuple(attachments),
+        )
         cid = self._conversation_id(conversation)
         store = self.store
         if store is not None and cid is not None:
@@ -160,11 +194,18 @@ class ConversationController:
             else:
                 edited = old.prompt_id if kind == "prompt" and old is not None else None
                 turn.prompt_id = self._store_call(  # type: ignore[assignment]
-                    "prompt", lambda: store.add_user_message(cid, prompt, model=model, sibling_of=edited)
+                    "prompt",
+                    lambda: store.add_user_message(
+                        cid, prompt, model=model, sibling_of=edited, attachments=turn.attachments
+                    ),
                 )
             turn.answer_id = self._start_answer(cid, model, turn.prompt_id)
         conversation.turns.append(turn)
         await self._drive(turn, request, on_events, stream=stream)
+        usage, estimator = turn.answer.usage, self.estimator
+        text_only = not any(m.images for m in request.messages)  # tokens per character, from text alone
+        if estimator is not None and usage is not None and turn.status == "complete" and text_only:
+            estimator.learn(model, [m.text for m in request.messages], usage.prompt_tokens)
         return turn
 
     async def run_comparison(
@@ -199,7 +240,7 @@ class ConversationController:
             raise ValueError("one answer per model")
         tag = comparison_id or new_comparison_id()
         messages = conversation.messages_for(prompt)
-        sent = tuple(m.content for m in messages)
+        sent = tuple(m.text for m in messages)
         requests = [
             ChatRequest(model=m, messages=messages, temperature=temperature, max_tokens=max_tokens)
             for m in models

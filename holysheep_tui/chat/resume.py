@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from holysheep_tui.chat.compaction import apply_summary
 from holysheep_tui.chat.controller import Conversation, Turn
 from holysheep_tui.economics.prices import Cost
 from holysheep_tui.errors import StorageError
@@ -114,13 +115,18 @@ def rebuild_conversation(stored: StoredConversation, model: str) -> Conversation
     model = next((m.model for m in reversed(stored.messages) if m.role == "assistant" and m.model), model)
     system = stored.system_prompt
     if system is None:
-        system = next((m.content for m in stored.messages if m.role == "system"), None)
+        system = next(
+            (m.content for m in stored.messages if m.role == "system" and m.kind != "summary"), None
+        )
     conv = Conversation(stored.profile, model, system_prompt=system, id=stored.id)
     conv.temperature, conv.max_tokens = stored.temperature, stored.max_tokens
     for pair in pair_messages(stored.messages):
         turn = live_turn(pair, model)
         if turn is not None:
+            if turn.prompt_id is not None:
+                turn.attachments = stored.attachments.get(turn.prompt_id, ())
             conv.turns.append(turn)
+    apply_summary(conv, stored)
     return conv
 
 

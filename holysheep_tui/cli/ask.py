@@ -55,6 +55,28 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
         "--no-history", action="store_true", help="do not record this exchange in the local history"
     )
     p.add_argument("--over-budget", action="store_true", help="send even when the profile's budget is spent")
+    p.add_argument(
+        "-c",
+        "--continue",
+        dest="continue_last",
+        action="store_true",
+        help="continue the profile's last conversation (its active path, its model unless -m)",
+    )
+    p.add_argument(
+        "--conversation", metavar="ID", help="continue the conversation ID (a unique prefix will do)"
+    )
+    p.add_argument(
+        "--fit",
+        choices=("compact", "recent", "fail"),
+        default="fail",
+        help="when the conversation is longer than the model's window: compact it into a summary, send only "
+        "the recent turns that fit, or fail (default; exit 10, naming the ways out)",
+    )
+    p.add_argument(
+        "--compact-model",
+        metavar="MODEL",
+        help="the model that writes the summary for --fit compact (default: the cheapest whose window reads it all)",
+    )
     p.set_defaults(func=run)
 
 
@@ -100,6 +122,7 @@ def _run(args: argparse.Namespace) -> int:
     if args.timeout is not None and args.timeout <= 0:
         raise UsageError("--timeout must be a positive number of seconds.")
     models = compared_models(args)
+    check_continue_flags(args, models)
     prompt = read_prompt(args)
     session = open_session(profile=args.profile, base_url=args.base_url, model=args.model, demo=args.demo)
     stop = StopOnInterrupt()
@@ -175,6 +198,106 @@ class StopOnInterrupt:
         self._task.get_loop().call_soon_threadsafe(lambda: None)  # wake the loop from its wait
 
 
+def check_continue_flags(args: argparse.Namespace, models: Sequence[str]) -> None:
+    """-c / --conversation need the history and one model; --compact-model goes with --fit compact."""
+    continuing = args.continue_last or args.conversation is not None
+    if args.continue_last and args.conversation is not None:
+        raise UsageError("-c/--continue and --conversation cannot be used together.")
+    if continuing and args.no_history:
+        raise UsageError("Continuing a conversation needs the history; --no-history cannot be used with it.")
+    if continuing and models:
+        raise UsageError("--models cannot continue a conversation.", hint="Use -m/--model with -c.")
+    if args.compact_model is not None and args.fit != "compact":
+        raise UsageError("--compact-model goes with --fit compact.")
+
+
+async def fit_conversation(
+    args: argparse.Namespace,
+    session: Session,
+    controller: ConversationController,
+    conversation: Conversation,
+    prompt: str,
+) -> tuple[Conversation, int]:
+    """The conversation to send ``prompt`` in (a stored one with -c / --conversation) and how many of its
+    first turns to leave out, after the ``--fit`` choice when it will not fit the model's window."""
+    from holysheep_tui.chat.compaction import compact
+    from holysheep_tui.chat.context import ContextWontFitError, Windows, plan_context
+
+    if args.continue_last or args.conversation is not None:
+        conversation = _stored_conversation(args, session, controller)
+    estimator = controller.estimator
+    if estimator is None:
+        return conversation, 0
+    windows = Windows(controller.prices, overrides=session.config.context_windows)
+    max_tokens = args.max_tokens if args.max_tokens is not None else conversation.max_tokens
+
+    def plan() -> Any:
+        assert estimator is not None
+        return plan_context(
+            conversation, prompt, conversation.model, windows=windows, estimator=estimator,
+            prices=controller.prices, max_tokens=max_tokens,
+        )  # fmt: skip
+
+    found = plan()
+    if found.fits:
+        return conversation, 0
+    ways = "Choose with --fit compact or --fit recent, or -m MODEL for a model with a larger window."
+    if args.fit == "fail":
+        raise ContextWontFitError(found.describe(), hint=ways)
+    if args.fit == "recent":
+        if found.recent is None:
+            raise ContextWontFitError(found.describe() + " Leaving out turns is not enough.", hint=ways)
+        if not args.quiet:
+            print(f"holysheep: sending the recent turns only; left out: {found.recent.left_out} "
+                  f"(≈{found.recent.tokens:,} tokens)", file=sys.stderr)  # fmt: skip
+        return conversation, found.recent.omit
+    writer = args.compact_model or (found.compact.writers[0].model if found.compact is not None else None)
+    if writer is None or found.compact is None:
+        raise ContextWontFitError(found.describe() + " No model can summarise it.", hint=ways)
+    if not args.quiet:
+        print(f"holysheep: compacting the conversation with {one_line(writer)}…", file=sys.stderr)
+    summary = await compact(controller, conversation, writer, max_tokens=found.compact.summary_tokens)
+    if not args.quiet:
+        cost = (
+            ""
+            if summary.cost is None
+            else " · " + money_text(summary.cost.usd, summary.cost.estimated, _view(session))
+        )
+        print(f"holysheep: summary of {summary.turns} turns stored{cost}", file=sys.stderr)
+    again = plan()
+    if not again.fits:
+        raise ContextWontFitError(again.describe() + " Even after compaction.", hint=ways)
+    return conversation, 0
+
+
+def _stored_conversation(
+    args: argparse.Namespace, session: Session, controller: ConversationController
+) -> Conversation:
+    """The conversation -c / --conversation names, rebuilt from the history (its model unless -m)."""
+    from holysheep_tui.chat.resume import rebuild_conversation
+
+    store = controller.store
+    if store is None:
+        raise UsageError("The history could not be opened, so there is no conversation to continue.")
+    if args.conversation is not None:
+        cid = store.resolve_id(args.conversation)
+    else:
+        found = store.last_conversation_id(profile=session.profile_name)
+        if found is None:
+            raise UsageError(
+                f"Profile {session.profile_name!r} has no conversation to continue.",
+                hint='Start one with holysheep ask "..." first.',
+            )
+        cid = found
+    stored = store.get_conversation(cid)
+    conversation = rebuild_conversation(stored, session.profile.model)
+    if args.model is not None:
+        conversation.model = args.model
+    if args.system:
+        controller.set_system_prompt(conversation, args.system)
+    return conversation
+
+
 def _profile_with_flags(session: Session, args: argparse.Namespace) -> Any:
     updates: dict[str, Any] = {}
     if args.max_retries is not None:
@@ -238,6 +361,9 @@ def _controller(args: argparse.Namespace, session: Session) -> tuple[Conversatio
         on_warning=lambda msg: print(f"holysheep: warning: {strip_control(msg)}", file=sys.stderr),
         **extras,
     )
+    from holysheep_tui.chat.context import TokenEstimator, TokenRates
+
+    controller.estimator = TokenEstimator(TokenRates.open())
     conversation = Conversation(profile=session.profile_name, model=profile.model, system_prompt=args.system)
     return controller, conversation
 
@@ -256,6 +382,11 @@ async def _ask(args: argparse.Namespace, session: Session, prompt: str) -> int:
     err = sys.stderr
     controller, conversation = _controller(args, session)
     store = controller.store
+    try:
+        conversation, omit = await fit_conversation(args, session, controller, conversation, prompt)
+    except BaseException:
+        await _close(controller, store)
+        raise
     streaming_out = not args.json
     wrote_reasoning = False
 
@@ -285,6 +416,7 @@ async def _ask(args: argparse.Namespace, session: Session, prompt: str) -> int:
             temperature=args.temperature,
             max_tokens=args.max_tokens,
             stream=not args.no_stream,
+            omit=omit,
         )
     except asyncio.CancelledError:  # Ctrl-C: with --json, the stopped answer's object (error "interrupted")
         if args.json and conversation.turns:

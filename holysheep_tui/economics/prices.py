@@ -43,6 +43,8 @@ class ModelPrice:
     as_of: str
     context_window: int | None = None
     tiers: tuple[PriceTier, ...] = ()
+    vision: bool | None = None
+    """Reads image parts (True), refuses them (False), or not known (None: images are let through)."""
 
     def rates_for(self, prompt_tokens: int) -> tuple[float, float, float]:
         """(input, cached input, output) USD per million tokens for a prompt of this size."""
@@ -93,27 +95,31 @@ def _entry(names: tuple[str, ...], price: ModelPrice) -> dict[str, ModelPrice]:
 _GPT41 = ModelPrice(
     2.00, 8.00, 0.50,
     f"{_SEED}; input and cached input: OpenAI list price, openai.com/api/pricing",
-    _AS_OF, 1_047_576,
+    _AS_OF, 1_047_576, vision=True,
 )  # fmt: skip
 _SONNET45 = ModelPrice(
     3.00, 15.00, 0.30,
     f"{_SEED}; input, cache read and the >200k-prompt tier: Anthropic list price, anthropic.com/pricing",
     _AS_OF, 200_000,
-    tiers=(PriceTier(200_000, 6.00, 22.50, 0.60),),
+    tiers=(PriceTier(200_000, 6.00, 22.50, 0.60),), vision=True,
 )  # fmt: skip
 _FLASH25 = ModelPrice(
     0.30, 2.50, 0.03,
     f"{_SEED}; input (text) and context cache: Google list price, ai.google.dev/gemini-api/docs/pricing",
-    _AS_OF, 1_048_576,
+    _AS_OF, 1_048_576, vision=True,
 )  # fmt: skip
 _DEEPSEEK = "DeepSeek list price (V3.2, cache miss / cache hit / output), api-docs.deepseek.com/quick_start/pricing"
-_DSV32 = ModelPrice(0.28, 0.42, 0.028, f"{_SEED}; input and cache hit: {_DEEPSEEK}", _AS_OF, 128_000)
-_DSR = ModelPrice(0.28, 0.42, 0.028, _DEEPSEEK, _AS_OF, 128_000)
+_DSV32 = ModelPrice(
+    0.28, 0.42, 0.028, f"{_SEED}; input and cache hit: {_DEEPSEEK}", _AS_OF, 128_000, vision=False
+)
+_DSR = ModelPrice(0.28, 0.42, 0.028, _DEEPSEEK, _AS_OF, 128_000, vision=False)
 _MOONSHOT = "Moonshot AI list price, platform.moonshot.ai/docs/pricing"
-_KIMI_K2 = ModelPrice(0.60, 2.50, 0.15, f"{_MOONSHOT} (kimi-k2-0905-preview)", _AS_OF, 262_144)
-_KIMI_K2_THINKING = ModelPrice(0.60, 2.50, 0.15, f"{_MOONSHOT} (kimi-k2-thinking)", _AS_OF, 262_144)
-_MOONSHOT_8K = ModelPrice(0.20, 2.00, None, f"{_MOONSHOT} (moonshot-v1-8k)", _AS_OF, 8_192)
-_MOONSHOT_32K = ModelPrice(1.00, 3.00, None, f"{_MOONSHOT} (moonshot-v1-32k)", _AS_OF, 32_768)
+_KIMI_K2 = ModelPrice(0.60, 2.50, 0.15, f"{_MOONSHOT} (kimi-k2-0905-preview)", _AS_OF, 262_144, vision=False)
+_KIMI_K2_THINKING = ModelPrice(
+    0.60, 2.50, 0.15, f"{_MOONSHOT} (kimi-k2-thinking)", _AS_OF, 262_144, vision=False
+)
+_MOONSHOT_8K = ModelPrice(0.20, 2.00, None, f"{_MOONSHOT} (moonshot-v1-8k)", _AS_OF, 8_192, vision=False)
+_MOONSHOT_32K = ModelPrice(1.00, 3.00, None, f"{_MOONSHOT} (moonshot-v1-32k)", _AS_OF, 32_768, vision=False)
 
 RELAY_PRICES: Mapping[str, ModelPrice] = {
     **_entry(("gpt-4.1",), _GPT41),
@@ -127,6 +133,9 @@ RELAY_PRICES: Mapping[str, ModelPrice] = {
     **_entry(("moonshot-v1-32k",), _MOONSHOT_32K),
 }
 """The relay's own price table, keyed by canonical (lower-case, unprefixed, undated) model name."""
+
+VISION_MODELS: tuple[str, ...] = ("gpt-4.1", "claude-sonnet-4.5", "gemini-2.5-flash")
+"""The relay's models that read images (``ModelPrice.vision``), as the relay names them."""
 
 
 # ---- model names ---------------------------------------------------------------------------------
@@ -272,7 +281,14 @@ class PriceBook:
         o = self._overrides[key]
         base = next((self._table[n] for n in candidates if n in self._table), None)
         window = base.context_window if base is not None else None
-        return ModelPrice(o.input, o.output, o.cached_input, f"config override [pricing.overrides.{key}]", "", window)
+        vision = base.vision if base is not None else None
+        source = f"config override [pricing.overrides.{key}]"
+        return ModelPrice(o.input, o.output, o.cached_input, source, "", window, vision=vision)
+
+    def reads_images(self, model: str) -> bool | None:
+        """Whether ``model`` reads image parts; None when no price entry says."""
+        price = self.lookup(model)
+        return None if price is None else price.vision
 
     def cost(self, model: str, usage: Usage, *, estimated: bool = False) -> Cost | None:
         """The cost of one request, or None when the model's price is unknown."""
@@ -282,6 +298,10 @@ class PriceBook:
     def estimate_cost(self, model: str, prompt: str | Iterable[str] | int, completion_text: str) -> Cost | None:
         """A rough cost (``estimated=True``) from the texts, for when the server reported no usage."""
         return self.cost(model, estimate_usage(prompt, completion_text), estimated=True)
+
+    def input_cost(self, model: str, prompt_tokens: int) -> Cost | None:
+        """The estimated input cost of a request of ``prompt_tokens`` (None: price unknown)."""
+        return self.cost(model, Usage(prompt_tokens, 0, prompt_tokens), estimated=True)
 
     def answer_cost(
         self, model: str, usage: Usage | None, prompt: str | Iterable[str] | int, completion_text: str

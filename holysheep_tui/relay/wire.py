@@ -15,12 +15,52 @@ Role = Literal["system", "user", "assistant"]
 
 
 @dataclass(frozen=True, slots=True)
-class ChatMessage:
-    role: Role
-    content: str
+class TextPart:
+    """A text part of a multi-part message."""
 
-    def to_wire(self) -> dict[str, str]:
-        return {"role": self.role, "content": self.content}
+    text: str
+
+    def to_wire(self) -> dict[str, Any]:
+        return {"type": "text", "text": self.text}
+
+
+@dataclass(frozen=True, slots=True)
+class ImagePart:
+    """An image part: ``url`` is a ``data:<mime>;base64,...`` URL (or an http(s) one)."""
+
+    url: str = field(repr=False)
+
+    def to_wire(self) -> dict[str, Any]:
+        return {"type": "image_url", "image_url": {"url": self.url}}
+
+
+ContentPart = TextPart | ImagePart
+
+
+@dataclass(frozen=True, slots=True)
+class ChatMessage:
+    """One message of a request. ``content`` is plain text, or a tuple of parts (text and images) when a
+    prompt carries attachments; plain text goes on the wire as a plain string."""
+
+    role: Role
+    content: str | tuple[ContentPart, ...]
+
+    @property
+    def text(self) -> str:
+        """The message's text: the content itself, or its text parts joined (images left out)."""
+        if isinstance(self.content, str):
+            return self.content
+        return "\n\n".join(p.text for p in self.content if isinstance(p, TextPart))
+
+    @property
+    def images(self) -> int:
+        """How many image parts the message carries."""
+        return 0 if isinstance(self.content, str) else sum(isinstance(p, ImagePart) for p in self.content)
+
+    def to_wire(self) -> dict[str, Any]:
+        if isinstance(self.content, str):
+            return {"role": self.role, "content": self.content}
+        return {"role": self.role, "content": [p.to_wire() for p in self.content]}
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,10 +18,12 @@ from typing import Any
 
 from holysheep_tui import locations
 from holysheep_tui.errors import StorageError, UsageError
+from holysheep_tui.store.attachment_rows import read_attachments, write_attachments
 from holysheep_tui.store.db import Binding, open_database, open_read_only, storage_error, translated
 from holysheep_tui.store.liveness import WriterLock
 from holysheep_tui.store.models import (
     STATUSES,
+    Attachment,
     Conversation,
     ConversationNotFoundError,
     ConversationSummary,
@@ -212,11 +214,13 @@ class HistoryStore:
             )
         return str(rows[0][0])
 
-    def last_conversation_id(self) -> str | None:
-        """The most recently updated conversation that is not archived."""
+    def last_conversation_id(self, *, profile: str | None = None) -> str | None:
+        """The most recently updated conversation that is not archived (of ``profile`` when given)."""
         with self._read() as db:
             row = db.execute(
-                "SELECT id FROM conversations WHERE archived = 0 ORDER BY updated DESC LIMIT 1"
+                "SELECT id FROM conversations WHERE archived = 0 AND (? IS NULL OR profile = ?) "
+                "ORDER BY updated DESC LIMIT 1",
+                (profile, profile),
             ).fetchone()
         return None if row is None else str(row[0])
 
@@ -268,6 +272,7 @@ class HistoryStore:
                 messages = self._messages(db, conv_id, before_id=None, limit=last)
                 leaf = active_leaf(db, conv_id)
                 off_path = self._off_path(db, conv_id) if last is None else []
+                files = read_attachments(db, [m.id for m in (*messages, *off_path) if m.role == "user"])
             finally:
                 db.execute("COMMIT")
         return Conversation(
@@ -284,6 +289,7 @@ class HistoryStore:
             messages=tuple(messages),
             off_path=tuple(off_path),
             active_leaf=leaf,
+            attachments=files,
         )
 
     def get_messages(
@@ -391,16 +397,28 @@ class HistoryStore:
                     (new_id, parent, old),
                 )
                 parent = int(cur.lastrowid or 0)
+                db.execute(
+                    "INSERT INTO attachments (message_id, position, name, mime, kind, size, sha256) "
+                    "SELECT ?, position, name, mime, kind, size, sha256 FROM attachments WHERE message_id = ?",
+                    (parent, old),
+                )
             db.execute("UPDATE conversations SET active_leaf = ? WHERE id = ?", (parent, new_id))
             return new_id
 
     # ---- messages ------------------------------------------------------------------------------
 
     def add_user_message(
-        self, conv_id: str, content: str, *, model: str | None = None, sibling_of: int | None = None
+        self,
+        conv_id: str,
+        content: str,
+        *,
+        model: str | None = None,
+        sibling_of: int | None = None,
+        attachments: Sequence[Attachment] = (),
     ) -> int:
         """Record a prompt (committed on return) after the active leaf, or next to prompt ``sibling_of``
-        (an edit); it becomes the active leaf. The first prompt names an untitled conversation."""
+        (an edit), with its ``attachments``; it becomes the active leaf. The first prompt names an
+        untitled conversation."""
         stamp = now_iso()
         with self._write() as db:
             conv = self._require(db, conv_id)
@@ -416,6 +434,42 @@ class HistoryStore:
             db.execute(
                 "UPDATE conversations SET updated = ?, title = ?, active_leaf = ? WHERE id = ?",
                 (stamp, title, cur.lastrowid, conv_id),
+            )
+            write_attachments(db, int(cur.lastrowid or 0), attachments)
+            return int(cur.lastrowid or 0)
+
+    def add_summary(
+        self,
+        conv_id: str,
+        content: str,
+        *,
+        model: str,
+        cost_usd: float | None = None,
+        prompt_tokens: int | None = None,
+        completion_tokens: int | None = None,
+    ) -> int:
+        """Record a compaction's summary (role system, kind summary) after the active leaf; it becomes the
+        active leaf. It stands for the messages above it on the path, which stay as they are."""
+        stamp = now_iso()
+        with self._write() as db:
+            self._require(db, conv_id)
+            cur = db.execute(
+                "INSERT INTO messages (conversation_id, role, content, model, status, created, parent_id, kind, "
+                "cost_usd, prompt_tokens, completion_tokens) VALUES (?, 'system', ?, ?, 'complete', ?, ?, 'summary', ?, ?, ?)",
+                (
+                    conv_id,
+                    content,
+                    model,
+                    stamp,
+                    active_leaf(db, conv_id),
+                    cost_usd,
+                    prompt_tokens,
+                    completion_tokens,
+                ),
+            )
+            db.execute(
+                "UPDATE conversations SET updated = ?, active_leaf = ? WHERE id = ?",
+                (stamp, cur.lastrowid, conv_id),
             )
             return int(cur.lastrowid or 0)
 

@@ -213,3 +213,25 @@ def m007_conversation_settings(db: sqlite3.Connection) -> None:
     # Sampling settings chosen for a conversation (F3), sent with each of its requests; NULL: the relay's default.
     db.execute("ALTER TABLE conversations ADD COLUMN temperature REAL")
     db.execute("ALTER TABLE conversations ADD COLUMN max_tokens INTEGER")
+
+
+@migration
+def m008_summaries(db: sqlite3.Connection) -> None:
+    # A message's kind: 'summary' marks a compaction's summary (role 'system'), sent instead of the
+    # messages above it on the path (back to the previous summary); those stay in history, search, exports.
+    db.execute("ALTER TABLE messages ADD COLUMN kind TEXT NOT NULL DEFAULT 'message'")
+
+
+@migration
+def m009_attachments(db: sqlite3.Connection) -> None:
+    # Files sent with prompts: one row per file of a message (in order), the bytes once per sha256 as a
+    # BLOB in this same 0600 file, so a message and its files are written in one transaction.
+    db.execute(
+        "CREATE TABLE attachment_blobs (sha256 TEXT PRIMARY KEY, data BLOB NOT NULL) WITHOUT ROWID"
+    )
+    db.execute(
+        "CREATE TABLE attachments ("
+        "message_id INTEGER NOT NULL REFERENCES messages (id) ON DELETE CASCADE, position INTEGER NOT NULL, "
+        "name TEXT NOT NULL, mime TEXT NOT NULL, kind TEXT NOT NULL, size INTEGER NOT NULL, "
+        "sha256 TEXT NOT NULL REFERENCES attachment_blobs (sha256), PRIMARY KEY (message_id, position))"
+    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
@@ -14,6 +15,7 @@ MessageStatus = Literal["complete", "streaming", "stopped", "interrupted", "erro
 
 ROLES: tuple[MessageRole, ...] = ("system", "user", "assistant")
 STATUSES: tuple[MessageStatus, ...] = ("complete", "streaming", "stopped", "interrupted", "error")
+MessageKind = Literal["message", "summary"]
 UNTITLED = "Untitled"
 
 
@@ -57,11 +59,36 @@ class Message:
     """The message this one follows (None: a root). The import renumbers it with the ids."""
     copied_from: int | None = field(default=None, metadata=json_rule(minimum=0))
     """Set on the messages a fork copied: the id of the original. Totals count only the original."""
+    kind: MessageKind = "message"
+    """"summary": a compaction's summary (role system), sent instead of the messages above it on the path
+    back to the previous summary; those messages stay in the history."""
 
     @property
     def paid_here(self) -> bool:
         """Its cost and tokens belong to this conversation (not a fork's copy of an earlier answer)."""
         return self.copied_from is None
+
+
+AttachmentKind = Literal["image", "text"]
+
+
+@dataclass(frozen=True, slots=True)
+class Attachment:
+    """A file sent with a prompt: an image (sent as an image part) or a UTF-8 text file (sent as a
+    fenced block). Stored with its message: metadata in ``attachments``, bytes once per ``sha256``."""
+
+    name: str
+    """The file's base name, as the user chose it (shown on chips and in exports)."""
+    mime: str
+    """``image/png``, ``image/jpeg``, ``image/webp``, ``image/gif``, or a text type."""
+    kind: AttachmentKind
+    data: bytes = field(repr=False)
+    sha256: str
+    """Hex digest of ``data``: the blob's key in the store and the integrity check of an import."""
+
+    @property
+    def size(self) -> int:
+        return len(self.data)
 
 
 MESSAGE_SCHEMA: tuple[Column, ...] = columns_of(Message)
@@ -90,6 +117,8 @@ class Conversation:
     """Sent with each request of the conversation (None: the relay's default)."""
     max_tokens: int | None = None
     """The answer's token limit sent with each request (None: no limit asked for)."""
+    attachments: Mapping[int, tuple[Attachment, ...]] = field(default_factory=dict)
+    """The files sent with prompts, by message id (only messages that have some)."""
 
     @property
     def display_title(self) -> str:

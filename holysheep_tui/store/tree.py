@@ -6,6 +6,7 @@ import sqlite3
 import uuid
 from dataclasses import replace
 
+from holysheep_tui.store.attachment_rows import write_attachments
 from holysheep_tui.store.db import Binding
 from holysheep_tui.store.models import MESSAGE_SCHEMA, Conversation
 from holysheep_tui.store.rows import INSERT_MESSAGE, message_row
@@ -74,6 +75,8 @@ def insert_tree(db: Binding, conv: Conversation, columns: str) -> str:
         parent = last if chained else None if m.parent_id is None else new_ids.get(m.parent_id)
         row = message_row(replace(m, conversation_id=conv_id, status=status, parent_id=parent))
         last = new_ids[m.id] = int(db.execute(INSERT_MESSAGE, row).lastrowid or 0)
+        if m.id in conv.attachments:
+            write_attachments(db, last, conv.attachments[m.id])
     leaf = new_ids.get(conv.active_leaf) if conv.active_leaf is not None and not chained else None
     db.execute(
         "UPDATE conversations SET active_leaf = coalesce(?, "

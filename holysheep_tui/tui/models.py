@@ -140,7 +140,7 @@ class ModelsApp(App[None]):
             )
         price = chat.prices.lookup(model)
         window = self.model_windows.get(model) or (price.context_window if price else None)
-        size = sum(estimate_tokens(m.content) for m in conversation.messages_for(""))
+        size = sum(estimate_tokens(m.text) for m in conversation.messages_for(""))
         if window is not None and size > window:
             text = f"⚠ This conversation (~{size:,} tokens) is larger than {model}'s context window ({window:,}). Start a new conversation (Ctrl+N) or pick a larger model."
             await self.view.add_marker(text, warning=True)
