@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 from rich.cells import cell_len
+from textual import events
+from textual.keys import _character_to_key
 from textual.pilot import Pilot
 from textual.widget import Widget
 
@@ -17,6 +19,7 @@ from holysheep_tui.store import Conversation, HistoryStore, Message
 from holysheep_tui.tui.app import HolySheepApp
 from holysheep_tui.tui.widgets.answer import AnswerView, StoredAnswer
 from holysheep_tui.tui.widgets.conversation import UserMessage
+from holysheep_tui.tui.widgets.prompt import PromptInput
 from holysheep_tui.tui.widgets.sidebar import HistorySidebar
 
 CLOSERS = "。，、）」』！？：；"
@@ -132,3 +135,40 @@ async def test_a_streamed_answer_never_starts_a_line_with_a_closing_mark(
         body = [line.strip() for line in painted(app, answer)]
         assert any(any("\u4e00" <= ch <= "\u9fff" for ch in line) for line in body), body
         assert not [line for line in body if line[:1] in CLOSERS], body
+
+
+async def type_text(pilot: Pilot[None], text: str) -> None:
+    """Key events as the terminal reports typed (or IME-committed) characters: the key's name and the
+    character itself (Pilot's ``press`` gives no character for names such as ``fullwidth_comma``)."""
+    driver = pilot.app._driver
+    assert driver is not None
+    for ch in text:
+        event = events.Key(_character_to_key(ch), ch)
+        event.set_sender(pilot.app)
+        driver.send_message(event)
+        await pilot.pause(0)
+
+
+async def test_a_chinese_prompt_being_typed_wraps_between_characters(
+    make_app: Callable[..., HolySheepApp],
+    wait_until: Callable[..., Awaitable[None]],
+) -> None:
+    """Typed into the prompt at 80 columns (IME text arrives as characters), a Chinese prompt fills each
+    row and breaks between characters; no row starts with a closing mark; the screen shows those rows."""
+    app = make_app()
+    async with app.run_test(size=(80, 30)) as pilot:
+        prompt = app.query_one(PromptInput)
+        await wait_until(pilot, lambda: prompt.has_focus, "the prompt has the focus")
+        await type_text(pilot, PROMPT)
+        await pilot.pause()
+        assert prompt.text == PROMPT
+        rows = [row.rstrip(" ") for row in prompt.wrapped_document.get_sections(0)]
+        assert "".join(rows).replace(" ", "") == PROMPT.replace(" ", "")
+        assert_wrapped_by_the_rules(PROMPT, rows, prompt.wrap_width)
+        shown = [line.strip() for line in painted(app, prompt)]
+        assert shown and all(line in [r.strip() for r in rows] for line in shown), (shown, rows)
+        await pilot.press("ctrl+j")  # a second line, wrapped as it is edited
+        await type_text(pilot, PROMPT)
+        assert prompt.text == PROMPT + "\n" + PROMPT
+        rows = [row.rstrip(" ") for row in prompt.wrapped_document.get_sections(1)]
+        assert_wrapped_by_the_rules(PROMPT, rows, prompt.wrap_width)

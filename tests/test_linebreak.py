@@ -114,3 +114,19 @@ def test_rich_text_wraps_by_the_rules_where_rich_alone_breaks_at_the_space() -> 
     lines = [line.plain.rstrip() for line in BreakingText(SENTENCE).wrap(console, 40)]
     assert lines == wrap(SENTENCE, 40)
     assert all(rich_cell_len(line) >= 38 for line in lines[:-1]), lines
+
+
+@pytest.mark.parametrize("width", [1, 2, 3, 7, 10, 23, 40])
+def test_prompt_rows_fit_their_width_spaces_included(width: int) -> None:
+    """The prompt's rows (``text_area_wrap.wrap_offsets``) keep trailing spaces within the width, so the
+    cursor after a typed space never stands past the edge; every character is kept, in order."""
+    from holysheep_tui.tui.text_area_wrap import wrap_offsets
+
+    text = "价格是 ¥2.50 每百万词元，  supercalifragilisticexpialidocious 和「中文」。 好"
+    cuts = [0, *wrap_offsets(text, width), len(text)]
+    rows = [text[a:b] for a, b in zip(cuts, cuts[1:], strict=False)]
+    assert "".join(rows) == text
+    assert all(rows), rows
+    assert all(cell_len(row) <= max(width, 2) for row in rows), rows
+    if width >= 7:
+        assert not [row for row in rows[1:] if row[:1] in "。，、）」"], rows

@@ -9,6 +9,7 @@ from textual import events
 from textual.css.query import NoMatches
 from textual.widgets import TextArea
 
+from holysheep_tui.tui import text_area_wrap
 from holysheep_tui.tui.messages import PromptSubmitted
 
 NEWLINE_KEYS = ("ctrl+j", "shift+enter", "alt+enter")
@@ -30,6 +31,7 @@ class PromptInput(TextArea):
     """A TextArea that sends on Enter and keeps a browsable history of sent prompts."""
 
     def __init__(self, *, id: str | None = None) -> None:
+        text_area_wrap.install()  # Chinese wraps between characters, never before 。，、）」
         super().__init__(id=id, soft_wrap=True, show_line_numbers=False, tab_behavior="focus")
         self.sent: list[str] = []
         """Prompts sent in this run (the end is the latest)."""
