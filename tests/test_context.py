@@ -109,7 +109,7 @@ def test_a_conversation_that_fits_has_its_share_of_the_window_and_its_cost() -> 
     plan = plan_context(
         _conversation(3), "继续", "kimi-k2", windows=WINDOWS, estimator=TokenEstimator(), prices=BOOK
     )
-    assert plan.fits and plan.estimated and plan.window == 262_144
+    assert plan.fits and plan.estimated and plan.window == 131_072
     assert plan.percent is not None and 0 < plan.percent < 5
     assert plan.cost is not None and plan.cost.estimated and plan.cost.usd > 0
     assert plan.compact is None and plan.recent is None and plan.switch is None

@@ -111,7 +111,7 @@ def test_config_overrides_win_and_cached_defaults_to_input_price() -> None:
     price = book.lookup("moonshot/kimi-k2")
     assert price is not None
     assert (price.input_per_m, price.output_per_m) == (1.0, 2.0)
-    assert "override" in price.source and price.context_window == 262_144
+    assert "override" in price.source and price.context_window == 131_072
     cost = book.cost("kimi-k2", Usage(prompt_tokens=1_000_000, completion_tokens=1_000_000, cached_tokens=500_000))
     assert cost is not None and cost.usd == pytest.approx(3.0)
 

@@ -114,7 +114,10 @@ _DSV32 = ModelPrice(
 )
 _DSR = ModelPrice(0.28, 0.42, 0.028, _DEEPSEEK, _AS_OF, 128_000, vision=False)
 _MOONSHOT = "Moonshot AI list price, platform.moonshot.ai/docs/pricing"
-_KIMI_K2 = ModelPrice(0.60, 2.50, 0.15, f"{_MOONSHOT} (kimi-k2-0905-preview)", _AS_OF, 262_144, vision=False)
+_KIMI_K2 = ModelPrice(
+    0.60, 2.50, 0.15, f"{_MOONSHOT} (kimi-k2-0905-preview); window: the relay's /models (128k)", _AS_OF,
+    131_072, vision=False,
+)  # fmt: skip
 _KIMI_K2_THINKING = ModelPrice(
     0.60, 2.50, 0.15, f"{_MOONSHOT} (kimi-k2-thinking)", _AS_OF, 262_144, vision=False
 )
