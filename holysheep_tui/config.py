@@ -193,6 +193,9 @@ class UIConfig(_Model):
     """Models listed first in the model picker."""
     mouse: bool = True
     """Let the app take the mouse (clicks, wheel); false leaves selecting text to the terminal (F12 toggles)."""
+    language: Literal["en", "zh-CN"] | None = None
+    """The interface's language (``"zh-CN"`` or ``"en"``); unset: the environment's (``LC_ALL``,
+    ``LC_MESSAGES``, ``LANG``). ``--lang`` wins over it."""
 
 
 class Config(_Model):

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from holysheep_tui.i18n import N_
+
 # Exit codes of the CLI, documented in the README.
 EXIT_OK = 0
 EXIT_ERROR = 1
@@ -29,7 +31,7 @@ EXIT_INTERRUPTED = 130
 class HolySheepError(Exception):
     """Base of every error this program reports to a person."""
 
-    title: ClassVar[str] = "Error"
+    title: ClassVar[str] = N_("Error")
     kind: ClassVar[str] = "error"
     exit_code: ClassVar[int] = EXIT_ERROR
     needs_change: ClassVar[bool] = False
@@ -49,41 +51,41 @@ class HolySheepError(Exception):
 
 
 class UsageError(HolySheepError):
-    title = "Usage error"
+    title = N_("Usage error")
     kind = "usage"
     exit_code = EXIT_USAGE
     needs_change = True
 
 
 class ConfigError(HolySheepError):
-    title = "Configuration error"
+    title = N_("Configuration error")
     kind = "config"
     exit_code = EXIT_CONFIG
     needs_change = True
 
 
 class StorageError(HolySheepError):
-    title = "Storage error"
+    title = N_("Storage error")
     kind = "storage"
     exit_code = EXIT_STORAGE
 
 
 class BudgetExceededError(HolySheepError):
-    title = "Budget reached"
+    title = N_("Budget reached")
     kind = "budget"
     exit_code = EXIT_BUDGET
     needs_change = True
 
 
 class KeyMissingError(HolySheepError):
-    title = "No API key"
+    title = N_("No API key")
     kind = "auth"
     exit_code = EXIT_AUTH
     needs_change = True
 
 
 class KeyringError(HolySheepError):
-    title = "Keyring unavailable"
+    title = N_("Keyring unavailable")
     kind = "keyring"
     exit_code = EXIT_AUTH
     needs_change = True
@@ -92,7 +94,7 @@ class KeyringError(HolySheepError):
 class RelayError(HolySheepError):
     """A failure talking to the relay. ``provider_message`` is the server's own words, if any."""
 
-    title = "Relay error"
+    title = N_("Relay error")
     kind = "relay"
     exit_code = EXIT_NETWORK
     retryable: ClassVar[bool] = False
@@ -113,28 +115,28 @@ class RelayError(HolySheepError):
 
 
 class AuthError(RelayError):
-    title = "Authentication failed"
+    title = N_("Authentication failed")
     kind = "auth"
     exit_code = EXIT_AUTH
     needs_change = True
 
 
 class QuotaError(RelayError):
-    title = "Out of balance or quota"
+    title = N_("Out of balance or quota")
     kind = "quota"
     exit_code = EXIT_QUOTA
     needs_change = True
 
 
 class RateLimitError(RelayError):
-    title = "Rate limited"
+    title = N_("Rate limited")
     kind = "rate_limit"
     exit_code = EXIT_RATE_LIMIT
     retryable = True
 
 
 class ModelNotFoundError(RelayError):
-    title = "Model not found"
+    title = N_("Model not found")
     kind = "model_not_found"
     exit_code = EXIT_MODEL_NOT_FOUND
     needs_change = True
@@ -145,26 +147,26 @@ class ModelNotFoundError(RelayError):
 
 
 class BadRequestError(RelayError):
-    title = "Request rejected"
+    title = N_("Request rejected")
     kind = "bad_request"
     exit_code = EXIT_BAD_REQUEST
     needs_change = True
 
 
 class ContextTooLongError(BadRequestError):
-    title = "Conversation too long for the model"
+    title = N_("Conversation too long for the model")
     kind = "context_too_long"
 
 
 class ServerError(RelayError):
-    title = "Relay server error"
+    title = N_("Relay server error")
     kind = "server"
     exit_code = EXIT_NETWORK
     retryable = True
 
 
 class NetworkError(RelayError):
-    title = "Network error"
+    title = N_("Network error")
     kind = "network"
     exit_code = EXIT_NETWORK
     retryable = True
@@ -173,20 +175,20 @@ class NetworkError(RelayError):
 class TLSError(NetworkError):
     """The TLS handshake failed (untrusted or wrong certificate): retrying cannot help."""
 
-    title = "TLS failure"
+    title = N_("TLS failure")
     kind = "tls"
     retryable = False
     needs_change = True
 
 
 class ReadTimeoutError(RelayError):
-    title = "Relay stopped answering"
+    title = N_("Relay stopped answering")
     kind = "timeout"
     exit_code = EXIT_NETWORK
 
 
 class StreamCutError(RelayError):
-    title = "Answer cut off"
+    title = N_("Answer cut off")
     kind = "stream_cut"
     exit_code = EXIT_NETWORK
 
@@ -194,13 +196,13 @@ class StreamCutError(RelayError):
 class UpstreamError(RelayError):
     """An error object the relay sent inside a stream that had already started."""
 
-    title = "Error from the model provider"
+    title = N_("Error from the model provider")
     kind = "upstream"
     exit_code = EXIT_NETWORK
 
 
 class ProtocolError(RelayError):
-    title = "Unexpected data from the relay"
+    title = N_("Unexpected data from the relay")
     kind = "protocol"
     exit_code = EXIT_PROTOCOL
 
@@ -225,6 +227,6 @@ def relay_error_class(kind: str, *, otherwise: type[RelayError]) -> type[RelayEr
 
 
 class CancelledByUser(HolySheepError):
-    title = "Stopped"
+    title = N_("Stopped")
     kind = "stopped"
     exit_code = EXIT_INTERRUPTED

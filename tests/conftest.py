@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from holysheep_tui import i18n
 from holysheep_tui.chat.session import Session
 from holysheep_tui.config import Config, Profile, RetryPolicy
 from holysheep_tui.simulator import RecordedRequest, RelaySimulator
@@ -53,7 +54,13 @@ def isolated_dirs(
     # No keyring backend unless a test sets one up: keyring tests bring their own D-Bus session.
     monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyring.backends.fail.Keyring")
     monkeypatch.delenv("DBUS_SESSION_BUS_ADDRESS", raising=False)
+    # The interface speaks English unless a test chooses otherwise, whatever the machine's locale.
+    monkeypatch.setenv("LANG", "C.UTF-8")
+    for var in ("LC_ALL", "LC_MESSAGES", "LANGUAGE"):
+        monkeypatch.delenv(var, raising=False)
+    i18n.use("en")
     yield root
+    i18n.use("en")
 
 
 # ---- the relay simulator -------------------------------------------------------------------------------

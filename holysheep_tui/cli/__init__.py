@@ -15,6 +15,7 @@ from collections.abc import Sequence
 
 from holysheep_tui import __version__
 from holysheep_tui.errors import EXIT_ERROR, EXIT_INTERRUPTED, HolySheepError
+from holysheep_tui.i18n import LANGUAGES, _
 from holysheep_tui.textsafety import strip_control
 
 SUBCOMMAND_MODULES = (
@@ -36,13 +37,21 @@ def common_options(*, suppress: bool) -> argparse.ArgumentParser:
     parent = argparse.ArgumentParser(add_help=False)
     group = parent.add_argument_group("endpoint")
     group.add_argument("--profile", default=default, help="profile from the config file (default: holysheep)")
-    group.add_argument("--base-url", default=default, help="OpenAI-compatible endpoint, e.g. http://127.0.0.1:8080/v1")
+    group.add_argument(
+        "--base-url", default=default, help="OpenAI-compatible endpoint, e.g. http://127.0.0.1:8080/v1"
+    )
     group.add_argument("-m", "--model", default=default, help="model name, e.g. kimi-k2")
     group.add_argument(
         "--demo",
         action="store_true",
         default=argparse.SUPPRESS if suppress else False,
         help="use the built-in relay simulator: no key, no network",
+    )
+    parent.add_argument(
+        "--lang",
+        choices=tuple(LANGUAGES),
+        default=default,
+        help=_("language of the interface (default: ui.language in the config, else the environment's)"),
     )
     return parent
 
@@ -97,16 +106,51 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     return build_parser().parse_args(argv)
 
 
+def _configured_language() -> str | None:
+    """``ui.language`` from the config file, read without validating the rest (that comes later)."""
+    import tomllib
+
+    from holysheep_tui.locations import config_file
+
+    try:
+        ui = tomllib.loads(config_file().read_text(encoding="utf-8")).get("ui", {})
+    except (OSError, ValueError):
+        return None
+    value = ui.get("language") if isinstance(ui, dict) else None
+    return value if isinstance(value, str) else None
+
+
+def choose_language(argv: Sequence[str]) -> str:
+    """Speak the language of ``--lang``, else the config's, else the environment's; before any parser is
+    built, so ``--help`` speaks it too. With ``--json``, English: what a program reads never changes."""
+    from holysheep_tui import i18n
+
+    cli = None
+    for index, arg in enumerate(argv):
+        if arg == "--":
+            break
+        if arg == "--json":
+            return i18n.use("en")  # machine output is the same in every language
+        if arg == "--lang" and index + 1 < len(argv):
+            cli = argv[index + 1]
+        elif arg.startswith("--lang="):
+            cli = arg.partition("=")[2]
+    return i18n.use(i18n.resolve(cli, None if cli else _configured_language()))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    choose_language(argv)
     args = parse_args(argv)
     func = getattr(args, "func", _run_app)
     try:
         return int(func(args))
     except HolySheepError as exc:
-        print(strip_control(f"holysheep: {exc.title}: {exc.user_text()}"), file=sys.stderr)
+        said = _("{title}: {text}").format(title=_(exc.title), text=exc.user_text())
+        print(strip_control(f"holysheep: {said}"), file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
-        print("holysheep: interrupted", file=sys.stderr)
+        print("holysheep: " + _("interrupted"), file=sys.stderr)
         return EXIT_INTERRUPTED
     except BrokenPipeError:
         # stdout closed early (e.g. piped into head): not an error worth a message.
@@ -117,8 +161,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         if os.environ.get("HOLYSHEEP_DEBUG"):
             raise
         print(
-            f"holysheep: internal error ({type(exc).__name__}): {strip_control(str(exc))}\n"
-            "Set HOLYSHEEP_DEBUG=1 to see the details, and please report it.",
+            "holysheep: "
+            + _("internal error ({kind}): {detail}").format(
+                kind=type(exc).__name__, detail=strip_control(str(exc))
+            )
+            + "\n"
+            + _("Set HOLYSHEEP_DEBUG=1 to see the details, and please report it."),
             file=sys.stderr,
         )
         return EXIT_ERROR

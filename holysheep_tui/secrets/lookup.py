@@ -12,6 +12,7 @@ from typing import Any
 
 from holysheep_tui.config import Profile
 from holysheep_tui.errors import KeyMissingError, KeyringError
+from holysheep_tui.i18n import _, sentences
 from holysheep_tui.secrets.key_command import run_key_command
 from holysheep_tui.secrets.keyring_store import (
     KEYRING_SERVICE,
@@ -101,17 +102,24 @@ def _from_env(profile: Profile, env: Mapping[str, str]) -> ResolvedKey | None:
 def _missing(profile_name: str, profile: Profile, reason: KeyringReason | None) -> KeyNotFoundError:
     tried = f"{profile.api_key_env}, " if profile.api_key_env else ""
     note = {
-        "none": " No system keyring is available here.",
-        "null": " The keyring is disabled (keyring.backends.null.Keyring).",
+        "none": _("No system keyring is available here."),
+        "null": _("The keyring is disabled (keyring.backends.null.Keyring)."),
     }.get(reason or "", "")
-    message = f"No API key for profile '{profile_name}' (looked in {tried}{KEY_ENV} and the keyring).{note}"
+    message = sentences(
+        _("No API key for profile '{profile}' (looked in {places} and the keyring).").format(
+            profile=profile_name, places=tried + KEY_ENV
+        ),
+        note,
+    )
     if reason in ("none", "null"):  # `key set` cannot work here: say what does
         return KeyNotFoundError(message, hint=ways_text(profile_name), keyring_reason=reason)
     return KeyNotFoundError(
         message,
-        hint=f"Set {KEY_ENV}, or run `holysheep key set"
-        + ("" if profile_name == "holysheep" else f" --profile {profile_name}")
-        + "` to store it in the keyring.",
+        hint=_("Set {env}, or run `{command}` to store it in the keyring.").format(
+            env=KEY_ENV,
+            command="holysheep key set"
+            + ("" if profile_name == "holysheep" else f" --profile {profile_name}"),
+        ),
         keyring_reason=reason,
     )
 

@@ -13,6 +13,7 @@ import re
 from pathlib import Path
 
 from holysheep_tui import locations
+from holysheep_tui.i18n import _
 from holysheep_tui.secrets.secret import KEY_ENV
 
 PLAINTEXT_BACKEND = "keyrings.alt.file.PlaintextKeyring"
@@ -39,18 +40,28 @@ def ways_without_keyring(profile_name: str, *, config_file: Path | None = None) 
     path = config_file or locations.config_file()
     flag = "" if profile_name == "holysheep" else f" --profile {json.dumps(profile_name, ensure_ascii=False)}"
     ways = [
-        f"Set {KEY_ENV} in the environment (e.g. export {KEY_ENV}=sk-... in your shell's profile).",
-        f"Set api_key_cmd in [{profile_table(profile_name)}] of {path}: a command that prints the key, "
-        'e.g. api_key_cmd = ["pass", "show", "holysheep"].',
+        _("Set {env} in the environment (e.g. export {env}=sk-... in your shell's profile).").format(
+            env=KEY_ENV
+        ),
+        _(
+            "Set api_key_cmd in [{table}] of {path}: a command that prints the key, "
+            'e.g. api_key_cmd = ["pass", "show", "holysheep"].'
+        ).format(table=profile_table(profile_name), path=path),
     ]
     if plaintext_backend_installed():
         ways.append(
-            "Choose keyring's plaintext file backend (the key in a file, not encrypted): set "
-            f"PYTHON_KEYRING_BACKEND={PLAINTEXT_BACKEND} for every run, then holysheep key set{flag}."
+            _(
+                "Choose keyring's plaintext file backend (the key in a file, not encrypted): set "
+                "PYTHON_KEYRING_BACKEND={backend} for every run, then holysheep key set{flag}."
+            ).format(backend=PLAINTEXT_BACKEND, flag=flag)
         )
     return ways
 
 
 def ways_text(profile_name: str) -> str:
     """``ways_without_keyring`` as a hint: a heading and one line each."""
-    return "Ways that work here:\n" + "\n".join(f"  - {way}" for way in ways_without_keyring(profile_name))
+    return (
+        _("Ways that work here:")
+        + "\n"
+        + "\n".join(f"  - {way}" for way in ways_without_keyring(profile_name))
+    )
