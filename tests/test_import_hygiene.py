@@ -43,3 +43,16 @@ def test_cli_help_does_not_import_textual() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.stdout.strip() == "False", out.stderr
+
+
+def test_the_app_module_leaves_the_history_store_and_the_network_for_later() -> None:
+    """Start-up: the first frame is drawn before the history (sqlite3) and the relay client (httpx) are
+    imported; both load after it, in the background."""
+    code = (
+        "import sys\nimport holysheep_tui.cli, holysheep_tui.tui.app\n"
+        "late = ('holysheep_tui.store.history', 'sqlite3', 'httpx', 'pydantic')\n"
+        "print(','.join(m for m in late if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == ""

@@ -1,6 +1,13 @@
-"""Local conversation history in SQLite: store, search, and the dataclasses they return."""
+"""Local conversation history in SQLite: store, search, and the dataclasses they return.
 
-from holysheep_tui.store.history import HistoryStore
+``HistoryStore`` (and with it sqlite3 and the schema) is imported on first use, so importing the
+dataclasses (``holysheep_tui.store.models``) stays cheap at start-up.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
 from holysheep_tui.store.models import (
     Conversation,
     ConversationNotFoundError,
@@ -10,6 +17,9 @@ from holysheep_tui.store.models import (
     MessageStatus,
     SearchHit,
 )
+
+if TYPE_CHECKING:
+    from holysheep_tui.store.history import HistoryStore
 
 __all__ = [
     "Conversation",
@@ -21,3 +31,11 @@ __all__ = [
     "MessageStatus",
     "SearchHit",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "HistoryStore":
+        from holysheep_tui.store.history import HistoryStore
+
+        return HistoryStore
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
