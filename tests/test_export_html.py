@@ -168,7 +168,7 @@ def check_rendered_and_inert(page: str) -> Elements:
     assert "[点我](javascript:alert(1))" in text and "data:text/html" in text  # left as text, not links
     assert "[image: 远程图片]" in text and "/y.png" in text  # the alt text and address, not the image
     csp = [m for m in doc.tags("meta") if m.get("http-equiv") == "Content-Security-Policy"]
-    assert [m.get("content") for m in csp] == ["default-src 'none'; style-src 'unsafe-inline'"]
+    assert [m.get("content") for m in csp] == ["default-src 'none'; style-src 'unsafe-inline'; img-src data:"]
     return doc
 
 

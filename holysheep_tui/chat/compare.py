@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from holysheep_tui.chat.attachments import Attachment
     from holysheep_tui.chat.controller import Conversation, Turn
     from holysheep_tui.economics.prices import Cost, PriceBook
 
@@ -25,12 +26,21 @@ def new_comparison_id() -> str:
 
 
 def estimate_comparison(
-    prices: PriceBook, conversation: Conversation, prompt: str, models: Sequence[str]
+    prices: PriceBook,
+    conversation: Conversation,
+    prompt: str,
+    models: Sequence[str],
+    attachments: Sequence[Attachment] = (),
 ) -> list[tuple[str, Cost | None]]:
-    """Each model's input cost for ``prompt`` sent with ``conversation`` so far, estimated from the text
-    that would be sent (``estimated=True``); None where the model's price is unknown."""
-    texts = [m.text for m in conversation.messages_for(prompt)]
-    return [(model, prices.estimate_cost(model, texts, "")) for model in models]
+    """Each model's input cost for ``prompt`` (with ``attachments``) sent with ``conversation`` so far,
+    estimated from the text that would be sent and ``IMAGE_TOKENS`` per image (``estimated=True``); None
+    where the model's price is unknown."""
+    from holysheep_tui.chat.attachments import IMAGE_TOKENS
+    from holysheep_tui.economics.prices import estimate_tokens
+
+    messages = conversation.messages_for(prompt, attachments)
+    tokens = sum(estimate_tokens(m.text) + m.images * IMAGE_TOKENS for m in messages)
+    return [(model, prices.input_cost(model, tokens)) for model in models]
 
 
 def lead_leg(legs: Sequence[Turn]) -> Turn:

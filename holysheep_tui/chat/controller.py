@@ -220,6 +220,7 @@ class ConversationController:
         comparison_id: str | None = None,
         temperature: float | None = None,
         max_tokens: int | None = None,
+        attachments: Sequence[Attachment] = (),
     ) -> list[Turn]:
         """Send ``prompt`` to every model at once; one Turn per model, in the order of ``models``.
 
@@ -235,24 +236,29 @@ class ConversationController:
 
         if not models:
             raise ValueError("a comparison needs at least one model")
+        earlier = [a for t in conversation.turns for a in t.attachments]
+        for m in models:  # ``attachments`` go with the prompt to every model: each must read the images
+            check_vision(m, [*attachments, *earlier], self.prices)
         answers = list(answers) if answers is not None else [Answer(model=m) for m in models]
         if len(answers) != len(models):
             raise ValueError("one answer per model")
         tag = comparison_id or new_comparison_id()
-        messages = conversation.messages_for(prompt)
+        messages = conversation.messages_for(prompt, attachments)
         sent = tuple(m.text for m in messages)
         requests = [
             ChatRequest(model=m, messages=messages, temperature=temperature, max_tokens=max_tokens)
             for m in models
         ]
         legs = [
-            Turn(prompt, m, a, sent_texts=sent, comparison=tag) for m, a in zip(models, answers, strict=True)
+            Turn(prompt, m, a, sent_texts=sent, comparison=tag, attachments=tuple(attachments))
+            for m, a in zip(models, answers, strict=True)
         ]
         cid = self._conversation_id(conversation)
         store = self.store
         if store is not None and cid is not None:
             prompt_id = self._store_call(
-                "prompt", lambda: store.add_user_message(cid, prompt, model=models[0])
+                "prompt",
+                lambda: store.add_user_message(cid, prompt, model=models[0], attachments=tuple(attachments)),
             )
             if isinstance(prompt_id, int):
                 for leg in legs:

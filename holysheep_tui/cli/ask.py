@@ -14,11 +14,13 @@ from typing import TYPE_CHECKING, Any
 from holysheep_tui.chat.compare import MAX_MODELS, MIN_MODELS
 from holysheep_tui.chat.controller import Conversation, ConversationController, Turn, turn_record
 from holysheep_tui.chat.session import Session, open_session
+from holysheep_tui.cli.attach import attached_line, attachments_json, check_models, load_files
 from holysheep_tui.errors import EXIT_OK, HolySheepError, UsageError
 from holysheep_tui.relay.wire import ContentDelta, ReasoningDelta, RetryScheduled, StreamEvent
 from holysheep_tui.textsafety import inert_json, one_line, strip_control
 
 if TYPE_CHECKING:
+    from holysheep_tui.chat.attachments import Attachment
     from holysheep_tui.economics.money import CurrencyView
     from holysheep_tui.economics.prices import Cost
 
@@ -37,6 +39,14 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
         metavar="A,B,...",
         help="send the prompt to 2 to 8 models at once (comma-separated; not with -m): each answer printed as "
         "it ends, with its figures; with --json one object per model",
+    )
+    p.add_argument(
+        "-a",
+        "--attach",
+        action="append",
+        metavar="FILE",
+        help="send FILE with the prompt (repeatable): an image (PNG, JPEG, WebP, GIF; for a model that reads "
+        "images) or a text file (code, Markdown, CSV, JSON, logs; sent as a fenced block under its name)",
     )
     p.add_argument("-s", "--system", help="system prompt")
     p.add_argument("--temperature", type=float, help="sampling temperature")
@@ -124,12 +134,13 @@ def _run(args: argparse.Namespace) -> int:
     models = compared_models(args)
     check_continue_flags(args, models)
     prompt = read_prompt(args)
+    attachments = load_files(args.attach)
     session = open_session(profile=args.profile, base_url=args.base_url, model=args.model, demo=args.demo)
     stop = StopOnInterrupt()
     try:
         if models:
-            return asyncio.run(stop.run(_compare(args, session, prompt, models)))
-        return asyncio.run(stop.run(_ask(args, session, prompt)))
+            return asyncio.run(stop.run(_compare(args, session, prompt, models, attachments)))
+        return asyncio.run(stop.run(_ask(args, session, prompt, attachments)))
     except asyncio.CancelledError:
         if stop.fired:
             raise KeyboardInterrupt from None
@@ -217,14 +228,18 @@ async def fit_conversation(
     controller: ConversationController,
     conversation: Conversation,
     prompt: str,
+    attachments: Sequence[Attachment] = (),
 ) -> tuple[Conversation, int]:
-    """The conversation to send ``prompt`` in (a stored one with -c / --conversation) and how many of its
-    first turns to leave out, after the ``--fit`` choice when it will not fit the model's window."""
+    """The conversation to send ``prompt`` (with ``attachments``) in (a stored one with -c /
+    --conversation) and how many of its first turns to leave out, after the ``--fit`` choice when it will
+    not fit the model's window. An image for a model that does not read images is refused first."""
     from holysheep_tui.chat.compaction import compact
     from holysheep_tui.chat.context import ContextWontFitError, Windows, plan_context
 
     if args.continue_last or args.conversation is not None:
         conversation = _stored_conversation(args, session, controller)
+    earlier = [a for turn in conversation.turns for a in turn.attachments]
+    check_models([conversation.model], [*attachments, *earlier], controller.prices)
     estimator = controller.estimator
     if estimator is None:
         return conversation, 0
@@ -235,7 +250,7 @@ async def fit_conversation(
         assert estimator is not None
         return plan_context(
             conversation, prompt, conversation.model, windows=windows, estimator=estimator,
-            prices=controller.prices, max_tokens=max_tokens,
+            prices=controller.prices, max_tokens=max_tokens, attachments=attachments,
         )  # fmt: skip
 
     found = plan()
@@ -376,17 +391,23 @@ async def _close(controller: ConversationController, store: Any) -> None:
             store.close()
 
 
-async def _ask(args: argparse.Namespace, session: Session, prompt: str) -> int:
+async def _ask(
+    args: argparse.Namespace, session: Session, prompt: str, attachments: Sequence[Attachment] = ()
+) -> int:
     tty = sys.stdout.isatty()
     out = sys.stdout
     err = sys.stderr
     controller, conversation = _controller(args, session)
     store = controller.store
     try:
-        conversation, omit = await fit_conversation(args, session, controller, conversation, prompt)
+        conversation, omit = await fit_conversation(
+            args, session, controller, conversation, prompt, attachments
+        )
     except BaseException:
         await _close(controller, store)
         raise
+    if attachments and not args.quiet and not args.json:
+        print(attached_line(attachments), file=err)
     streaming_out = not args.json
     wrote_reasoning = False
 
@@ -417,6 +438,7 @@ async def _ask(args: argparse.Namespace, session: Session, prompt: str) -> int:
             max_tokens=args.max_tokens,
             stream=not args.no_stream,
             omit=omit,
+            attachments=attachments,
         )
     except asyncio.CancelledError:  # Ctrl-C: with --json, the stopped answer's object (error "interrupted")
         if args.json and conversation.turns:
@@ -447,16 +469,30 @@ async def _ask(args: argparse.Namespace, session: Session, prompt: str) -> int:
     return EXIT_OK
 
 
-async def _compare(args: argparse.Namespace, session: Session, prompt: str, models: list[str]) -> int:
+async def _compare(
+    args: argparse.Namespace,
+    session: Session,
+    prompt: str,
+    models: list[str],
+    attachments: Sequence[Attachment] = (),
+) -> int:
     """``ask --models``: every model at once; each answer printed as it ends (JSON Lines in model order)."""
     tty = sys.stdout.isatty()
     out, err = sys.stdout, sys.stderr
     controller, conversation = _controller(args, session)
     store = controller.store
+    try:
+        check_models(models, attachments, controller.prices)
+    except BaseException:
+        await _close(controller, store)
+        raise
+    if attachments and not args.quiet and not args.json:
+        print(attached_line(attachments), file=err)
     if controller.prices is not None and not args.quiet:
         from holysheep_tui.chat.compare import estimate_comparison
 
-        print(estimate_line(estimate_comparison(controller.prices, conversation, prompt, models)), file=err)
+        estimates = estimate_comparison(controller.prices, conversation, prompt, models, attachments)
+        print(estimate_line(estimates), file=err)
 
     def on_events(leg: int, events: Sequence[StreamEvent]) -> None:
         for event in events:
@@ -502,6 +538,7 @@ async def _compare(args: argparse.Namespace, session: Session, prompt: str, mode
             on_leg_end=on_leg_end,
             temperature=args.temperature,
             max_tokens=args.max_tokens,
+            attachments=attachments,
         )
     finally:
         await _close(controller, store)
@@ -581,4 +618,6 @@ def turn_json(turn: Turn) -> dict[str, Any]:
     data = turn_record(turn)
     if data["error"] is None:
         del data["error"]  # `ask --json` adds "error" only on failure
+    if turn.attachments:
+        data["attachments"] = attachments_json(turn.attachments)
     return data

@@ -49,6 +49,8 @@ class ModelSpec:
     owned_by: str
     context_window: int
     thinking: bool = False
+    vision: bool = False
+    """Reads ``image_url`` parts (as the price data's ``ModelPrice.vision`` says; a test holds them equal)."""
 
     @property
     def usage_style(self) -> str:
@@ -67,9 +69,9 @@ MODELS: dict[str, ModelSpec] = {
         ModelSpec("moonshot-v1-32k", "moonshotai", 32768),
         ModelSpec("deepseek-v3.2", "deepseek", 128000),
         ModelSpec("deepseek-reasoner", "deepseek", 128000, thinking=True),
-        ModelSpec("gpt-4.1", "openai", 1047576),
-        ModelSpec("claude-sonnet-4.5", "anthropic", 200000),
-        ModelSpec("gemini-2.5-flash", "google", 1048576),
+        ModelSpec("gpt-4.1", "openai", 1047576, vision=True),
+        ModelSpec("claude-sonnet-4.5", "anthropic", 200000, vision=True),
+        ModelSpec("gemini-2.5-flash", "google", 1048576, vision=True),
     )
 }
 
@@ -369,9 +371,12 @@ def prompt_text(messages: list[dict[str, object]]) -> tuple[str, list[str]]:
     return last_user, texts
 
 
-def prompt_usage(texts: list[str]) -> tuple[int, int]:
-    """(prompt_tokens, cached_tokens): earlier turns count as a cached prefix."""
+def prompt_usage(texts: list[str], images: list[int] | None = None, image_tokens: int = 0) -> tuple[int, int]:
+    """(prompt_tokens, cached_tokens): earlier turns count as a cached prefix; each message's images
+    (``images[i]`` of them) count ``image_tokens`` each."""
     counts = [count_tokens(t) + 4 for t in texts]
+    if images:
+        counts = [c + n * image_tokens for c, n in zip(counts, images, strict=False)]
     return sum(counts), sum(counts[:-1])
 
 
@@ -384,8 +389,10 @@ def plan_answer(
     length: int | None = None,
     faults: frozenset[str] = frozenset(),
     finish: str | None = None,
+    preface: str = "",
 ) -> list[ChoicePlan]:
-    """What each of ``n`` choices will say; ``faults`` may ask for reasoning, a refusal, tools, a 1 MB text."""
+    """What each of ``n`` choices will say; ``faults`` may ask for reasoning, a refusal, tools, a 1 MB text.
+    ``preface`` (what the prompt carried besides text) opens each answer."""
     plans: list[ChoicePlan] = []
     thinking = spec.thinking or bool(faults & {"reasoningdup", "reasoningfield", "googlethought"})
     for variant in range(n):
@@ -403,7 +410,7 @@ def plan_answer(
             plan.content = split_tokens("我来查一下上海的天气。")
             plan.tool, plan.tool_args, plan.finish = True, split_tokens(TOOL_ARGUMENTS), "tool_calls"
         else:
-            plan.content = split_tokens(content)
+            plan.content = split_tokens(f"{preface}\n\n{content}" if preface else content)
         if max_tokens is not None and plan.completion_tokens > max_tokens:
             budget = max_tokens
             for name in ("reasoning", "content", "refusal", "tool_args"):

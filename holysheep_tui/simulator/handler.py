@@ -28,6 +28,13 @@ from holysheep_tui.simulator.content import (
     prompt_usage,
     usage_body,
 )
+from holysheep_tui.simulator.images import (
+    IMAGE_TOKENS,
+    image_counts,
+    last_user_images,
+    no_vision_error,
+    receipt,
+)
 from holysheep_tui.simulator.request_log import RecordedRequest
 from holysheep_tui.simulator.scenarios import (
     SCENARIO_HEADER,
@@ -340,14 +347,19 @@ class RelayHandler(BaseHTTPRequestHandler):
             self._reply(status_reply(sc.status, ask.spec))
             return
         spec = ask.spec
+        if not spec.vision and (refusal := no_vision_error(ask.messages)) is not None:
+            self._reply(refusal)
+            return
         prompt, texts = prompt_text(ask.messages)
-        prompt_tokens, cached = prompt_usage(texts)
+        prompt_tokens, cached = prompt_usage(texts, image_counts(ask.messages), IMAGE_TOKENS)
         if prompt_tokens + (ask.max_tokens or 0) > spec.context_window:
             self._reply(context_error(spec, prompt_tokens, ask.max_tokens))
             return
         n = 2 if sc.has("n2") else ask.n
+        images = last_user_images(ask.messages)
+        preface = receipt(images, prompt) if images else ""
         plans = plan_answer(spec, prompt, n=n, max_tokens=ask.max_tokens, length=sc.length, faults=sc.faults,
-                            finish=sc.finish)  # fmt: skip
+                            finish=sc.finish, preface=preface)  # fmt: skip
         usage = usage_body(spec, prompt_tokens, cached, plans)
         if sc.has("hugeusage"):
             usage = hostile_usage(usage)

@@ -185,9 +185,25 @@ class HistoryStore:
                 raise ConversationNotFoundError(conv_id)
 
     def delete_conversation(self, conv_id: str) -> None:
+        """Delete the conversation, its messages and their attachments; a file's bytes go with the last
+        message that holds them (blobs are shared by sha256 across messages, forks and conversations)."""
         with self._write() as db:
+            digests = [
+                row[0]
+                for row in db.execute(
+                    "SELECT DISTINCT a.sha256 FROM attachments a JOIN messages m ON m.id = a.message_id "
+                    "WHERE m.conversation_id = ?",
+                    (conv_id,),
+                ).fetchall()
+            ]
             if db.execute("DELETE FROM conversations WHERE id = ?", (conv_id,)).rowcount == 0:
                 raise ConversationNotFoundError(conv_id)
+            for digest in digests:
+                db.execute(
+                    "DELETE FROM attachment_blobs WHERE sha256 = ? "
+                    "AND NOT EXISTS (SELECT 1 FROM attachments WHERE sha256 = ?)",
+                    (digest, digest),
+                )
 
     def resolve_id(self, id_or_prefix: str) -> str:
         """The full id of the one conversation whose id is, or starts with, ``id_or_prefix``.

@@ -12,16 +12,17 @@ import json
 import os
 import stat
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
 from holysheep_tui.errors import StorageError, UsageError
-from holysheep_tui.store.models import MESSAGE_SCHEMA, Conversation, Message
+from holysheep_tui.store.models import MESSAGE_SCHEMA, Attachment, Conversation, Message
 from holysheep_tui.store.schema import json_writer, to_iso
 from holysheep_tui.textsafety import strip_control
+from holysheep_tui.transcripts import attached
 from holysheep_tui.transcripts.branches import Turn, turns
 from holysheep_tui.transcripts.facts import (
     SYSTEM_PROMPT_LABEL,
@@ -80,23 +81,31 @@ def to_markdown(conv: Conversation, options: ExportOptions = DEFAULT) -> str:
         parts.append(
             f"## {SYSTEM_PROMPT_LABEL}\n\n*{SYSTEM_PROMPT_NOTE}*\n\n{strip_control(conv.system_prompt)}\n"
         )
-    parts += _markdown_turns(turns(conv, all_branches=options.all_branches), 0, options)
+    parts += _markdown_turns(turns(conv, all_branches=options.all_branches), 0, options, conv.attachments)
     return "\n".join(parts)
 
 
-def _markdown_turns(line: tuple[Turn, ...], depth: int, options: ExportOptions) -> list[str]:
+def _markdown_turns(
+    line: tuple[Turn, ...], depth: int, options: ExportOptions, files: Mapping[int, tuple[Attachment, ...]]
+) -> list[str]:
     level = min(6, 2 + depth)
     out: list[str] = []
     for t in line:
-        out.append(_markdown_message(t.message, level, options, t.place))
+        out.append(_markdown_message(t.message, level, options, t.place, files.get(t.message.id or -1, ())))
         for alt in t.alternatives:
             label = branch_label(alt.index, alt.count, alt.messages, options)
-            inner = [f"**{_md_escape(label)}**\n", *_markdown_turns(alt.turns, depth + 1, options)]
+            inner = [f"**{_md_escape(label)}**\n", *_markdown_turns(alt.turns, depth + 1, options, files)]
             out.append(_quoted("\n".join(inner)) + "\n")
     return out
 
 
-def _markdown_message(m: Message, level: int, options: ExportOptions, place: tuple[int, int] | None) -> str:
+def _markdown_message(
+    m: Message,
+    level: int,
+    options: ExportOptions,
+    place: tuple[int, int] | None,
+    files: tuple[Attachment, ...] = (),
+) -> str:
     from holysheep_tui.transcripts.markdown_text import nested  # markdown-it only when exporting Markdown
 
     facts = " · ".join(_md_escape(f) for f in message_facts(m, options, place))
@@ -105,6 +114,8 @@ def _markdown_message(m: Message, level: int, options: ExportOptions, place: tup
         reasoning = nested(strip_control(m.reasoning), level).replace("</details>", "&lt;/details&gt;")
         block += ["<details><summary>Reasoning</summary>", "", reasoning, "", "</details>", ""]
     block.append(nested(strip_control(m.content), level))
+    if files:
+        block += ["", attached.markdown(files, _md_escape)]
     if m.error_text:
         block += ["", f"> **Error:** {strip_control(m.error_text)}"]
     return "\n".join(block) + "\n"
@@ -139,6 +150,7 @@ def to_text(conv: Conversation, options: ExportOptions = DEFAULT) -> str:
         if m.reasoning:
             lines += ["(reasoning)", strip_control(m.reasoning), "(answer)"]
         lines.append(strip_control(m.content))
+        lines += attached.plain(conv.attachments.get(m.id or -1, ()))
         if m.error_text:
             lines.append(f"Error: {strip_control(m.error_text)}")
         lines.append("")
@@ -181,9 +193,18 @@ def conversation_to_dict(conv: Conversation) -> dict[str, Any]:
         "profile": conv.profile,
         "system_prompt": conv.system_prompt,
         "archived": conv.archived,
-        "messages": [message_to_dict(m) for m in conv.tree],
+        "messages": [
+            _with_files(message_to_dict(m), conv.attachments.get(m.id or -1, ())) for m in conv.tree
+        ],
         "active_leaf": conv.active_leaf,
     }
+
+
+def _with_files(message: dict[str, Any], files: tuple[Attachment, ...]) -> dict[str, Any]:
+    """A message's ``attachments`` (only on a message that has some): each file whole, in base64."""
+    if files:
+        message["attachments"] = [attached.to_dict(a) for a in files]
+    return message
 
 
 def dump_json(conversations: list[Conversation]) -> str:
@@ -198,8 +219,13 @@ def dump_json(conversations: list[Conversation]) -> str:
 
 def to_openai(conv: Conversation) -> str:
     """The ``messages`` array of a chat completion request: system prompt, prompts and answers."""
-    messages = [{"role": "system", "content": conv.system_prompt}] if conv.system_prompt else []
-    messages += [{"role": m.role, "content": m.content} for m in conv.messages if m.content]
+    messages: list[dict[str, Any]] = (
+        [{"role": "system", "content": conv.system_prompt}] if conv.system_prompt else []
+    )
+    for m in conv.messages:
+        files = conv.attachments.get(m.id or -1, ())
+        if m.content or files:
+            messages.append({"role": m.role, "content": attached.openai_content(m.content, files)})
     return json.dumps(messages, ensure_ascii=False, indent=2) + "\n"
 
 

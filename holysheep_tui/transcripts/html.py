@@ -3,8 +3,9 @@
 - Markdown is rendered by markdown-it-py (CommonMark, pipe tables, strikethrough) with raw HTML kept as
   text; links go only to http, https and mailto; an image is never loaded: its alt text and URL are shown.
 - Code fences are highlighted by Pygments into spans with classes; the stylesheet is in the page (no JS).
-- A Content-Security-Policy meta tag (``default-src 'none'; style-src 'unsafe-inline'``) forbids every
-  script and every fetch, so even a sanitiser bug cannot make the page load or run anything.
+- A Content-Security-Policy meta tag (``default-src 'none'; style-src 'unsafe-inline'; img-src data:``)
+  forbids every script and every fetch, so even a sanitiser bug cannot make the page load or run anything;
+  the one image source allowed is a ``data:`` URL in the page: the images attached to prompts, shown inline.
 - Each message has a level-2 heading; the message's own headings are moved below it.
 - Chinese typography: a CJK font stack, generous line height, ``line-break: strict`` (no line starts with
   。，、）」). A print stylesheet drops the colours and opens the folded parts.
@@ -13,7 +14,7 @@
 from __future__ import annotations
 
 import html
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from functools import cache
 from typing import Any
 
@@ -27,8 +28,9 @@ from pygments.formatters import HtmlFormatter
 from pygments.lexers import get_lexer_by_name
 from pygments.util import ClassNotFound
 
-from holysheep_tui.store.models import Conversation, Message
+from holysheep_tui.store.models import Attachment, Conversation, Message
 from holysheep_tui.textsafety import strip_control
+from holysheep_tui.transcripts import attached
 from holysheep_tui.transcripts.branches import Turn, turns
 from holysheep_tui.transcripts.facts import (
     SYSTEM_PROMPT_LABEL,
@@ -42,7 +44,7 @@ from holysheep_tui.transcripts.facts import (
 )
 from holysheep_tui.transcripts.markdown_text import parser
 
-CSP = "default-src 'none'; style-src 'unsafe-inline'"
+CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
 _HIGHLIGHT = "hl"
 
 
@@ -130,7 +132,13 @@ def render_markdown(text: str, heading_level: int = 2) -> str:
 # ---- the page -----------------------------------------------------------------------------------
 
 
-def _message(m: Message, level: int, options: ExportOptions, place: tuple[int, int] | None) -> str:
+def _message(
+    m: Message,
+    level: int,
+    options: ExportOptions,
+    place: tuple[int, int] | None,
+    files: tuple[Attachment, ...] = (),
+) -> str:
     tag = f"h{level}"
     facts = " · ".join(message_facts(m, options, place))
     piece = [
@@ -144,22 +152,26 @@ def _message(m: Message, level: int, options: ExportOptions, place: tuple[int, i
             f"{render_markdown(m.reasoning, level)}</details>"
         )
     piece.append(f'<div class="text">{render_markdown(m.content, level)}</div>')
+    if files:
+        piece.append(attached.html_block(files, _code))
     if m.error_text:
         piece.append(f'<p class="error">Error: {_h(m.error_text)}</p>')
     piece.append("</section>")
     return "\n".join(piece)
 
 
-def _turns(line: tuple[Turn, ...], depth: int, options: ExportOptions) -> list[str]:
+def _turns(
+    line: tuple[Turn, ...], depth: int, options: ExportOptions, files: Mapping[int, tuple[Attachment, ...]]
+) -> list[str]:
     level = min(6, 2 + depth)
     out: list[str] = []
     for t in line:
-        out.append(_message(t.message, level, options, t.place))
+        out.append(_message(t.message, level, options, t.place, files.get(t.message.id or -1, ())))
         for alt in t.alternatives:
             label = branch_label(alt.index, alt.count, alt.messages, options)
             out.append(
                 f'<div class="alternative">\n<p class="alt-label">{_h(label)}</p>\n'
-                + "\n".join(_turns(alt.turns, depth + 1, options))
+                + "\n".join(_turns(alt.turns, depth + 1, options, files))
                 + "\n</div>"
             )
     return out
@@ -177,7 +189,7 @@ def render_page(conv: Conversation, options: ExportOptions) -> str:
             f'</span></h2><p class="note">{_h(SYSTEM_PROMPT_NOTE)}</p>'
             f'<div class="text">{render_markdown(conv.system_prompt)}</div></section>'
         )
-    body += _turns(turns(conv, all_branches=options.all_branches), 0, options)
+    body += _turns(turns(conv, all_branches=options.all_branches), 0, options, conv.attachments)
     return (
         '<!DOCTYPE html>\n<html lang="zh-CN">\n<head>\n<meta charset="utf-8">\n'
         f'<meta http-equiv="Content-Security-Policy" content="{CSP}">\n'
@@ -225,6 +237,9 @@ th, td { border: 1px solid var(--border); padding: .3rem .6rem; vertical-align: 
 th { background: var(--code); }
 blockquote { margin: .5rem 0; padding-left: 1rem; border-left: 3px solid var(--border); color: var(--muted); }
 .image { color: var(--muted); } .image .url { font-family: ui-monospace, monospace; word-break: break-all; }
+.attachment { margin: .6rem 0 0; } .attachment figcaption { color: var(--muted); font-size: .85rem; }
+.attachment img { display: block; max-width: 100%; height: auto; border: 1px solid var(--border);
+  border-radius: 6px; margin-bottom: .25rem; }
 @media print {
   :root { --fg: #000; --bg: #fff; --muted: #444; --user: #fff; --assistant: #fff; --border: #999;
     --code: #f4f4f4; --link: #000; }

@@ -12,7 +12,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
 from holysheep_tui.errors import UsageError
 from holysheep_tui.store.history import HistoryStore
-from holysheep_tui.store.models import MESSAGE_SCHEMA, Conversation, Message
+from holysheep_tui.store.models import MESSAGE_SCHEMA, Attachment, Conversation, Message
+from holysheep_tui.transcripts import attached
 from holysheep_tui.transcripts.export import SCHEMA, SCHEMA_VERSION
 
 
@@ -42,6 +43,7 @@ _MESSAGE_FIELDS: dict[str, Any] = {
     if c.json.imported
 }
 _MESSAGE_FIELDS["id"] = (int | None, Field(None, ge=0, le=_MAX_INT))  # the file's, to link parent_id
+_MESSAGE_FIELDS["attachments"] = (list[Any], Field(default_factory=list))  # checked by attached.from_dict
 _MessageDoc = create_model("_MessageDoc", __base__=_Doc, **_MESSAGE_FIELDS)
 
 
@@ -68,9 +70,32 @@ def _utc(moment: datetime) -> datetime:
 
 def _message(conv_id: str, doc: BaseModel) -> Message:
     values: dict[str, Any] = {
-        k: _utc(v) if isinstance(v, datetime) else v for k, v in doc.model_dump().items()
+        k: _utc(v) if isinstance(v, datetime) else v
+        for k, v in doc.model_dump().items()
+        if k != "attachments"
     }
     return Message(conversation_id=conv_id, **values)
+
+
+def _files(docs: list[Any], tree: tuple[Message, ...], where: str) -> dict[int, tuple[Attachment, ...]]:
+    """Each message's attachments, by its id in ``tree``, each checked against its size and sha256."""
+    found: dict[int, tuple[Attachment, ...]] = {}
+    for n, (doc, m) in enumerate(zip(docs, tree, strict=True)):
+        items = getattr(doc, "attachments", [])
+        if not items:
+            continue
+        if m.role != "user" or m.id is None:
+            raise ImportFormatError(
+                f"The export has attachments on a {m.role} message at {where}.messages.{n}."
+            )
+        try:
+            found[m.id] = tuple(
+                attached.from_dict(item, f"{where}.messages.{n}.attachments.{i}")
+                for i, item in enumerate(items)
+            )
+        except ValueError as exc:
+            raise ImportFormatError(f"The export has a broken attachment: {exc}.") from None
+    return found
 
 
 def _tree(messages: list[Message], version: int, where: str) -> tuple[Message, ...]:
@@ -125,6 +150,7 @@ def parse_export(text: str) -> list[Conversation]:
     for n, c in enumerate(doc.conversations):
         where = f"conversations.{n}"
         try:
+            tree = _tree([_message(c.id, m) for m in c.messages], version, where)
             conv = Conversation(
                 id=c.id,
                 title=c.title,
@@ -134,8 +160,9 @@ def parse_export(text: str) -> list[Conversation]:
                 profile=c.profile,
                 system_prompt=c.system_prompt,
                 archived=c.archived,
-                messages=_tree([_message(c.id, m) for m in c.messages], version, where),
+                messages=tree,
                 active_leaf=c.active_leaf,
+                attachments=_files(list(c.messages), tree, where),
             )
         except OverflowError:  # 0001-01-01T00:00+01:00 is before the first UTC moment
             raise ImportFormatError(f"The export has a date out of range at {where}.") from None
