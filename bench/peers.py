@@ -186,6 +186,76 @@ def oterm_client(exe: Path, model: str, home: Path, sim: RelaySimulator, run: in
     return Client("oterm", [str(exe)], env, CHAT_NAME.split()[0], ScreenChanging(), 0)
 
 
+FLOOR_READY = "floor-ready 基准"
+_TEXTUAL_FLOOR = r"""
+import json, sys
+import httpx
+from textual import work
+from textual.app import App
+from textual.widgets import Input, Log, Markdown
+
+BASE, MODEL, KIND = sys.argv[1], sys.argv[2], sys.argv[3]
+
+class Floor(App):
+    AUTO_FOCUS = "Input"
+    CSS = "Markdown { height: auto; } #answers { height: 1fr; overflow-y: auto; }"
+
+    def compose(self):
+        from textual.containers import VerticalScroll
+        if KIND == "log":
+            yield Log(id="answers")
+        else:
+            with VerticalScroll(id="answers"):
+                yield Markdown()
+        yield Input(placeholder=sys.argv[4])
+
+    def on_input_submitted(self, event):
+        self.ask(event.value)
+
+    @work(exclusive=True)
+    async def ask(self, prompt):
+        if KIND == "log":
+            log = self.query_one(Log)
+        else:
+            view = self.query_one(Markdown)
+            self.query_one("#answers").anchor()  # follow the end as it grows
+        stream = Markdown.get_stream(view) if KIND == "markdown" else None
+        body = {"model": MODEL, "stream": True, "messages": [{"role": "user", "content": prompt}]}
+        text = ""
+        async with httpx.AsyncClient(timeout=60) as client:
+            async with client.stream("POST", BASE + "/chat/completions", json=body,
+                                     headers={"Authorization": "Bearer sk-bench-placeholder"}) as r:
+                async for line in r.aiter_lines():
+                    if not line.startswith("data: ") or line == "data: [DONE]":
+                        continue
+                    choices = json.loads(line[6:]).get("choices") or [{}]
+                    delta = (choices[0].get("delta") or {}).get("content") or ""
+                    if KIND == "log":
+                        log.write(delta)
+                    elif stream is not None:
+                        await stream.write(delta)
+                    else:
+                        text += delta
+                        view.update(text)
+        if stream is not None:
+            await stream.stop()
+
+Floor().run()
+"""
+
+
+def textual_floor_client(model: str, home: Path, sim: RelaySimulator, kind: str = "markdown") -> Client:
+    """A bare Textual app that reads the stream with httpx and shows it in Textual's own streaming
+    Markdown (``Markdown.get_stream``; ``kind`` "markdown") or as plain text in a ``Log`` ("log"): what
+    the framework costs for the same screen, without any of our code."""
+    script = home / "textual_floor.py"
+    script.write_text(_TEXTUAL_FLOOR, encoding="utf-8")
+    env = isolated_env(home, PYTHONPATH="")
+    command = [sys.executable, str(script), sim.base_url, model, kind, FLOOR_READY]
+    name = "textual-markdown" if kind == "markdown" else "textual-log"
+    return Client(name, command, env, FLOOR_READY.split()[0], ScreenChanging(), 3)
+
+
 # ---- the scenario ---------------------------------------------------------------------------------
 
 
@@ -209,6 +279,8 @@ def bench(tokens: int, repeat: int, install_timeout: float) -> Result:
         counter = iter(range(10**6))
         makers: dict[str, Callable[[float | None], Client]] = {
             "holysheep": lambda tps: holysheep_client(tokens, tps, home, sim),
+            "textual-markdown": lambda tps: textual_floor_client(sim_model(tokens, tps), home, sim),
+            "textual-log": lambda tps: textual_floor_client(sim_model(tokens, tps), home, sim, "log"),
             "llm": lambda tps: llm_client(exes["llm"], sim_model(tokens, tps), home, sim),
             "oterm": lambda tps: oterm_client(
                 exes["oterm"], sim_model(tokens, tps), home, sim, next(counter)
@@ -216,7 +288,7 @@ def bench(tokens: int, repeat: int, install_timeout: float) -> Result:
         }
         for tps in (100.0, None):
             label = f"{int(tps)} tok/s" if tps else "full speed"
-            for name in ("holysheep", *exes):
+            for name in ("holysheep", "textual-markdown", "textual-log", *exes):
                 try:
                     runs = [measure(tokens, tps, home, sim, makers[name](tps)) for _ in range(repeat)]
                 except (RuntimeError, OSError, subprocess.SubprocessError) as exc:
@@ -247,7 +319,9 @@ def bench(tokens: int, repeat: int, install_timeout: float) -> Result:
         "whole process tree (user + system, /proc, children included) from Enter until the last word was on "
         "screen or the screen settled, wall and cores over the same span; freezes and chunk delays from "
         "`capture-pane` polled about every 10 ms. llm prints the answer's Markdown as plain text; holysheep "
-        "and oterm render it."
+        "and oterm render it. textual-markdown and textual-log are a bare Textual app (one Input, httpx reading "
+        "the stream) showing the answer in Textual's own streaming Markdown (Markdown.get_stream) or as plain "
+        "text in a Log: what the framework itself costs for the same screen, without any of our code."
     )
     return result
 
