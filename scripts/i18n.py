@@ -77,9 +77,14 @@ def stale_mo(locale: str) -> bool:
     with mo.open("rb") as f:
         shipped = read_mo(f)
     source = read_catalog(po_path(locale), locale)
-    want = {m.id: m.string for m in source if m.id and not m.fuzzy and m.string}
-    have = {m.id: m.string for m in shipped if m.id}
+    want = {_key(m.id): _key(m.string) for m in source if m.id and not m.fuzzy and m.string}
+    have = {_key(m.id): _key(m.string) for m in shipped if m.id}
     return want != have
+
+
+def _key(value: object) -> object:
+    """A plural message's forms as a tuple (a .mo reads them back as lists)."""
+    return tuple(value) if isinstance(value, list | tuple) else value
 
 
 def update() -> None:

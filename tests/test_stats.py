@@ -11,11 +11,11 @@ from typing import Any
 
 import pytest
 
-from holysheep_tui.cli.stats import cell_len
 from holysheep_tui.economics.metrics import MetricRecord, MetricsLog
 from holysheep_tui.economics.money import CurrencyView
 from holysheep_tui.economics.stats import Distribution, parse_since, percentile, summarise, summarise_total
 from holysheep_tui.errors import EXIT_USAGE, UsageError
+from holysheep_tui.linebreak import cell_len
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 

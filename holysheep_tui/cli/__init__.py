@@ -35,17 +35,19 @@ def common_options(*, suppress: bool) -> argparse.ArgumentParser:
     """Options every command takes. Subcommand copies use SUPPRESS so they never clobber the top level."""
     default = argparse.SUPPRESS if suppress else None
     parent = argparse.ArgumentParser(add_help=False)
-    group = parent.add_argument_group("endpoint")
-    group.add_argument("--profile", default=default, help="profile from the config file (default: holysheep)")
+    group = parent.add_argument_group(_("endpoint"))
     group.add_argument(
-        "--base-url", default=default, help="OpenAI-compatible endpoint, e.g. http://127.0.0.1:8080/v1"
+        "--profile", default=default, help=_("profile from the config file (default: holysheep)")
     )
-    group.add_argument("-m", "--model", default=default, help="model name, e.g. kimi-k2")
+    group.add_argument(
+        "--base-url", default=default, help=_("OpenAI-compatible endpoint, e.g. http://127.0.0.1:8080/v1")
+    )
+    group.add_argument("-m", "--model", default=default, help=_("model name, e.g. kimi-k2"))
     group.add_argument(
         "--demo",
         action="store_true",
         default=argparse.SUPPRESS if suppress else False,
-        help="use the built-in relay simulator: no key, no network",
+        help=_("use the built-in relay simulator: no key, no network"),
     )
     parent.add_argument(
         "--lang",
@@ -60,12 +62,19 @@ def build_parser(*, subcommands: bool = True) -> argparse.ArgumentParser:
     """The ``holysheep`` parser; without ``subcommands`` only the app's options (no -h)."""
     parser = argparse.ArgumentParser(
         prog="holysheep",
-        description="Terminal chat client for the HolySheep AI relay and any OpenAI-compatible endpoint. "
-        "Without a command, opens the full-screen app.",
+        description=_(
+            "Terminal chat client for the HolySheep AI relay and any OpenAI-compatible endpoint. "
+            "Without a command, opens the full-screen app."
+        ),
         parents=[common_options(suppress=False)],
         add_help=subcommands,
     )
-    parser.add_argument("--version", action="version", version=f"holysheep-tui {__version__}")
+    parser.add_argument(
+        "--version",
+        action="version",
+        version=f"holysheep-tui {__version__}",
+        help=_("show program's version number and exit"),
+    )
     if not subcommands:
         parser.set_defaults(command=None)
         return parser
@@ -124,7 +133,9 @@ def choose_language(argv: Sequence[str]) -> str:
     """Speak the language of ``--lang``, else the config's, else the environment's; before any parser is
     built, so ``--help`` speaks it too. With ``--json``, English: what a program reads never changes."""
     from holysheep_tui import i18n
+    from holysheep_tui.cli import argparse_messages
 
+    argparse_messages.use()  # argparse's own words follow whatever language is chosen below
     cli = None
     for index, arg in enumerate(argv):
         if arg == "--":

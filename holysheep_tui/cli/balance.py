@@ -11,11 +11,12 @@ from typing import Any
 from holysheep_tui.chat.session import open_session
 from holysheep_tui.economics.balance import Balance, balance_source, fetch_balance
 from holysheep_tui.errors import EXIT_ERROR, HolySheepError
+from holysheep_tui.i18n import N_, _
 from holysheep_tui.textsafety import inert_json, strip_control
 
 
 class NoBalanceError(HolySheepError):
-    title = "No balance"
+    title = N_("No balance")
     kind = "no_balance"
 
 
@@ -23,11 +24,15 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
     p = subparsers.add_parser(
         "balance",
         parents=[common],
-        help="show the account's balance at the relay",
-        description="Read the account's balance from the endpoint: the profile's [balance] settings, or the "
-        "documented endpoints of DeepSeek (GET /user/balance) and Moonshot (GET /v1/users/me/balance).",
+        help=_("show the account's balance at the relay"),
+        description=_(
+            "Read the account's balance from the endpoint: the profile's [balance] settings, or the "
+            "documented endpoints of DeepSeek (GET /user/balance) and Moonshot (GET /v1/users/me/balance)."
+        ),
     )
-    p.add_argument("--json", action="store_true", help='print {"amount", "currency", "source"} or {"error"}')
+    p.add_argument(
+        "--json", action="store_true", help=_('print {"amount", "currency", "source"} or {"error"}')
+    )
     p.set_defaults(func=run)
 
 
@@ -40,12 +45,17 @@ def run(args: argparse.Namespace) -> int:
         error = {"type": exc.kind, "title": exc.title, "status": getattr(exc, "status", None)}
         error["message"] = exc.user_text()
         print(inert_json(json.dumps({"error": error}, ensure_ascii=False)))
-        print(strip_control(f"holysheep: {exc.title}: {exc.user_text()}"), file=sys.stderr)
+        said = _("{title}: {text}").format(title=_(exc.title), text=exc.user_text())
+        print(strip_control(f"holysheep: {said}"), file=sys.stderr)
         return exc.exit_code or EXIT_ERROR
     if args.json:
         print(inert_json(json.dumps(balance.to_json(), ensure_ascii=False)))
     else:
-        print(strip_control(f"{balance.text()}  (from {balance.source})"))
+        print(
+            strip_control(
+                _("{balance}  (from {source})").format(balance=balance.text(), source=balance.source)
+            )
+        )
     return 0
 
 
@@ -55,9 +65,13 @@ def _read(args: argparse.Namespace) -> Balance:
         source = balance_source(session.profile)
         if source is None:
             raise NoBalanceError(
-                f"The endpoint {session.profile.base_url} has no balance this program knows of.",
-                hint=f"Set [profiles.{session.profile_name}.balance] url, amount_path and currency_path "
-                "(or currency) in the config file.",
+                _("The endpoint {url} has no balance this program knows of.").format(
+                    url=session.profile.base_url
+                ),
+                hint=_(
+                    "Set [profiles.{profile}.balance] url, amount_path and currency_path "
+                    "(or currency) in the config file."
+                ).format(profile=session.profile_name),
             )
         return asyncio.run(fetch_balance(session.profile, session.api_key, source))
     finally:

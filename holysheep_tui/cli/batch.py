@@ -14,6 +14,7 @@ from holysheep_tui.chat.session import Session, open_session
 from holysheep_tui.economics.money import CurrencyView
 from holysheep_tui.economics.prices import Cost
 from holysheep_tui.errors import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, UsageError
+from holysheep_tui.i18n import _, ngettext, sentences
 from holysheep_tui.textsafety import strip_control
 
 MAX_CONCURRENCY = 64
@@ -24,48 +25,55 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
     p = subparsers.add_parser(
         "batch",
         parents=[common],
-        help="answer every prompt of a file; results as JSON lines",
-        description="Answer each prompt of INPUT (text: one prompt per line; JSONL: objects with id and "
-        "prompt or messages, optional model) and write one JSON line per item to OUT. Running again with "
-        "the same OUT skips items already answered. Exit status: 0 all ok, 1 some items failed, "
-        "130 interrupted, or the error's own code when the run stopped (auth 3, quota 4, budget 11).",
+        help=_("answer every prompt of a file; results as JSON lines"),
+        description=_(
+            "Answer each prompt of INPUT (text: one prompt per line; JSONL: objects with id and "
+            "prompt or messages, optional model) and write one JSON line per item to OUT. Running again with "
+            "the same OUT skips items already answered. Exit status: 0 all ok, 1 some items failed, "
+            "130 interrupted, or the error's own code when the run stopped (auth 3, quota 4, budget 11)."
+        ),
     )
-    p.add_argument("input", metavar="INPUT", help="prompts file (.txt or .jsonl; '-' reads stdin)")
-    p.add_argument("-o", "--output", metavar="OUT", required=True, help="results file (JSON lines, appended)")
+    p.add_argument("input", metavar="INPUT", help=_("prompts file (.txt or .jsonl; '-' reads stdin)"))
     p.add_argument(
-        "-c", "--concurrency", type=int, default=4, metavar="N", help="requests in flight (default 4)"
+        "-o", "--output", metavar="OUT", required=True, help=_("results file (JSON lines, appended)")
     )
-    p.add_argument("-s", "--system", help="system prompt for every item")
+    p.add_argument(
+        "-c", "--concurrency", type=int, default=4, metavar="N", help=_("requests in flight (default 4)")
+    )
+    p.add_argument("-s", "--system", help=_("system prompt for every item"))
     p.add_argument(
         "--max-retries",
         type=int,
         metavar="N",
-        help="retries per item, before the first byte and after a cut-off answer (default: the profile's)",
+        help=_("retries per item, before the first byte and after a cut-off answer (default: the profile's)"),
     )
-    p.add_argument("--timeout", type=float, metavar="SECONDS", help="read time-out between chunks")
-    p.add_argument("--over-budget", action="store_true", help="run even when the profile's budget is spent")
-    p.add_argument("-q", "--quiet", action="store_true", help="no progress line")
+    p.add_argument("--timeout", type=float, metavar="SECONDS", help=_("read time-out between chunks"))
+    p.add_argument(
+        "--over-budget", action="store_true", help=_("run even when the profile's budget is spent")
+    )
+    p.add_argument("-q", "--quiet", action="store_true", help=_("no progress line"))
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     if not 1 <= args.concurrency <= MAX_CONCURRENCY:
-        raise UsageError(f"--concurrency must be between 1 and {MAX_CONCURRENCY}.")
+        raise UsageError(_("--concurrency must be between 1 and {most}.").format(most=MAX_CONCURRENCY))
     if args.max_retries is not None and args.max_retries < 0:
-        raise UsageError("--max-retries must be 0 or more.")
+        raise UsageError(_("--max-retries must be 0 or more."))
     if args.timeout is not None and args.timeout <= 0:
-        raise UsageError("--timeout must be a positive number of seconds.")
+        raise UsageError(_("--timeout must be a positive number of seconds."))
     items = read_items(args.input)
     out_path = Path(args.output)
     if args.input != "-" and out_path.exists() and out_path.resolve() == Path(args.input).resolve():
-        raise UsageError("OUT must be another file than INPUT.")
+        raise UsageError(_("OUT must be another file than INPUT."))
     output = BatchOutput.open(out_path, rerun={item.key for item in items})
     err = sys.stderr
     try:
         if output.repaired:
-            print(
-                f"holysheep: removed a torn last line from {out_path} (left by an interrupted run)", file=err
+            torn = _("removed a torn last line from {path} (left by an interrupted run)").format(
+                path=out_path
             )
+            print(f"holysheep: {torn}", file=err)
         session = open_session(profile=args.profile, base_url=args.base_url, model=args.model, demo=args.demo)
         try:
             return _run(args, session, items, output, err)
@@ -104,7 +112,9 @@ def _run(
         profile_name=session.profile_name,
         metrics=metrics,
         prices=PriceBook(session.config.pricing),
-        on_warning=lambda msg: print(f"holysheep: warning: {strip_control(msg)}", file=err),
+        on_warning=lambda msg: print(
+            "holysheep: " + _("warning: {text}").format(text=strip_control(msg)), file=err
+        ),
     )
     runner = BatchRunner(
         controller,
@@ -130,18 +140,21 @@ def _run(
     except KeyboardInterrupt:
         progress.finish()
         print(summary_text(runner.summary, view, output.path), file=err)
-        print(
-            f"holysheep: interrupted; {runner.summary.done} items written to {output.path}. "
-            "Run the same command again to resume: finished items are skipped.",
-            file=err,
-        )
+        written = ngettext(
+            "interrupted; {count} item written to {path}.",
+            "interrupted; {count} items written to {path}.",
+            runner.summary.done,
+        ).format(count=runner.summary.done, path=output.path)
+        resume = _("Run the same command again to resume: finished items are skipped.")
+        print("holysheep: " + sentences(written, resume), file=err)
         return EXIT_INTERRUPTED
     progress.finish()
     print(summary_text(summary, view, output.path), file=err)
     if summary.stopped_by is not None:
         stop = summary.stopped_by
-        print(strip_control(f"holysheep: {stop.title}: {stop.user_text()}"), file=err)  # the relay's words
-        print("holysheep: the batch stopped; run the same command again to resume.", file=err)
+        said = _("{title}: {text}").format(title=_(stop.title), text=stop.user_text())
+        print(strip_control(f"holysheep: {said}"), file=err)  # the relay's words
+        print("holysheep: " + _("the batch stopped; run the same command again to resume."), file=err)
         return stop.exit_code
     return EXIT_OK if summary.failed == 0 else EXIT_ERROR
 
@@ -182,28 +195,36 @@ def progress_text(s: BatchSummary, view: CurrencyView) -> str:
     filled = s.done * _BAR // s.to_run if s.to_run else _BAR
     parts = [f"[{'#' * filled}{'.' * (_BAR - filled)}] {s.done}/{s.to_run}"]
     if s.failed:
-        parts.append(f"{s.failed} failed")
+        parts.append(_("{count} failed").format(count=s.failed))
     tps = s.tokens_per_second
     if tps:
         parts.append(f"{tps:.0f} tok/s")
     parts.append(view.format(s.cost_usd, estimated=s.cost_estimated))
     if s.eta is not None and s.done < s.to_run:
-        parts.append(f"ETA {_duration(s.eta)}")
+        parts.append(_("ETA {time}").format(time=_duration(s.eta)))
     return " · ".join(parts)
 
 
 def summary_text(s: BatchSummary, view: CurrencyView, out: Path) -> str:
-    lines = [f"batch: {s.items} items · {s.ok} ok · {s.failed} failed · {s.skipped} skipped (done before)"]
+    lines = [
+        _("batch: {items} items · {ok} ok · {failed} failed · {skipped} skipped (done before)").format(
+            items=s.items, ok=s.ok, failed=s.failed, skipped=s.skipped
+        )
+    ]
     if s.interrupted or s.stopped_by is not None:
-        lines.append(f"not run: {s.to_run - s.done}")
-    lines.append(f"tokens: {s.prompt_tokens:,} prompt + {s.completion_tokens:,} completion = {s.tokens:,}")
+        lines.append(_("not run: {count}").format(count=s.to_run - s.done))
+    lines.append(
+        _("tokens: {prompt:,} prompt + {completion:,} completion = {total:,}").format(
+            prompt=s.prompt_tokens, completion=s.completion_tokens, total=s.tokens
+        )
+    )
     cost = view.describe(Cost(s.cost_usd, s.cost_estimated))
     if s.unpriced:
-        cost += f"; price unknown for {s.unpriced} items"
-    lines.append(f"cost: {cost}")
+        cost += _("; price unknown for {count} items").format(count=s.unpriced)
+    lines.append(_("cost: {cost}").format(cost=cost))
     if s.latencies:
-        lines.append(f"latency: p50 {s.p50 or 0:.2f} s · p95 {s.p95 or 0:.2f} s")
-    lines.append(f"time: {_duration(s.elapsed)} · results: {out}")
+        lines.append(_("latency: p50 {p50:.2f} s · p95 {p95:.2f} s").format(p50=s.p50 or 0, p95=s.p95 or 0))
+    lines.append(_("time: {time} · results: {path}").format(time=_duration(s.elapsed), path=out))
     return "\n".join(lines)
 
 

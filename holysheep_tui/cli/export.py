@@ -10,6 +10,7 @@ from typing import Any
 from holysheep_tui.cli.history import confirm, mark_interrupted, open_store
 from holysheep_tui.config import load_config
 from holysheep_tui.errors import HolySheepError, StorageError, UsageError
+from holysheep_tui.i18n import _, ngettext
 from holysheep_tui.textsafety import inert_json, one_line
 from holysheep_tui.transcripts.export import (
     EXPORTERS,
@@ -28,38 +29,44 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
     p = subparsers.add_parser(
         "export",
         parents=[common],
-        help=f"write a conversation as {', '.join(FORMATS[:-1])} or {FORMATS[-1]}",
-        epilog="formats:\n" + "\n".join(f"  {e.name:<8} {e.description}" for e in EXPORTERS),
+        help=_("write a conversation as {formats} or {last}").format(
+            formats=", ".join(FORMATS[:-1]), last=FORMATS[-1]
+        ),
+        epilog=_("formats:") + "\n" + "\n".join(f"  {e.name:<8} {e.description}" for e in EXPORTERS),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("id", nargs="?", help="conversation id or unique prefix (default: the latest)")
-    p.add_argument("--last", action="store_true", help="the most recently updated conversation")
-    p.add_argument("--format", "-f", choices=FORMATS, default="md", help="output format (default md)")
-    p.add_argument("-o", "--output", type=Path, help="file to write (default: standard output)")
-    p.add_argument("--force", action="store_true", help="overwrite an existing file")
+    p.add_argument("id", nargs="?", help=_("conversation id or unique prefix (default: the latest)"))
+    p.add_argument("--last", action="store_true", help=_("the most recently updated conversation"))
+    p.add_argument("--format", "-f", choices=FORMATS, default="md", help=_("output format (default md)"))
+    p.add_argument("-o", "--output", type=Path, help=_("file to write (default: standard output)"))
+    p.add_argument("--force", action="store_true", help=_("overwrite an existing file"))
     p.add_argument(
         "--all-branches",
         action="store_true",
-        help="md and html: include every other branch (earlier answers, edited prompts) where it splits "
-        "off; the default is the active path (json always holds every branch)",
+        help=_(
+            "md and html: include every other branch (earlier answers, edited prompts) where it splits "
+            "off; the default is the active path (json always holds every branch)"
+        ),
     )
     p.set_defaults(func=cmd_export)
 
-    p = subparsers.add_parser("import", parents=[common], help="add conversations from a JSON export")
-    p.add_argument("file", help="a file written by `holysheep export --format json` ('-' for standard input)")
+    p = subparsers.add_parser("import", parents=[common], help=_("add conversations from a JSON export"))
+    p.add_argument(
+        "file", help=_("a file written by `holysheep export --format json` ('-' for standard input)")
+    )
     p.set_defaults(func=cmd_import)
 
 
 def cmd_export(args: argparse.Namespace) -> int:
     if args.id and args.last:
-        raise UsageError("Give a conversation id or --last, not both.")
+        raise UsageError(_("Give a conversation id or --last, not both."))
     with open_store() as store:
         if args.id:
             conv_id = store.resolve_id(args.id)
         else:
             last = store.last_conversation_id()
             if last is None:
-                raise UsageError("There are no conversations to export yet.")
+                raise UsageError(_("There are no conversations to export yet."))
             conv_id = last
         mark_interrupted(store)
         options = ExportOptions(all_branches=args.all_branches, cny_per_usd=_relay_rate())
@@ -70,10 +77,10 @@ def cmd_export(args: argparse.Namespace) -> int:
     try:
         write_export(args.output, text, force=args.force)
     except OutputExistsError:
-        if args.force or not confirm(f"{args.output} exists. Overwrite it?"):
+        if args.force or not confirm(_("{path} exists. Overwrite it?").format(path=args.output)):
             raise
         write_export(args.output, text, force=True)
-    print(f"Wrote {args.output}", file=sys.stderr)
+    print(_("Wrote {path}").format(path=args.output), file=sys.stderr)
     return 0
 
 
@@ -92,14 +99,20 @@ def _read(file: str) -> str:
     path = Path(file)
     try:
         if path.stat().st_size > MAX_IMPORT_BYTES:
-            raise UsageError(f"{path} is larger than {MAX_IMPORT_BYTES // 2**20} MiB; not importing it.")
+            raise UsageError(
+                _("{path} is larger than {size} MiB; not importing it.").format(
+                    path=path, size=MAX_IMPORT_BYTES // 2**20
+                )
+            )
         return path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise UsageError(f"No such file: {path}") from None
+        raise UsageError(_("No such file: {path}").format(path=path)) from None
     except UnicodeDecodeError:
-        raise UsageError(f"{path} is not UTF-8 text; is it a JSON export?") from None
+        raise UsageError(_("{path} is not UTF-8 text; is it a JSON export?").format(path=path)) from None
     except OSError as exc:
-        raise StorageError(f"Cannot read {path}: {exc.strerror or exc}.") from exc
+        raise StorageError(
+            _("Cannot read {path}: {reason}.").format(path=path, reason=exc.strerror or exc)
+        ) from exc
 
 
 def cmd_import(args: argparse.Namespace) -> int:
@@ -108,5 +121,10 @@ def cmd_import(args: argparse.Namespace) -> int:
         ids = import_conversations(store, text)
     for conv_id in ids:
         print(one_line(conv_id))  # an imported id is the file's
-    print(f"Imported {len(ids)} conversation(s).", file=sys.stderr)
+    print(
+        ngettext("Imported {count} conversation.", "Imported {count} conversations.", len(ids)).format(
+            count=len(ids)
+        ),
+        file=sys.stderr,
+    )
     return 0

@@ -10,6 +10,8 @@ from datetime import datetime
 from typing import Any
 
 from holysheep_tui.errors import UsageError
+from holysheep_tui.i18n import _, ngettext
+from holysheep_tui.linebreak import cell_len
 from holysheep_tui.store import HistoryStore, SearchHit
 from holysheep_tui.store.schema import to_iso
 from holysheep_tui.textsafety import inert_json, one_line
@@ -18,30 +20,30 @@ from holysheep_tui.transcripts.export import dump_json, to_text
 
 def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
     parser = subparsers.add_parser(
-        "history", parents=[common], help="list, search, show and delete saved conversations"
+        "history", parents=[common], help=_("list, search, show and delete saved conversations")
     )
     actions = parser.add_subparsers(dest="history_action", metavar="ACTION", required=True)
 
-    p = actions.add_parser("list", help="conversations, newest first")
-    p.add_argument("--all", action="store_true", help="include archived conversations")
-    p.add_argument("--limit", type=int, default=200, help="at most this many (default 200)")
-    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p = actions.add_parser("list", help=_("conversations, newest first"))
+    p.add_argument("--all", action="store_true", help=_("include archived conversations"))
+    p.add_argument("--limit", type=int, default=200, help=_("at most this many (default 200)"))
+    p.add_argument("--json", action="store_true", help=_("machine-readable output"))
     p.set_defaults(func=cmd_list)
 
-    p = actions.add_parser("search", help="full-text search over every message")
-    p.add_argument("query", help="words to find (any language; all must occur)")
-    p.add_argument("--limit", type=int, default=50, help="at most this many hits (default 50)")
-    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p = actions.add_parser("search", help=_("full-text search over every message"))
+    p.add_argument("query", help=_("words to find (any language; all must occur)"))
+    p.add_argument("--limit", type=int, default=50, help=_("at most this many hits (default 50)"))
+    p.add_argument("--json", action="store_true", help=_("machine-readable output"))
     p.set_defaults(func=cmd_search)
 
-    p = actions.add_parser("show", help="print one conversation")
-    p.add_argument("id", help="conversation id (a unique prefix is enough)")
-    p.add_argument("--json", action="store_true", help="the JSON export format")
+    p = actions.add_parser("show", help=_("print one conversation"))
+    p.add_argument("id", help=_("conversation id (a unique prefix is enough)"))
+    p.add_argument("--json", action="store_true", help=_("the JSON export format"))
     p.set_defaults(func=cmd_show)
 
-    p = actions.add_parser("delete", help="delete one conversation")
-    p.add_argument("id", help="conversation id (a unique prefix is enough)")
-    p.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
+    p = actions.add_parser("delete", help=_("delete one conversation"))
+    p.add_argument("id", help=_("conversation id (a unique prefix is enough)"))
+    p.add_argument("--yes", "-y", action="store_true", help=_("do not ask for confirmation"))
     p.set_defaults(func=cmd_delete)
 
 
@@ -50,8 +52,10 @@ def open_store() -> HistoryStore:
     store = HistoryStore.open()
     if store.recovered_from is not None:
         print(
-            f"holysheep: the history database was damaged; it was moved to {store.recovered_from} "
-            "and a new one was started.",
+            "holysheep: "
+            + _("the history database was damaged; it was moved to {path} and a new one was started.").format(
+                path=store.recovered_from
+            ),
             file=sys.stderr,
         )
     return store
@@ -88,7 +92,7 @@ def _print_json(data: Any) -> None:
 
 def cmd_list(args: argparse.Namespace) -> int:
     if args.limit < 1:
-        raise UsageError("--limit must be at least 1.")
+        raise UsageError(_("--limit must be at least 1."))
     with open_store() as store:
         rows = store.list_conversations(limit=args.limit, include_archived=args.all)
     if args.json:
@@ -111,17 +115,45 @@ def cmd_list(args: argparse.Namespace) -> int:
         )
         return 0
     if not rows:
-        print("No conversations yet.", file=sys.stderr)
+        print(_("No conversations yet."), file=sys.stderr)
         return 0
-    print(f"{'ID':<8}  {'UPDATED':<16}  {'MSGS':>5}  {'COST':>10}  {'MODELS':<24}  TITLE")
+    header = [_("ID"), _("UPDATED"), _("MSGS"), _("COST"), _("MODELS"), _("TITLE")]
+    widths = [max(least, cell_len(title)) for least, title in zip((8, 16, 5, 10, 24), header, strict=False)]
+    print(
+        "  ".join(
+            [
+                _left(header[0], widths[0]),
+                _left(header[1], widths[1]),
+                _right(header[2], widths[2]),
+                _right(header[3], widths[3]),
+                _left(header[4], widths[4]),
+                header[5],
+            ]
+        )
+    )
+    archived = "  " + _("(archived)")
     for r in rows:
         cost = f"{'~' if r.cost_estimated else ''}${r.cost_usd:.4f}"
         models = _safe(",".join(r.models))[:24] or "-"
-        title = _safe(r.display_title) + ("  (archived)" if r.archived else "")
-        print(
-            f"{_safe(r.id)[:8]:<8}  {_when(r.updated):<16}  {r.message_count:>5}  {cost:>10}  {models:<24}  {title}"
-        )
+        title = _safe(r.display_title) + (archived if r.archived else "")
+        cells = [
+            _left(_safe(r.id)[:8], widths[0]),
+            _left(_when(r.updated), widths[1]),
+            _right(str(r.message_count), widths[2]),
+            _right(cost, widths[3]),
+            _left(models, widths[4]),
+            title,
+        ]
+        print("  ".join(cells))
     return 0
+
+
+def _left(text: str, width: int) -> str:
+    return text + " " * (width - cell_len(text))
+
+
+def _right(text: str, width: int) -> str:
+    return " " * (width - cell_len(text)) + text
 
 
 def _markers() -> tuple[str, str]:
@@ -144,18 +176,18 @@ def _hit_json(hit: SearchHit) -> dict[str, Any]:
 
 def cmd_search(args: argparse.Namespace) -> int:
     if args.limit < 1:
-        raise UsageError("--limit must be at least 1.")
+        raise UsageError(_("--limit must be at least 1."))
     with open_store() as store:
         hits = store.search(args.query, limit=args.limit)
     if args.json:
         _print_json([_hit_json(h) for h in hits])
         return 0
     if not hits:
-        print(f"No messages contain {args.query!r}.", file=sys.stderr)
+        print(_("No messages contain {query!r}.").format(query=args.query), file=sys.stderr)
         return 0
     start, end = _markers()
     for h in hits:
-        title = _safe(h.conversation_title or "Untitled")
+        title = _safe(h.conversation_title or _("Untitled"))
         head = f"{_safe(h.conversation_id)[:8]}  #{h.message_id}  {_when(h.created)}  {_safe(h.role)}"
         print(f"{head}  {title}")
         print(f"    {h.marked(start, end)}")
@@ -180,8 +212,11 @@ def cmd_delete(args: argparse.Namespace) -> int:
         title = _safe(store.get_conversation(conv_id, last=0).display_title)
         if not args.yes:
             count = store.count_messages(conv_id)
-            if not confirm(f"Delete “{title}” ({count} messages)?"):
-                raise UsageError("Not deleted.", hint="Pass --yes to delete without being asked.")
+            question = ngettext(
+                "Delete “{title}” ({count} message)?", "Delete “{title}” ({count} messages)?", count
+            )
+            if not confirm(question.format(title=title, count=count)):
+                raise UsageError(_("Not deleted."), hint=_("Pass --yes to delete without being asked."))
         store.delete_conversation(conv_id)
-    print(f"Deleted {_safe(conv_id)} “{title}”.", file=sys.stderr)
+    print(_("Deleted {id} “{title}”.").format(id=_safe(conv_id), title=title), file=sys.stderr)
     return 0

@@ -9,6 +9,8 @@ import sys
 
 from holysheep_tui.config import Profile, load_config
 from holysheep_tui.errors import EXIT_AUTH, EXIT_OK, EXIT_USAGE, UsageError
+from holysheep_tui.i18n import _
+from holysheep_tui.linebreak import cell_len
 from holysheep_tui.secrets import (
     delete_key,
     key_status,
@@ -25,32 +27,36 @@ def register(
 ) -> None:
     parser = subparsers.add_parser(
         "key",
-        help="store, inspect or delete the API key in the OS keyring",
-        description="Manage the API key kept in the OS keyring (service 'holysheep-tui', one entry per "
-        "profile). HOLYSHEEP_API_KEY, when set, takes precedence over the keyring.",
+        help=_("store, inspect or delete the API key in the OS keyring"),
+        description=_(
+            "Manage the API key kept in the OS keyring (service 'holysheep-tui', one entry per "
+            "profile). HOLYSHEEP_API_KEY, when set, takes precedence over the keyring."
+        ),
     )
     actions = parser.add_subparsers(dest="key_action", metavar="ACTION")
     set_parser = actions.add_parser(
         "set",
         parents=[common],
-        help="store a key (hidden prompt, or read from stdin when piped)",
-        description="Store the API key in the keyring. On a terminal it is asked for without echo; "
-        "otherwise it is read from stdin, e.g.: pass show holysheep | holysheep key set",
+        help=_("store a key (hidden prompt, or read from stdin when piped)"),
+        description=_(
+            "Store the API key in the keyring. On a terminal it is asked for without echo; "
+            "otherwise it is read from stdin, e.g.: pass show holysheep | holysheep key set"
+        ),
     )
     set_parser.set_defaults(func=_set)
     status_parser = actions.add_parser(
-        "status", parents=[common], help="show where the key comes from, masked to its last 4 characters"
+        "status", parents=[common], help=_("show where the key comes from, masked to its last 4 characters")
     )
-    status_parser.add_argument("--json", action="store_true", help="print the status as JSON")
+    status_parser.add_argument("--json", action="store_true", help=_("print the status as JSON"))
     status_parser.set_defaults(func=_status)
-    delete_parser = actions.add_parser("delete", parents=[common], help="remove the key from the keyring")
+    delete_parser = actions.add_parser("delete", parents=[common], help=_("remove the key from the keyring"))
     delete_parser.set_defaults(func=_delete)
     parser.set_defaults(func=lambda args: _usage(parser))
 
 
 def _usage(parser: argparse.ArgumentParser) -> int:
     parser.print_usage(sys.stderr)
-    print("holysheep key: choose an action: set, status or delete", file=sys.stderr)
+    print("holysheep key: " + _("choose an action: set, status or delete"), file=sys.stderr)
     return EXIT_USAGE
 
 
@@ -59,7 +65,9 @@ def _profile(args: argparse.Namespace) -> tuple[str, Profile]:
     name = getattr(args, "profile", None) or config.default_profile
     if name not in config.profiles:
         known = ", ".join(sorted(config.profiles))
-        raise UsageError(f"Unknown profile '{name}'. Known profiles: {known}.")
+        raise UsageError(
+            _("Unknown profile '{name}'. Known profiles: {known}.").format(name=name, known=known)
+        )
     return name, config.profiles[name]
 
 
@@ -70,19 +78,21 @@ def _profile_flag(name: str) -> str:
 def _read_key(name: str) -> str:
     if sys.stdin.isatty():
         try:
-            raw = getpass.getpass(f"API key for profile '{name}' (input hidden): ")
+            raw = getpass.getpass(_("API key for profile '{name}' (input hidden): ").format(name=name))
         except EOFError:
             raw = ""
     else:
         raw = sys.stdin.read()
     key = raw.strip()
     if not key:
-        raise UsageError("No key given: the input was empty.", hint="Paste the key, or pipe it on stdin.")
+        raise UsageError(
+            _("No key given: the input was empty."), hint=_("Paste the key, or pipe it on stdin.")
+        )
     if any(not (0x21 <= ord(ch) <= 0x7E) for ch in key):
         # An HTTP header can only carry printable ASCII; this catches two pasted lines too.
         raise UsageError(
-            "The key contains spaces, line breaks or non-ASCII characters, so it cannot be an API key.",
-            hint="Give only the key itself, e.g. sk-...",
+            _("The key contains spaces, line breaks or non-ASCII characters, so it cannot be an API key."),
+            hint=_("Give only the key itself, e.g. sk-..."),
         )
     return key
 
@@ -91,21 +101,29 @@ def _set(args: argparse.Namespace) -> int:
     name, _profile_obj = _profile(args)
     unusable = keyring_problem()  # asked before the key is typed: no key pasted for nothing
     if unusable is not None and unusable.reason in ("none", "null"):
-        print(strip_control(f"holysheep: {unusable.title}: {unusable.message}"), file=sys.stderr)
+        said = _("{title}: {text}").format(title=_(unusable.title), text=unusable.message)
+        print(strip_control(f"holysheep: {said}"), file=sys.stderr)
         print(strip_control(ways_text(name)), file=sys.stderr)
         return EXIT_AUTH
     key = _read_key(name)
     backend = store_key(name, key)
-    print(f"Stored the key {mask(key)} for profile '{name}' in the keyring ({backend}).")
+    print(
+        _("Stored the key {masked} for profile '{name}' in the keyring ({backend}).").format(
+            masked=mask(key), name=name, backend=backend
+        )
+    )
     return EXIT_OK
 
 
 def _delete(args: argparse.Namespace) -> int:
     name, _profile_obj = _profile(args)
     if delete_key(name):
-        print(f"Deleted the key for profile '{name}' from the keyring.")
+        print(_("Deleted the key for profile '{name}' from the keyring.").format(name=name))
     else:
-        print(f"No key was stored for profile '{name}' in the keyring; nothing to delete.", file=sys.stderr)
+        print(
+            _("No key was stored for profile '{name}' in the keyring; nothing to delete.").format(name=name),
+            file=sys.stderr,
+        )
     return EXIT_OK
 
 
@@ -116,28 +134,50 @@ def _status(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(status.to_json(), ensure_ascii=False, indent=2))
         return code
-    print(f"profile:  {name}")
-    print(f"key:      {status.masked} from {status.source}" if status.source else "key:      none available")
+    label = _labels()
+    print(label["profile"] + name)
+    if status.source:
+        print(label["key"] + _("{masked} from {source}").format(masked=status.masked, source=status.source))
+    else:
+        print(label["key"] + _("none available"))
+    disabled = _("{backend} (disabled: it stores nothing)")
     if status.ways:  # no keyring here: what works instead, never `key set`
-        message, _, _hint = (status.keyring_problem or "").partition("\n")
-        print(f"keyring:  {message or f'{status.backend} (disabled: it stores nothing)'}")
+        message = (status.keyring_problem or "").partition("\n")[0]
+        print(label["keyring"] + (message or disabled.format(backend=status.backend)))
         if not status.source:
-            print("To give this profile a key here:")
+            print(_("To give this profile a key here:"))
             for way in status.ways:
                 print(f"  - {way}")
     elif status.keyring_problem:
-        message, _, hint = status.keyring_problem.partition("\n")
-        print(f"keyring:  {message}")
+        message, _sep, hint = status.keyring_problem.partition("\n")
+        print(label["keyring"] + message)
         if hint and not status.problem:
-            print(f"          {hint}")
+            print(" " * cell_len(label["keyring"]) + hint)
     elif status.backend == "keyring.backends.null.Keyring":
-        print(f"keyring:  {status.backend} (disabled: it stores nothing)")
+        print(label["keyring"] + disabled.format(backend=status.backend))
     elif status.stored:
-        print(f"keyring:  {status.backend} (a key is stored for this profile)")
+        print(
+            label["keyring"]
+            + _("{backend} (a key is stored for this profile)").format(backend=status.backend)
+        )
     else:
-        print(f"keyring:  {status.backend} (no key stored for this profile)")
-        print(f"To store a key in the keyring: holysheep key set{_profile_flag(name)}")
+        print(
+            label["keyring"] + _("{backend} (no key stored for this profile)").format(backend=status.backend)
+        )
+        print(
+            _("To store a key in the keyring: {command}").format(
+                command=f"holysheep key set{_profile_flag(name)}"
+            )
+        )
     if status.problem:
         problem = status.problem.partition("\n")[0] if status.ways else status.problem  # ways: printed above
-        print(f"holysheep: No API key: {problem}", file=sys.stderr)
+        said = _("{title}: {text}").format(title=_("No API key"), text=problem)
+        print(f"holysheep: {said}", file=sys.stderr)
     return code
+
+
+def _labels() -> dict[str, str]:
+    """The status's field names, padded to one column of terminal cells ("profile:  " in English)."""
+    names = {"profile": _("profile:"), "key": _("key:"), "keyring": _("keyring:")}
+    width = max(cell_len(text) for text in names.values()) + 2
+    return {field: text + " " * (width - cell_len(text)) for field, text in names.items()}

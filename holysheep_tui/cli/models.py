@@ -8,6 +8,8 @@ import json
 from typing import Any
 
 from holysheep_tui.chat.session import open_session
+from holysheep_tui.i18n import _
+from holysheep_tui.linebreak import cell_len
 from holysheep_tui.relay.wire import ModelInfo
 from holysheep_tui.textsafety import inert_json, one_line
 
@@ -16,10 +18,12 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
     p = subparsers.add_parser(
         "models",
         parents=[common],
-        help="list the relay's models with context windows and prices",
-        description="List the models the endpoint serves (GET /models), with context windows and prices when known.",
+        help=_("list the relay's models with context windows and prices"),
+        description=_(
+            "List the models the endpoint serves (GET /models), with context windows and prices when known."
+        ),
     )
-    p.add_argument("--json", action="store_true", help="print JSON")
+    p.add_argument("--json", action="store_true", help=_("print JSON"))
     p.set_defaults(func=run)
 
 
@@ -34,16 +38,28 @@ def run(args: argparse.Namespace) -> int:
         print(inert_json(json.dumps(rows, ensure_ascii=False, indent=2)))
         return 0
     if not rows:
-        print("The endpoint listed no models.")
+        print(_("The endpoint listed no models."))
         return 0
-    names = [one_line(r["id"]) or "?" for r in rows]  # the relay's ids, never raw on the terminal
-    width = max(len(name) for name in names)
-    print(f"{'MODEL':<{width}}  {'CONTEXT':>9}  {'INPUT $/M':>9}  {'OUTPUT $/M':>10}")
-    for name, r in zip(names, rows, strict=True):
-        ctx = f"{r['context_window']:,}" if r["context_window"] else "?"
-        pin = f"{r['input_per_m']:.2f}" if r["input_per_m"] is not None else "unknown"
-        pout = f"{r['output_per_m']:.2f}" if r["output_per_m"] is not None else "unknown"
-        print(f"{name:<{width}}  {ctx:>9}  {pin:>9}  {pout:>10}")
+    unknown = _("unknown")
+    table = [[_("MODEL"), _("CONTEXT"), _("INPUT $/M"), _("OUTPUT $/M")]]
+    for r in rows:
+        table.append(
+            [
+                one_line(r["id"]) or "?",  # the relay's ids, never raw on the terminal
+                f"{r['context_window']:,}" if r["context_window"] else "?",
+                f"{r['input_per_m']:.2f}" if r["input_per_m"] is not None else unknown,
+                f"{r['output_per_m']:.2f}" if r["output_per_m"] is not None else unknown,
+            ]
+        )
+    # The English layout: the name column as wide as its widest cell, the figures right-aligned in 9,
+    # 9 and 10 cells (or wider, for a longer title in another language).
+    widths = [max(cell_len(row[i]) for row in table) for i in range(4)]
+    widths[1:] = [max(w, least) for w, least in zip(widths[1:], (9, 9, 10), strict=True)]
+    for row in table:
+        name, *figures = row
+        cells = [name + " " * (widths[0] - cell_len(name))]
+        cells += [" " * (w - cell_len(cell)) + cell for cell, w in zip(figures, widths[1:], strict=True)]
+        print("  ".join(cells))
     return 0
 
 

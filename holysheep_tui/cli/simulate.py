@@ -11,6 +11,7 @@ from types import FrameType
 
 from holysheep_tui.config import is_loopback_host
 from holysheep_tui.errors import EXIT_OK, UsageError
+from holysheep_tui.i18n import _
 from holysheep_tui.simulator import DEMO_PACING, Pacing, RelaySimulator
 
 
@@ -19,42 +20,48 @@ def register(
 ) -> None:
     parser = subparsers.add_parser(
         "simulate",
-        help="run the local OpenAI-compatible relay simulator",
-        description="Serve an OpenAI-compatible relay simulator on loopback: /v1/models and "
-        "/v1/chat/completions with realistic pacing and fault scenarios chosen by model suffix "
-        "(e.g. kimi-k2+429). Prints the base URL, then serves until Ctrl-C. See docs/SIMULATOR.md.",
+        help=_("run the local OpenAI-compatible relay simulator"),
+        description=_(
+            "Serve an OpenAI-compatible relay simulator on loopback: /v1/models and "
+            "/v1/chat/completions with realistic pacing and fault scenarios chosen by model suffix "
+            "(e.g. kimi-k2+429). Prints the base URL, then serves until Ctrl-C. See docs/SIMULATOR.md."
+        ),
     )
-    parser.add_argument("--port", type=int, default=0, help="port to listen on (default: 0, a free port)")
-    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=0, help=_("port to listen on (default: 0, a free port)"))
+    parser.add_argument("--host", default="127.0.0.1", help=_("address to listen on (default: 127.0.0.1)"))
     parser.add_argument(
         "--allow-remote",
         action="store_true",
-        help="allow listening on a non-loopback address (no real auth!)",
+        help=_("allow listening on a non-loopback address (no real auth!)"),
     )
     keys = parser.add_mutually_exclusive_group()
     keys.add_argument(
-        "--require-key", metavar="KEY", help="answer 401 unless 'Authorization: Bearer KEY' is sent"
+        "--require-key", metavar="KEY", help=_("answer 401 unless 'Authorization: Bearer KEY' is sent")
     )
     keys.add_argument(
-        "--require-key-env", metavar="VAR", help="like --require-key, reading KEY from variable VAR"
+        "--require-key-env", metavar="VAR", help=_("like --require-key, reading KEY from variable VAR")
     )
     parser.add_argument(
         "--tps",
         type=float,
         default=DEMO_PACING.tokens_per_second,
-        help=f"tokens per second, 0 for full speed (default: {DEMO_PACING.tokens_per_second:g})",
+        help=_("tokens per second, 0 for full speed (default: {default:g})").format(
+            default=DEMO_PACING.tokens_per_second
+        ),
     )
     parser.add_argument(
         "--ttft",
         type=float,
         default=DEMO_PACING.first_token_delay,
-        help=f"seconds before the first token (default: {DEMO_PACING.first_token_delay:g})",
+        help=_("seconds before the first token (default: {default:g})").format(
+            default=DEMO_PACING.first_token_delay
+        ),
     )
     parser.add_argument(
         "--chunk-tokens",
         type=int,
         default=DEMO_PACING.chunk_tokens,
-        help=f"tokens per streamed chunk (default: {DEMO_PACING.chunk_tokens})",
+        help=_("tokens per streamed chunk (default: {default})").format(default=DEMO_PACING.chunk_tokens),
     )
     parser.set_defaults(func=run)
 
@@ -64,27 +71,37 @@ def register(
 def run(args: argparse.Namespace) -> int:
     if not is_loopback_host(args.host) and not args.allow_remote:
         raise UsageError(
-            f"refusing to listen on {args.host}: the simulator is for local testing and anyone who can "
-            "reach it could use it",
-            hint="use --host 127.0.0.1, or pass --allow-remote if you really mean it",
+            _(
+                "refusing to listen on {host}: the simulator is for local testing and anyone who can "
+                "reach it could use it"
+            ).format(host=args.host),
+            hint=_("use --host 127.0.0.1, or pass --allow-remote if you really mean it"),
         )
     key = args.require_key
     if args.require_key_env:
         key = os.environ.get(args.require_key_env)
         if not key:
-            raise UsageError(f"--require-key-env: the environment variable {args.require_key_env} is not set")
+            raise UsageError(
+                _("--require-key-env: the environment variable {name} is not set").format(
+                    name=args.require_key_env
+                )
+            )
     if args.tps < 0 or args.ttft < 0 or args.chunk_tokens < 1:
-        raise UsageError("--tps and --ttft must be >= 0 and --chunk-tokens >= 1")
+        raise UsageError(_("--tps and --ttft must be >= 0 and --chunk-tokens >= 1"))
     if not 0 <= args.port <= 65535:
-        raise UsageError(f"--port must be from 0 to 65535 (0 picks a free port), not {args.port}")
+        raise UsageError(
+            _("--port must be from 0 to 65535 (0 picks a free port), not {port}").format(port=args.port)
+        )
     pacing = Pacing(args.ttft, args.tps or None, args.chunk_tokens)
     sim = RelaySimulator(args.host, args.port, require_key=key, pacing=pacing)
     try:
         sim.start()
     except OSError as exc:
         raise UsageError(
-            f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}",
-            hint="choose another --port, or --port 0 for a free one",
+            _("cannot listen on {host}:{port}: {reason}").format(
+                host=args.host, port=args.port, reason=exc.strerror or exc
+            ),
+            hint=_("choose another --port, or --port 0 for a free one"),
         ) from None
     stop = threading.Event()
 
@@ -94,7 +111,7 @@ def run(args: argparse.Namespace) -> int:
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         print(sim.base_url, flush=True)
-        print("holysheep simulate: serving; Ctrl-C to stop", file=sys.stderr, flush=True)
+        print("holysheep simulate: " + _("serving; Ctrl-C to stop"), file=sys.stderr, flush=True)
         while not stop.wait(0.5):
             pass
     finally:

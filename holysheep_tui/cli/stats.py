@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import unicodedata
 from collections.abc import Sequence
 from typing import Any
 
@@ -21,6 +20,8 @@ from holysheep_tui.economics.stats import (
     summarise,
     summarise_total,
 )
+from holysheep_tui.i18n import N_, _, ngettext
+from holysheep_tui.linebreak import cell_len
 from holysheep_tui.textsafety import inert_json, one_line
 
 
@@ -28,24 +29,18 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
     p = subparsers.add_parser(
         "stats",
         parents=[common],
-        help="requests, failure rate, tokens, cost and latency percentiles from the metrics log",
-        description="Summarise the metrics log: requests, failure rate, tokens, cost in USD and CNY "
-        "(billed at the relay rate, at the market rate, and saved) and mean/p50/p95/p99 latency and "
-        "time to first token. --profile and -m filter the records; the demo's answers (profile demo) "
-        "count only with --profile demo.",
+        help=_("requests, failure rate, tokens, cost and latency percentiles from the metrics log"),
+        description=_(
+            "Summarise the metrics log: requests, failure rate, tokens, cost in USD and CNY "
+            "(billed at the relay rate, at the market rate, and saved) and mean/p50/p95/p99 latency and "
+            "time to first token. --profile and -m filter the records; the demo's answers (profile demo) "
+            "count only with --profile demo."
+        ),
     )
-    p.add_argument("--since", default="30d", help="24h, 7d, 30d (default), any N with m/h/d/w, or all")
-    p.add_argument("--by", choices=GROUPINGS, default="model", help="group rows by (default: model)")
-    p.add_argument("--json", action="store_true", help="print JSON")
+    p.add_argument("--since", default="30d", help=_("24h, 7d, 30d (default), any N with m/h/d/w, or all"))
+    p.add_argument("--by", choices=GROUPINGS, default="model", help=_("group rows by (default: model)"))
+    p.add_argument("--json", action="store_true", help=_("print JSON"))
     p.set_defaults(func=run)
-
-
-def cell_len(text: str) -> int:
-    """Terminal cells: wide and full-width characters (Chinese, Japanese, Korean) take two."""
-    return sum(
-        0 if unicodedata.combining(ch) else 2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1
-        for ch in text
-    )
 
 
 def _pad(text: str, width: int, right: bool) -> str:
@@ -80,7 +75,7 @@ def _cells(row: StatsRow) -> list[str]:
     usd = f"{mark}{format_usd(row.cost_usd)}" + ("+?" if row.unpriced else "")
     money = [usd, *(f"{mark}{format_cny(v)}" for v in (row.billed_cny, row.market_cny, row.saved_cny))]
     if row.unpriced and not row.priced:
-        money = ["unknown"] * 4
+        money = [_("unknown")] * 4
     return [
         one_line(row.key) or "?",  # a model name as a relay sent it, kept in the metrics log
         str(row.requests),
@@ -100,9 +95,12 @@ def _cells(row: StatsRow) -> list[str]:
 
 
 HEADER = (
-    "REQS", "FAIL", "IN TOK", "OUT TOK", "CACHED", "COST $", "BILLED ¥", "MARKET ¥", "SAVED ¥", "CACHE SAVED $",
-    "MEAN", "P50", "P95", "P99", "TTFT P50", "TTFT P95",
+    N_("REQS"), N_("FAIL"), N_("IN TOK"), N_("OUT TOK"), N_("CACHED"), N_("COST $"), N_("BILLED ¥"),
+    N_("MARKET ¥"), N_("SAVED ¥"), N_("CACHE SAVED $"), N_("MEAN"), "P50", "P95", "P99", N_("TTFT P50"),
+    N_("TTFT P95"),
 )  # fmt: skip
+GROUP_TITLES = {"model": N_("MODEL"), "day": N_("DAY"), "profile": N_("PROFILE")}
+"""The first column's title, by ``--by``."""
 
 
 def run(args: argparse.Namespace) -> int:
@@ -115,7 +113,12 @@ def run(args: argparse.Namespace) -> int:
     rows = summarise(records, by=args.by, view=view, prices=prices)
     total = summarise_total(records, view=view, prices=prices)
     if result.skipped:
-        print(f"holysheep: skipped {result.skipped} unreadable line(s) in the metrics log", file=sys.stderr)
+        skipped = ngettext(
+            "skipped {count} unreadable line in the metrics log",
+            "skipped {count} unreadable lines in the metrics log",
+            result.skipped,
+        ).format(count=result.skipped)
+        print(f"holysheep: {skipped}", file=sys.stderr)
     if args.json:
         out = {
             "since": since.isoformat() if since else None,
@@ -130,25 +133,45 @@ def run(args: argparse.Namespace) -> int:
         print(inert_json(json.dumps(out, ensure_ascii=False, indent=2)))
         return 0
     if not records:
-        span = "" if since is None else f" in the last {args.since}"
-        print(f"No requests recorded{span}.")
+        if since is None:
+            print(_("No requests recorded."))
+        else:
+            print(_("No requests recorded in the last {span}.").format(span=args.since))
         return 0
-    header = [args.by.upper(), *HEADER]
+    header = [_(GROUP_TITLES.get(args.by, args.by.upper())), *(_(title) for title in HEADER)]
     body = [_cells(r) for r in rows]
     if len(rows) > 1:
-        body.append(_cells(total))
+        body.append([_("all"), *_cells(total)[1:]])  # the total row
     right = [False] + [True] * len(HEADER)
     for line in render_table(header, body, right):
         print(line)
-    notes = [f"Latency over successful requests; percentiles by nearest rank. ¥ at {view.relay_rate:g} billed, "
-             f"{view.market_rate:g} market per $."]  # fmt: skip
+    notes = [
+        _(
+            "Latency over successful requests; percentiles by nearest rank. "
+            "¥ at {relay:g} billed, {market:g} market per $."
+        ).format(relay=view.relay_rate, market=view.market_rate)
+    ]
     if total.cached_tokens:
-        notes.append("CACHED: input tokens served from the relay's cache and their share of the input; "
-                     "CACHE SAVED $: what they saved against the full input price.")  # fmt: skip
+        notes.append(
+            _(
+                "CACHED: input tokens served from the relay's cache and their share of the input; "
+                "CACHE SAVED $: what they saved against the full input price."
+            )
+        )
     if total.cost_estimated:
-        notes.append(f"{ESTIMATE_MARK} marks costs estimated from text length (the server sent no usage).")
+        notes.append(
+            _("{mark} marks costs estimated from text length (the server sent no usage).").format(
+                mark=ESTIMATE_MARK
+            )
+        )
     if total.unpriced:
-        notes.append(f"+? {total.unpriced} request(s) of models with unknown prices are not in the cost.")
+        notes.append(
+            ngettext(
+                "+? {count} request of a model with unknown prices is not in the cost.",
+                "+? {count} requests of models with unknown prices are not in the cost.",
+                total.unpriced,
+            ).format(count=total.unpriced)
+        )
     for note in notes:
         print(note)
     return 0

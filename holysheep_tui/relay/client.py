@@ -21,7 +21,7 @@ from typing import Any
 
 import httpx
 
-from holysheep_tui import __version__
+from holysheep_tui import __version__, i18n
 from holysheep_tui.config import Profile
 from holysheep_tui.errors import ProtocolError, RateLimitError, RelayError, StreamCutError
 from holysheep_tui.relay.auth import BearerToOrigin, KeyScrubber, direct_to_loopback, same_origin
@@ -89,7 +89,7 @@ class RelayClient:
         self.profile = profile
         self._limiter = limiter
         self._scrub = KeyScrubber(api_key)
-        self._key_source = key_source or "the configured source"
+        self._key_source = key_source or i18n._("the configured source")
         self._sleep = sleep
         headers = {"User-Agent": USER_AGENT, **profile.headers}
         # Never let a profile header smuggle credentials past the origin check.
@@ -134,7 +134,7 @@ class RelayClient:
         try:
             payload = json.loads(content)
         except (ValueError, RecursionError):
-            raise ProtocolError("The relay's model list is not JSON.", status=200) from None
+            raise ProtocolError(i18n._("The relay's model list is not JSON."), status=200) from None
         items = payload.get("data", payload) if isinstance(payload, dict) else payload
         models: list[ModelInfo] = []
         if isinstance(items, list):
@@ -302,8 +302,10 @@ class RelayClient:
             if not parser.done and not parser.finished:
                 state.answered = state.answered or parser.saw_content
                 raise StreamCutError(
-                    "The relay closed the stream before the answer finished (no finish reason, no [DONE]).",
-                    hint="The partial answer is kept; retry to get the rest.",
+                    i18n._(
+                        "The relay closed the stream before the answer finished (no finish reason, no [DONE])."
+                    ),
+                    hint=i18n._("The partial answer is kept; retry to get the rest."),
                 )
         finally:
             timings.total = timings.clock() - started

@@ -24,6 +24,7 @@ from holysheep_tui.errors import (
     UpstreamError,
     relay_error_class,
 )
+from holysheep_tui.i18n import _, sentences
 from holysheep_tui.relay.error_body import ErrorInfo, classify_error, clean_text, parse_error_body
 from holysheep_tui.relay.retry import parse_retry_after
 
@@ -48,9 +49,11 @@ def status_error(
     asked = parse_retry_after(headers.get("retry-after"))
     retry_after = asked if asked is None or retry_after_cap is None else min(asked, retry_after_cap)
     text, hint = _status_text(kind, status, model, key_source, retry_after, asked)
-    said = f" The relay said: {provider}" if provider else ""
+    said = _("The relay said: {message}").format(message=provider) if provider else ""
     cls = relay_error_class(kind, otherwise=ServerError)
-    return cls(f"{text}{said}", hint=hint, status=status, provider_message=provider, retry_after=retry_after)
+    return cls(
+        sentences(text, said), hint=hint, status=status, provider_message=provider, retry_after=retry_after
+    )
 
 
 def _status_text(
@@ -59,37 +62,53 @@ def _status_text(
     """What an error status means for the user, and what to do about it."""
     if kind == "auth":
         return (
-            f"The relay rejected the API key from {key_source} (HTTP {status}).",
-            "Check the key, or set another with `holysheep key set` or HOLYSHEEP_API_KEY.",
+            _("The relay rejected the API key from {source} (HTTP {status}).").format(
+                source=key_source, status=status
+            ),
+            _("Check the key, or set another with `holysheep key set` or HOLYSHEEP_API_KEY."),
         )
     if kind == "quota":
         return (
-            f"The account is out of balance or quota (HTTP {status}).",
-            "Top up the account (WeChat/Alipay on the relay's dashboard): until then, retrying will not help.",
+            _("The account is out of balance or quota (HTTP {status}).").format(status=status),
+            _(
+                "Top up the account (WeChat/Alipay on the relay's dashboard): until then, retrying will not help."
+            ),
         )
     if kind == "rate_limit":
-        wait = f" Retry after {retry_after:g} s." if retry_after is not None else ""
+        wait = _("Retry after {seconds:g} s.").format(seconds=retry_after) if retry_after is not None else ""
         if asked is not None and retry_after is not None and asked > retry_after:
-            wait += f" (It asked for {_duration(asked)}; retry.retry_after_cap limits the wait.)"
-        return f"Rate limited by the relay (HTTP {status}).{wait}", None
+            wait = sentences(
+                wait,
+                _("(It asked for {duration}; retry.retry_after_cap limits the wait.)").format(
+                    duration=_duration(asked)
+                ),
+            )
+        return sentences(_("Rate limited by the relay (HTTP {status}).").format(status=status), wait), None
     if kind == "model_not_found":
-        text = f"The relay does not know the model '{model}'" if model else "Not found"
-        return f"{text} (HTTP {status}).", "Run `holysheep models` to list the available models."
+        if model:
+            text = _("The relay does not know the model '{model}' (HTTP {status}).").format(
+                model=model, status=status
+            )
+        else:
+            text = _("Not found (HTTP {status}).").format(status=status)
+        return text, _("Run `holysheep models` to list the available models.")
     if kind == "context_too_long":
         return (
-            f"The conversation is longer than the model's context window (HTTP {status}).",
-            "Start a new conversation, or switch to a model with a larger context.",
+            _("The conversation is longer than the model's context window (HTTP {status}).").format(
+                status=status
+            ),
+            _("Start a new conversation, or switch to a model with a larger context."),
         )
     if kind == "bad_request":
         return (
-            f"The relay rejected the request (HTTP {status}).",
-            "Sending it unchanged will not help: change the prompt, the model or the settings (F3).",
+            _("The relay rejected the request (HTTP {status}).").format(status=status),
+            _("Sending it unchanged will not help: change the prompt, the model or the settings (F3)."),
         )
-    return f"The relay failed with HTTP {status}.", "Usually temporary; retry."
+    return _("The relay failed with HTTP {status}.").format(status=status), _("Usually temporary; retry.")
 
 
 def _duration(seconds: float) -> str:
-    return f"{seconds:g} s" if seconds <= 86400 else "more than a day"
+    return _("{seconds:g} s").format(seconds=seconds) if seconds <= 86400 else _("more than a day")
 
 
 def stream_error(payload: object) -> RelayError:
@@ -99,10 +118,11 @@ def stream_error(payload: object) -> RelayError:
     cls = relay_error_class(classify_error(status, info), otherwise=UpstreamError)
     said = info.message or info.raw_excerpt or None
     if said:
-        text = f"The model provider stopped with an error: {said}"
+        text = _("The model provider stopped with an error: {message}").format(message=said)
     else:
-        text = "The model provider stopped with an error and gave no reason."
-    return cls(text, status=status, provider_message=said, hint="Whatever streamed before the error is kept.")
+        text = _("The model provider stopped with an error and gave no reason.")
+    hint = _("Whatever streamed before the error is kept.")
+    return cls(text, status=status, provider_message=said, hint=hint)
 
 
 def _status_of(payload: object) -> int | None:
@@ -133,13 +153,20 @@ def content_error(
     """A 200 answer that is neither an event stream nor a JSON completion (a proxy's or captive portal's
     HTML page, say): the error names what arrived."""
     info = parse_error_body(scrub(body.decode("utf-8", errors="replace")), content_type)
-    what = clean_text(content_type, 80) if content_type else "a body without a Content-Type"
-    said = f": {info.message}" if info.message else ""
+    what = clean_text(content_type, 80) if content_type else _("a body without a Content-Type")
+    if info.message:
+        text = _("The relay answered with {what} instead of an event stream: {message}").format(
+            what=what, message=info.message
+        )
+    else:
+        text = _("The relay answered with {what} instead of an event stream").format(what=what)
     return ProtocolError(
-        f"The relay answered with {what} instead of an event stream{said}",
+        text,
         status=200,
         provider_message=info.message,
-        hint="Check that the base URL points at an OpenAI-compatible API; a proxy or login page may be answering.",
+        hint=_(
+            "Check that the base URL points at an OpenAI-compatible API; a proxy or login page may be answering."
+        ),
     )
 
 
@@ -147,10 +174,12 @@ def redirect_error(status: int, target: httpx.URL, base: str) -> ProtocolError:
     """A redirect to another origin, which is not followed: the conversation and key stay where they were."""
     where = clean_text(f"{target.scheme}://{target.netloc.decode('ascii', 'replace')}{target.path}", 200)
     return ProtocolError(
-        f"The relay redirected the request (HTTP {status}) to {where}, outside {_origin_text(base)}; "
-        "it was not followed, so neither the conversation nor the key went there.",
+        _(
+            "The relay redirected the request (HTTP {status}) to {where}, outside {origin}; "
+            "it was not followed, so neither the conversation nor the key went there."
+        ).format(status=status, where=where, origin=_origin_text(base)),
         status=status,
-        hint="If the relay has moved there, set base_url in the profile to the new address.",
+        hint=_("If the relay has moved there, set base_url in the profile to the new address."),
     )
 
 
@@ -160,22 +189,24 @@ def _origin_text(base: str) -> str:
 
 
 def too_many_redirects(base: str) -> ProtocolError:
-    return ProtocolError(f"Too many redirects from {urlsplit(base).netloc}.")
+    return ProtocolError(_("Too many redirects from {host}.").format(host=urlsplit(base).netloc))
 
 
 def too_large_error(what: str, limit: int) -> ProtocolError:
     """A body past the size we read (a compressed body can inflate a thousandfold)."""
     return ProtocolError(
-        f"The relay's {what} is larger than {limit // (1024 * 1024)} MiB once decoded; it was not read further.",
+        _("The relay's {what} is larger than {size} MiB once decoded; it was not read further.").format(
+            what=what, size=limit // (1024 * 1024)
+        ),
         status=200,
-        hint="Check that the base URL points at an OpenAI-compatible API.",
+        hint=_("Check that the base URL points at an OpenAI-compatible API."),
     )
 
 
 def decoding_error(exc: httpx.DecodingError) -> ProtocolError:
     return ProtocolError(
-        f"The relay's compressed reply could not be decoded ({describe(exc)}).",
-        hint="A proxy may be damaging compressed replies; retry, or try without the proxy.",
+        _("The relay's compressed reply could not be decoded ({reason}).").format(reason=describe(exc)),
+        hint=_("A proxy may be damaging compressed replies; retry, or try without the proxy."),
     )
 
 
@@ -184,23 +215,35 @@ def body_error(exc: httpx.HTTPError, read_timeout: float, answered: bool) -> Rel
     if isinstance(exc, httpx.DecodingError):
         return decoding_error(exc)
     if isinstance(exc, httpx.ReadTimeout):
+        if answered:
+            text = _("The relay sent nothing for {seconds:g} s in the middle of the answer.")
+        else:
+            text = _("The relay sent nothing for {seconds:g} s after accepting the request.")
         return ReadTimeoutError(
-            f"The relay sent nothing for {read_timeout:g} s"
-            + (" in the middle of the answer." if answered else " after accepting the request."),
-            hint="The partial answer is kept. Retry, or raise timeouts.read in the profile.",
+            text.format(seconds=read_timeout),
+            hint=_("The partial answer is kept. Retry, or raise timeouts.read in the profile."),
         )
     return StreamCutError(
-        f"The connection broke before the answer finished ({describe(exc)}).",
-        hint="The partial answer is kept; retry to get the rest.",
+        _("The connection broke before the answer finished ({reason}).").format(reason=describe(exc)),
+        hint=_("The partial answer is kept; retry to get the rest."),
     )
 
 
 def deadline_error(total: float, answered: bool) -> ReadTimeoutError:
     """The request ran past its overall limit (``timeouts.total``)."""
-    so_far = "in the middle of the answer" if answered else "before any answer came"
+    if answered:
+        text = _(
+            "The request ran past its overall limit of {seconds:g} s and was stopped in the middle of the answer."
+        )
+    else:
+        text = _(
+            "The request ran past its overall limit of {seconds:g} s and was stopped before any answer came."
+        )
     return ReadTimeoutError(
-        f"The request ran past its overall limit of {total:g} s and was stopped {so_far}.",
-        hint="The partial answer is kept. Raise timeouts.total in the profile, or set it to 0 for no limit.",
+        text.format(seconds=total),
+        hint=_(
+            "The partial answer is kept. Raise timeouts.total in the profile, or set it to 0 for no limit."
+        ),
     )
 
 
@@ -209,37 +252,49 @@ def transport_error(exc: httpx.HTTPError, base: str, timeouts: Timeouts) -> Rela
     host = urlsplit(base).netloc
     if isinstance(exc, httpx.ConnectTimeout):
         return NetworkError(
-            f"Could not connect to {host} within {timeouts.connect:g} s.",
-            hint="Check the network or proxy settings (HTTPS_PROXY, ALL_PROXY).",
+            _("Could not connect to {host} within {seconds:g} s.").format(
+                host=host, seconds=timeouts.connect
+            ),
+            hint=_("Check the network or proxy settings (HTTPS_PROXY, ALL_PROXY)."),
         )
     if isinstance(exc, httpx.ConnectError):
         reason = describe(exc)
         if "CERTIFICATE" in reason.upper() or "SSL" in reason.upper():
             return TLSError(
-                f"TLS failure talking to {host}: {reason}.",
-                hint="A proxy may be intercepting TLS; set ca_bundle in the profile to trust its CA.",
+                _("TLS failure talking to {host}: {reason}.").format(host=host, reason=reason),
+                hint=_("A proxy may be intercepting TLS; set ca_bundle in the profile to trust its CA."),
             )
         if "Name or service not known" in reason or "nodename" in reason or "getaddrinfo" in reason.lower():
             return NetworkError(
-                f"Could not resolve {host} (DNS): {reason}.", hint="Check the base URL and DNS."
+                _("Could not resolve {host} (DNS): {reason}.").format(host=host, reason=reason),
+                hint=_("Check the base URL and DNS."),
             )
         return NetworkError(
-            f"Could not connect to {host}: {reason}.", hint="Check the base URL and the network."
+            _("Could not connect to {host}: {reason}.").format(host=host, reason=reason),
+            hint=_("Check the base URL and the network."),
         )
     if isinstance(exc, httpx.ReadTimeout):
         return ReadTimeoutError(
-            f"The relay sent nothing for {timeouts.read:g} s after accepting the request.",
-            hint="Retry, or raise timeouts.read in the profile.",
+            _("The relay sent nothing for {seconds:g} s after accepting the request.").format(
+                seconds=timeouts.read
+            ),
+            hint=_("Retry, or raise timeouts.read in the profile."),
         )
     if isinstance(exc, httpx.TimeoutException):
-        return NetworkError(f"Timed out talking to {host}: {describe(exc)}.")
+        return NetworkError(
+            _("Timed out talking to {host}: {reason}.").format(host=host, reason=describe(exc))
+        )
     if isinstance(exc, httpx.RemoteProtocolError | httpx.ReadError | httpx.WriteError):
-        return NetworkError(f"The connection to {host} broke: {describe(exc)}.")
+        return NetworkError(
+            _("The connection to {host} broke: {reason}.").format(host=host, reason=describe(exc))
+        )
     if isinstance(exc, httpx.TooManyRedirects):
-        return ProtocolError(f"Too many redirects from {host}.")
+        return ProtocolError(_("Too many redirects from {host}.").format(host=host))
     if isinstance(exc, httpx.UnsupportedProtocol | httpx.InvalidURL):
-        return NetworkError(f"Cannot use the base URL {base}: {describe(exc)}.")
-    return NetworkError(f"Request to {host} failed: {describe(exc)}.")
+        return NetworkError(
+            _("Cannot use the base URL {base}: {reason}.").format(base=base, reason=describe(exc))
+        )
+    return NetworkError(_("Request to {host} failed: {reason}.").format(host=host, reason=describe(exc)))
 
 
 def describe(exc: BaseException) -> str:

@@ -95,7 +95,7 @@ def _from_env(profile: Profile, env: Mapping[str, str]) -> ResolvedKey | None:
     for name in names:
         value = env.get(name, "").strip()
         if value:
-            return ResolvedKey(Secret(value), f"environment variable {name}")
+            return ResolvedKey(Secret(value), _("environment variable {name}").format(name=name))
     return None
 
 
@@ -146,10 +146,10 @@ def _resolve(
         return found
     value, backend, failure = lookup()
     if value:
-        return ResolvedKey(Secret(value), f"keyring ({backend})")
+        return ResolvedKey(Secret(value), _("keyring ({backend})").format(backend=backend))
     if profile.api_key_cmd:
         command = run_key_command(profile.api_key_cmd, limit)
-        return ResolvedKey(Secret(command), f"command {profile.api_key_cmd!r}")
+        return ResolvedKey(Secret(command), _("command {command!r}").format(command=profile.api_key_cmd))
     if failure is not None and failure.reason not in ("none", "null"):
         raise failure
     raise _missing(profile_name, profile, _reason(backend, failure))
