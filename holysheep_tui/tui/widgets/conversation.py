@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from rich.text import Text
 from textual import events
 from textual.app import RenderResult
 from textual.binding import Binding
-from textual.containers import VerticalScroll
 from textual.content import Content
 from textual.widget import Widget
 from textual.widgets import Static
@@ -20,8 +18,11 @@ from holysheep_tui.economics.money import CurrencyView
 from holysheep_tui.textsafety import show_control
 from holysheep_tui.tui.breaking_text import BreakingVisual
 from holysheep_tui.tui.messages import BranchAction, BranchRequest
+from holysheep_tui.tui.widgets.chips import chip_line
+from holysheep_tui.tui.widgets.paging import PagedScroll, release
 
 if TYPE_CHECKING:  # the answer widgets and their Markdown renderer load with the first answer
+    from holysheep_tui.chat.attachments import Attachment
     from holysheep_tui.chat.resume import StoredTurn, TurnPager
     from holysheep_tui.tui.widgets.answer import AnswerView, StoredAnswer
     from holysheep_tui.tui.widgets.compare import CompareView
@@ -67,15 +68,19 @@ class UserMessage(Static):
         id: str | None = None,
         message_id: int | None = None,
         place: tuple[int, int] | None = None,
+        attachments: Sequence[Attachment] = (),
     ) -> None:
         shown = Text(show_control(text))
         if place is not None:
             shown.append(f"  {place_label(place)}", style="dim")
+        if attachments:  # the files sent with it, as chips: [Image #1 cat.png 240 KB]
+            shown.append("\n" + chip_line(attachments), style="bold")
         # Breaking: the prompt wraps by the Unicode line-breaking rules (CJK), not only at spaces.
         super().__init__(BreakingVisual(self, shown), markup=False, classes="user-message", id=id)
         self.text = text
         self.message_id = message_id
         self.place = place
+        self.attachments = tuple(attachments)
 
 
 class Marker(Static):
@@ -85,26 +90,7 @@ class Marker(Static):
         super().__init__(show_control(text), markup=False, classes="marker -warning" if warning else "marker")
 
 
-def release(widgets: Sequence[Widget]) -> None:
-    """Drop the rendered lines of widgets about to be removed.
-
-    Textual 8.2 keeps up to 1,024 ``StylesCache`` objects alive (an ``lru_cache`` on one of its
-    methods), each with its widget's rendered lines: without this, unmounted pages stay in memory.
-    """
-    for widget in widgets:
-        for node in widget.walk_children(Widget, with_self=True):
-            node._styles_cache.clear()
-
-
-@dataclass(eq=False)
-class _Page:
-    """The widgets of turns mounted together, and how many turns they show."""
-
-    widgets: list[Widget]
-    turns: int
-
-
-class ConversationView(VerticalScroll, can_focus=True):
+class ConversationView(PagedScroll, can_focus=True):
     """Holds the turns; anchored to the bottom so it follows the stream until the user scrolls up.
 
     A stored conversation shows pages of turns (``pager``), each a few screens high: the next one
@@ -128,20 +114,9 @@ class ConversationView(VerticalScroll, can_focus=True):
     ]
     MESSAGE_KEYS = frozenset({"up", "down", "left", "right", "e", "r", "m", "f", "escape", "enter"})
 
-    MAX_PAGES = 3
-    """Pages kept mounted; more are unmounted once they are off screen."""
-    SCREENS_PER_PAGE = 2
-    """Height of a page, in screens (estimated before it is drawn)."""
-
-    pager: TurnPager | None = None
     _money = CurrencyView()
-    _loading = False
     show_reasoning = False
     """Every answer's reasoning unfolded (F9), for the answers shown now and those to come."""
-
-    def __init__(self, *children: Widget, **kwargs: Any) -> None:
-        super().__init__(*children, **kwargs)
-        self._pages: list[_Page] = []
 
     selected: Widget | None = None
     """The message the message keys act on (prompt or answer), highlighted; None: none."""
@@ -218,6 +193,7 @@ class ConversationView(VerticalScroll, can_focus=True):
         *,
         prompt_place: tuple[int, int] | None = None,
         place: tuple[int, int] | None = None,
+        attachments: Sequence[Attachment] = (),
     ) -> AnswerView:
         """Show a prompt being sent and its (empty) answer; ``place``s: among alternatives, when a branch."""
         from holysheep_tui.tui.widgets.answer import AnswerView
@@ -226,12 +202,14 @@ class ConversationView(VerticalScroll, can_focus=True):
         if self.pager is not None and self.pager.has_newer:  # showing an old page: back to the end first
             await self._show(self.pager.latest(*self._budget()))
         answer = AnswerView(model, show_reasoning=self.show_reasoning, place=place)
-        answer.prompt_widget = UserMessage(prompt, place=prompt_place)
+        answer.prompt_widget = UserMessage(prompt, place=prompt_place, attachments=attachments)
         await self.mount_all([answer.prompt_widget, answer])
         self.anchor()
         return answer
 
-    async def add_comparison(self, prompt: str, models: Sequence[str], estimate: str) -> CompareView:
+    async def add_comparison(
+        self, prompt: str, models: Sequence[str], estimate: str, *, attachments: Sequence[Attachment] = ()
+    ) -> CompareView:
         """Show a prompt sent to several models and their (empty) answers side by side."""
         from holysheep_tui.tui.widgets.compare import CompareView
 
@@ -239,7 +217,7 @@ class ConversationView(VerticalScroll, can_focus=True):
         if self.pager is not None and self.pager.has_newer:
             await self._show(self.pager.latest(*self._budget()))
         compare = CompareView(models, estimate, show_reasoning=self.show_reasoning)
-        compare.prompt_widget = UserMessage(prompt)
+        compare.prompt_widget = UserMessage(prompt, attachments=attachments)
         await self.mount_all([compare.prompt_widget, compare])
         self.anchor()
         return compare
@@ -285,11 +263,12 @@ class ConversationView(VerticalScroll, can_focus=True):
                 return
 
     async def clear(self) -> None:
-        self.pager = None
-        self._pages = []
-        release(self.children)
-        await self.remove_children()
-        self.anchor()
+        async with self._paging:  # not while a page is being mounted
+            self.pager = None
+            self._pages, self._debt = [], 0
+            release(self.children)
+            await self.remove_children()
+            self.anchor()
 
     # ---- stored conversations ------------------------------------------------------------------
     async def show_stored(
@@ -344,49 +323,6 @@ class ConversationView(VerticalScroll, can_focus=True):
                 self.scroll_to_widget(target, animate=False, top=True, immediate=True)
         self._loaded()
 
-    def _budget(self) -> tuple[int, int]:
-        """(lines, width) of a page for the pager."""
-        region = self.scrollable_content_region
-        return max(40, region.height * self.SCREENS_PER_PAGE), max(20, region.width - 4)
-
-    def _tail(self) -> Widget | None:
-        """The first widget below the stored pages (a turn of this session), if any."""
-        if not self._pages:
-            return None
-        children = self.children
-        index = children.index(self._pages[-1].widgets[-1]) + 1
-        return children[index] if index < len(children) else None
-
-    async def _mount_page(self, turns: Sequence[StoredTurn], *, above: bool) -> None:
-        widgets = self._widgets(turns)
-        if not widgets:
-            return
-        page = _Page(widgets, len(turns))
-        if above and self._pages:
-            await self.mount_all(widgets, before=self._pages[0].widgets[0])
-            self._pages.insert(0, page)
-            return
-        tail = self._tail() if self._pages else (self.children[0] if self.children else None)
-        await self.mount_all(widgets, before=tail)
-        self._pages.append(page)
-
-    async def _show(
-        self, turns: Sequence[StoredTurn], *, at_end: bool = True, then: Callable[[], None] | None = None
-    ) -> None:
-        """Replace the stored pages with ``turns`` (the live tail stays); ``then`` runs once laid out."""
-        self._loading = True
-        doomed = [w for page in self._pages for w in page.widgets]
-        if doomed:
-            release(doomed)
-            await self.remove_children(doomed)
-        self._pages = []
-        await self._mount_page(turns, above=False)
-        if at_end:
-            self.anchor()
-        else:
-            self.anchor(False)
-        self.call_after_refresh(then or self._loaded)
-
     def _widgets(self, turns: Sequence[StoredTurn]) -> list[Widget]:
         from holysheep_tui.tui.widgets.answer import StoredAnswer
 
@@ -395,6 +331,7 @@ class ConversationView(VerticalScroll, can_focus=True):
             if turn.note is not None:
                 out.append(Marker(f"{turn.note.role}: {turn.note.content}"))
             places = self.pager.places if self.pager is not None else {}
+            files = self.pager.conversation.attachments if self.pager is not None else {}
             if turn.prompt is not None:
                 prompt = turn.prompt
                 out.append(
@@ -403,6 +340,7 @@ class ConversationView(VerticalScroll, can_focus=True):
                         id=f"msg-{prompt.id}",
                         message_id=prompt.id,
                         place=places.get(prompt.id),
+                        attachments=files.get(prompt.id, ()),
                     )
                 )
             if turn.answer is not None:
@@ -417,119 +355,3 @@ class ConversationView(VerticalScroll, can_focus=True):
             elif turn.prompt is not None:
                 out.append(Marker("No answer was recorded for this prompt.", warning=True))
         return out
-
-    # ---- paging as the view scrolls ------------------------------------------------------------
-    def watch_scroll_y(self, old_value: float, new_value: float) -> None:
-        super().watch_scroll_y(old_value, new_value)
-        self._check_edges()
-
-    def _check_edges(self) -> None:
-        pager = self.pager
-        if pager is None or self._loading or not self.is_mounted or not self._pages:
-            return
-        height = self.scrollable_content_region.height
-        bottom = self._pages[-1].widgets[-1].virtual_region_with_margin.bottom
-        if pager.has_older and self.scroll_y <= height:
-            self._loading = True
-            self.call_later(self._load_older)
-        elif pager.has_newer and self.scroll_y + 2 * height >= bottom:
-            self._loading = True
-            self.call_later(self._load_newer)
-        elif not pager.has_newer and not self.is_anchored and self.scroll_y >= self.max_scroll_y:
-            self.anchor()  # back at the end: follow new answers again
-
-    async def _load_older(self) -> None:
-        """Mount the previous page above, keeping what is on screen where it is."""
-        pager = self.pager
-        if pager is None or not pager.has_older or not self._pages:
-            self._loaded()
-            return
-        await self._trim(newest=True)
-        keep = self._pages[0].widgets[0]
-        offset = keep.virtual_region.y - self.scroll_y
-        await self._mount_page(pager.older(*self._budget()), above=True)
-        self.call_after_refresh(self._restore, keep, offset)
-
-    def _restore(self, keep: Widget, offset: float) -> None:
-        if keep.is_attached:
-            self.scroll_to(y=keep.virtual_region.y - offset, animate=False, immediate=True)
-        self._loaded()
-
-    async def _load_newer(self) -> None:
-        pager = self.pager
-        if pager is not None and pager.has_newer and self._pages:
-            await self._trim(newest=False)
-            await self._mount_page(pager.newer(*self._budget()), above=False)
-        self.call_after_refresh(self._loaded)
-
-    async def _trim(self, *, newest: bool) -> None:
-        """Before a page is mounted at one end, unmount pages far off screen at the other.
-
-        Keeps MAX_PAGES - 1 at least; a page goes only when it is more than three screens below
-        (or two above) the view, so the next scroll does not bring it straight back.
-        """
-        pager, doomed = self.pager, []
-        height = self.scrollable_content_region.height
-        top = self.scroll_y
-        while pager is not None and len(self._pages) >= self.MAX_PAGES:
-            if newest:
-                page = self._pages[-1]
-                if page.widgets[0].virtual_region_with_margin.y <= top + 3 * height:
-                    break
-                pager.forget_newer(page.turns)
-                self._pages.pop()
-            else:
-                page = self._pages[0]
-                if page.widgets[-1].virtual_region_with_margin.bottom >= top - 2 * height:
-                    break
-                pager.forget_older(page.turns)
-                self._pages.pop(0)
-            doomed.extend(page.widgets)
-        if not doomed:
-            return
-        release(doomed)
-        if newest:
-            self.anchor(False)  # the end is not mounted: nothing to follow
-            await self.remove_children(doomed)
-            return
-        shift = (
-            self._pages[0].widgets[0].virtual_region_with_margin.y - doomed[0].virtual_region_with_margin.y
-        )
-        await self.remove_children(doomed)
-        self.scroll_to(y=max(0, self.scroll_y - shift), animate=False, immediate=True)
-
-    def _loaded(self) -> None:
-        """A page is in place: load another if the screen is still not full at that edge."""
-        self._loading = False
-        self._check_edges()
-
-    # ---- Home and End: the first and the last page --------------------------------------------
-    def action_scroll_home(self) -> None:
-        if self.pager is None or not self.pager.has_older:
-            super().action_scroll_home()
-            return
-        self._loading = True
-        self.call_later(self._jump_home)
-
-    async def _jump_home(self) -> None:
-        if self.pager is None:
-            self._loaded()
-        else:
-            await self._show(self.pager.first(*self._budget()), at_end=False, then=self._at_home)
-
-    def _at_home(self) -> None:
-        self.scroll_to(y=0, animate=False, immediate=True)
-        self._loaded()
-
-    def action_scroll_end(self) -> None:
-        if self.pager is None or not self.pager.has_newer:
-            super().action_scroll_end()
-            return
-        self._loading = True
-        self.call_later(self._jump_end)
-
-    async def _jump_end(self) -> None:
-        if self.pager is None:
-            self._loaded()
-        else:
-            await self._show(self.pager.latest(*self._budget()))
