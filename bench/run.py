@@ -7,7 +7,7 @@
 
 Each scenario runs in fresh subprocesses with a time limit; one that fails or times out is reported
 as such and the others still run. Scenarios: render, screen, conversation, startup, client, history,
-typing, branches, compare, and with ``--peers`` peers (installs llm and oterm under bench/.work/peers/).
+typing, meter, attach, branches, compare, scroll, and with ``--peers`` peers (installs llm and oterm under bench/.work/peers/).
 """
 
 from __future__ import annotations
@@ -49,9 +49,12 @@ SCENARIOS = [
     Scenario("client", "bench_client.py", ["--profile"], ["--quick"], 400),
     Scenario("history", "bench_history.py", [], ["--quick"], 600),
     Scenario("typing", "bench_typing.py", [], ["--quick"], 300),
+    Scenario("meter", "bench_meter.py", [], ["--quick"], 300),
+    Scenario("attach", "bench_attach.py", [], ["--quick"], 300),
     Scenario("screen", "bench_screen.py", [], ["--quick"], 600),
     Scenario("branches", "bench_branches.py", [], ["--quick"], 300),
     Scenario("compare", "bench_compare.py", [], ["--quick"], 400),
+    Scenario("scroll", "bench_scroll.py", [], ["--quick"], 900),
     Scenario("peers", "peers.py", ["--repeat", "2"], ["--quick"], 1200),  # only with --peers
 ]
 
@@ -302,8 +305,11 @@ def main(argv: list[str] | None = None) -> int:
         "client": 4,
         "history": 5,
         "typing": 6,
+        "meter": 6.5,
+        "attach": 10,
         "branches": 8,
         "compare": 7,
+        "scroll": 9,
     }
     scenarios.sort(key=lambda s: order.get(s["scenario"], 99))
     command = (

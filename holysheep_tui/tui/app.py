@@ -33,10 +33,12 @@ from holysheep_tui.economics.money import CurrencyView
 from holysheep_tui.economics.prices import PriceBook
 from holysheep_tui.errors import HolySheepError, StorageError
 from holysheep_tui.startup import FirstFrame, Once, cached_first_frame, forget_first_frame
+from holysheep_tui.tui.attaching import AttachingApp
 from holysheep_tui.tui.balance import BalanceApp
 from holysheep_tui.tui.branches import BranchesApp
 from holysheep_tui.tui.commands import ModelCommands
 from holysheep_tui.tui.editor import EditorApp
+from holysheep_tui.tui.fitting import FittingApp
 from holysheep_tui.tui.history_actions import HistoryApp
 from holysheep_tui.tui.keys import KEYS, PRIORITY_KEYS, binding_id, help_rows, key_label
 from holysheep_tui.tui.lifecycle import (
@@ -55,6 +57,7 @@ from holysheep_tui.tui.turns import TURN_GROUP, TurnsApp
 from holysheep_tui.tui.user_keys import UserKeysApp
 from holysheep_tui.tui.warm_up import WarmUp
 from holysheep_tui.tui.widgets.budget import BudgetLoaded, BudgetWatch
+from holysheep_tui.tui.widgets.chips import AttachmentChips
 from holysheep_tui.tui.widgets.conversation import ConversationView
 from holysheep_tui.tui.widgets.prompt import PromptInput
 from holysheep_tui.tui.widgets.sidebar import HistorySidebar
@@ -76,7 +79,16 @@ SessionOpener = Callable[[], "tuple[Session, HolySheepError | None]"]
 
 
 class HolySheepApp(
-    PlainTextApp, TurnsApp, BranchesApp, ModelsApp, HistoryApp, BalanceApp, EditorApp, UserKeysApp
+    PlainTextApp,
+    TurnsApp,
+    BranchesApp,
+    ModelsApp,
+    HistoryApp,
+    BalanceApp,
+    EditorApp,
+    UserKeysApp,
+    AttachingApp,
+    FittingApp,
 ):
     CSS_PATH = "app.tcss"
     TITLE = "HolySheep"
@@ -152,13 +164,17 @@ class HolySheepApp(
             with Container(id="sidebar"):
                 yield HistorySidebar(self.money).data_bind(HolySheepApp.money)
             yield ConversationView(id="conversation")
+        yield AttachmentChips(id="chips").data_bind(HolySheepApp.attachments)
         prompt = PromptInput(id="prompt")
         prompt.placeholder = "Ask anything… (Enter sends · Ctrl+J new line · F1 every key)"
         prompt.cursor_blink = self._cursor_blink
         prompt.recall_source = lambda: stored_prompts(self.chat.store, self.conversation.id)
         yield prompt
         yield StatusBar(id="status").data_bind(
-            HolySheepApp.chat, HolySheepApp.revision, HolySheepApp.balance_text
+            HolySheepApp.chat,
+            HolySheepApp.revision,
+            HolySheepApp.balance_text,
+            meter=HolySheepApp.context_meter,
         )
 
     def on_mount(self) -> None:

@@ -19,6 +19,7 @@ KEYS: list[tuple[str, str, str]] = [
     ("f3", "system_prompt", "This conversation's system prompt, temperature and max tokens"),
     ("f4", "copy_answer", "Copy the last answer (OSC 52)"),
     ("f5", "copy_code", "Copy a code block from the last answer"),
+    ("f10", "attach", "Attach a file or an image to the next prompt (pasting a file's path does too)"),
     ("f9", "toggle_reasoning", "Show or hide the reasoning of every answer"),
     ("ctrl+t", "change_theme", "Choose a theme (remembered in the config)"),
     ("ctrl+b", "toggle_sidebar", "Show or hide the history sidebar (refreshes it)"),
@@ -135,6 +136,7 @@ PROMPT_KEYS = [
     ("Ctrl+Home / Ctrl+End", "Top / bottom of the conversation"),
     ("Home / End", "The same, on an empty prompt"),
     ("Tab", "Into the conversation; Tab or typing: back"),
+    ("Shift+Tab", "To the attachments above the prompt: Left/Right pick one, Delete removes it"),
     ("Ctrl+P", "Command palette: every action, every model"),
     ("Ctrl+Q", "Quit"),
 ]

@@ -14,7 +14,6 @@ from textual.app import App
 
 from holysheep_tui.chat.chat_session import ChatSession
 from holysheep_tui.economics.money import format_cny, format_usd
-from holysheep_tui.economics.prices import estimate_tokens
 from holysheep_tui.errors import RelayError
 from holysheep_tui.textsafety import one_line
 from holysheep_tui.tui.messages import ModelsLoaded
@@ -37,6 +36,8 @@ class ModelsApp(App[None]):
 
         @property
         def view(self) -> ConversationView: ...
+
+        def overflow_warning(self, model: str) -> str | None: ...
 
     model_windows: dict[str, int]
     relay_models: list[str]
@@ -138,10 +139,7 @@ class ModelsApp(App[None]):
             await self.view.add_marker(
                 f"Model changed: {old} → {model} (the whole conversation goes to {model})"
             )
-        price = chat.prices.lookup(model)
-        window = self.model_windows.get(model) or (price.context_window if price else None)
-        size = sum(estimate_tokens(m.text) for m in conversation.messages_for(""))
-        if window is not None and size > window:
-            text = f"⚠ This conversation (~{size:,} tokens) is larger than {model}'s context window ({window:,}). Start a new conversation (Ctrl+N) or pick a larger model."
+        text = self.overflow_warning(model)  # tui/fitting.py; sending then offers the ways out
+        if text is not None:
             await self.view.add_marker(text, warning=True)
             self.notify(text, severity="warning")

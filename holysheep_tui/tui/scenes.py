@@ -159,6 +159,36 @@ def scene_chinese(clock: FrozenClock) -> Scene:
     return run
 
 
+def scene_attachments(clock: FrozenClock) -> Scene:
+    """An image sent with a prompt (its chip under the prompt, the answer saying what arrived), and
+    another one attached to the next prompt: its chip above the prompt, its tokens in the context meter."""
+
+    async def run(pilot: Pilot[None]) -> None:
+        import tempfile
+        from pathlib import Path
+
+        from textual import events
+
+        app = _app(pilot)
+        folder = Path(tempfile.mkdtemp())
+        for name, size in (("小猫.png", 240 * 1024), ("架构图.png", 96 * 1024)):
+            (folder / name).write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(size - 8))
+        for name, prompt in (("小猫.png", "这张图片里有什么？"), ("架构图.png", "")):
+            pilot.app.post_message(events.Paste(str(folder / name)))
+            await wait_until(pilot, lambda: "[Image #1" in str(pilot.app.query_one("#chips").render()), name)
+            if prompt:
+                await _ask(pilot, prompt)
+        app.query_one(PromptInput).load_text("再看这张架构图：哪里会是瓶颈？")
+        clock.now = 3.0
+        app.revision += 1
+        app.view.release_anchor()  # the prompt sent, with its chip, and the start of its answer
+        app.view.scroll_home(animate=False, immediate=True)
+        await wait_until(pilot, lambda: app.view.scroll_y == 0, "the conversation's start")
+        await pilot.pause(0.3)  # the meter and the estimate follow the prompt 0.1 s after the last change
+
+    return run
+
+
 def scene_branches(clock: FrozenClock) -> Scene:
     """An answer asked again twice (‹3/3›), then F6 back to the second, selected with Ctrl+Up. Needs a
     history store (alternatives live there)."""
@@ -229,5 +259,6 @@ SCENES: dict[str, tuple[Callable[[FrozenClock], Scene], str, str]] = {
     "error-inline": (scene_error, "", "kimi-k2"),
     "branches": (scene_branches, "", "kimi-k2"),
     "compare": (scene_compare, "", "kimi-k2"),
+    "attachments": (scene_attachments, "", "gpt-4.1"),
     "chinese-conversation": (scene_chinese, "", "kimi-k2"),
 }

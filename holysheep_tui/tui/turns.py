@@ -32,6 +32,7 @@ from holysheep_tui.tui.widgets.conversation import ConversationView
 from holysheep_tui.tui.widgets.prompt import PromptInput
 
 if TYPE_CHECKING:  # the answer widget loads with the warm-up, the store in a thread: start-up stays short
+    from holysheep_tui.chat.attachments import Attachment
     from holysheep_tui.store import HistoryStore
     from holysheep_tui.tui.model_memory import ModelMemory
     from holysheep_tui.tui.widgets.answer import AnswerView
@@ -78,6 +79,21 @@ class TurnsApp(App[None]):
 
         async def branch_point(self, turn: Turn) -> Turn | None:
             """``turn`` as the last turn of the conversation, to branch there (None: it cannot be)."""
+
+        def outgoing_attachments(self, branch: Branch | None) -> tuple[Attachment, ...]: ...
+
+        def attachments_sent(self, branch: Branch | None) -> None: ...
+
+        def refuse_attachments(self, models: Sequence[str], files: Sequence[Attachment]) -> bool: ...
+
+        def context_stops_send(
+            self,
+            chat: ChatSession,
+            text: str,
+            files: Sequence[Attachment],
+            model: str | None,
+            branch: Branch | None,
+        ) -> bool: ...
 
     _turn: _Running | None = None
     _worker: Worker[Turn] | None = None
@@ -146,9 +162,12 @@ class TurnsApp(App[None]):
         over_budget_ok: bool = False,
         branch: Branch | None = None,
         model: str | None = None,
+        omit: int | None = None,
     ) -> None:
         """Send ``text``; with ``branch``, as a new answer to the last turn or an edit of its prompt;
-        with ``model``, to that model (the conversation goes on with it)."""
+        with ``model``, to that model (the conversation goes on with it). ``omit`` None: a request that
+        will not fit the model's window opens the fit dialog (``tui/fitting.py``); a number: the first
+        turns to leave out of the request (the fit was chosen)."""
         if self._turn is not None:
             self.notify("An answer is still streaming; Esc stops it.", severity="warning")
             return
@@ -158,7 +177,7 @@ class TurnsApp(App[None]):
                 self,
                 budget,
                 text,
-                lambda: self.send_prompt(text, over_budget_ok=True, branch=branch, model=model),
+                lambda: self.send_prompt(text, over_budget_ok=True, branch=branch, model=model, omit=omit),
             )
             return
         self.before_first_request()
@@ -167,9 +186,15 @@ class TurnsApp(App[None]):
                 await self._history_worker.wait()
             self.take_history()
         chat = self.ready_chat()
+        files = self.outgoing_attachments(branch)
         if chat.compare_models and branch is None and model is None:
-            await self._send_comparison(chat, text, chat.compare_models)
+            if not self.refuse_attachments(chat.compare_models, files):
+                await self._send_comparison(chat, text, chat.compare_models, files)
             return
+        if self.refuse_attachments([model or chat.model], files):
+            return  # nothing sent: the prompt and its chips stay
+        if omit is None and self.context_stops_send(chat, text, files, model, branch):
+            return  # too long for the model's window: the user chooses a way out; the prompt stays
         if model is not None and model != chat.model:
             chat.choose_model(model)
         places: tuple[tuple[int, int] | None, tuple[int, int] | None] = (None, None)
@@ -184,27 +209,33 @@ class TurnsApp(App[None]):
         prompt.remember(text)
         prompt.clear()
         model = chat.model
-        answer_view = await self.view.add_turn(text, model, prompt_place=places[0], place=places[1])
+        answer_view = await self.view.add_turn(
+            text, model, prompt_place=places[0], place=places[1], attachments=files
+        )
+        self.attachments_sent(branch)
         self._turn = _Running(chat.conversation, len(chat.conversation.turns), text, model, answer_view)
         answer = chat.start_turn()
         self.recent = self.model_memory.used([model])  # remembered across restarts
         self.revision += 1
-        self._worker = self._run_turn(chat, text, answer, answer_view, branch)
+        self._worker = self._run_turn(chat, text, answer, answer_view, branch, files, omit or 0)
 
-    async def _send_comparison(self, chat: ChatSession, text: str, models: tuple[str, ...]) -> None:
+    async def _send_comparison(
+        self, chat: ChatSession, text: str, models: tuple[str, ...], files: Sequence[Attachment] = ()
+    ) -> None:
         """Send ``text`` to every one of ``models`` at once; their answers stream side by side."""
         estimate = "Estimated before sending: " + self.comparison_estimate(models)
         prompt = self.query_one(PromptInput)
         prompt.remember(text)
         prompt.clear()
         self.set_comparison(())
-        compare = await self.view.add_comparison(text, models, estimate)
+        compare = await self.view.add_comparison(text, models, estimate, attachments=files)
+        self.attachments_sent(None)
         answers = chat.start_comparison(models)
         turns_before = len(chat.conversation.turns)
         self._turn = _Running(chat.conversation, turns_before, text, models[0], compare.legs[0], compare)
         self.recent = self.model_memory.used(list(models))
         self.revision += 1
-        self._worker = self._run_comparison(chat, text, models, answers, compare)
+        self._worker = self._run_comparison(chat, text, models, answers, compare, files)
 
     @work(exclusive=True, group=TURN_GROUP, exit_on_error=False)
     async def _run_comparison(
@@ -214,6 +245,7 @@ class TurnsApp(App[None]):
         models: tuple[str, ...],
         answers: list[Answer],
         view: CompareView,
+        files: Sequence[Attachment] = (),
     ) -> Turn:
         def on_events(index: int, events: Sequence[StreamEvent]) -> None:
             self.post_message(TurnEvents(events, view.legs[index]))
@@ -222,7 +254,13 @@ class TurnsApp(App[None]):
             self.post_message(LegFinished(index, turn, view))
 
         legs = await chat.controller.run_comparison(
-            chat.conversation, prompt, models, answers=answers, on_events=on_events, on_leg_end=on_leg_end
+            chat.conversation,
+            prompt,
+            models,
+            answers=answers,
+            on_events=on_events,
+            on_leg_end=on_leg_end,
+            attachments=files,
         )
         self.post_message(ComparisonFinished(legs, view))
         return legs[0]
@@ -278,14 +316,28 @@ class TurnsApp(App[None]):
 
     @work(exclusive=True, group=TURN_GROUP, exit_on_error=False)
     async def _run_turn(
-        self, chat: ChatSession, prompt: str, answer: Answer, view: AnswerView, branch: Branch | None
+        self,
+        chat: ChatSession,
+        prompt: str,
+        answer: Answer,
+        view: AnswerView,
+        branch: Branch | None,
+        files: Sequence[Attachment] = (),
+        omit: int = 0,
     ) -> Turn:
         def on_events(events: Sequence[StreamEvent]) -> None:
             self.post_message(TurnEvents(events, view))
 
         controller = chat.controller
         turn = await controller.run_turn(
-            chat.conversation, prompt, model=answer.model, on_events=on_events, answer=answer, branch=branch
+            chat.conversation,
+            prompt,
+            model=answer.model,
+            on_events=on_events,
+            answer=answer,
+            branch=branch,
+            attachments=files,
+            omit=omit,
         )
         self.post_message(TurnFinished(turn))
         return turn

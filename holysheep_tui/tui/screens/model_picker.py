@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
+from typing import Protocol, runtime_checkable
 
 from textual import events, on
 from textual.app import ComposeResult
@@ -30,6 +31,8 @@ class ModelRow:
     context_window: int | None
     favourite: bool = False
     recent: bool = False
+    vision: bool | None = None
+    """Reads images (the price data's flag; None: not known)."""
 
     @property
     def name(self) -> str:
@@ -51,11 +54,13 @@ class ModelRow:
     def label(self, width: int = 28, price_width: int = 34, cny_per_usd: float = 1.0) -> str:
         star = "★" if self.favourite else ("↺" if self.recent else " ")
         think = REASONING_MARK if self.reasoning else " "
+        eye = IMAGE_MARK if self.vision else " "
         ctx = _context(self.context_window)
-        return f"{star}{think} {self.name:<{width}} {self.price(cny_per_usd):<{price_width}} {ctx:>5}"
+        return f"{star}{think}{eye} {self.name:<{width}} {self.price(cny_per_usd):<{price_width}} {ctx:>5}"
 
 
 REASONING_MARK = "∴"
+IMAGE_MARK = "◉"
 _REASONING = re.compile(r"(?:^|[/:])(?:o\d(?:$|[-.])|deepseek-r1|qwq)|reason|think")
 
 
@@ -95,6 +100,7 @@ def build_rows(
             window,
             favourite=model in favs,
             recent=model in recents,
+            vision=prices.reads_images(model) if prices is not None else None,
         )
 
     def rank(row: ModelRow) -> tuple[int, int, str]:
@@ -118,6 +124,18 @@ class FilterInput(Input):
             screen.action_mark()
             return
         await super()._on_key(event)
+
+
+@runtime_checkable
+class HoldsImages(Protocol):
+    """What the picker needs of the app: how many images wait for the next prompt."""
+
+    @property
+    def images_attached(self) -> int: ...
+
+
+def images_waiting(app: object) -> int:
+    return app.images_attached if isinstance(app, HoldsImages) else 0
 
 
 Choice = str | tuple[str, ...]
@@ -147,6 +165,7 @@ class ModelPicker(ModalScreen[Choice | None]):
         title: str | None = None,
         cny_per_usd: float = 1.0,
         on_favourite: Callable[[str], bool] | None = None,
+        images: int | None = None,
     ) -> None:
         super().__init__(classes="modal")
         self.rows = rows
@@ -158,6 +177,9 @@ class ModelPicker(ModalScreen[Choice | None]):
         self._estimate = estimate
         self._title = title or f"Model for the next message (now: {one_line(current)})"
         self._query = ""
+        self.images = images
+        """Images attached to the next prompt (the help line says which models take them); None: as
+        many as the app says it holds (``HoldsImages``)."""
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog", id="model-picker"):
@@ -173,11 +195,21 @@ class ModelPicker(ModalScreen[Choice | None]):
                     markup=False,
                 )
             yield Static(
-                f"★ favourite (Ctrl+F stars)  ↺ recent  {REASONING_MARK} reasoning · per million tokens: "
-                f"USD list / CNY billed (¥{self.cny_per_usd:g} CNY per $1)",
+                f"★ favourite (Ctrl+F stars)  ↺ recent  {REASONING_MARK} reasoning  {IMAGE_MARK} reads images"
+                f" · per million tokens: USD list / CNY billed (¥{self.cny_per_usd:g} CNY per $1)",
                 classes="dialog-help",
                 markup=False,
             )
+            images = self.images if self.images is not None else images_waiting(self.app)
+            if images:
+                readers = ", ".join(r.name for r in self.rows if r.vision) or "none listed"
+                yield Static(
+                    f"{images} image{'s' if images > 1 else ''} attached: only models marked "
+                    f"{IMAGE_MARK} take {'them' if images > 1 else 'it'} ({readers}).",
+                    classes="dialog-help",
+                    id="model-images",
+                    markup=False,
+                )
 
     def action_mark(self) -> None:
         typed = self.query_one(FilterInput).value.strip()
@@ -267,6 +299,8 @@ class ModelPicker(ModalScreen[Choice | None]):
 
     @on(Input.Submitted, "#model-filter")
     def _submit(self) -> None:
+        if not self.is_active:  # a second Enter typed before the first one closed the picker
+            return
         if len(self.marked) > 1:
             self.dismiss(tuple(self.marked))
             return
@@ -276,6 +310,8 @@ class ModelPicker(ModalScreen[Choice | None]):
 
     @on(OptionList.OptionSelected)
     def _selected(self, event: OptionList.OptionSelected) -> None:
+        if not self.is_active:
+            return
         if len(self.marked) > 1:
             self.dismiss(tuple(self.marked))
         else:

@@ -11,6 +11,7 @@ from textual.widgets import TextArea
 
 from holysheep_tui.tui import text_area_wrap
 from holysheep_tui.tui.messages import PromptSubmitted
+from holysheep_tui.tui.widgets.chips import FilesPasted, pasted_files
 
 NEWLINE_KEYS = ("ctrl+j", "shift+enter", "alt+enter")
 """Ctrl+J is a plain line feed every terminal sends; Shift+Enter needs the kitty keyboard protocol."""
@@ -74,6 +75,14 @@ class PromptInput(TextArea):
             event.prevent_default()
             return
         await super()._on_key(event)
+
+    async def _on_paste(self, event: events.Paste) -> None:
+        """A paste of nothing but existing files' paths (a terminal's drag-and-drop) attaches them."""
+        paths = pasted_files(event.text)
+        if paths:
+            event.stop()
+            event.prevent_default()  # not typed: TextArea's own paste handler does not run
+            self.post_message(FilesPasted(paths))
 
     async def _scroll_conversation(self, key: str) -> bool:
         action = CONVERSATION_KEYS.get(key) or (EMPTY_PROMPT_KEYS.get(key) if not self.text else None)

@@ -1,11 +1,14 @@
-"""The live status bar: endpoint, model, state, latency, speed, tokens, cost and the relay balance.
+"""The live status bar: endpoint, model, context meter, state, latency, speed, tokens, cost and the balance.
 
 It follows the app's chat session (``data_bind``): a new session or a new ``revision`` (a turn started or
 ended, another model, another conversation) redraws it, and so does a timer (2 Hz while a turn runs), so a
-fast stream never floods the screen with status updates. The figures are the session's ``LiveFigures``.
+fast stream never floods the screen with status updates. The figures are the session's ``LiveFigures``;
+the meter is the app's ``context_meter`` (``tui/fitting.py``).
 """
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING
 
 from textual.app import ComposeResult
 from textual.containers import Vertical
@@ -18,11 +21,24 @@ from holysheep_tui.economics.money import format_cny_named, format_usd
 from holysheep_tui.textsafety import one_line
 from holysheep_tui.tui.widgets.budget import budget_segment
 
+if TYPE_CHECKING:  # the meter's module loads with the first reading, after the first frame
+    from holysheep_tui.chat.meter import MeterReading
+
 TICK = 0.5  # seconds between redraws while an answer runs (each one repaints the bottom of the screen)
 
 
 def _secs(value: float | None) -> str:
     return "–" if value is None else f"{value:.2f}s"
+
+
+def meter_segment(meter: MeterReading | None, model: str) -> Content | None:
+    """``ctx ~12,340 tok · 9%``: a warning colour from 80% of the window, the error colour when the next
+    request (with room for the answer) will not fit; None when the window is unknown."""
+    text = meter.meter_text() if meter is not None and meter.model == model else None
+    if meter is None or text is None:
+        return None
+    style = {"ok": "", "near": "bold $warning", "over": "bold $error"}[meter.level]
+    return Content.assemble(Content.styled("ctx ", "dim"), Content.styled(text, style))
 
 
 class StatusBar(Vertical):
@@ -33,6 +49,8 @@ class StatusBar(Vertical):
     """Bumped by the app when the session's state changed otherwise than by a stream event."""
     balance_text: reactive[str | None] = reactive(None, init=False)
     """The account's balance at the relay (``balance 110.00 CNY``); None: no segment."""
+    meter: reactive[MeterReading | None] = reactive(None, init=False)
+    """The next request against the model's window (``chat/meter.py``); no segment when None or unknown."""
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
@@ -55,6 +73,9 @@ class StatusBar(Vertical):
     def watch_balance_text(self) -> None:
         self.redraw()
 
+    def watch_meter(self) -> None:
+        self.redraw()
+
     def _tick(self) -> None:
         if self.chat is not None and self.chat.live.running:
             self.redraw()
@@ -68,7 +89,7 @@ class StatusBar(Vertical):
         self.set_class(level == "warn", "-budget-warn")
         self.set_class(level == "over", "-budget-over")
         for name, line in (
-            ("#status-live", self.live_line(chat)),
+            ("#status-live", self.live_line(chat, self.meter)),
             ("#status-money", self.money_line(chat, self.balance_text)),
         ):
             if self._shown.get(name) != line:
@@ -76,7 +97,7 @@ class StatusBar(Vertical):
                 self.query_one(name, Static).update(line, layout=False)
 
     @staticmethod
-    def live_line(chat: ChatSession) -> Content:
+    def live_line(chat: ChatSession, meter: MeterReading | None = None) -> Content:
         s = chat.live
         phase: str = s.phase
         left = s.seconds_to_retry()
@@ -90,6 +111,9 @@ class StatusBar(Vertical):
         else:
             parts.append(Content.styled(one_line(chat.endpoint), "dim"))
         parts.append(Content.styled(one_line(s.model), "bold"))  # perhaps a relay's id from the picker
+        shown = meter_segment(meter, s.model)
+        if shown is not None:
+            parts.append(shown)
         parts.append(Content.styled(phase, f"bold {'$error' if s.phase == 'error' else '$accent'}"))
         tps = s.tokens_per_second()
         parts += [f"ttft {_secs(s.ttft())}", _secs(s.elapsed()), f"{tps:.0f} tok/s" if tps else "– tok/s"]
