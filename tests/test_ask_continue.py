@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from holysheep_tui.errors import EXIT_BAD_REQUEST, EXIT_OK, EXIT_USAGE
+from holysheep_tui.locations import metrics_file
 from holysheep_tui.simulator import RelaySimulator
 from holysheep_tui.store import HistoryStore
 
@@ -88,6 +89,9 @@ def test_fit_compact_stores_a_summary_sent_instead_of_the_turns_and_keeps_the_or
     assert answer_request["model"] == "moonshot-v1-8k"
     assert not any(_marker(i) in _text(answer_request) for i in range(TURNS))
     assert "Summary of the earlier conversation" in _text(answer_request)
+    logged = [json.loads(line) for line in metrics_file().read_text(encoding="utf-8").splitlines()]
+    assert [r["model"] for r in logged] == ["deepseek-v3.2", "moonshot-v1-8k"]  # the summary was paid for too
+    assert logged[0]["cost_usd"] and logged[0]["prompt_tokens"] > 0
 
     with HistoryStore.open() as store:
         stored = store.get_conversation(cid)

@@ -314,3 +314,29 @@ async def test_an_attached_file_counts_in_the_meter_and_the_estimate(
         app.attachments = (note,)
         await wait_until(pilot, lambda: (meter_tokens(app) or 0) > before + 1000, "the file in the meter")
         assert subtitle(app) != estimate
+
+
+async def test_a_comparison_that_one_model_cannot_take_is_not_sent_blind(
+    long_app: tuple[HolySheepApp, str], simulator: RelaySimulator,
+    chats: Callable[[RelaySimulator], list[RecordedRequest]], wait_until: Wait,
+) -> None:  # fmt: skip
+    """Compare the long conversation on kimi-k2 and moonshot-v1-8k: nothing is sent, the notice names the
+    model whose window is too small and the ways out; the prompt stays."""
+    from tests.test_compare_tui import mark_models
+
+    app, cid = long_app
+    async with app.run_test(size=(160, 44)) as pilot:
+        await wait_until(pilot, lambda: app.relay_models, "the relay's model list")
+        await app.open_conversation(cid)
+        await mark_models(pilot, app, ("kimi-k2", "moonshot-v1-8k"), wait_until)
+        await type_text(pilot, "两个模型都说说")
+        await pilot.press("enter")
+
+        def refused() -> list[str]:
+            return [n.message for n in app._notifications if "Too long for the context window" in n.message]
+
+        await wait_until(pilot, lambda: bool(refused()), "the refusal")
+        assert "moonshot-v1-8k" in refused()[0] and "kimi-k2 (" not in refused()[0]
+        assert "compact" in refused()[0] and "Ctrl+O" in refused()[0]
+        assert sent(chats, simulator) == [] and len(app.conversation.turns) == TURNS
+        assert app.query_one(PromptInput).text == "两个模型都说说"

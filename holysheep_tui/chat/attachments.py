@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, ClassVar
 from urllib.parse import unquote, urlsplit
 
 from holysheep_tui.errors import EXIT_BAD_REQUEST, UsageError
+from holysheep_tui.i18n import N_, _
 from holysheep_tui.relay.wire import ContentPart, ImagePart, TextPart
 from holysheep_tui.store.models import Attachment, AttachmentKind
 from holysheep_tui.textsafety import one_line
@@ -100,14 +101,14 @@ _FENCE_LANGUAGES = {
 class AttachmentError(UsageError):
     """A file that cannot be attached: missing, unreadable, too large, or neither text nor an image."""
 
-    title: ClassVar[str] = "Cannot attach the file"
+    title: ClassVar[str] = N_("Cannot attach the file")
     kind: ClassVar[str] = "attachment"
 
 
 class NoVisionError(UsageError):
     """An image would go to a model that does not read images: refused before any request."""
 
-    title: ClassVar[str] = "The model does not read images"
+    title: ClassVar[str] = N_("The model does not read images")
     kind: ClassVar[str] = "no_vision"
     exit_code: ClassVar[int] = EXIT_BAD_REQUEST
 
@@ -152,17 +153,18 @@ def make_attachment(name: str, data: bytes, *, digest: str | None = None) -> Att
 
 def _not_text(shown: str) -> AttachmentError:
     return AttachmentError(
-        f"{shown} is neither a text file (UTF-8) nor an image (PNG, JPEG, WebP, GIF).",
-        hint="Attach source code, Markdown, CSV, JSON, logs or an image.",
+        _("{name} is neither a text file (UTF-8) nor an image (PNG, JPEG, WebP, GIF).").format(name=shown),
+        hint=_("Attach source code, Markdown, CSV, JSON, logs or an image."),
     )
 
 
 def _check_size(shown: str, size: int, limit: int) -> None:
     if size > limit:
-        what = "an image" if limit == MAX_IMAGE_BYTES else "a text file"
-        raise AttachmentError(
-            f"{shown} is too large ({human_size(size)}): the limit for {what} is {human_size(limit)}."
-        )
+        if limit == MAX_IMAGE_BYTES:
+            text = _("{name} is too large ({size}): the limit for an image is {limit}.")
+        else:
+            text = _("{name} is too large ({size}): the limit for a text file is {limit}.")
+        raise AttachmentError(text.format(name=shown, size=human_size(size), limit=human_size(limit)))
 
 
 def load_attachment(path: str | os.PathLike[str]) -> Attachment:
@@ -174,7 +176,7 @@ def load_attachment(path: str | os.PathLike[str]) -> Attachment:
     shown = one_line(str(path))
     try:
         if not stat.S_ISREG(p.stat().st_mode):  # a folder, a FIFO, a device: never opened
-            raise AttachmentError(f"{shown} is not a regular file.")
+            raise AttachmentError(_("{name} is not a regular file.").format(name=shown))
         with p.open("rb") as f:
             size = os.fstat(f.fileno()).st_size
             head = f.read(16)
@@ -189,11 +191,16 @@ def load_attachment(path: str | os.PathLike[str]) -> Attachment:
                 digest.update(chunk)
                 chunks.append(chunk)
     except FileNotFoundError:
-        raise AttachmentError(f"No such file: {shown}.", hint="Check the path.") from None
+        raise AttachmentError(
+            _("No such file: {name}.").format(name=shown), hint=_("Check the path.")
+        ) from None
     except PermissionError:
-        raise AttachmentError(f"{shown} cannot be read: permission denied.") from None
+        raise AttachmentError(_("{name} cannot be read: permission denied.").format(name=shown)) from None
     except OSError as exc:
-        raise AttachmentError(f"{shown} cannot be read: {one_line(exc.strerror or str(exc))}.") from None
+        reason = one_line(exc.strerror or str(exc))
+        raise AttachmentError(
+            _("{name} cannot be read: {reason}.").format(name=shown, reason=reason)
+        ) from None
     return make_attachment(p.name, b"".join(chunks), digest=digest.hexdigest())
 
 
@@ -247,8 +254,10 @@ def check_vision(model: str, attachments: Iterable[Attachment], prices: PriceBoo
     from holysheep_tui.economics.prices import VISION_MODELS
 
     raise NoVisionError(
-        f"{one_line(model)} does not read images.",
-        hint=f"Pick a model that reads images ({', '.join(VISION_MODELS)}), or remove the image.",
+        _("{model} does not read images.").format(model=one_line(model)),
+        hint=_("Pick a model that reads images ({models}), or remove the image.").format(
+            models=", ".join(VISION_MODELS)
+        ),
     )
 
 

@@ -57,6 +57,14 @@ async def compact(
     cost = (
         controller.prices.cost(model, usage) if controller.prices is not None and usage is not None else None
     )
+    if controller.metrics is not None:  # the summary was paid for: it counts in stats and budgets
+        from holysheep_tui.economics.metrics import MetricRecord
+        from holysheep_tui.errors import StorageError
+
+        try:
+            controller.metrics.append(MetricRecord.for_answer(controller.profile_name, answer, cost))
+        except StorageError as exc:
+            controller._warn(f"Metrics not recorded: {exc.message}")
     message_id: int | None = None
     store, cid = controller.store, conversation.id
     if store is not None and cid is not None:

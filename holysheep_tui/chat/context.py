@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, ClassVar, Literal
 from holysheep_tui import locations
 from holysheep_tui.chat.attachments import IMAGE_TOKENS, prompt_with_files
 from holysheep_tui.errors import EXIT_BAD_REQUEST, HolySheepError
+from holysheep_tui.i18n import N_, _, sentences
 
 if TYPE_CHECKING:
     from holysheep_tui.chat.attachments import Attachment
@@ -49,7 +50,7 @@ _WIDE = re.compile(
 class ContextWontFitError(HolySheepError):
     """The next request is larger than the model's window and the user chose to stop (``--fit fail``)."""
 
-    title = "Conversation too long for the model"
+    title = N_("Conversation too long for the model")
     kind = "context_too_long"
     exit_code = EXIT_BAD_REQUEST
     needs_change = True
@@ -331,11 +332,9 @@ class RecentOption:
 
     @property
     def left_out(self) -> str:
-        return (
-            f"turn 1 of {self.total_turns}"
-            if self.omit == 1
-            else f"turns 1–{self.omit} of {self.total_turns}"
-        )
+        if self.omit == 1:
+            return _("turn 1 of {total}").format(total=self.total_turns)
+        return _("turns 1–{last} of {total}").format(last=self.omit, total=self.total_turns)
 
 
 @dataclass(frozen=True, slots=True)
@@ -374,24 +373,32 @@ class ContextPlan:
 
     def describe(self) -> str:
         """One paragraph naming the window, the tokens and the ways out (the CLI's message)."""
-        head = (
-            f"The conversation needs about {self.tokens:,} tokens plus {self.reserve:,} for the answer; "
-            f"{self.model}'s context window is {self.window or 0:,} tokens."
-        )
+        head = _(
+            "The conversation needs about {tokens:,} tokens plus {reserve:,} for the answer; "
+            "{model}'s context window is {window:,} tokens."
+        ).format(tokens=self.tokens, reserve=self.reserve, model=self.model, window=self.window or 0)
         ways = []
         if self.compact is not None:
             first = self.compact.writers[0]
             ways.append(
-                f"--fit compact (a summary by {first.model}, about {self.compact.tokens:,} tokens{_cost(first.cost)})"
+                _("--fit compact (a summary by {model}, about {tokens:,} tokens{cost})").format(
+                    model=first.model, tokens=self.compact.tokens, cost=_cost(first.cost)
+                )
             )
         if self.recent is not None:
-            ways.append(f"--fit recent (leaves out {self.recent.left_out}{_cost(self.recent.cost)})")
+            ways.append(
+                _("--fit recent (leaves out {left_out}{cost})").format(
+                    left_out=self.recent.left_out, cost=_cost(self.recent.cost)
+                )
+            )
         if self.switch is not None:
             names = ", ".join(f"{c.model}{_cost(c.cost)}" for c in self.switch.models[:3])
-            ways.append(f"-m MODEL with a larger window ({names})")
-        return head + (
-            " Ways out: " + "; ".join(ways) + "." if ways else " Nothing fits: shorten the prompt."
-        )
+            ways.append(_("-m MODEL with a larger window ({models})").format(models=names))
+        if not ways:
+            return sentences(head, _("Nothing fits: shorten the prompt."))
+        # TRANSLATORS: what separates the ways out in "Ways out: A; B; C."
+        separator = _("; ")
+        return sentences(head, _("Ways out: {ways}.").format(ways=separator.join(ways)))
 
 
 def _cost(cost: Cost | None) -> str:
@@ -399,7 +406,7 @@ def _cost(cost: Cost | None) -> str:
         return ""
     from holysheep_tui.economics.money import format_usd
 
-    return f", input ≈{format_usd(cost.usd)}"
+    return _(", input ≈{cost}").format(cost=format_usd(cost.usd))
 
 
 def reserve_for(window: int | None, max_tokens: int | None) -> int:

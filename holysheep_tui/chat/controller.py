@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from holysheep_tui.chat.attachments import Attachment, check_vision, content_parts
 from holysheep_tui.errors import HolySheepError, ModelNotFoundError, StorageError
+from holysheep_tui.i18n import N_, _
 from holysheep_tui.relay.wire import Answer, ChatMessage, ChatRequest, StreamEvent, Timings, Usage, to_ms
 
 if TYPE_CHECKING:
@@ -125,13 +126,14 @@ class ConversationController:
         self._flush_interval = flush_interval
 
     def _store_call(self, what: str, fn: Callable[[], object]) -> object:
-        """History failures never lose the conversation in memory: warn once and carry on without the store."""
+        """History failures never lose the conversation in memory: warn once and carry on without the store.
+        ``what``: one of ``STORE_STEPS``, named in the warning."""
         if self.store is None:
             return None
         try:
             return fn()
         except StorageError as exc:
-            self._warn(f"History is not being saved ({what}): {exc.message}")
+            self._warn(not_saved(what, exc.message))
             self.store = None
             return None
 
@@ -440,7 +442,7 @@ class ConversationController:
     def _flushed(self, future: asyncio.Future[StorageError | None]) -> None:
         error = None if future.cancelled() else future.result()
         if error is not None and self.store is not None:
-            self._warn(f"History is not being saved (partial answer): {error.message}")
+            self._warn(not_saved("partial answer", error.message))
             self.store = None
 
     def _finish(self, turn: Turn) -> None:
@@ -498,11 +500,29 @@ class ConversationController:
             try:
                 self.metrics.append(record)
             except StorageError as exc:
-                self._warn(f"Metrics not recorded: {exc.message}")
+                self._warn(_("Metrics not recorded: {reason}").format(reason=exc.message))
 
 
 Branch = tuple[BranchKind, Turn]
 """A new answer to a turn's prompt ("answer"), or an edit of its prompt ("prompt")."""
+
+
+STORE_STEPS = (
+    N_("prompt"),
+    N_("answer"),
+    N_("active answer"),
+    N_("new conversation"),
+    N_("system prompt"),
+    N_("conversation settings"),
+    N_("partial answer"),
+    N_("summary"),
+)
+"""What ``_store_call`` was storing when the history failed, as the warning names it (catalog messages)."""
+
+
+def not_saved(what: str, reason: str) -> str:
+    """The warning when the history stops saving (``what``: one of ``STORE_STEPS``)."""
+    return _("History is not being saved ({what}): {reason}").format(what=_(what), reason=reason)
 
 
 def _copy_answer(src: Answer, dst: Answer) -> None:

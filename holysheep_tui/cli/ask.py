@@ -14,78 +14,94 @@ from typing import TYPE_CHECKING, Any
 from holysheep_tui.chat.compare import MAX_MODELS, MIN_MODELS
 from holysheep_tui.chat.controller import Conversation, ConversationController, Turn, turn_record
 from holysheep_tui.chat.session import Session, open_session
+from holysheep_tui.cli.ask_text import estimate_line, money_text, retrying_text, summary_line
 from holysheep_tui.cli.attach import attached_line, attachments_json, check_models, load_files
 from holysheep_tui.errors import EXIT_OK, HolySheepError, UsageError
+from holysheep_tui.i18n import _, ngettext, sentences
 from holysheep_tui.relay.wire import ContentDelta, ReasoningDelta, RetryScheduled, StreamEvent
 from holysheep_tui.textsafety import inert_json, one_line, strip_control
 
 if TYPE_CHECKING:
     from holysheep_tui.chat.attachments import Attachment
     from holysheep_tui.economics.money import CurrencyView
-    from holysheep_tui.economics.prices import Cost
 
 
 def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
     p = subparsers.add_parser(
         "ask",
         parents=[common],
-        help="ask one question and stream the answer to stdout",
-        description="Send one prompt and stream the answer to stdout. The prompt comes from the arguments, "
-        "or from stdin when it is piped or given as '-'.",
+        help=_("ask one question and stream the answer to stdout"),
+        description=_(
+            "Send one prompt and stream the answer to stdout. The prompt comes from the arguments, "
+            "or from stdin when it is piped or given as '-'."
+        ),
     )
-    p.add_argument("prompt", nargs="*", help="the prompt (default: read stdin)")
+    p.add_argument("prompt", nargs="*", help=_("the prompt (default: read stdin)"))
     p.add_argument(
         "--models",
         metavar="A,B,...",
-        help="send the prompt to 2 to 8 models at once (comma-separated; not with -m): each answer printed as "
-        "it ends, with its figures; with --json one object per model",
+        help=_(
+            "send the prompt to 2 to 8 models at once (comma-separated; not with -m): each answer printed as "
+            "it ends, with its figures; with --json one object per model"
+        ),
     )
     p.add_argument(
         "-a",
         "--attach",
         action="append",
         metavar="FILE",
-        help="send FILE with the prompt (repeatable): an image (PNG, JPEG, WebP, GIF; for a model that reads "
-        "images) or a text file (code, Markdown, CSV, JSON, logs; sent as a fenced block under its name)",
+        help=_(
+            "send FILE with the prompt (repeatable): an image (PNG, JPEG, WebP, GIF; for a model that reads "
+            "images) or a text file (code, Markdown, CSV, JSON, logs; sent as a fenced block under its name)"
+        ),
     )
-    p.add_argument("-s", "--system", help="system prompt")
-    p.add_argument("--temperature", type=float, help="sampling temperature")
-    p.add_argument("--max-tokens", type=int, help="limit on the answer's length in tokens")
-    p.add_argument("--no-stream", action="store_true", help="wait for the whole answer instead of streaming")
-    p.add_argument("--show-reasoning", action="store_true", help="stream the model's reasoning to stderr")
+    p.add_argument("-s", "--system", help=_("system prompt"))
+    p.add_argument("--temperature", type=float, help=_("sampling temperature"))
+    p.add_argument("--max-tokens", type=int, help=_("limit on the answer's length in tokens"))
     p.add_argument(
-        "--max-retries", type=int, metavar="N", help="retries before the first answer byte (0: none)"
+        "--no-stream", action="store_true", help=_("wait for the whole answer instead of streaming")
     )
-    p.add_argument("--timeout", type=float, metavar="SECONDS", help="read time-out between chunks")
-    p.add_argument("-q", "--quiet", action="store_true", help="no summary line on stderr")
+    p.add_argument("--show-reasoning", action="store_true", help=_("stream the model's reasoning to stderr"))
     p.add_argument(
-        "--json", action="store_true", help="print one JSON object at the end instead of streaming"
+        "--max-retries", type=int, metavar="N", help=_("retries before the first answer byte (0: none)")
+    )
+    p.add_argument("--timeout", type=float, metavar="SECONDS", help=_("read time-out between chunks"))
+    p.add_argument("-q", "--quiet", action="store_true", help=_("no summary line on stderr"))
+    p.add_argument(
+        "--json", action="store_true", help=_("print one JSON object at the end instead of streaming")
     )
     p.add_argument(
-        "--no-history", action="store_true", help="do not record this exchange in the local history"
+        "--no-history", action="store_true", help=_("do not record this exchange in the local history")
     )
-    p.add_argument("--over-budget", action="store_true", help="send even when the profile's budget is spent")
+    p.add_argument(
+        "--over-budget", action="store_true", help=_("send even when the profile's budget is spent")
+    )
     p.add_argument(
         "-c",
         "--continue",
         dest="continue_last",
         action="store_true",
-        help="continue the profile's last conversation (its active path, its model unless -m)",
+        help=_("continue the profile's last conversation (its active path, its model unless -m)"),
     )
     p.add_argument(
-        "--conversation", metavar="ID", help="continue the conversation ID (a unique prefix will do)"
+        "--conversation", metavar="ID", help=_("continue the conversation ID (a unique prefix will do)")
     )
     p.add_argument(
         "--fit",
         choices=("compact", "recent", "fail"),
         default="fail",
-        help="when the conversation is longer than the model's window: compact it into a summary, send only "
-        "the recent turns that fit, or fail (default; exit 10, naming the ways out)",
+        help=_(
+            "when the conversation is longer than the model's window: compact it into a summary, send only "
+            "the recent turns that fit, or fail (default; exit 10, naming the ways out)"
+        ),
     )
     p.add_argument(
         "--compact-model",
         metavar="MODEL",
-        help="the model that writes the summary for --fit compact (default: the cheapest whose window reads it all)",
+        help=_(
+            "the model that writes the summary for --fit compact (default: the cheapest whose window reads "
+            "it all)"
+        ),
     )
     p.set_defaults(func=run)
 
@@ -98,10 +114,10 @@ def read_prompt(args: argparse.Namespace) -> str:
         text = sys.stdin.read()
     else:
         raise UsageError(
-            "No prompt given.", hint='Usage: holysheep ask "your question"  (or pipe text into it)'
+            _("No prompt given."), hint=_('Usage: holysheep ask "your question"  (or pipe text into it)')
         )
     if not text.strip():
-        raise UsageError("The prompt is empty.")
+        raise UsageError(_("The prompt is empty."))
     return text
 
 
@@ -128,9 +144,9 @@ def error_json(exc: HolySheepError) -> dict[str, Any]:
 
 def _run(args: argparse.Namespace) -> int:
     if args.max_retries is not None and args.max_retries < 0:
-        raise UsageError("--max-retries must be 0 or more.")
+        raise UsageError(_("--max-retries must be 0 or more."))
     if args.timeout is not None and args.timeout <= 0:
-        raise UsageError("--timeout must be a positive number of seconds.")
+        raise UsageError(_("--timeout must be a positive number of seconds."))
     models = compared_models(args)
     check_continue_flags(args, models)
     prompt = read_prompt(args)
@@ -155,24 +171,29 @@ def compared_models(args: argparse.Namespace) -> list[str]:
         return []
     if args.model is not None:
         raise UsageError(
-            "--models and -m/--model cannot be used together.", hint="Put every model in --models."
+            _("--models and -m/--model cannot be used together."), hint=_("Put every model in --models.")
         )
     if args.no_stream:
-        raise UsageError("--models streams every answer; it cannot be used with --no-stream.")
+        raise UsageError(_("--models streams every answer; it cannot be used with --no-stream."))
     models = [name.strip() for name in args.models.split(",")]
     if any(not name for name in models):
         raise UsageError(
-            "--models has an empty name.", hint="Separate the names by commas: --models kimi-k2,gpt-4.1"
+            _("--models has an empty name."), hint=_("Separate the names by commas: --models kimi-k2,gpt-4.1")
         )
     if len(models) < MIN_MODELS:
         raise UsageError(
-            f"--models needs at least {MIN_MODELS} models.", hint="For one model use -m/--model."
+            _("--models needs at least {least} models.").format(least=MIN_MODELS),
+            hint=_("For one model use -m/--model."),
         )
     if len(models) > MAX_MODELS:
-        raise UsageError(f"--models takes at most {MAX_MODELS} models; {len(models)} were given.")
+        raise UsageError(
+            _("--models takes at most {most} models; {count} were given.").format(
+                most=MAX_MODELS, count=len(models)
+            )
+        )
     repeated = sorted({one_line(name) for name in models if models.count(name) > 1})
     if repeated:
-        raise UsageError(f"--models names {', '.join(repeated)} more than once.")
+        raise UsageError(_("--models names {names} more than once.").format(names=", ".join(repeated)))
     return models
 
 
@@ -213,13 +234,15 @@ def check_continue_flags(args: argparse.Namespace, models: Sequence[str]) -> Non
     """-c / --conversation need the history and one model; --compact-model goes with --fit compact."""
     continuing = args.continue_last or args.conversation is not None
     if args.continue_last and args.conversation is not None:
-        raise UsageError("-c/--continue and --conversation cannot be used together.")
+        raise UsageError(_("-c/--continue and --conversation cannot be used together."))
     if continuing and args.no_history:
-        raise UsageError("Continuing a conversation needs the history; --no-history cannot be used with it.")
+        raise UsageError(
+            _("Continuing a conversation needs the history; --no-history cannot be used with it.")
+        )
     if continuing and models:
-        raise UsageError("--models cannot continue a conversation.", hint="Use -m/--model with -c.")
+        raise UsageError(_("--models cannot continue a conversation."), hint=_("Use -m/--model with -c."))
     if args.compact_model is not None and args.fit != "compact":
-        raise UsageError("--compact-model goes with --fit compact.")
+        raise UsageError(_("--compact-model goes with --fit compact."))
 
 
 async def fit_conversation(
@@ -256,21 +279,25 @@ async def fit_conversation(
     found = plan()
     if found.fits:
         return conversation, 0
-    ways = "Choose with --fit compact or --fit recent, or -m MODEL for a model with a larger window."
+    ways = _("Choose with --fit compact or --fit recent, or -m MODEL for a model with a larger window.")
     if args.fit == "fail":
         raise ContextWontFitError(found.describe(), hint=ways)
     if args.fit == "recent":
         if found.recent is None:
-            raise ContextWontFitError(found.describe() + " Leaving out turns is not enough.", hint=ways)
+            raise ContextWontFitError(
+                sentences(found.describe(), _("Leaving out turns is not enough.")), hint=ways
+            )
         if not args.quiet:
-            print(f"holysheep: sending the recent turns only; left out: {found.recent.left_out} "
-                  f"(≈{found.recent.tokens:,} tokens)", file=sys.stderr)  # fmt: skip
+            sending = _("sending the recent turns only; left out: {left_out} (≈{tokens:,} tokens)")
+            print("holysheep: " + sending.format(left_out=found.recent.left_out, tokens=found.recent.tokens),
+                  file=sys.stderr)  # fmt: skip
         return conversation, found.recent.omit
     writer = args.compact_model or (found.compact.writers[0].model if found.compact is not None else None)
     if writer is None or found.compact is None:
-        raise ContextWontFitError(found.describe() + " No model can summarise it.", hint=ways)
+        raise ContextWontFitError(sentences(found.describe(), _("No model can summarise it.")), hint=ways)
     if not args.quiet:
-        print(f"holysheep: compacting the conversation with {one_line(writer)}…", file=sys.stderr)
+        compacting = _("compacting the conversation with {model}…").format(model=one_line(writer))
+        print("holysheep: " + compacting, file=sys.stderr)
     summary = await compact(controller, conversation, writer, max_tokens=found.compact.summary_tokens)
     if not args.quiet:
         cost = (
@@ -278,10 +305,11 @@ async def fit_conversation(
             if summary.cost is None
             else " · " + money_text(summary.cost.usd, summary.cost.estimated, _view(session))
         )
-        print(f"holysheep: summary of {summary.turns} turns stored{cost}", file=sys.stderr)
+        stored = ngettext("summary of {count} turn stored", "summary of {count} turns stored", summary.turns)
+        print("holysheep: " + stored.format(count=summary.turns) + cost, file=sys.stderr)
     again = plan()
     if not again.fits:
-        raise ContextWontFitError(again.describe() + " Even after compaction.", hint=ways)
+        raise ContextWontFitError(sentences(again.describe(), _("Even after compaction.")), hint=ways)
     return conversation, 0
 
 
@@ -293,15 +321,15 @@ def _stored_conversation(
 
     store = controller.store
     if store is None:
-        raise UsageError("The history could not be opened, so there is no conversation to continue.")
+        raise UsageError(_("The history could not be opened, so there is no conversation to continue."))
     if args.conversation is not None:
         cid = store.resolve_id(args.conversation)
     else:
         found = store.last_conversation_id(profile=session.profile_name)
         if found is None:
             raise UsageError(
-                f"Profile {session.profile_name!r} has no conversation to continue.",
-                hint='Start one with holysheep ask "..." first.',
+                _("Profile {name!r} has no conversation to continue.").format(name=session.profile_name),
+                hint=_('Start one with holysheep ask "..." first.'),
             )
         cid = found
     stored = store.get_conversation(cid)
@@ -345,17 +373,17 @@ def _open_extras(args: argparse.Namespace, session: Session) -> dict[str, Any]:
 
             store = HistoryStore.open()
             if store.recovered_from is not None:
-                print(
-                    f"holysheep: warning: the history database was damaged; it was moved to {store.recovered_from} "
-                    "and a new one was started.",
-                    file=sys.stderr,
-                )
+                damaged = _(
+                    "the history database was damaged; it was moved to {path} and a new one was started."
+                ).format(path=store.recovered_from)
+                print("holysheep: " + _("warning: {text}").format(text=damaged), file=sys.stderr)
             store.recover_interrupted()
             extras["store"] = store
         except ImportError:
             pass
         except StorageError as exc:
-            print(f"holysheep: warning: history not saved: {exc.message}", file=sys.stderr)
+            not_saved = _("history not saved: {reason}").format(reason=exc.message)
+            print("holysheep: " + _("warning: {text}").format(text=not_saved), file=sys.stderr)
     return extras
 
 
@@ -373,7 +401,9 @@ def _controller(args: argparse.Namespace, session: Session) -> tuple[Conversatio
     controller = ConversationController(
         session.client(profile),
         profile_name=session.profile_name,
-        on_warning=lambda msg: print(f"holysheep: warning: {strip_control(msg)}", file=sys.stderr),
+        on_warning=lambda msg: print(
+            "holysheep: " + _("warning: {text}").format(text=strip_control(msg)), file=sys.stderr
+        ),
         **extras,
     )
     from holysheep_tui.chat.context import TokenEstimator, TokenRates
@@ -424,8 +454,7 @@ async def _ask(
                 wrote_reasoning = True
             elif isinstance(event, RetryScheduled) and not args.quiet:
                 out.flush()
-                why = strip_control(event.reason)
-                print(f"holysheep: {why}; retrying in {event.delay:.1f} s (retry {event.attempt})", file=err)
+                print("holysheep: " + retrying_text(event), file=err)
         out.flush()
         err.flush()
 
@@ -455,14 +484,15 @@ async def _ask(
     if streaming_out and answer.content and not answer.content.endswith("\n"):
         out.write("\n")
     if answer.refusal and streaming_out:
-        print(f"[refused] {strip_control(answer.refusal)}", file=out)
+        print(_("[refused] {text}").format(text=strip_control(answer.refusal)), file=out)
     if args.json:
         print(inert_json(json.dumps(turn_json(turn), ensure_ascii=False)), file=out)
     out.flush()
     if turn.error is not None:
-        print(strip_control(f"holysheep: {turn.error.title}: {turn.error.user_text()}"), file=err)
+        said = _("{title}: {text}").format(title=_(turn.error.title), text=turn.error.user_text())
+        print(strip_control(f"holysheep: {said}"), file=err)
         if answer.content and not args.json:
-            print("holysheep: the partial answer above was kept.", file=err)
+            print("holysheep: " + _("the partial answer above was kept."), file=err)
         return turn.error.exit_code
     if not args.quiet:
         print(summary_line(turn, _view(session)), file=err)
@@ -497,12 +527,7 @@ async def _compare(
     def on_events(leg: int, events: Sequence[StreamEvent]) -> None:
         for event in events:
             if isinstance(event, RetryScheduled) and not args.quiet:
-                why = strip_control(event.reason)
-                name = one_line(models[leg])
-                print(
-                    f"holysheep: {name}: {why}; retrying in {event.delay:.1f} s (retry {event.attempt})",
-                    file=err,
-                )
+                print(f"holysheep: {one_line(models[leg])}: {retrying_text(event)}", file=err)
         err.flush()
 
     def on_leg_end(leg: int, turn: Turn) -> None:
@@ -511,19 +536,23 @@ async def _compare(
         clean = strip_control if tty else str
         name = one_line(models[leg])
         if args.show_reasoning and turn.answer.reasoning:
-            err.write(
-                f"── {name} ({leg + 1}/{len(models)}) reasoning ──\n{strip_control(turn.answer.reasoning).rstrip()}\n"
+            head = _("── {model} ({number}/{count}) reasoning ──").format(
+                model=name, number=leg + 1, count=len(models)
             )
+            err.write(f"{head}\n{strip_control(turn.answer.reasoning).rstrip()}\n")
             err.flush()
         lines = [f"── {name} ({leg + 1}/{len(models)}) ──"]
         if turn.answer.content:
             lines.append(clean(turn.answer.content).rstrip("\n"))
         if turn.answer.refusal:
-            lines.append(f"[refused] {strip_control(turn.answer.refusal)}")
+            lines.append(_("[refused] {text}").format(text=strip_control(turn.answer.refusal)))
         if turn.error is not None:
-            lines.append(strip_control(f"error: {turn.error.title}: {turn.error.user_text()}"))
+            failed = _("error: {title}: {text}").format(
+                title=_(turn.error.title), text=turn.error.user_text()
+            )
+            lines.append(strip_control(failed))
             if turn.answer.content:
-                lines.append("(the partial answer above was kept)")
+                lines.append(_("(the partial answer above was kept)"))
         elif not args.quiet:
             lines.append(summary_line(turn, _view(session)))
         out.write("\n".join(lines) + "\n\n")
@@ -549,69 +578,15 @@ async def _compare(
     failed = [turn for turn in legs if turn.error is not None]
     for turn in failed:
         assert turn.error is not None
-        print(
-            strip_control(f"holysheep: {one_line(turn.model)}: {turn.error.title}: {turn.error.user_text()}"),
-            file=err,
-        )
+        said = _("{title}: {text}").format(title=_(turn.error.title), text=turn.error.user_text())
+        print(strip_control(f"holysheep: {one_line(turn.model)}: {said}"), file=err)
     return failed[0].error.exit_code if failed and failed[0].error is not None else EXIT_OK
-
-
-def estimate_line(estimates: Sequence[tuple[str, Cost | None]]) -> str:
-    """The combined input-cost estimate of a comparison, one line: the sum over the priced models."""
-    from holysheep_tui.economics.money import format_cny, format_usd
-
-    known = [(model, cost) for model, cost in estimates if cost is not None]
-    total = sum(cost.usd for _model, cost in known)
-    each = ", ".join(
-        f"{one_line(m)} {'≈' + format_usd(c.usd) if c else 'price unknown'}" for m, c in estimates
-    )
-    head = f"holysheep: sending to {len(estimates)} models; input ≈{format_usd(total)} (billed ≈{format_cny(total)})"
-    unknown = len(estimates) - len(known)
-    if unknown:
-        head += f" for the {len(known)} with a price"
-    return f"{head} — {each}"
 
 
 def _view(session: Session) -> CurrencyView:
     from holysheep_tui.economics.money import CurrencyView
 
     return CurrencyView.from_config(session.config.pricing)
-
-
-def money_text(usd: float, estimated: bool, view: CurrencyView | None = None) -> str:
-    """``$0.00015 · billed ¥0.00015 CNY``: both amounts to the same significant digits, CNY spelled out
-    (a bare ¥ reads as yen to some)."""
-    from holysheep_tui.economics.money import CurrencyView, format_cny_named, format_usd
-
-    view = view or CurrencyView()
-    mark = "≈" if estimated else ""
-    return f"{mark}{format_usd(usd)} · billed {mark}{format_cny_named(view.billed_cny(usd))}"
-
-
-def summary_line(turn: Turn, view: CurrencyView | None = None) -> str:
-    """The figures of one answer (stderr); ``view``: the config's currency rates."""
-    answer = turn.answer
-    parts = [one_line(answer.model) or "unknown model"]
-    usage = answer.usage
-    if usage:
-        parts.append(f"{usage.prompt_tokens}→{usage.completion_tokens} tokens")
-        if usage.cached_tokens:
-            parts.append(f"{usage.cached_tokens} cached")
-    t = answer.timings
-    if t.ttft is not None:
-        parts.append(f"first token {t.ttft * 1000:.0f} ms")
-    if t.total is not None:
-        parts.append(f"total {t.total:.2f} s")
-    tps = t.tokens_per_second(usage.completion_tokens) if usage else None
-    if tps:
-        parts.append(f"{tps:.0f} tok/s")
-    if turn.cost is not None:
-        parts.append(money_text(turn.cost.usd, turn.cost.estimated, view))
-    elif turn.cost is None and usage is not None:
-        parts.append("price unknown")
-    if answer.finish_reason and answer.finish_reason != "stop":
-        parts.append(f"finish: {one_line(answer.finish_reason)}")
-    return " · ".join(parts)
 
 
 def turn_json(turn: Turn) -> dict[str, Any]:

@@ -12,6 +12,7 @@ from holysheep_tui.chat.attachments import (
     chip_label,
     load_attachment,
 )
+from holysheep_tui.i18n import _
 from holysheep_tui.textsafety import one_line
 
 if TYPE_CHECKING:
@@ -36,10 +37,11 @@ def check_models(models: Sequence[str], attachments: Sequence[Attachment], price
             from holysheep_tui.economics.prices import VISION_MODELS
 
             images = ", ".join(one_line(a.name) for a in attachments if a.kind == "image")
+            hint = _(
+                "Choose a model that reads images with -m ({models}), or drop the image ({images}) from -a."
+            )
             raise NoVisionError(
-                exc.message,
-                hint=f"Choose a model that reads images with -m ({', '.join(VISION_MODELS)}), "
-                f"or drop the image ({images}) from -a.",
+                exc.message, hint=hint.format(models=", ".join(VISION_MODELS), images=images)
             ) from None
 
 
@@ -53,4 +55,5 @@ def attachments_json(attachments: Sequence[Attachment]) -> list[dict[str, Any]]:
 
 def attached_line(attachments: Sequence[Attachment]) -> str:
     """``holysheep: attached [Image #1 cat.png 240 KB] [File #2 main.py 3 KB]`` (stderr)."""
-    return "holysheep: attached " + " ".join(chip_label(a, n) for n, a in enumerate(attachments, 1))
+    chips = " ".join(chip_label(a, n) for n, a in enumerate(attachments, 1))
+    return "holysheep: " + _("attached {chips}").format(chips=chips)

@@ -32,7 +32,7 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
         help=_("write a conversation as {formats} or {last}").format(
             formats=", ".join(FORMATS[:-1]), last=FORMATS[-1]
         ),
-        epilog=_("formats:") + "\n" + "\n".join(f"  {e.name:<8} {e.description}" for e in EXPORTERS),
+        epilog=_("formats:") + "\n" + "\n".join(f"  {e.name:<8} {_(e.description)}" for e in EXPORTERS),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("id", nargs="?", help=_("conversation id or unique prefix (default: the latest)"))

@@ -10,6 +10,7 @@ from typing import Literal, Protocol
 from holysheep_tui.economics.metrics import MetricRecord, MetricsLog
 from holysheep_tui.economics.money import format_usd
 from holysheep_tui.errors import BudgetExceededError
+from holysheep_tui.i18n import _
 
 Level = Literal["ok", "warn", "over"]
 Period = Literal["day", "month"]
@@ -157,9 +158,17 @@ def check_budget(status: BudgetStatus, *, override: bool = False) -> None:
         return
     for line in status.lines:
         if line.level == "over":
+            if line.period == "day":
+                text = _("Profile '{profile}' has spent {spent} of its {limit} daily budget.")
+                hint = _(
+                    "Pass --over-budget to send anyway, or raise budget_daily_usd in the profile's config."
+                )
+            else:
+                text = _("Profile '{profile}' has spent {spent} of its {limit} monthly budget.")
+                hint = _(
+                    "Pass --over-budget to send anyway, or raise budget_monthly_usd in the profile's config."
+                )
+            spent, limit = format_usd(line.spent_usd), format_usd(line.limit_usd)
             raise BudgetExceededError(
-                f"Profile '{status.profile}' has spent {format_usd(line.spent_usd)} of its "
-                f"{format_usd(line.limit_usd)} {line.label} budget.",
-                hint=f"Pass --over-budget to send anyway, or raise budget_{'daily' if line.period == 'day' else 'monthly'}_usd "
-                f"in the profile's config.",
+                text.format(profile=status.profile, spent=spent, limit=limit), hint=hint
             )

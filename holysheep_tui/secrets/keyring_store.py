@@ -15,18 +15,31 @@ from collections.abc import Callable, Mapping
 from typing import Any, Literal, TypeVar, cast
 
 from holysheep_tui.errors import ConfigError, KeyringError
+from holysheep_tui.i18n import _, sentences
 from holysheep_tui.secrets.secret import KEY_ENV, mask
 
 KEYRING_SERVICE = "holysheep-tui"
 TIMEOUT_ENV = "HOLYSHEEP_KEYRING_TIMEOUT"
 DEFAULT_TIMEOUT = 10.0
 
-_FILE_STORE_HINT = (
-    "If you accept a plain file store: pip install keyrings.alt and set "
-    "PYTHON_KEYRING_BACKEND=keyrings.alt.file.PlaintextKeyring."
-)
-_USE_ENV = f"set {KEY_ENV} in the environment instead"
-_USE_ENV_CAP = f"Set {KEY_ENV} in the environment instead"
+KeyringAction = Literal["read", "saved", "deleted"]
+
+
+def _file_store_hint() -> str:
+    return _(
+        "If you accept a plain file store: pip install keyrings.alt and set "
+        "PYTHON_KEYRING_BACKEND=keyrings.alt.file.PlaintextKeyring."
+    )
+
+
+def _cannot(action: KeyringAction) -> str:
+    """``the key cannot be saved``: what a keyring failure stops, in a sentence of its own."""
+    if action == "read":
+        return _("the key cannot be read")
+    if action == "saved":
+        return _("the key cannot be saved")
+    return _("the key cannot be deleted")
+
 
 KeyringReason = Literal["none", "null", "locked", "timeout", "misconfigured", "failed"]
 
@@ -52,7 +65,11 @@ def keyring_timeout(environ: Mapping[str, str] | None = None) -> float:
     except ValueError:
         value = -1.0
     if not 0 < value <= 600:
-        raise ConfigError(f"{TIMEOUT_ENV} must be a number of seconds between 0 and 600 (got {raw!r}).")
+        raise ConfigError(
+            _("{name} must be a number of seconds between 0 and 600 (got {value!r}).").format(
+                name=TIMEOUT_ENV, value=raw
+            )
+        )
     return value
 
 
@@ -86,10 +103,17 @@ def _run_with_deadline(fn: Callable[[], T], deadline: float, timeout: float) -> 
     if thread.is_alive():
         error = KeyringUnavailableError(
             "timeout",
-            f"The system keyring did not answer within {timeout:g} s "
-            "(its daemon may be hung, or waiting for an unlock prompt).",
-            hint=f"{_USE_ENV_CAP}, or restart the keyring daemon (e.g. gnome-keyring) and retry. "
-            f"{TIMEOUT_ENV} sets how long to wait.",
+            _(
+                "The system keyring did not answer within {seconds:g} s "
+                "(its daemon may be hung, or waiting for an unlock prompt)."
+            ).format(seconds=timeout),
+            hint=sentences(
+                _(
+                    "Set {env} in the environment instead, or restart the keyring daemon (e.g. gnome-keyring) "
+                    "and retry."
+                ).format(env=KEY_ENV),
+                _("{name} sets how long to wait.").format(name=TIMEOUT_ENV),
+            ),
         )
         with _GUARD.lock:
             _GUARD.dead = error
@@ -106,9 +130,9 @@ def _configured_by() -> str:
     try:
         from keyring.util import platform_
 
-        return f"the keyring config file {platform_.config_root() / 'keyringrc.cfg'}"
+        return _("the keyring config file {path}").format(path=platform_.config_root() / "keyringrc.cfg")
     except Exception:
-        return "the keyring config file keyringrc.cfg"
+        return _("the keyring config file {path}").format(path="keyringrc.cfg")
 
 
 def _backend_name(backend: object) -> str:
@@ -132,8 +156,12 @@ def _backend(deadline: float, timeout: float) -> Any:
     except Exception as exc:
         raise KeyringUnavailableError(
             "misconfigured",
-            f"The keyring backend chosen by {_configured_by()} cannot be used: {type(exc).__name__}: {exc}",
-            hint=f"Fix or remove that setting, or {_USE_ENV}.",
+            _("The keyring backend chosen by {source} cannot be used: {error}").format(
+                source=_configured_by(), error=f"{type(exc).__name__}: {exc}"
+            ),
+            hint=_("Fix or remove that setting, or set {env} in the environment instead.").format(
+                env=KEY_ENV
+            ),
         ) from None
 
 
@@ -147,21 +175,31 @@ def _kind(backend: object) -> Literal["fail", "null", "real"]:
     return "real"
 
 
-def _no_keyring_error(action: str) -> KeyringUnavailableError:
+def _no_keyring_error(action: KeyringAction) -> KeyringUnavailableError:
     return KeyringUnavailableError(
         "none",
-        f"No system keyring is available here, so the key cannot be {action}.",
-        hint=f"{_USE_ENV_CAP}. On Linux a keyring needs a D-Bus session with a Secret Service "
-        "(gnome-keyring or KWallet). " + _FILE_STORE_HINT,
+        _("No system keyring is available here, so {consequence}.").format(consequence=_cannot(action)),
+        hint=sentences(
+            _("Set {env} in the environment instead.").format(env=KEY_ENV),
+            _("On Linux a keyring needs a D-Bus session with a Secret Service (gnome-keyring or KWallet)."),
+            _file_store_hint(),
+        ),
     )
 
 
-def _null_error(action: str) -> KeyringUnavailableError:
+def _null_error(action: KeyringAction) -> KeyringUnavailableError:
     return KeyringUnavailableError(
         "null",
-        f"The keyring is disabled (backend keyring.backends.null.Keyring, chosen by {_configured_by()}), "
-        f"so the key cannot be {action}.",
-        hint=f"{_USE_ENV_CAP}, or remove that setting to use the system keyring. " + _FILE_STORE_HINT,
+        _(
+            "The keyring is disabled (backend keyring.backends.null.Keyring, chosen by {source}), "
+            "so {consequence}."
+        ).format(source=_configured_by(), consequence=_cannot(action)),
+        hint=sentences(
+            _(
+                "Set {env} in the environment instead, or remove that setting to use the system keyring."
+            ).format(env=KEY_ENV),
+            _file_store_hint(),
+        ),
     )
 
 
@@ -169,7 +207,9 @@ def _scrub(text: str, secret: str | None) -> str:
     return text.replace(secret, mask(secret)) if secret else text
 
 
-def _translate(exc: BaseException, action: str, secret: str | None = None) -> KeyringUnavailableError:
+def _translate(
+    exc: BaseException, action: KeyringAction, secret: str | None = None
+) -> KeyringUnavailableError:
     """A keyring failure as one of our errors, without the key in it."""
     from keyring.errors import InitError, KeyringLocked, NoKeyringError
 
@@ -180,15 +220,23 @@ def _translate(exc: BaseException, action: str, secret: str | None = None) -> Ke
     if isinstance(exc, KeyringLocked | InitError):
         return KeyringUnavailableError(
             "locked",
-            f"The system keyring is locked, or its unlock prompt was dismissed, so the key cannot be {action}.",
-            hint=f"Unlock the keyring (log in to the desktop session, or run gnome-keyring-daemon --unlock) "
-            f"and retry, or {_USE_ENV}.",
+            _("The system keyring is locked, or its unlock prompt was dismissed, so {consequence}.").format(
+                consequence=_cannot(action)
+            ),
+            hint=_(
+                "Unlock the keyring (log in to the desktop session, or run gnome-keyring-daemon --unlock) "
+                "and retry, or set {env} in the environment instead."
+            ).format(env=KEY_ENV),
         )
     detail = _scrub(f"{type(exc).__name__}: {exc}", secret)
     return KeyringUnavailableError(
         "failed",
-        f"The system keyring failed, so the key cannot be {action}: {detail}",
-        hint=f"{_USE_ENV_CAP}, or retry once the keyring works again.",
+        _("The system keyring failed, so {consequence}: {detail}").format(
+            consequence=_cannot(action), detail=detail
+        ),
+        hint=_("Set {env} in the environment instead, or retry once the keyring works again.").format(
+            env=KEY_ENV
+        ),
     )
 
 
@@ -234,7 +282,7 @@ def keyring_problem(*, timeout: float | None = None) -> KeyringUnavailableError 
 def store_key(profile_name: str, key: str, *, timeout: float | None = None) -> str:
     """Save the key in the keyring; returns the backend's name. Refuses when there is no real keyring."""
     if not key:
-        raise KeyringError("Refusing to store an empty key.")
+        raise KeyringError(_("Refusing to store an empty key."))
     limit = _timeout(timeout)
     deadline = time.monotonic() + limit
     backend = _backend(deadline, limit)

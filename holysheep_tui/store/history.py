@@ -18,6 +18,7 @@ from typing import Any
 
 from holysheep_tui import locations
 from holysheep_tui.errors import StorageError, UsageError
+from holysheep_tui.i18n import _
 from holysheep_tui.store.attachment_rows import read_attachments, write_attachments
 from holysheep_tui.store.db import Binding, open_database, open_read_only, storage_error, translated
 from holysheep_tui.store.liveness import WriterLock
@@ -226,7 +227,8 @@ class HistoryStore:
             raise ConversationNotFoundError(id_or_prefix)
         if len(rows) > 1:
             raise UsageError(
-                f"More than one conversation id starts with {id_or_prefix!r}.", hint="Give more characters."
+                _("More than one conversation id starts with {prefix!r}.").format(prefix=id_or_prefix),
+                hint=_("Give more characters."),
             )
         return str(rows[0][0])
 

@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Literal
 
 from holysheep_tui.errors import UsageError
+from holysheep_tui.i18n import N_, _
 from holysheep_tui.store.schema import Column, columns_of, json_rule
 
 MessageRole = Literal["system", "user", "assistant"]
@@ -20,12 +21,12 @@ UNTITLED = "Untitled"
 
 
 class ConversationNotFoundError(UsageError):
-    title = "No such conversation"
+    title = N_("No such conversation")
 
     def __init__(self, conv_id: str) -> None:
         super().__init__(
-            f"No conversation with id {conv_id!r}.",
-            hint="List them with `holysheep history list` (ids may be shortened to a unique prefix).",
+            _("No conversation with id {id!r}.").format(id=conv_id),
+            hint=_("List them with `holysheep history list` (ids may be shortened to a unique prefix)."),
         )
         self.conv_id = conv_id
 

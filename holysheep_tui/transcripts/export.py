@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from holysheep_tui.errors import StorageError, UsageError
+from holysheep_tui.i18n import N_
 from holysheep_tui.store.models import MESSAGE_SCHEMA, Attachment, Conversation, Message
 from holysheep_tui.store.schema import json_writer, to_iso
 from holysheep_tui.textsafety import strip_control
@@ -241,7 +242,7 @@ class Exporter:
     extension: str
     """How its file names end, dot included."""
     description: str
-    """One line for the export dialog and ``--help``."""
+    """One line for the export dialog and ``--help`` (a catalog message: shown through ``_()``)."""
     render: Callable[[Conversation, ExportOptions], str]
     branches: Literal["always", "optional", "never"] = "never"
     """Whether it holds the branches off the active path: always, with ``all_branches``, or never."""
@@ -251,27 +252,30 @@ EXPORTERS: tuple[Exporter, ...] = (
     Exporter(
         "md",
         ".md",
-        "Markdown — front matter, headed messages, reasoning folded",
+        N_("Markdown — front matter, headed messages, reasoning folded"),
         to_markdown,
         branches="optional",
     ),
     Exporter(
         "json",
         ".json",
-        "JSON — everything, every branch, re-importable with `holysheep import`",
+        N_("JSON — everything, every branch, re-importable with `holysheep import`"),
         lambda c, _options: dump_json([c]),
         branches="always",
     ),
     Exporter(
         "html",
         ".html",
-        "HTML — one self-contained page, rendered, readable offline",
+        N_("HTML — one self-contained page, rendered, readable offline"),
         to_html,
         branches="optional",
     ),
-    Exporter("txt", ".txt", "Plain text", to_text),
+    Exporter("txt", ".txt", N_("Plain text"), to_text),
     Exporter(
-        "openai", ".openai.json", "OpenAI messages array — for reuse in scripts", lambda c, _o: to_openai(c)
+        "openai",
+        ".openai.json",
+        N_("OpenAI messages array — for reuse in scripts"),
+        lambda c, _o: to_openai(c),
     ),
 )
 FORMATS: tuple[str, ...] = tuple(e.name for e in EXPORTERS)

@@ -226,6 +226,28 @@ class FittingApp(App[None]):
         self.push_screen(FitChoiceScreen(plan, chat.money.relay_rate), chosen)
         return True
 
+    def comparison_stops_send(
+        self, chat: ChatSession, text: str, files: Sequence[Attachment], models: Sequence[str]
+    ) -> bool:
+        """True (and a notice naming them) when some of the compared ``models`` cannot take the request
+        in their window: a comparison is never sent blind either. The prompt and its files stay."""
+        too_long = []
+        for name in models:
+            plan = self.plan_for(chat.conversation, text, name, files)
+            if not plan.fits and plan.window is not None:
+                too_long.append(f"{one_line(name)} (~{plan.tokens:,} of {plan.window:,} tokens)")
+        if not too_long:
+            return False
+        self.notify(
+            "Too long for the context window of " + ", ".join(too_long) + ". Leave them out of the "
+            "comparison (Ctrl+O), or send to one model first: it offers to compact the conversation or to "
+            "send only the recent turns.",
+            title="Not sent",
+            severity="error",
+            timeout=12,
+        )
+        return True
+
     async def _fit_chosen(
         self,
         choice: FitChoice | None,

@@ -95,6 +95,10 @@ class TurnsApp(App[None]):
             branch: Branch | None,
         ) -> bool: ...
 
+        def comparison_stops_send(
+            self, chat: ChatSession, text: str, files: Sequence[Attachment], models: Sequence[str]
+        ) -> bool: ...
+
     _turn: _Running | None = None
     _worker: Worker[Turn] | None = None
     _editing: Turn | None = None
@@ -188,7 +192,9 @@ class TurnsApp(App[None]):
         chat = self.ready_chat()
         files = self.outgoing_attachments(branch)
         if chat.compare_models and branch is None and model is None:
-            if not self.refuse_attachments(chat.compare_models, files):
+            if not self.refuse_attachments(chat.compare_models, files) and not self.comparison_stops_send(
+                chat, text, files, chat.compare_models
+            ):
                 await self._send_comparison(chat, text, chat.compare_models, files)
             return
         if self.refuse_attachments([model or chat.model], files):
