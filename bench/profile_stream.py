@@ -74,9 +74,10 @@ def part_of(filename: str) -> str:
     return "Python standard library, other"
 
 
-def run(tokens: int, tps: float | None, out: Path, *, idle_for: float | None = None) -> float:
+def run(tokens: int, tps: float | None, out: Path, *, idle_for: float | None = None, keys: int = 0) -> float:
     """Profile one run into ``out``; with ``idle_for``, the app only starts and waits that long (the
-    baseline). Returns the seconds from Enter to the end of the answer (or the idle time)."""
+    baseline); with ``keys``, that many letters are typed into the prompt 0.1 s apart while the answer
+    streams. Returns the seconds from Enter to the end of the answer (or the idle time)."""
     out.parent.mkdir(parents=True, exist_ok=True)
     out.unlink(missing_ok=True)
     with RelaySimulator(pacing=DEMO_PACING) as sim, scratch_home("profile-stream") as home:
@@ -96,6 +97,9 @@ def run(tokens: int, tps: float | None, out: Path, *, idle_for: float | None = N
             deadline = Deadline(tokens / (tps or 1000) + 60)
             if idle_for is None and tmux.wait_for("streaming", 60, status_only=True) is None:
                 raise RuntimeError("the answer never started:\n" + tmux.screen())
+            for n in range(keys):
+                tmux.keys("abcdefghijklmnopqrstuvwxyz"[n % 26])
+                time.sleep(0.1)
             while idle_for is None and not deadline.passed and "streaming" in status_lines(tmux.screen()):
                 time.sleep(0.25)
             took = time.perf_counter() - began
@@ -160,11 +164,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=WORK_DIR / "stream.prof")
     parser.add_argument("--top", type=int, default=25)
     parser.add_argument("--report-only", action="store_true", help="report an existing profile")
+    parser.add_argument("--keys", type=int, default=0,
+                        help="type this many keys while the answer streams; the baseline is then the same "
+                        "stream with no keys typed, so the report is what typing costs")  # fmt: skip
     args = parser.parse_args(argv)
     baseline = args.out.with_suffix(".idle.prof")
     if not args.report_only:
-        took = run(args.tokens, args.tps or None, args.out)
-        run(args.tokens, args.tps or None, baseline, idle_for=took)
+        took = run(args.tokens, args.tps or None, args.out, keys=args.keys)
+        if args.keys:
+            run(args.tokens, args.tps or None, baseline)
+        else:
+            run(args.tokens, args.tps or None, baseline, idle_for=took)
     print(report(args.out, args.top, baseline if baseline.exists() else None))
     return 0
 

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
 from holysheep_tui import __version__, locations
 from holysheep_tui.economics.money import CurrencyView
 from holysheep_tui.economics.prices import OverridePrice, PriceBook
+from holysheep_tui.i18n import _
 
 if TYPE_CHECKING:
     from holysheep_tui.chat.session import Session
@@ -79,7 +80,7 @@ class FirstFrame:
     @property
     def sub_title(self) -> str:
         if self.demo:
-            return "DEMO · built-in relay simulator · no key, no network"
+            return "DEMO · " + _("built-in relay simulator · no key, no network")
         return f"{self.profile_name} · {self.base_url}"
 
     def currency_view(self) -> CurrencyView:

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from holysheep_tui.economics.budget import BudgetLimits, BudgetLine, BudgetStatus, Level, budget_status
 from holysheep_tui.economics.money import format_usd
+from holysheep_tui.i18n import _
 
 if TYPE_CHECKING:
     from holysheep_tui.economics.metrics import MetricsLog
@@ -86,16 +87,35 @@ class BudgetWatch:
         line = self._worst()
         if line is None:
             return ""
-        used = f"{format_usd(line.spent_usd)} of {format_usd(line.limit_usd)}"
+        spent, limit = format_usd(line.spent_usd), format_usd(line.limit_usd)
+        used = _("{spent} of {limit}").format(spent=spent, limit=limit)
+        day = line.period == "day"
         if line.level == "over":
-            return f"The {line.label} budget is used up ({used}). The app asks before each message."
-        return f"{line.fraction:.0%} of the {line.label} budget used ({used})."
+            text = (
+                _("The daily budget is used up ({used}). The app asks before each message.")
+                if day
+                else _("The monthly budget is used up ({used}). The app asks before each message.")
+            )
+            return text.format(used=used)
+        text = (
+            _("{share} of the daily budget used ({used}).")
+            if day
+            else _("{share} of the monthly budget used ({used}).")
+        )
+        return text.format(share=f"{line.fraction:.0%}", used=used)
 
     def question(self) -> str:
         line = self._worst()
         if line is None:
-            return "Send anyway?"
+            return _("Send anyway?")
+        text = (
+            _("Profile '{profile}' has spent {spent} of its {limit} daily budget.")
+            if line.period == "day"
+            else _("Profile '{profile}' has spent {spent} of its {limit} monthly budget.")
+        )
+        spent, limit = format_usd(line.spent_usd), format_usd(line.limit_usd)
         return (
-            f"Profile '{self.profile_name}' has spent {format_usd(line.spent_usd)} of its "
-            f"{format_usd(line.limit_usd)} {line.label} budget.\n\nSend this message anyway?"
+            text.format(profile=self.profile_name, spent=spent, limit=limit)
+            + "\n\n"
+            + _("Send this message anyway?")
         )

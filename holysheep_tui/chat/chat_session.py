@@ -92,9 +92,10 @@ class ChatSession:
         self._store = store
         self._warn = on_warning
         self._controller: ConversationController | None = None
-        self._lock = (
-            threading.Lock()
-        )  # the controller is made by its first user: UI thread or model-list load
+        self._lock = threading.Lock()
+        """Guards ``_controller`` and ``_store``; held for moments only (the UI thread takes it)."""
+        self._making = threading.Lock()
+        """Held while the controller is made (a while: its HTTP client), by its first user: a thread."""
 
     @property
     def state(self) -> SessionState:
@@ -132,15 +133,21 @@ class ChatSession:
     @property
     def controller(self) -> ConversationController:
         """Made on first use (its HTTP client takes a while to import and create: call it from a thread)."""
-        with self._lock:
-            if self._controller is None:
-                if self.session is None:
-                    raise HolySheepError("The session is not open yet.")
-                self._controller = ConversationController(
-                    self.session.client(), profile_name=self.profile_name, store=self._store,
-                    metrics=self.metrics, prices=self.prices, on_warning=self._warn,
-                )  # fmt: skip
-            return self._controller
+        with self._making:
+            with self._lock:
+                if self._controller is not None:
+                    return self._controller
+                store = self._store
+            if self.session is None:
+                raise HolySheepError("The session is not open yet.")
+            made = ConversationController(
+                self.session.client(), profile_name=self.profile_name, store=store,
+                metrics=self.metrics, prices=self.prices, on_warning=self._warn,
+            )  # fmt: skip
+            with self._lock:  # the store may have been set meanwhile (the UI thread never waited)
+                made.store = self._store
+                self._controller = made
+            return made
 
     # ---- a turn -------------------------------------------------------------------------------------
     def start_turn(self) -> Answer:

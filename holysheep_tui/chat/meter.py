@@ -23,6 +23,7 @@ from holysheep_tui.chat.context import (
     reserve_for,
 )
 from holysheep_tui.economics.money import format_cny, format_usd
+from holysheep_tui.i18n import _
 from holysheep_tui.relay.wire import ModelInfo
 
 if TYPE_CHECKING:
@@ -73,9 +74,11 @@ class MeterReading:
     def cost_text(self, cny_per_usd: float) -> str:
         """The prompt frame's ``input ≈$0.0021 · ¥0.0021 CNY (est.)``."""
         if self.cost is None:
-            return f"input cost unknown (no price for {self.model})"
+            return _("input cost unknown (no price for {model})").format(model=self.model)
         usd = self.cost.usd
-        return f"input ≈{format_usd(usd)} · {format_cny(usd * cny_per_usd)} CNY (est.)"
+        # TRANSLATORS: the prompt frame's estimate of what sending it costs; {cny} is "¥0.0021".
+        text = _("input ≈{usd} · {cny} CNY (est.)")
+        return text.format(usd=format_usd(usd), cny=format_cny(usd * cny_per_usd))
 
 
 def app_windows(

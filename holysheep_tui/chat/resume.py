@@ -17,6 +17,7 @@ from holysheep_tui.chat.compaction import apply_summary
 from holysheep_tui.chat.controller import Conversation, Turn
 from holysheep_tui.economics.prices import Cost
 from holysheep_tui.errors import StorageError
+from holysheep_tui.i18n import _, ngettext
 from holysheep_tui.relay.wire import Answer, Usage
 from holysheep_tui.store import Conversation as StoredConversation
 from holysheep_tui.store import HistoryStore, Message
@@ -251,19 +252,24 @@ def startup_notices(store: HistoryStore) -> list[tuple[str, str]]:
         notices.append(
             (
                 "warning",
-                f"The history database was damaged and has been moved aside to {store.recovered_from}. "
-                "A fresh one was created.",
+                _(
+                    "The history database was damaged and has been moved aside to {path}. A fresh one was "
+                    "created."
+                ).format(path=store.recovered_from),
             )
         )
     try:
         count = store.recover_interrupted()
     except StorageError as exc:
-        notices.append(("warning", f"History: {exc.message}"))
+        notices.append(("warning", _("History: {error}").format(error=exc.message)))
     else:
         if count:
-            plural = "s were" if count > 1 else " was"
-            notices.append(("information", f"{count} answer{plural} cut off when holysheep last closed; "
-                            "they are kept and marked interrupted."))  # fmt: skip
+            cut = ngettext(
+                "{count} answer was cut off when holysheep last closed; they are kept and marked interrupted.",
+                "{count} answers were cut off when holysheep last closed; they are kept and marked interrupted.",
+                count,
+            )
+            notices.append(("information", cut.format(count=count)))
     return notices
 
 

@@ -14,6 +14,7 @@ import sys
 from collections.abc import Sequence
 
 from holysheep_tui import __version__
+from holysheep_tui.cli.help_format import ArgumentParser
 from holysheep_tui.errors import EXIT_ERROR, EXIT_INTERRUPTED, HolySheepError
 from holysheep_tui.i18n import LANGUAGES, _
 from holysheep_tui.textsafety import strip_control
@@ -49,18 +50,35 @@ def common_options(*, suppress: bool) -> argparse.ArgumentParser:
         default=argparse.SUPPRESS if suppress else False,
         help=_("use the built-in relay simulator: no key, no network"),
     )
-    parent.add_argument(
+    add_language_option(parent, default=default)
+    return parent
+
+
+def add_language_option(parser: argparse.ArgumentParser, *, default: object = argparse.SUPPRESS) -> None:
+    """``--lang``, which every command and action takes wherever it stands (``choose_language`` has
+    already acted on it; a parser only has to accept it)."""
+    parser.add_argument(
         "--lang",
         choices=tuple(LANGUAGES),
         default=default,
         help=_("language of the interface (default: ui.language in the config, else the environment's)"),
     )
-    return parent
+
+
+def _accept_language_everywhere(parser: argparse.ArgumentParser) -> None:
+    """Give ``--lang`` to every subcommand and action that lacks it (``history list``, ``simulate``),
+    so ``holysheep history list --lang zh-CN`` is accepted wherever ``--lang`` stands."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                if "--lang" not in sub._option_string_actions:
+                    add_language_option(sub)
+                _accept_language_everywhere(sub)
 
 
 def build_parser(*, subcommands: bool = True) -> argparse.ArgumentParser:
     """The ``holysheep`` parser; without ``subcommands`` only the app's options (no -h)."""
-    parser = argparse.ArgumentParser(
+    parser = ArgumentParser(
         prog="holysheep",
         description=_(
             "Terminal chat client for the HolySheep AI relay and any OpenAI-compatible endpoint. "
@@ -88,6 +106,7 @@ def build_parser(*, subcommands: bool = True) -> argparse.ArgumentParser:
                 continue
             raise
         module.register(subparsers, common)
+    _accept_language_everywhere(parser)
     return parser
 
 

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from holysheep_tui.cli.help_format import RawDescriptionHelpFormatter
 from holysheep_tui.cli.history import confirm, mark_interrupted, open_store
 from holysheep_tui.config import load_config
 from holysheep_tui.errors import HolySheepError, StorageError, UsageError
@@ -33,7 +34,7 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
             formats=", ".join(FORMATS[:-1]), last=FORMATS[-1]
         ),
         epilog=_("formats:") + "\n" + "\n".join(f"  {e.name:<8} {_(e.description)}" for e in EXPORTERS),
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=RawDescriptionHelpFormatter,
     )
     p.add_argument("id", nargs="?", help=_("conversation id or unique prefix (default: the latest)"))
     p.add_argument("--last", action="store_true", help=_("the most recently updated conversation"))

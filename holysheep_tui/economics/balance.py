@@ -21,6 +21,7 @@ import httpx
 
 from holysheep_tui.config import Profile
 from holysheep_tui.errors import ConfigError, ProtocolError
+from holysheep_tui.i18n import _
 from holysheep_tui.relay.auth import BearerToOrigin, KeyScrubber, direct_to_loopback, origin
 from holysheep_tui.relay.failures import status_error, too_large_error, transport_error
 from holysheep_tui.textsafety import one_line
@@ -245,4 +246,7 @@ class BalanceWatch:
         """The status bar's text: ``balance 110.00 CNY``; None when there is no figure to show."""
         if self.shown is None:
             return None
-        return f"balance {self.shown.text()}" + (" (stale)" if self.stale else "")
+        if self.stale:
+            # TRANSLATORS: the status bar's balance when the last read failed (the figure is older).
+            return _("balance {amount} (stale)").format(amount=self.shown.text())
+        return _("balance {amount}").format(amount=self.shown.text())

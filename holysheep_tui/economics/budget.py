@@ -87,10 +87,13 @@ class BudgetStatus:
         """"$8.10 of $10.00 today (81%) · $40.00 of $100.00 this month (40%)", or "" with no budget."""
         parts = []
         for line in self.lines:
-            when = "today" if line.period == "day" else "this month"
-            parts.append(
-                f"{format_usd(line.spent_usd)} of {format_usd(line.limit_usd)} {when} ({line.fraction:.0%})"
+            text = (
+                _("{spent} of {limit} today ({share})")
+                if line.period == "day"
+                else _("{spent} of {limit} this month ({share})")
             )
+            spent, limit = format_usd(line.spent_usd), format_usd(line.limit_usd)
+            parts.append(text.format(spent=spent, limit=limit, share=f"{line.fraction:.0%}"))
         return " · ".join(parts)
 
 

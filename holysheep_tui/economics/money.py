@@ -7,13 +7,15 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
 from holysheep_tui.economics.prices import Cost
+from holysheep_tui.i18n import N_, _
 
 if TYPE_CHECKING:
     from holysheep_tui.config import PricingConfig
 
 Currency = Literal["USD", "CNY"]
 ESTIMATE_MARK = "≈"
-PRICE_UNKNOWN = "price unknown"
+PRICE_UNKNOWN = N_("price unknown")
+"""Shown translated (``_(PRICE_UNKNOWN)``)."""
 _MAX_DECIMALS = 8
 
 
@@ -89,13 +91,13 @@ class CurrencyView:
     def format_cost(self, cost: Cost | None) -> str:
         """One cost for the status bar: "¥0.0042", "≈$0.0001" or "price unknown"."""
         if cost is None:
-            return PRICE_UNKNOWN
+            return _(PRICE_UNKNOWN)
         return self.format(cost.usd, estimated=cost.estimated)
 
     def describe(self, cost: Cost | None) -> str:
         """The long form: list price, billed CNY, market CNY and the saving."""
         if cost is None:
-            return PRICE_UNKNOWN
+            return _(PRICE_UNKNOWN)
         mark = ESTIMATE_MARK if cost.estimated else ""
         b = self.breakdown(cost.usd)
         return (

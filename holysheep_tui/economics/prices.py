@@ -7,7 +7,9 @@ An unknown model has no price (``None``), never $0.
 
 from __future__ import annotations
 
+import contextlib
 import re
+import threading
 import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -162,6 +164,39 @@ def name_candidates(model: str) -> list[str]:
 # ---- genai-prices (offline) ----------------------------------------------------------------------
 
 
+_BUNDLED: list[tuple[Any, str]] = []
+_BUNDLED_LOCK = threading.Lock()
+
+
+def bundled_genai_prices() -> tuple[Any, str]:
+    """genai-prices' bundled data (a snapshot) and its version, read once per process: its data module
+    takes about 0.1 s to import, so the app reads it in a thread while it waits for the first prompt
+    (``preload_genai_prices``) rather than at the first lookup of a model our table lacks."""
+    with _BUNDLED_LOCK:
+        if not _BUNDLED:
+            from importlib.metadata import version
+
+            from genai_prices import data
+            from genai_prices.data_snapshot import DataSnapshot
+
+            snapshot = DataSnapshot(providers=data.providers, from_auto_update=False)
+            _BUNDLED.append((snapshot, f"genai-prices {version('genai-prices')}"))
+        return _BUNDLED[0]
+
+
+def preload_genai_prices() -> threading.Thread:
+    """Read genai-prices' bundled data in a daemon thread (a broken data package is left for the first
+    lookup to meet: it means "price unknown")."""
+
+    def load() -> None:
+        with contextlib.suppress(Exception):
+            bundled_genai_prices()
+
+    thread = threading.Thread(target=load, name="genai-prices", daemon=True)
+    thread.start()
+    return thread
+
+
 class _GenaiSource:
     """Lookups in the data bundled with genai-prices. Uses its own snapshot of the bundled data, so a
     ``genai_prices.UpdatePrices`` started elsewhere in the process cannot make us use fetched prices."""
@@ -173,13 +208,7 @@ class _GenaiSource:
 
     def _load(self) -> Any:
         if self._snapshot is None:
-            from importlib.metadata import version
-
-            from genai_prices import data
-            from genai_prices.data_snapshot import DataSnapshot
-
-            self._snapshot = DataSnapshot(providers=data.providers, from_auto_update=False)
-            self._version = f"genai-prices {version('genai-prices')}"
+            self._snapshot, self._version = bundled_genai_prices()
             self._label = f"{self._version} bundled data"
         return self._snapshot
 
@@ -258,6 +287,11 @@ class PriceBook:
         self._table = table
         self._genai = _GenaiSource() if use_genai_prices else None
         self._cache: dict[str, ModelPrice | None] = {}
+
+    @property
+    def uses_genai_prices(self) -> bool:
+        """Whether a model our table lacks is looked up in genai-prices' bundled data."""
+        return self._genai is not None
 
     def lookup(self, model: str) -> ModelPrice | None:
         try:

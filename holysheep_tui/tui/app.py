@@ -14,15 +14,14 @@ import functools
 import gc
 import sys
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from textual import events, on, work
-from textual.app import App, ComposeResult, SystemCommand
+from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Container, Horizontal
 from textual.reactive import var
-from textual.screen import Screen
 from textual.widgets import Header
 from textual.worker import Worker, WorkerState
 
@@ -32,6 +31,7 @@ from holysheep_tui.economics.metrics import MetricsLog
 from holysheep_tui.economics.money import CurrencyView
 from holysheep_tui.economics.prices import PriceBook
 from holysheep_tui.errors import HolySheepError, StorageError
+from holysheep_tui.i18n import _, ngettext
 from holysheep_tui.startup import FirstFrame, Once, cached_first_frame, forget_first_frame
 from holysheep_tui.tui.attaching import AttachingApp
 from holysheep_tui.tui.balance import BalanceApp
@@ -39,8 +39,10 @@ from holysheep_tui.tui.branches import BranchesApp
 from holysheep_tui.tui.commands import ModelCommands
 from holysheep_tui.tui.editor import EditorApp
 from holysheep_tui.tui.fitting import FittingApp
+from holysheep_tui.tui.gc_pacing import StreamCollections
 from holysheep_tui.tui.history_actions import HistoryApp
-from holysheep_tui.tui.keys import KEYS, PRIORITY_KEYS, binding_id, help_rows, key_label
+from holysheep_tui.tui.keys import KEYS, PRIORITY_KEYS, binding_id, help_rows
+from holysheep_tui.tui.language import LanguageApp
 from holysheep_tui.tui.lifecycle import (
     EarlyKeys,
     install_exit_signals,
@@ -53,6 +55,7 @@ from holysheep_tui.tui.model_memory import ModelMemory
 from holysheep_tui.tui.models import ModelsApp
 from holysheep_tui.tui.plain import PlainTextApp
 from holysheep_tui.tui.recall import stored_prompts
+from holysheep_tui.tui.strip_cycles import install as free_strips_at_once
 from holysheep_tui.tui.turns import TURN_GROUP, TurnsApp
 from holysheep_tui.tui.user_keys import UserKeysApp
 from holysheep_tui.tui.warm_up import WarmUp
@@ -89,6 +92,7 @@ class HolySheepApp(
     UserKeysApp,
     AttachingApp,
     FittingApp,
+    LanguageApp,
 ):
     CSS_PATH = "app.tcss"
     TITLE = "HolySheep"
@@ -124,6 +128,9 @@ class HolySheepApp(
         Given a ``FirstFrame`` (a start-up cache hit), the first frame is drawn from it: the session is
         ``loading`` until ``open_later`` (run in a thread right after that frame) opens it."""
         super().__init__()
+        free_strips_at_once()  # painted lines are freed when dropped, not left to the collector
+        self.stream_collections = StreamCollections()  # no full collection every second while streaming
+        self.translate_bindings()  # described in the language in force (``language.py`` switches it)
         self.pending_session: Once[tuple[Session, HolySheepError | None]] | None = None
         if isinstance(session, FirstFrame):
             if open_later is None:
@@ -166,7 +173,6 @@ class HolySheepApp(
             yield ConversationView(id="conversation")
         yield AttachmentChips(id="chips").data_bind(HolySheepApp.attachments)
         prompt = PromptInput(id="prompt")
-        prompt.placeholder = "Ask anything… (Enter sends · Ctrl+J new line · F1 every key)"
         prompt.cursor_blink = self._cursor_blink
         prompt.recall_source = lambda: stored_prompts(self.chat.store, self.conversation.id)
         yield prompt
@@ -291,7 +297,7 @@ class HolySheepApp(
             else:
                 self.apply_session(session, problem)
         if self.chat.session is None:
-            raise self.startup_error or HolySheepError("The session is not open.")
+            raise self.startup_error or HolySheepError(_("The session is not open."))
         return self.chat
 
     def _open_first_run(self, problem: HolySheepError) -> None:
@@ -305,7 +311,7 @@ class HolySheepApp(
                 return
             new, notice = chosen_session(choice, session)
             if notice:
-                self.notify(notice, title="Key ready")
+                self.notify(notice, title=_("Key ready"))
             self.post_message(SessionReady(new))
 
         self.push_screen(FirstRunScreen(session.profile_name, session.profile, problem), chosen)
@@ -356,11 +362,11 @@ class HolySheepApp(
     def _budget_loaded(self, message: BudgetLoaded) -> None:
         watch = message.watch
         if message.error:
-            self.notify(message.error, title="Budget not checked", severity="warning")
+            self.notify(message.error, title=_("Budget not checked"), severity="warning")
         watch.status = message.status
         if watch is self.chat.budget:
             if watch.level != "ok":
-                self.notify(watch.alert(), title="Budget", severity="error" if watch.over else "warning")
+                self.notify(watch.alert(), title=_("Budget"), severity="error" if watch.over else "warning")
             self.revision += 1
 
     # ---- the history, opened in a thread (a large database's integrity check takes a while) ---
@@ -379,7 +385,7 @@ class HolySheepApp(
             self.start_history()
             self.history_turn_finished()  # the sidebar, if already shown, lists what is stored
             if warning:
-                self.notify(f"History is off: {warning}", severity="warning")
+                self.notify(_("History is off: {reason}").format(reason=warning), severity="warning")
 
     def close_history(self) -> None:
         """After the app has ended: close the store (one whose opening finished meanwhile too)."""
@@ -398,9 +404,13 @@ class HolySheepApp(
             text = (
                 error.user_text() if isinstance(error, HolySheepError) else f"{type(error).__name__}: {error}"
             )
-            title = "Internal error" if worker.group == TURN_GROUP else "Error"
+            title = _("Internal error") if worker.group == TURN_GROUP else _("Error")
             self.notify(text, title=title, severity="error")
         if worker.group == TURN_GROUP:
+            if state == WorkerState.RUNNING:
+                self.stream_collections.hold(worker)
+            elif worker.is_finished:
+                self.stream_collections.release(worker)
             self.turn_worker_ended(worker, state)
 
     # ---- actions -------------------------------------------------------------------------
@@ -411,10 +421,16 @@ class HolySheepApp(
     def action_copy_answer(self) -> None:
         text = self._last_answer()
         if not text:
-            self.notify("No answer to copy yet.")
+            self.notify(_("No answer to copy yet."))
             return
         self.copy_to_clipboard(text)
-        self.notify(f"Copied the last answer ({len(text)} characters).")
+        self.notify(
+            ngettext(
+                "Copied the last answer ({count} character).",
+                "Copied the last answer ({count} characters).",
+                len(text),
+            ).format(count=len(text))
+        )
 
     def action_copy_code(self) -> None:
         from holysheep_tui.tui.screens.dialogs import ChoiceScreen
@@ -422,26 +438,29 @@ class HolySheepApp(
 
         blocks = code_blocks(self._last_answer())
         if not blocks:
-            self.notify("The last answer has no code block.")
+            self.notify(_("The last answer has no code block."))
             return
 
         def copy(index: int | None) -> None:
             if index is not None:
                 self.copy_to_clipboard(blocks[index][1])
-                self.notify(f"Copied code block {index + 1} ({blocks[index][0] or 'text'}).")
+                lang = blocks[index][0] or _("text")
+                self.notify(
+                    _("Copied code block {number} ({language}).").format(number=index + 1, language=lang)
+                )
 
         if len(blocks) == 1:
             copy(0)
             return
         labels = [
-            f"{i + 1}. [{lang or 'text'}] {code.splitlines()[0] if code else ''}"[:70]
+            f"{i + 1}. [{lang or _('text')}] {code.splitlines()[0] if code else ''}"[:70]
             for i, (lang, code) in enumerate(blocks)
         ]
-        self.push_screen(ChoiceScreen("Copy which code block?", labels), copy)
+        self.push_screen(ChoiceScreen(_("Copy which code block?"), labels), copy)
 
     def action_toggle_reasoning(self) -> None:
         shown = self.view.toggle_reasoning()
-        self.notify("Reasoning shown for every answer." if shown else "Reasoning folded.", timeout=2)
+        self.notify(_("Reasoning shown for every answer.") if shown else _("Reasoning folded."), timeout=2)
 
     def action_system_prompt(self) -> None:
         """F3: this conversation's system prompt, temperature and max tokens."""
@@ -469,17 +488,6 @@ class HolySheepApp(
 
         self.push_screen(HelpScreen(help_rows(self.keymap)))
 
-    def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
-        """Textual's Theme and Quit (with its key); not Maximize, Screenshot or Keys (issue 15 item 14)."""
-        for command in super().get_system_commands(screen):
-            if command.title in ("Theme", "Quit"):
-                key = key_label(self.keymap.keys_of("change_theme")) if command.title == "Theme" else "Ctrl+Q"
-                yield command._replace(help=f"{command.help} · Key: {key}")
-        for _keys, action, desc in KEYS:
-            if action != "change_theme":
-                keys = self.keymap.keys_of(action)
-                yield SystemCommand(desc, f"Key: {key_label(keys)}", lambda a=action: self.run_action(a))
-
     # ---- theme ---------------------------------------------------------------------------
     def _remember_theme(self, theme: object) -> None:
         name = getattr(theme, "name", None)
@@ -491,7 +499,7 @@ class HolySheepApp(
             save_ui_theme(name)
             self.session.config.ui.theme = name
         except HolySheepError as exc:
-            self.notify(exc.user_text(), title="Theme not saved", severity="warning")
+            self.notify(exc.user_text(), title=_("Theme not saved"), severity="warning")
 
     async def on_unmount(self) -> None:
         remove_exit_signals(getattr(self, "_exit_signals", []))

@@ -26,6 +26,7 @@ from holysheep_tui.chat.attachments import (
     chip_label,
 )
 from holysheep_tui.chat.chat_session import ChatSession
+from holysheep_tui.i18n import N_, _, ngettext
 from holysheep_tui.textsafety import one_line
 from holysheep_tui.tui.keys import Keymap, key_label
 from holysheep_tui.tui.widgets.chips import AttachmentChips, FilesPasted
@@ -35,7 +36,7 @@ if TYPE_CHECKING:
     from holysheep_tui.chat.controller import Branch
     from holysheep_tui.tui.screens.attach import Loaded
 
-REMOVE_KEYS = "Shift+Tab, then Delete"
+REMOVE_KEYS = N_("Shift+Tab, then Delete")
 """How a chip is removed from the keyboard (the chip row is just above the prompt in the focus order)."""
 
 
@@ -86,7 +87,12 @@ class AttachingApp(App[None]):
     def _files_pasted(self, message: FilesPasted) -> None:
         count = len(message.paths)
         names = ", ".join(one_line(p.name) for p in message.paths[:3]) + (" …" if count > 3 else "")
-        self.notify(f"Pasted {count} file path{'s' if count > 1 else ''} ({names}): attaching, not typing.")
+        pasted = ngettext(
+            "Pasted {count} file path ({names}): attaching, not typing.",
+            "Pasted {count} file paths ({names}): attaching, not typing.",
+            count,
+        )
+        self.notify(pasted.format(count=count, names=names))
         self._read_pasted(message.paths)
 
     @work(thread=True, group="attach", exit_on_error=False)
@@ -101,7 +107,7 @@ class AttachingApp(App[None]):
     @on(AttachmentsLoaded)
     def _attachments_loaded(self, message: AttachmentsLoaded) -> None:
         for error in message.errors:
-            self.notify(error, title="Cannot attach the file", severity="error", timeout=10)
+            self.notify(error, title=_("Cannot attach the file"), severity="error", timeout=10)
         self.add_attachments(message.loaded)
 
     def add_attachments(self, loaded: Sequence[Loaded]) -> None:
@@ -112,19 +118,24 @@ class AttachingApp(App[None]):
         for item in loaded:
             a = item.attachment
             if any(p.sha256 == a.sha256 and p.name == a.name for p in pending):
-                self.notify(f"{one_line(a.name)} is attached already.")
+                self.notify(_("{name} is attached already.").format(name=one_line(a.name)))
                 continue
             pending.append(a)
             added.append(chip_label(a, len(pending)))
         if not added:
             return
         self.attachments = tuple(pending)
-        self.notify("Attached " + "  ".join(added), timeout=4)
+        self.notify(_("Attached {chips}").format(chips="  ".join(added)), timeout=4)
         model = self.chat.model
         if any(a.kind == "image" for a in pending) and self.chat.prices.reads_images(model) is False:
             self.notify(
-                f"{one_line(model)} does not read images: pick one that does before sending "
-                f"({key_label(self.keymap.keys_of('pick_model'))}: {', '.join(self.image_readers())}).",
+                _(
+                    "{model} does not read images: pick one that does before sending ({key}: {models})."
+                ).format(
+                    model=one_line(model),
+                    key=key_label(self.keymap.keys_of("pick_model")),
+                    models=", ".join(self.image_readers()),
+                ),
                 severity="warning",
                 timeout=8,
             )
@@ -133,8 +144,12 @@ class AttachingApp(App[None]):
         tokens = sum(item.tokens for item in loaded)
         if window is not None and tokens > window:
             self.notify(
-                f"The files attached (~{tokens:,} tokens) are more than {one_line(model)}'s context window "
-                f"({window:,}): remove one ({REMOVE_KEYS}) or pick a model with a larger window.",
+                _(
+                    "The files attached (~{tokens} tokens) are more than {model}'s context window "
+                    "({window}): remove one ({keys}) or pick a model with a larger window."
+                ).format(
+                    tokens=f"{tokens:,}", model=one_line(model), window=f"{window:,}", keys=_(REMOVE_KEYS)
+                ),
                 severity="warning",
                 timeout=10,
             )
@@ -146,7 +161,7 @@ class AttachingApp(App[None]):
             return
         gone = pending.pop(message.index)
         self.attachments = tuple(pending)
-        self.notify(f"Removed {chip_label(gone, message.index + 1)}", timeout=3)
+        self.notify(_("Removed {chip}").format(chip=chip_label(gone, message.index + 1)), timeout=3)
         if not pending:
             self.query_one(PromptInput).focus()
 
@@ -180,15 +195,24 @@ class AttachingApp(App[None]):
             return False
         pick = key_label(self.keymap.keys_of("pick_model"))
         if any(a.kind == "image" for a in files):
-            way_out = f"or remove the image ({REMOVE_KEYS})"
+            way_out = _("or remove the image ({keys})").format(keys=_(REMOVE_KEYS))
         else:
             new = key_label(self.keymap.keys_of("new_conversation"))
-            way_out = f"or start a new conversation ({new}): an earlier prompt here carries an image"
-        verb = "does" if len(blocked) == 1 else "do"
+            way_out = _(
+                "or start a new conversation ({key}): an earlier prompt here carries an image"
+            ).format(key=new)
+        refused = ngettext(
+            "{models} does not read images, so nothing was sent. Pick a model that reads images "
+            "({key}: {readers}), {way_out}.",
+            "{models} do not read images, so nothing was sent. Pick a model that reads images "
+            "({key}: {readers}), {way_out}.",
+            len(blocked),
+        )
         self.notify(
-            f"{', '.join(blocked)} {verb} not read images, so nothing was sent. Pick a model that reads "
-            f"images ({pick}: {', '.join(self.image_readers())}), {way_out}.",
-            title="Not sent: the model does not read images",
+            refused.format(
+                models=", ".join(blocked), key=pick, readers=", ".join(self.image_readers()), way_out=way_out
+            ),
+            title=_("Not sent: the model does not read images"),
             severity="error",
             timeout=15,
         )

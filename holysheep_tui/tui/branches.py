@@ -16,6 +16,7 @@ from textual.app import App
 from holysheep_tui.chat.chat_session import ChatSession
 from holysheep_tui.chat.controller import Turn
 from holysheep_tui.errors import HolySheepError
+from holysheep_tui.i18n import N_, _
 from holysheep_tui.tui.messages import BranchRequest
 from holysheep_tui.tui.widgets.conversation import ConversationView, UserMessage
 from holysheep_tui.tui.widgets.prompt import PromptInput
@@ -25,7 +26,7 @@ if TYPE_CHECKING:
     from holysheep_tui.store import HistoryStore
     from holysheep_tui.tui.widgets.compare import CompareView
 
-NOT_STORED = (
+NOT_STORED = N_(
     "This message is not in the history (history is off or it was not saved), so there is nothing to "
     "branch from here."
 )
@@ -77,7 +78,7 @@ class BranchesApp(App[None]):
             target = next((w for w in reversed(shown) if getattr(w, "place", None)), None)
             target = target or next((w for w in reversed(shown) if not isinstance(w, UserMessage)), None)
         if target is None:
-            self.notify("There is nothing in this conversation yet.")
+            self.notify(_("There is nothing in this conversation yet."))
             return
         role = "user" if isinstance(target, UserMessage) else "assistant"
         self.post_message(BranchRequest("alternative", getattr(target, "message_id", None), role, delta))
@@ -92,7 +93,7 @@ class BranchesApp(App[None]):
                 prompt.insert(request.text)
             return
         if self._turn is not None:
-            self.notify("Wait for the answer or stop it with Esc first.", severity="warning")
+            self.notify(_("Wait for the answer or stop it with Esc first."), severity="warning")
             return
         if request.action == "alternative" and request.message_id is not None:
             compare = self._last_comparison(request.message_id)
@@ -101,7 +102,7 @@ class BranchesApp(App[None]):
                 return
         store, conv_id = self.history_store, self.chat.conversation.id
         if request.message_id is None or store is None or conv_id is None:
-            self.notify(NOT_STORED, severity="warning")
+            self.notify(_(NOT_STORED), severity="warning")
             return
         try:
             if request.action == "alternative":
@@ -111,7 +112,7 @@ class BranchesApp(App[None]):
             else:
                 turn = self._turn_of(request.message_id)
                 if turn is None:
-                    self.notify(NOT_STORED, severity="warning")
+                    self.notify(_(NOT_STORED), severity="warning")
                 elif request.action == "edit":
                     self.edit_turn(turn)
                 elif request.action == "regenerate":
@@ -119,7 +120,7 @@ class BranchesApp(App[None]):
                 else:
                     self._reask(turn)
         except HolySheepError as exc:
-            self.notify(exc.user_text(), title="History", severity="error")
+            self.notify(exc.user_text(), title=_("History"), severity="error")
 
     def _last_comparison(self, message_id: int) -> CompareView | None:
         """The comparison on screen holding answer ``message_id`` when the conversation ends with it (its
@@ -143,8 +144,11 @@ class BranchesApp(App[None]):
         current = compare.chosen or 0
         index = current + delta
         if not 0 <= index < len(compare.turns):
-            where = f"{current + 1} of {len(compare.turns)}"
-            self.notify(f"The answer carried on ({where}) is the {'first' if index < 0 else 'last'} one.")
+            where = _("{number} of {count}").format(number=current + 1, count=len(compare.turns))
+            if index < 0:
+                self.notify(_("The answer carried on ({where}) is the first one.").format(where=where))
+            else:
+                self.notify(_("The answer carried on ({where}) is the last one.").format(where=where))
             return
         chat = self.chat
         turn = compare.turns[index]
@@ -164,15 +168,20 @@ class BranchesApp(App[None]):
         siblings = store.siblings(message_id)
         if len(siblings) < 2:
             self.notify(
-                "No alternatives here yet. With the message selected: r asks again, m asks another "
-                "model, e edits the prompt."
+                _(
+                    "No alternatives here yet. With the message selected: r asks again, m asks another "
+                    "model, e edits the prompt."
+                )
             )
             return
         index = siblings.index(message_id) if message_id in siblings else 0
         target = index + delta
         if not 0 <= target < len(siblings):
             where = place_label((index + 1, len(siblings)))
-            self.notify(f"{where} is the {'first' if target < 0 else 'last'} alternative.")
+            if target < 0:
+                self.notify(_("{where} is the first alternative.").format(where=where))
+            else:
+                self.notify(_("{where} is the last alternative.").format(where=where))
             return
         store.set_active(conv_id, siblings[target])
         await self.open_conversation(conv_id, siblings[target], select=True)
@@ -190,8 +199,17 @@ class BranchesApp(App[None]):
         if prompt_text:
             prompt.set_prompt(prompt_text)
         prompt.focus()
-        what = "with that prompt ready to edit" if prompt_text else "continuing from that answer"
-        self.notify(f"Forked into a new conversation {what}. The original is unchanged (Ctrl+B lists both).")
+        if prompt_text:
+            text = _(
+                "Forked into a new conversation with that prompt ready to edit. The original is unchanged "
+                "(Ctrl+B lists both)."
+            )
+        else:
+            text = _(
+                "Forked into a new conversation continuing from that answer. The original is unchanged "
+                "(Ctrl+B lists both)."
+            )
+        self.notify(text)
 
     async def branch_point(self, turn: Turn) -> Turn | None:
         """Make ``turn`` the last turn of the conversation, to branch there: the active path is moved to
@@ -203,12 +221,12 @@ class BranchesApp(App[None]):
         store, conv_id = self.history_store, conversation.id
         leaf = turn.answer_id if turn.answer_id is not None else turn.prompt_id
         if store is None or conv_id is None or leaf is None:
-            self.notify(NOT_STORED, severity="warning")
+            self.notify(_(NOT_STORED), severity="warning")
             return None
         try:
             store.set_active(conv_id, leaf, exact=True)
         except HolySheepError as exc:
-            self.notify(exc.user_text(), title="History", severity="error")
+            self.notify(exc.user_text(), title=_("History"), severity="error")
             return None
         await self.open_conversation(conv_id)
         turns = self.chat.conversation.turns
@@ -227,5 +245,5 @@ class BranchesApp(App[None]):
             if isinstance(model, str) and model:
                 await self.ask_again(turn, model)
 
-        title = "Ask this prompt again with another model (the answer there stays)"
+        title = _("Ask this prompt again with another model (the answer there stays)")
         self.push_screen(ModelPicker(self.picker_rows(), turn.model, title=title), chosen)

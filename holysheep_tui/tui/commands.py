@@ -7,6 +7,7 @@ from typing import Protocol, cast
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
+from holysheep_tui.i18n import _
 from holysheep_tui.textsafety import one_line
 
 
@@ -26,13 +27,15 @@ class ModelCommands(Provider):
         return cast(ModelChooser, self.app)
 
     def _entries(self) -> list[tuple[str, str]]:
-        return [(f"Model: {one_line(model)}", model) for model in self._chooser.model_ids()]
+        return [
+            (_("Model: {model}").format(model=one_line(model)), model) for model in self._chooser.model_ids()
+        ]
 
     async def discover(self) -> Hits:
         chooser = self._chooser
         for title, model in self._entries()[:5]:
             yield DiscoveryHit(
-                title, partial(chooser.choose_model, model), help="Use this model for the next message"
+                title, partial(chooser.choose_model, model), help=_("Use this model for the next message")
             )
 
     async def search(self, query: str) -> Hits:
@@ -46,5 +49,5 @@ class ModelCommands(Provider):
                     matcher.highlight(title),
                     partial(chooser.choose_model, model),
                     text=title,
-                    help="Use this model for the next message",
+                    help=_("Use this model for the next message"),
                 )

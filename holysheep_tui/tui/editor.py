@@ -20,6 +20,7 @@ from textual.app import App, SuspendNotSupported
 from textual.css.query import NoMatches
 
 from holysheep_tui.errors import HolySheepError
+from holysheep_tui.i18n import N_, _
 from holysheep_tui.textsafety import one_line
 
 FALLBACK_EDITORS = ("nano", "vi")
@@ -28,7 +29,7 @@ FALLBACK_EDITORS = ("nano", "vi")
 class EditorError(HolySheepError):
     """The editor could not be started or did not end well; the prompt is left as it was."""
 
-    title = "Editor"
+    title = N_("Editor")
 
 
 def editor_command(
@@ -42,7 +43,11 @@ def editor_command(
             try:
                 words = shlex.split(value)
             except ValueError as exc:
-                raise EditorError(f"${name} cannot be read as a command ({exc}): {one_line(value)}") from None
+                raise EditorError(
+                    _("${name} cannot be read as a command ({error}): {value}").format(
+                        name=name, error=exc, value=one_line(value)
+                    )
+                ) from None
             if words:
                 return words
     for fallback in FALLBACK_EDITORS:
@@ -65,18 +70,19 @@ def edit_text(text: str, command: list[str]) -> str:
             with _interrupts_to_the_editor():
                 done = subprocess.run([*command, str(path)], check=False)
         except OSError as exc:
-            raise EditorError(f"Cannot start the editor {shown}: {exc.strerror or exc}") from None
+            raise EditorError(
+                _("Cannot start the editor {editor}: {error}").format(editor=shown, error=exc.strerror or exc)
+            ) from None
         if done.returncode != 0:
-            how = (
-                f"was stopped by {signal.Signals(-done.returncode).name}"
-                if done.returncode < 0 and -done.returncode in signal.valid_signals()
-                else f"exited with status {done.returncode}"
-            )
-            raise EditorError(f"The editor {shown} {how}: the prompt is unchanged.")
+            if done.returncode < 0 and -done.returncode in signal.valid_signals():
+                failed = _("The editor {editor} was stopped by {signal}: the prompt is unchanged.")
+                raise EditorError(failed.format(editor=shown, signal=signal.Signals(-done.returncode).name))
+            failed = _("The editor {editor} exited with status {status}: the prompt is unchanged.")
+            raise EditorError(failed.format(editor=shown, status=done.returncode))
         try:
             edited = path.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
-            raise EditorError(f"Cannot read back the edited prompt: {exc}") from None
+            raise EditorError(_("Cannot read back the edited prompt: {error}").format(error=exc)) from None
     finally:
         shutil.rmtree(folder, ignore_errors=True)
     return edited.removesuffix("\n")  # editors end the file with a newline the prompt did not have
@@ -140,7 +146,7 @@ class EditorApp(App[None]):
             command = editor_command()
             if command is None:
                 raise EditorError(
-                    "No editor found: set $VISUAL or $EDITOR (e.g. export EDITOR=nano) to compose in it."
+                    _("No editor found: set $VISUAL or $EDITOR (e.g. export EDITOR=nano) to compose in it.")
                 )
             if self.is_headless:
                 text = edit_text(prompt.text, command)
@@ -154,10 +160,12 @@ class EditorApp(App[None]):
                 if failed is not None:
                     raise failed
         except SuspendNotSupported:
-            self.notify("This terminal cannot be handed to an editor.", title="Editor", severity="warning")
+            self.notify(
+                _("This terminal cannot be handed to an editor."), title=_("Editor"), severity="warning"
+            )
             return
         except EditorError as exc:
-            self.notify(exc.user_text(), title="Editor", severity="warning")
+            self.notify(exc.user_text(), title=_("Editor"), severity="warning")
             return
         prompt.set_prompt(text)
         prompt.focus()

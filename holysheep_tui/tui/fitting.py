@@ -21,6 +21,7 @@ from textual.css.query import NoMatches
 from textual.reactive import var
 
 from holysheep_tui.chat.chat_session import ChatSession
+from holysheep_tui.i18n import _, ngettext
 from holysheep_tui.textsafety import one_line
 from holysheep_tui.tui.messages import ModelsLoaded
 from holysheep_tui.tui.widgets.prompt import PromptInput
@@ -157,7 +158,10 @@ class FittingApp(App[None]):
         if text.strip() or files:
             subtitle = reading.cost_text(chat.money.relay_rate)
             if not reading.fits:
-                subtitle += f" · too long for {one_line(chat.model)}: Enter offers the ways out"
+                too_long = _("too long for {model}: Enter offers the ways out").format(
+                    model=one_line(chat.model)
+                )
+                subtitle += f" · {too_long}"
         prompt.border_subtitle = subtitle
 
     def overflow_warning(self, model: str) -> str | None:
@@ -169,11 +173,11 @@ class FittingApp(App[None]):
         )
         if reading.fits or reading.window is None:
             return None
-        return (
-            f"⚠ This conversation (~{reading.tokens:,} tokens) no longer fits {one_line(model)}'s context "
-            f"window ({reading.window:,}) with room for the answer. When you send, you choose: "
-            "compact it, send only the recent turns, or switch to a model whose window fits."
-        )
+        return "⚠ " + _(
+            "This conversation (~{tokens} tokens) no longer fits {model}'s context window ({window}) with room "
+            "for the answer. When you send, you choose: compact it, send only the recent turns, or switch to a "
+            "model whose window fits."
+        ).format(tokens=f"{reading.tokens:,}", model=one_line(model), window=f"{reading.window:,}")
 
     # ---- before sending ----------------------------------------------------------------------
     def plan_for(
@@ -206,7 +210,9 @@ class FittingApp(App[None]):
         from holysheep_tui.tui.screens.fit_choice import FitChoiceScreen
 
         if self._compaction is not None and self._compaction.is_running:
-            self.notify("The conversation is being compacted; the prompt is sent when the summary is ready.")
+            self.notify(
+                _("The conversation is being compacted; the prompt is sent when the summary is ready.")
+            )
             return True
         controller = chat.opened_controller
         if controller is not None and controller.estimator is None:
@@ -235,14 +241,20 @@ class FittingApp(App[None]):
         for name in models:
             plan = self.plan_for(chat.conversation, text, name, files)
             if not plan.fits and plan.window is not None:
-                too_long.append(f"{one_line(name)} (~{plan.tokens:,} of {plan.window:,} tokens)")
+                too_long.append(
+                    _("{model} (~{tokens} of {window} tokens)").format(
+                        model=one_line(name), tokens=f"{plan.tokens:,}", window=f"{plan.window:,}"
+                    )
+                )
         if not too_long:
             return False
         self.notify(
-            "Too long for the context window of " + ", ".join(too_long) + ". Leave them out of the "
-            "comparison (Ctrl+O), or send to one model first: it offers to compact the conversation or to "
-            "send only the recent turns.",
-            title="Not sent",
+            _(
+                "Too long for the context window of {models}. Leave them out of the comparison (Ctrl+O), or "
+                "send to one model first: it offers to compact the conversation or to send only the recent "
+                "turns."
+            ).format(models=", ".join(too_long)),
+            title=_("Not sent"),
             severity="error",
             timeout=12,
         )
@@ -262,7 +274,7 @@ class FittingApp(App[None]):
         if prompt is not None:
             prompt.focus()
         if choice is None:
-            self.notify("Not sent: the prompt is as you left it.", timeout=3)
+            self.notify(_("Not sent: the prompt is as you left it."), timeout=3)
             return
         if chat.conversation is not conversation:  # another conversation meanwhile: plan again
             await self.send_prompt(text)
@@ -272,10 +284,16 @@ class FittingApp(App[None]):
                 await self.choose_model(choice.model)  # says so in the conversation
             await self.send_prompt(text, branch=branch, model=choice.model)
         elif choice.kind == "recent":
-            left_out = plan.recent.left_out if plan.recent is not None else f"{choice.omit} turns"
+            left_out = (
+                plan.recent.left_out
+                if plan.recent is not None
+                else ngettext("{count} turn", "{count} turns", choice.omit).format(count=choice.omit)
+            )
             await self.view.add_marker(
-                f"Sent with the recent turns only: {left_out} left out of this request "
-                "(they stay in the history)."
+                _(
+                    "Sent with the recent turns only: {left_out} left out of this request (they stay in the "
+                    "history)."
+                ).format(left_out=left_out)
             )
             await self.send_prompt(text, branch=branch, model=model, omit=choice.omit)
         elif choice.kind == "compact" and choice.model is not None:
@@ -293,8 +311,12 @@ class FittingApp(App[None]):
 
         prompt = self.main_prompt()
         if prompt is not None:
-            prompt.border_subtitle = f"Compacting the conversation with {one_line(writer)}…"
-        await self.view.add_marker(f"Compacting the conversation with {one_line(writer)}…")
+            prompt.border_subtitle = _("Compacting the conversation with {model}…").format(
+                model=one_line(writer)
+            )
+        await self.view.add_marker(
+            _("Compacting the conversation with {model}…").format(model=one_line(writer))
+        )
         try:
             summary = await compact(chat.controller, conversation, writer, max_tokens=max_tokens)
         finally:
@@ -309,10 +331,11 @@ class FittingApp(App[None]):
             chat.live.total_estimated = chat.live.total_estimated or summary.cost.estimated
             chat.budget.add(summary.cost)
             cost_text = f" · {format_usd(usd)} · {format_cny(chat.money.billed_cny(usd))} CNY"
-        await self.view.add_marker(
-            f"Summary of {summary.turns} turns by {one_line(writer)} stored{cost_text}: it is sent in their "
-            "place; the turns stay in the history, in search and in exports."
+        stored = _(
+            "Summary of {count} turns by {model} stored{cost}: it is sent in their place; the turns stay in the "
+            "history, in search and in exports."
         )
+        await self.view.add_marker(stored.format(count=summary.turns, model=one_line(writer), cost=cost_text))
         self.revision += 1
         if chat is self.chat and chat.conversation is conversation:
             await self.send_prompt(text)

@@ -14,6 +14,7 @@ from textual.app import App
 from holysheep_tui.chat.chat_session import ChatSession
 from holysheep_tui.economics.money import CurrencyView
 from holysheep_tui.errors import HolySheepError
+from holysheep_tui.i18n import N_, _
 from holysheep_tui.tui.messages import ConversationDeleted, ExportConversation, OpenConversation
 from holysheep_tui.tui.widgets.conversation import ConversationView
 from holysheep_tui.tui.widgets.prompt import PromptInput
@@ -24,7 +25,11 @@ if TYPE_CHECKING:  # export, search and the loader load on first use: start-up s
     from holysheep_tui.store import HistoryStore, SearchHit
     from holysheep_tui.tui.screens.export import ExportChoice
 
-HISTORY_OFF = "History is off for this session, so there is nothing stored to {what}."
+HISTORY_OFF = {
+    "open": N_("History is off for this session, so there is nothing stored to open."),
+    "search": N_("History is off for this session, so there is nothing stored to search."),
+    "export": N_("History is off for this session, so there is nothing stored to export."),
+}
 
 
 class HistoryApp(App[None]):
@@ -50,7 +55,7 @@ class HistoryApp(App[None]):
         self.sidebar.store = store
         if store is not None:
             for severity, text in startup_notices(store):
-                self.notify(text, title="History", severity=severity, timeout=15)  # type: ignore[arg-type]
+                self.notify(text, title=_("History"), severity=severity, timeout=15)  # type: ignore[arg-type]
 
     def action_toggle_sidebar(self) -> None:
         holder = self.query_one("#sidebar")
@@ -83,12 +88,12 @@ class HistoryApp(App[None]):
 
         store = self.history_store
         if store is None:
-            self.notify(HISTORY_OFF.format(what="open"), severity="warning")
+            self.notify(_(HISTORY_OFF["open"]), severity="warning")
             return
         try:
             opened = open_stored(store, conv_id, self.chat.model)
         except HolySheepError as exc:
-            self.notify(exc.user_text(), title="Cannot open the conversation", severity="error")
+            self.notify(exc.user_text(), title=_("Cannot open the conversation"), severity="error")
             return
         if self._turn is not None:
             await self.run_action("stop")
@@ -116,7 +121,7 @@ class HistoryApp(App[None]):
         from holysheep_tui.tui.screens.search import SearchScreen
 
         if self.history_store is None:
-            self.notify(HISTORY_OFF.format(what="search"), severity="warning")
+            self.notify(_(HISTORY_OFF["search"]), severity="warning")
             return
 
         def done(hit: SearchHit | None) -> None:
@@ -128,9 +133,9 @@ class HistoryApp(App[None]):
     # ---- export ----------------------------------------------------------------------------
     def action_export_conversation(self) -> None:
         if self.history_store is None:
-            self.notify(HISTORY_OFF.format(what="export"), severity="warning")
+            self.notify(_(HISTORY_OFF["export"]), severity="warning")
         elif self.chat.conversation.id is None:
-            self.notify("Nothing to export yet: this conversation has no stored messages.")
+            self.notify(_("Nothing to export yet: this conversation has no stored messages."))
         else:
             self.export_stored(self.chat.conversation.id)
 
@@ -145,12 +150,12 @@ class HistoryApp(App[None]):
 
         store = self.history_store
         if store is None:
-            self.notify(HISTORY_OFF.format(what="export"), severity="warning")
+            self.notify(_(HISTORY_OFF["export"]), severity="warning")
             return
         try:
             conv = store.get_conversation(conv_id)
         except HolySheepError as exc:
-            self.notify(exc.user_text(), title="Cannot export", severity="error")
+            self.notify(exc.user_text(), title=_("Cannot export"), severity="error")
             return
         directory = self.export_dir or default_export_dir()
 
@@ -174,11 +179,16 @@ class HistoryApp(App[None]):
                 if yes:
                     self._write_export(conv, choice, force=True)
                 else:
-                    self.notify("Not exported: the file was left as it was.")
+                    self.notify(_("Not exported: the file was left as it was."))
 
-            self.push_screen(ConfirmScreen(f"{choice.path} exists. Overwrite it?"), confirmed)
+            self.push_screen(
+                ConfirmScreen(_("{path} exists. Overwrite it?").format(path=choice.path)), confirmed
+            )
             return
         except HolySheepError as exc:
-            self.notify(exc.user_text(), title="Export failed", severity="error")
+            self.notify(exc.user_text(), title=_("Export failed"), severity="error")
             return
-        self.notify(f"Wrote {choice.path.resolve()}", title=f"Exported as {choice.fmt}")
+        self.notify(
+            _("Wrote {path}").format(path=choice.path.resolve()),
+            title=_("Exported as {format}").format(format=choice.fmt),
+        )

@@ -1,34 +1,39 @@
-"""The key table: the app's bindings, the help screen and the command palette all come from here."""
+"""The key table: the app's bindings, the help screen and the command palette all come from here.
+
+Descriptions are marked with ``N_()`` and translated with ``_()`` where they are shown, so a language
+switched while the app runs applies to them."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from holysheep_tui.i18n import N_, _
+
 KEYS: list[tuple[str, str, str]] = [
     # (keys, action, description)
-    ("escape", "stop", "Stop the answer (keeps what arrived)"),
-    ("ctrl+o,f2", "pick_model", "Choose the model for the next message"),
-    ("ctrl+n", "new_conversation", "New conversation"),
-    ("ctrl+r", "regenerate", "Regenerate the last answer / retry after an error"),
-    ("ctrl+l", "edit_last", "Edit and resend the last prompt (sent as an alternative)"),
-    ("ctrl+up", "select_message(-1)", "Select the message above (then the message keys below)"),
-    ("ctrl+down", "select_message(1)", "Select the message below"),
-    ("f6", "alternative(-1)", "Previous alternative of the selected (or last) message"),
-    ("f7", "alternative(1)", "Next alternative of the selected (or last) message"),
-    ("f3", "system_prompt", "This conversation's system prompt, temperature and max tokens"),
-    ("f4", "copy_answer", "Copy the last answer (OSC 52)"),
-    ("f5", "copy_code", "Copy a code block from the last answer"),
-    ("f10", "attach", "Attach a file or an image to the next prompt (pasting a file's path does too)"),
-    ("f9", "toggle_reasoning", "Show or hide the reasoning of every answer"),
-    ("ctrl+t", "change_theme", "Choose a theme (remembered in the config)"),
-    ("ctrl+b", "toggle_sidebar", "Show or hide the history sidebar (refreshes it)"),
-    ("ctrl+f", "search_history", "Search every stored message"),
-    ("ctrl+s", "export_conversation", "Export this conversation (md, json, html, txt, openai)"),
-    ("f8", "stats", "Usage statistics: requests, cost, cache hits and latency per model and per day"),
-    ("ctrl+g", "compose_in_editor", "Write the prompt in $VISUAL / $EDITOR (the text comes back unsent)"),
-    ("f12", "toggle_mouse", "Mouse off / on (off: select text with the terminal)"),
-    ("f1", "help", "Show every key"),
+    ("escape", "stop", N_("Stop the answer (keeps what arrived)")),
+    ("ctrl+o,f2", "pick_model", N_("Choose the model for the next message")),
+    ("ctrl+n", "new_conversation", N_("New conversation")),
+    ("ctrl+r", "regenerate", N_("Regenerate the last answer / retry after an error")),
+    ("ctrl+l", "edit_last", N_("Edit and resend the last prompt (sent as an alternative)")),
+    ("ctrl+up", "select_message(-1)", N_("Select the message above (then the message keys below)")),
+    ("ctrl+down", "select_message(1)", N_("Select the message below")),
+    ("f6", "alternative(-1)", N_("Previous alternative of the selected (or last) message")),
+    ("f7", "alternative(1)", N_("Next alternative of the selected (or last) message")),
+    ("f3", "system_prompt", N_("This conversation's system prompt, temperature and max tokens")),
+    ("f4", "copy_answer", N_("Copy the last answer (OSC 52)")),
+    ("f5", "copy_code", N_("Copy a code block from the last answer")),
+    ("f10", "attach", N_("Attach a file or an image to the next prompt (pasting a file's path does too)")),
+    ("f9", "toggle_reasoning", N_("Show or hide the reasoning of every answer")),
+    ("ctrl+t", "change_theme", N_("Choose a theme (remembered in the config)")),
+    ("ctrl+b", "toggle_sidebar", N_("Show or hide the history sidebar (refreshes it)")),
+    ("ctrl+f", "search_history", N_("Search every stored message")),
+    ("ctrl+s", "export_conversation", N_("Export this conversation (md, json, html, txt, openai)")),
+    ("f8", "stats", N_("Usage statistics: requests, cost, cache hits and latency per model and per day")),
+    ("ctrl+g", "compose_in_editor", N_("Write the prompt in $VISUAL / $EDITOR (the text comes back unsent)")),
+    ("f12", "toggle_mouse", N_("Mouse off / on (off: select text with the terminal)")),
+    ("f1", "help", N_("Show every key")),
 ]
 PRIORITY_KEYS = frozenset({"ctrl+up", "ctrl+down", "f6", "f7"})
 """Keys that work wherever the focus is (the prompt's own F6/F7 select line and text otherwise)."""
@@ -64,7 +69,7 @@ def binding_id(action: str) -> str:
     return _IDS.get(action, action)
 
 
-DEFAULT_KEYMAP = {binding_id(action): keys for keys, action, _ in KEYS}
+DEFAULT_KEYMAP = {binding_id(action): keys for keys, action, _desc in KEYS}
 
 
 @dataclass(frozen=True)
@@ -92,14 +97,19 @@ def resolve_keymap(wanted: Mapping[str, str]) -> Keymap:
     for ident, keys in wanted.items():
         cleaned = _clean_keys(keys)
         if ident not in DEFAULT_KEYMAP:
-            problems.append(f"[keys] {ident}: no such action (known: {', '.join(sorted(DEFAULT_KEYMAP))}).")
+            known = ", ".join(sorted(DEFAULT_KEYMAP))
+            problems.append(_("[keys] {id}: no such action (known: {known}).").format(id=ident, known=known))
         elif not cleaned:
-            problems.append(f"[keys] {ident}: no key given.")
+            problems.append(_("[keys] {id}: no key given.").format(id=ident))
         elif taken := [k for k in cleaned if k in FIXED_KEYS or len(k) == 1]:
-            problems.append(f"[keys] {ident}: {key_label(taken[0])} is kept for typing, sending or quitting.")
+            problems.append(
+                _("[keys] {id}: {key} is kept for typing, sending or quitting.").format(
+                    id=ident, key=key_label(taken[0])
+                )
+            )
         else:
             applied[ident] = ",".join(cleaned)
-    for _ in range(len(DEFAULT_KEYMAP)):  # each round drops at least one entry, or ends
+    for _round in range(len(DEFAULT_KEYMAP)):  # each round drops at least one entry, or ends
         owners: dict[str, list[str]] = {}
         for ident, keys in {**DEFAULT_KEYMAP, **applied}.items():
             for key in _clean_keys(keys):
@@ -109,10 +119,18 @@ def resolve_keymap(wanted: Mapping[str, str]) -> Keymap:
             break
         for key, ids in clashes:
             dropped = [ident for ident in ids if ident in applied]
+            kept = [
+                _("{id} keeps {keys}").format(id=ident, keys=key_label(DEFAULT_KEYMAP[ident]))
+                for ident in dropped
+            ]
+            # TRANSLATORS: joins two or more binding ids ("new_conversation and stats").
+            actions = _(" and ").join(ids)
+            # TRANSLATORS: joins the "<id> keeps <keys>" parts of a keymap problem.
+            listed = _(", ").join(kept)
             problems.append(
-                f"[keys] {key_label(key)} is given to both {' and '.join(ids)}: "
-                + ", ".join(f"{ident} keeps {key_label(DEFAULT_KEYMAP[ident])}" for ident in dropped)
-                + "."
+                _("[keys] {key} is given to both {actions}: {kept}.").format(
+                    key=key_label(key), actions=actions, kept=listed
+                )
             )
             for ident in dropped:
                 applied.pop(ident, None)
@@ -120,25 +138,25 @@ def resolve_keymap(wanted: Mapping[str, str]) -> Keymap:
 
 
 MESSAGE_KEYS = [
-    ("Up / Down", "The message above / below"),
-    ("Left / Right", "Its previous / next alternative (‹2/3›)"),
-    ("r", "Ask it again (a new alternative; nothing replaced)"),
-    ("m", "Ask it again with another model"),
-    ("e", "Edit its prompt (sending adds an alternative)"),
-    ("f", "Fork a new conversation from it"),
-    ("Esc / Enter", "Back to the prompt (typing does that too)"),
+    ("Up / Down", N_("The message above / below")),
+    ("Left / Right", N_("Its previous / next alternative (‹2/3›)")),
+    ("r", N_("Ask it again (a new alternative; nothing replaced)")),
+    ("m", N_("Ask it again with another model")),
+    ("e", N_("Edit its prompt (sending adds an alternative)")),
+    ("f", N_("Fork a new conversation from it")),
+    ("Esc / Enter", N_("Back to the prompt (typing does that too)")),
 ]
 PROMPT_KEYS = [
-    ("Enter", "Send the prompt"),
-    ("Ctrl+J / Shift+Enter", "New line (Shift+Enter if the terminal has it)"),
-    ("Up / Down", "Earlier prompts (on an empty prompt)"),
-    ("PageUp / PageDown", "Scroll the conversation (a tall prompt: itself)"),
-    ("Ctrl+Home / Ctrl+End", "Top / bottom of the conversation"),
-    ("Home / End", "The same, on an empty prompt"),
-    ("Tab", "Into the conversation; Tab or typing: back"),
-    ("Shift+Tab", "To the attachments above the prompt: Left/Right pick one, Delete removes it"),
-    ("Ctrl+P", "Command palette: every action, every model"),
-    ("Ctrl+Q", "Quit"),
+    ("Enter", N_("Send the prompt")),
+    ("Ctrl+J / Shift+Enter", N_("New line (Shift+Enter if the terminal has it)")),
+    ("Up / Down", N_("Earlier prompts (on an empty prompt)")),
+    ("PageUp / PageDown", N_("Scroll the conversation (a tall prompt: itself)")),
+    ("Ctrl+Home / Ctrl+End", N_("Top / bottom of the conversation")),
+    ("Home / End", N_("The same, on an empty prompt")),
+    ("Tab", N_("Into the conversation; Tab or typing: back")),
+    ("Shift+Tab", N_("To the attachments above the prompt: Left/Right pick one, Delete removes it")),
+    ("Ctrl+P", N_("Command palette: every action, every model")),
+    ("Ctrl+Q", N_("Quit")),
 ]
 
 _NAMES = {"escape": "Esc", "pageup": "PageUp", "pagedown": "PageDown", "enter": "Enter", "tab": "Tab"}
@@ -163,7 +181,7 @@ def sidebar_rows(sidebar_keys: str) -> list[tuple[str, str]]:
     """The sidebar's one-line key list (``"Enter open · r rename"``) as help rows."""
     rows = []
     for part in sidebar_keys.split(" · "):
-        key, _, what = part.partition(" ")
+        key, _sep, what = part.partition(" ")
         rows.append((key, what.capitalize()))
     return rows
 
@@ -175,12 +193,12 @@ def help_sections(sidebar_keys: str = "", keymap: Keymap | None = None) -> list[
     """Every key and what it does (the keys in force after ``keymap``), in sections, for the help screen."""
     keymap = keymap or Keymap()
     sections: list[HelpSection] = [
-        ("Anywhere", [(key_label(keymap.keys_of(a)), d) for _, a, d in KEYS]),
-        ("The prompt", PROMPT_KEYS),
-        ("A selected message", MESSAGE_KEYS),
+        (_("Anywhere"), [(key_label(keymap.keys_of(a)), _(d)) for _k, a, d in KEYS]),
+        (_("The prompt"), [(k, _(d)) for k, d in PROMPT_KEYS]),
+        (_("A selected message"), [(k, _(d)) for k, d in MESSAGE_KEYS]),
     ]
     if sidebar_keys:
-        sections.append(("The sidebar (Ctrl+B)", sidebar_rows(sidebar_keys)))
+        sections.append((_("The sidebar (Ctrl+B)"), sidebar_rows(sidebar_keys)))
     return sections
 
 
@@ -188,4 +206,4 @@ def help_rows(keymap: Keymap | None = None) -> list[HelpSection]:
     """The help screen's sections (the sidebar's keys included)."""
     from holysheep_tui.tui.widgets.sidebar import SIDEBAR_KEYS
 
-    return help_sections(SIDEBAR_KEYS, keymap)
+    return help_sections(_(SIDEBAR_KEYS), keymap)

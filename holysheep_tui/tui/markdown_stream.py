@@ -63,6 +63,11 @@ class StreamingMarkdown(Widget):
         self._next_flush = 0.0
         # First line changed by a layout or paint since the last flush: Textual may have cached it.
         self._unflushed: int | None = None
+        self.tail: int | None = None
+        """While streaming, show only the last ``tail`` lines, in a box of that height (a comparison's
+        legs): the box never changes height, so the screen is not laid out again while the answer streams
+        (with seven legs, one layout per tick was most of a comparison's cost and delayed the keys typed
+        meanwhile). Every line once the answer ends. None: every line, growing as it streams."""
 
     # -- public API ----------------------------------------------------------------------
     @property
@@ -177,9 +182,15 @@ class StreamingMarkdown(Widget):
                     first, last = min(first, start + index), start + index + 1
         if self._unflushed is not None:  # painted since the last flush without a refresh: redo all
             first, last = min(first, self._unflushed), max(last, height, old_height)
+        if self._tailing:  # the lines shown moved up by what arrived: repaint the box, never re-lay out
+            first, last = 0, height
         self._unflushed = None
         if last > first or height != old_height:
             self.refresh(Region(0, first, width, max(0, last - first)), layout=height != old_height)
+
+    @property
+    def _tailing(self) -> bool:
+        return self._streaming and bool(self.tail)
 
     def _tail(self, start: int) -> list[Strip]:
         """The strips from line ``start`` on: newly laid out blocks, the gap and the open block."""
@@ -219,6 +230,8 @@ class StreamingMarkdown(Widget):
         # streaming, the height grows GROW_STEP lines at a time, so at most GROW_STEP - 1 blank lines sit
         # under the text and the screen is laid out a third as often. Finished: exactly the text's lines.
         height = self._layout.height
+        if self._tailing and self.tail:
+            return self.tail
         if self._streaming and height:
             step = self.GROW_STEP
             return -(-height // step) * step
@@ -235,5 +248,7 @@ class StreamingMarkdown(Widget):
     def render_line(self, y: int) -> Strip:
         width = self.size.width
         self._sync(width, render_open=False)
+        if self._tailing and self.tail:
+            y += max(0, self._layout.height - self.tail)
         line = self._layout.line(y)
         return Strip.blank(width, self.visual_style.rich_style) if line is None else line

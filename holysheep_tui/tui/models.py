@@ -14,7 +14,9 @@ from textual.app import App
 
 from holysheep_tui.chat.chat_session import ChatSession
 from holysheep_tui.economics.money import format_cny, format_usd
+from holysheep_tui.economics.prices import preload_genai_prices
 from holysheep_tui.errors import RelayError
+from holysheep_tui.i18n import _, ngettext
 from holysheep_tui.textsafety import one_line
 from holysheep_tui.tui.messages import ModelsLoaded
 from holysheep_tui.tui.widgets.prompt import PromptInput
@@ -41,12 +43,16 @@ class ModelsApp(App[None]):
 
     model_windows: dict[str, int]
     relay_models: list[str]
+    _comparison_title: str | None = None
+    """The prompt's title while the next prompt goes to several models (cleared with the comparison)."""
 
     @work(group="models", exit_on_error=False)
     async def _load_models(self) -> None:
         chat = self.chat
         try:
             controller = await asyncio.to_thread(lambda: chat.controller)  # keys stay answered meanwhile
+            if chat.prices.uses_genai_prices:
+                preload_genai_prices()  # the meter and the picker would otherwise wait ~0.1 s for it
             models = await controller.client.list_models()
         except RelayError as exc:
             self.post_message(ModelsLoaded([], {}, error=exc.message))
@@ -58,7 +64,10 @@ class ModelsApp(App[None]):
     def _models_loaded(self, message: ModelsLoaded) -> None:
         self.relay_models, self.model_windows = message.ids, message.windows
         if message.error:
-            self.notify(f"Could not list the relay's models: {message.error}", severity="warning")
+            self.notify(
+                _("Could not list the relay's models: {error}").format(error=message.error),
+                severity="warning",
+            )
 
     def model_ids(self) -> list[str]:
         return [row.id for row in self.picker_rows()]
@@ -85,7 +94,7 @@ class ModelsApp(App[None]):
     def toggle_favourite(self, model: str) -> bool:
         """Star or unstar ``model`` in the picker (kept across restarts); returns whether it is starred."""
         if model in self.chat.favourites:
-            self.notify("Starred in the config file ([ui] favourite_models): unstar it there.")
+            self.notify(_("Starred in the config file ([ui] favourite_models): unstar it there."))
             return True
         return self.model_memory.toggle_favourite(model)
 
@@ -95,15 +104,19 @@ class ModelsApp(App[None]):
 
         chat = self.chat
         text = self.query_one(PromptInput).text
-        costs = [cost for _, cost in estimate_comparison(chat.prices, chat.conversation, text, models)]
+        costs = [cost for _model, cost in estimate_comparison(chat.prices, chat.conversation, text, models)]
         known = [cost.usd for cost in costs if cost is not None]
         if not known:
-            return "input cost unknown (no prices for these models)"
+            return _("input cost unknown (no prices for these models)")
         usd = sum(known)
-        out = f"input ≈{format_usd(usd)} (≈{format_cny(chat.money.billed_cny(usd))} CNY), answers extra"
+        out = _("input ≈{usd} (≈{cny} CNY), answers extra").format(
+            usd=format_usd(usd), cny=format_cny(chat.money.billed_cny(usd))
+        )
         if len(known) < len(costs):
             missing = len(costs) - len(known)
-            out += f"; {missing} model{'s' if missing > 1 else ''} without a price"
+            unpriced = ngettext("{count} model without a price", "{count} models without a price", missing)
+            # TRANSLATORS: "input ≈$0.01 (≈¥0.01 CNY), answers extra; 1 model without a price".
+            out = _("{estimate}; {unpriced}").format(estimate=out, unpriced=unpriced.format(count=missing))
         return out
 
     def set_comparison(self, models: tuple[str, ...]) -> None:
@@ -113,11 +126,12 @@ class ModelsApp(App[None]):
         prompt = self.query_one(PromptInput)
         if models:
             names = ", ".join(one_line(m) for m in models)
-            prompt.border_title = (
-                f"Next prompt goes to {len(models)} models: {names} · {self.comparison_estimate(models)}"
+            title = _("Next prompt goes to {count} models: {names} · {estimate}").format(
+                count=len(models), names=names, estimate=self.comparison_estimate(models)
             )
-        elif prompt.border_title and prompt.border_title.startswith("Next prompt goes to"):
-            prompt.border_title = None
+            prompt.border_title = self._comparison_title = title
+        elif prompt.border_title and prompt.border_title == self._comparison_title:
+            prompt.border_title = self._comparison_title = None
         self.revision += 1
 
     async def choose_model(self, model: str | tuple[str, ...] | None) -> None:
@@ -137,7 +151,9 @@ class ModelsApp(App[None]):
         conversation = chat.conversation
         if conversation.turns:
             await self.view.add_marker(
-                f"Model changed: {old} → {model} (the whole conversation goes to {model})"
+                _("Model changed: {old} → {new} (the whole conversation goes to {new})").format(
+                    old=old, new=model
+                )
             )
         text = self.overflow_warning(model)  # tui/fitting.py; sending then offers the ways out
         if text is not None:

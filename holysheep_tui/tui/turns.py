@@ -19,6 +19,7 @@ from textual.worker import Worker, WorkerCancelled, WorkerFailed, WorkerState
 from holysheep_tui.chat.chat_session import ChatSession
 from holysheep_tui.chat.controller import Branch, Conversation, Turn
 from holysheep_tui.errors import HolySheepError
+from holysheep_tui.i18n import _
 from holysheep_tui.relay.wire import Answer, StreamEvent
 from holysheep_tui.tui.messages import (
     ComparisonFinished,
@@ -128,7 +129,9 @@ class TurnsApp(App[None]):
         self._editing = turn
         prompt = self.query_one(PromptInput)
         prompt.border_title = (
-            "Editing a sent prompt: Enter adds it as an alternative (the original stays); empty it to cancel"
+            _(
+                "Editing a sent prompt: Enter adds it as an alternative (the original stays); empty it to cancel"
+            )
             if turn is not None
             else None
         )
@@ -173,7 +176,7 @@ class TurnsApp(App[None]):
         will not fit the model's window opens the fit dialog (``tui/fitting.py``); a number: the first
         turns to leave out of the request (the fit was chosen)."""
         if self._turn is not None:
-            self.notify("An answer is still streaming; Esc stops it.", severity="warning")
+            self.notify(_("An answer is still streaming; Esc stops it."), severity="warning")
             return
         budget = self.chat.budget
         if budget.over and not over_budget_ok:
@@ -229,7 +232,7 @@ class TurnsApp(App[None]):
         self, chat: ChatSession, text: str, models: tuple[str, ...], files: Sequence[Attachment] = ()
     ) -> None:
         """Send ``text`` to every one of ``models`` at once; their answers stream side by side."""
-        estimate = "Estimated before sending: " + self.comparison_estimate(models)
+        estimate = _("Estimated before sending: {estimate}").format(estimate=self.comparison_estimate(models))
         prompt = self.query_one(PromptInput)
         prompt.remember(text)
         prompt.clear()
@@ -315,7 +318,7 @@ class TurnsApp(App[None]):
         alert = chat.finish_comparison(legs, lead)
         if alert:
             self.notify(
-                chat.budget.alert(), title="Budget", severity="error" if alert == "over" else "warning"
+                chat.budget.alert(), title=_("Budget"), severity="error" if alert == "over" else "warning"
             )
         self.revision += 1
         self.history_turn_finished()
@@ -368,7 +371,7 @@ class TurnsApp(App[None]):
         alert = chat.finish_turn(turn)
         if alert:
             self.notify(
-                chat.budget.alert(), title="Budget", severity="error" if alert == "over" else "warning"
+                chat.budget.alert(), title=_("Budget"), severity="error" if alert == "over" else "warning"
             )
         if running is not None:
             running.answer.message_id = turn.answer_id
@@ -398,7 +401,9 @@ class TurnsApp(App[None]):
             self._finish(turn)
         elif state == WorkerState.ERROR:
             failed = Turn(running.prompt, running.model, Answer(running.model), status="error")
-            failed.error = HolySheepError(f"Internal error: {worker.error}", hint="Please report it.")
+            failed.error = HolySheepError(
+                _("Internal error: {error}").format(error=worker.error), hint=_("Please report it.")
+            )
             self._finish(failed)
 
     # ---- actions -------------------------------------------------------------------------------------
@@ -416,11 +421,11 @@ class TurnsApp(App[None]):
 
     def _last_turn(self) -> Turn | None:
         if self._turn is not None:
-            self.notify("Wait for the answer or stop it with Esc first.", severity="warning")
+            self.notify(_("Wait for the answer or stop it with Esc first."), severity="warning")
             return None
         turns = self.chat.conversation.turns
         if not turns:
-            self.notify("There is no earlier prompt in this conversation.")
+            self.notify(_("There is no earlier prompt in this conversation."))
             return None
         return turns[-1]
 

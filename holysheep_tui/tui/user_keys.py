@@ -6,13 +6,14 @@ from typing import TYPE_CHECKING
 
 from textual.app import App
 
+from holysheep_tui.i18n import N_, _
 from holysheep_tui.tui.keys import Keymap, resolve_keymap
 
 if TYPE_CHECKING:
     from holysheep_tui.config import Config
 
-MOUSE_OFF = "Mouse off: select text with the terminal (F12 turns the mouse back on)."
-MOUSE_ON = "Mouse on: click and scroll in the app (F12 leaves selecting to the terminal)."
+MOUSE_OFF = N_("Mouse off: select text with the terminal (F12 turns the mouse back on).")
+MOUSE_ON = N_("Mouse on: click and scroll in the app (F12 leaves selecting to the terminal).")
 
 
 class UserKeysApp(App[None]):
@@ -27,7 +28,9 @@ class UserKeysApp(App[None]):
         self.keymap = keymap
         self.set_keymap(keymap.applied)
         if keymap.problems:
-            self.notify("\n".join(keymap.problems), title="Keys not changed", severity="warning", timeout=15)
+            self.notify(
+                "\n".join(keymap.problems), title=_("Keys not changed"), severity="warning", timeout=15
+            )
         if config.ui.mouse != self.mouse_on:
             self.set_mouse(config.ui.mouse)
 
@@ -49,7 +52,7 @@ class UserKeysApp(App[None]):
                     disable()
                 driver._mouse = False
         if tell:
-            self.notify(MOUSE_ON if on else MOUSE_OFF, title="Mouse", timeout=4)
+            self.notify(_(MOUSE_ON) if on else _(MOUSE_OFF), title=_("Mouse"), timeout=4)
 
     def action_toggle_mouse(self) -> None:
         self.set_mouse(not self.mouse_on)

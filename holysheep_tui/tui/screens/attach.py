@@ -31,13 +31,16 @@ from holysheep_tui.chat.attachments import (
     load_attachment,
     pasted_paths,
 )
+from holysheep_tui.i18n import N_, _
 from holysheep_tui.textsafety import one_line
+from holysheep_tui.tui.screens.room import leave_room
 
 MAX_LISTED = 200
 """Matches listed under the path (a folder's first entries; typing narrows them)."""
 MAX_SCANNED = 5_000
 """Entries of one folder read for completion: a huge folder costs no more than this."""
-HELP = "Tab completes · ↑/↓ pick a match · Enter attaches · Esc cancels"
+HELP = N_("Tab completes · ↑/↓ pick a match · Enter attaches · Esc cancels")
+"""Shown translated (``_(HELP)``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,7 +106,7 @@ def complete(typed: str, cwd: Path) -> Completion:
     """Complete ``typed`` to the longest prefix its matches share; one folder gets its ``/``."""
     if typed == "~":
         typed = "~/"
-    head, _ = _split(typed)
+    head = _split(typed)[0]
     matches = list_matches(typed, cwd)
     if not matches:
         return Completion(typed, ())
@@ -153,24 +156,37 @@ class AttachScreen(ModalScreen[Attachment | None]):
         """The user moved through the matches: Enter takes the highlighted one."""
 
     def compose(self) -> ComposeResult:
-        title = "Attach a file or an image to the next prompt"
+        title = _("Attach a file or an image to the next prompt")
         if self.attached:
-            title += f" ({self.attached} attached so far)"
+            title += " " + _("({count} attached so far)").format(count=self.attached)
         with Vertical(classes="dialog", id="attach"):
             yield Static(title, classes="dialog-title", markup=False)
-            yield PathInput(placeholder="Path: ~/图片/cat.png, ./main.py, /tmp/log.txt …", id="attach-path")
+            yield PathInput(
+                placeholder=_("Path: ~/图片/cat.png, ./main.py, /tmp/log.txt …"), id="attach-path"
+            )
             yield OptionList(id="attach-matches")
             yield Static(
-                "Images (PNG, JPEG, WebP, GIF, up to 20 MB) go to models that read images; text files "
-                "(UTF-8, up to 2 MB) go in the prompt as a fenced block.",
+                _(
+                    "Images (PNG, JPEG, WebP, GIF, up to 20 MB) go to models that read images; text files "
+                    "(UTF-8, up to 2 MB) go in the prompt as a fenced block."
+                ),
                 classes="dialog-help",
                 markup=False,
             )
-            yield Static(HELP, classes="dialog-help", id="attach-status", markup=False)
+            yield Static(_(HELP), classes="dialog-help", id="attach-status", markup=False)
 
     def on_mount(self) -> None:
         self.query_one(PathInput).focus()
         self._show_matches("")
+        self.call_after_refresh(self._leave_room)
+
+    def on_resize(self) -> None:
+        self.call_after_refresh(self._leave_room)
+
+    def _leave_room(self) -> None:
+        """The title and the hints stay in view on a small terminal: the matches scroll."""
+        if self.is_attached:
+            leave_room(self.query_one("#attach"), self.query_one(OptionList))
 
     @property
     def typed(self) -> str:
@@ -185,6 +201,7 @@ class AttachScreen(ModalScreen[Attachment | None]):
         status = self.query_one("#attach-status", Static)
         status.update(Content(text))
         status.set_class(error, "-error")
+        self.call_after_refresh(self._leave_room)  # an error may take more lines than the help
 
     def _show_matches(self, typed: str) -> None:
         options = self.query_one(OptionList)
@@ -199,14 +216,17 @@ class AttachScreen(ModalScreen[Attachment | None]):
     def _typed(self, event: Input.Changed) -> None:
         self._show_matches(event.value)
         if self._reading is None:
-            self._status(HELP)
+            self._status(_(HELP))
 
     def action_complete(self) -> None:
         done = complete(self.typed, self.cwd)
         if done.text != self.typed:
             self._set_typed(done.text)
         elif not done.matches:
-            self._status(f"Nothing here starts with “{one_line(_split(self.typed)[1])}”.", error=True)
+            self._status(
+                _("Nothing here starts with “{name}”.").format(name=one_line(_split(self.typed)[1])),
+                error=True,
+            )
 
     def action_cursor(self, step: int) -> None:
         options = self.query_one(OptionList)
@@ -240,13 +260,13 @@ class AttachScreen(ModalScreen[Attachment | None]):
             return  # one file at a time: Enter again while it is read (or after it closed) does nothing
         text = typed.strip()
         if not text:
-            self._status("Type the path of a file to attach (Tab completes).", error=True)
+            self._status(_("Type the path of a file to attach (Tab completes)."), error=True)
             return
         path = _resolve(text, self.cwd)
         if path.is_dir():
             self._set_typed(text.rstrip("/") + "/")
             return
-        self._status(f"Reading {one_line(path.name)}…")
+        self._status(_("Reading {name}…").format(name=one_line(path.name)))
         self._reading = self.run_worker(
             lambda: read_file(path), thread=True, group="attach", exit_on_error=False
         )
@@ -263,7 +283,7 @@ class AttachScreen(ModalScreen[Attachment | None]):
         elif isinstance(result, AttachmentError):
             self._status(result.user_text(), error=True)
         else:
-            self._status(f"The file could not be read: {worker.error}", error=True)
+            self._status(_("The file could not be read: {error}").format(error=worker.error), error=True)
 
 
 def describe(loaded: Loaded) -> str:

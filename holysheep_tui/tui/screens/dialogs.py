@@ -11,6 +11,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, OptionList, Static, TextArea
 from textual.widgets.option_list import Option
 
+from holysheep_tui.i18n import _
 from holysheep_tui.textsafety import show_control
 
 
@@ -25,7 +26,7 @@ class HelpScreen(ModalScreen[None]):
         self.sections = sections
 
     def _column(self, sections: list[tuple[str, list[tuple[str, str]]]]) -> Content:
-        width = max((len(k) for _, rows in sections for k, _ in rows), default=0)
+        width = max((len(k) for _title, rows in sections for k, _what in rows), default=0)
         parts: list[Content] = []
         for title, rows in sections:
             if parts:
@@ -37,12 +38,12 @@ class HelpScreen(ModalScreen[None]):
     def compose(self) -> ComposeResult:
         left, right = self.sections[:1], self.sections[1:]  # the app's keys; the prompt's and the rest
         with Vertical(classes="dialog", id="help"):
-            yield Static("Keys", classes="dialog-title")
+            yield Static(_("Keys"), classes="dialog-title")
             with VerticalScroll(), Horizontal(id="help-keys"):
                 yield Static(self._column(left), classes="help-column")
                 yield Static(self._column(right), classes="help-column")
             yield Static(
-                "Every action is also in the command palette (Ctrl+P). Esc closes.", classes="dialog-help"
+                _("Every action is also in the command palette (Ctrl+P). Esc closes."), classes="dialog-help"
             )
 
     def on_resize(self) -> None:
@@ -67,9 +68,9 @@ class SystemPromptScreen(ModalScreen[str | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog", id="system-prompt"):
-            yield Static("System prompt for this conversation", classes="dialog-title")
+            yield Static(_("System prompt for this conversation"), classes="dialog-title")
             yield TextArea(self.text, id="system-text", soft_wrap=True)
-            yield Static("Ctrl+S save · Esc cancel · empty = none", classes="dialog-help")
+            yield Static(_("Ctrl+S save · Esc cancel · empty = none"), classes="dialog-help")
 
     def action_save(self) -> None:
         self.dismiss(self.query_one(TextArea).text.strip())
@@ -88,8 +89,8 @@ class ConfirmScreen(ModalScreen[bool]):
         with Vertical(classes="dialog", id="confirm"):
             yield Static(show_control(self.question), markup=False)
             with Horizontal(classes="buttons"):
-                yield Button("Yes", variant="primary", id="yes")
-                yield Button("No", id="no")
+                yield Button(_("Yes"), variant="primary", id="yes")
+                yield Button(_("No"), id="no")
 
     @on(Button.Pressed)
     def _pressed(self, event: Button.Pressed) -> None:

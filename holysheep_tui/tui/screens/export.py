@@ -14,6 +14,7 @@ from textual.widgets import Checkbox, Input, OptionList, Static
 from textual.widgets.option_list import Option
 
 from holysheep_tui.chat.resume import export_path
+from holysheep_tui.i18n import _
 from holysheep_tui.textsafety import one_line
 from holysheep_tui.transcripts.export import EXPORTERS, FORMATS, exporter
 
@@ -47,14 +48,21 @@ class ExportScreen(ModalScreen[ExportChoice | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog", id="export"):
-            yield Static(f"Export “{one_line(self.conv_title)}”", classes="dialog-title", markup=False)
+            yield Static(
+                _("Export “{title}”").format(title=one_line(self.conv_title)),
+                classes="dialog-title",
+                markup=False,
+            )
             yield OptionList(
-                *[Option(f"{e.name:<7} {e.description}", id=e.name) for e in EXPORTERS], id="export-formats"
+                *[Option(f"{e.name:<7} {_(e.description)}", id=e.name) for e in EXPORTERS],
+                id="export-formats",
             )
             yield Input(self._suggested, id="export-path")
-            yield Checkbox("Include alternatives (md, html)", id="export-branches", compact=True)
+            yield Checkbox(_("Include alternatives (md, html)"), id="export-branches", compact=True)
             yield Static(
-                "↑/↓ format · Tab, Space: alternatives · Enter write · Esc cancel · files are written 0600",
+                _(
+                    "↑/↓ format · Tab, Space: alternatives · Enter write · Esc cancel · files are written 0600"
+                ),
                 classes="dialog-help",
             )
 
@@ -83,7 +91,7 @@ class ExportScreen(ModalScreen[ExportChoice | None]):
     def _submit(self) -> None:
         text = self.query_one(Input).value.strip()
         if not text:
-            self.notify("Give a file name.", severity="warning")
+            self.notify(_("Give a file name."), severity="warning")
             return
         path = Path(text).expanduser()
         if path.is_dir():

@@ -33,6 +33,7 @@ from holysheep_tui.errors import (
     ServerError,
     TLSError,
 )
+from holysheep_tui.i18n import _, ngettext, sentences
 from holysheep_tui.relay.client import RelayClient
 from holysheep_tui.secrets import (
     KeyNotFoundError,
@@ -73,9 +74,11 @@ def keyless_session(
     """
     if problem is not None and not (sys.stdin.isatty() and sys.stdout.isatty()):
         ways = (
-            "Or try `holysheep --demo` (no key needed)."
+            _("Or try `holysheep --demo` (no key needed).")
             if can_not_save(problem)
-            else "Set HOLYSHEEP_API_KEY or run `holysheep key set`; or try `holysheep --demo` (no key needed)."
+            else _(
+                "Set HOLYSHEEP_API_KEY or run `holysheep key set`; or try `holysheep --demo` (no key needed)."
+            )
         )
         problem.hint = (problem.hint + "\n" if problem.hint else "") + ways
         raise problem
@@ -106,9 +109,9 @@ def unreachable(error: HolySheepError) -> bool:
 def key_problem(key: str) -> str | None:
     """Why ``key`` cannot be an API key (HTTP headers carry printable ASCII only), or None."""
     if not key:
-        return "Paste the key first."
+        return _("Paste the key first.")
     if any(not (0x21 <= ord(ch) <= 0x7E) for ch in key):
-        return "The key contains spaces, line breaks or non-ASCII characters, so it cannot be an API key."
+        return _("The key contains spaces, line breaks or non-ASCII characters, so it cannot be an API key.")
     return None
 
 
@@ -133,42 +136,52 @@ class FirstRunScreen(Screen[FirstRunChoice]):
             self.problem.message if isinstance(self.problem, KeyMissingError) else self.problem.user_text()
         )
         with VerticalScroll(id="first-run"), Vertical(classes="first-run-box"):
-            yield Static("Welcome to HolySheep", classes="first-run-title")
+            yield Static(_("Welcome to HolySheep"), classes="first-run-title")
             yield Static(show_control(problem), id="first-run-problem", markup=False)
             where = (
-                f"then kept in the system keyring for profile '{self.profile_name}' (never in a file)."
+                _("then kept in the system keyring for profile '{profile}' (never in a file).").format(
+                    profile=self.profile_name
+                )
                 if self.keyring
-                else "then used for this session only: it is not written anywhere, and you will be asked "
-                "again next time."
+                else _(
+                    "then used for this session only: it is not written anywhere, and you will be asked "
+                    "again next time."
+                )
             )
+            # TRANSLATORS: {where} is one of the two "then kept in the system keyring …" / "then used for
+            # this session only …" messages.
             yield Static(
-                f"An API key for the relay comes from your HolySheep account: sign up or log in at "
-                f"{KEYS_PAGE}, open API keys in the dashboard and create one. Paste it here: it is checked "
-                f"against {base}/models, {where}",
+                _(
+                    "An API key for the relay comes from your HolySheep account: sign up or log in at "
+                    "{page}, open API keys in the dashboard and create one. Paste it here: it is checked "
+                    "against {url}, {where}"
+                ).format(page=KEYS_PAGE, url=f"{base}/models", where=where),
                 id="first-run-help",
                 markup=False,
             )
             if not self.keyring:
                 ways = "\n".join(f"• {way}" for way in ways_without_keyring(self.profile_name))
                 yield Static(
-                    f"\nTo keep the key for next time without a keyring:\n{ways}",
+                    "\n" + _("To keep the key for next time without a keyring:") + f"\n{ways}",
                     id="first-run-ways",
                     markup=False,
                 )
             yield Input(placeholder="sk-…", password=True, id="first-run-key")
             yield Static(id="first-run-status", markup=False)
             with Horizontal(classes="buttons"):
-                check = "Check and save" if self.keyring else "Check and use for this session"
+                check = _("Check and save") if self.keyring else _("Check and use for this session")
                 yield Button(check, variant="primary", id="first-run-check")
-                yield Button("Use for this session only", variant="warning", id="first-run-session")
-                yield Button("Try the demo", id="first-run-demo")
+                yield Button(_("Use for this session only"), variant="warning", id="first-run-session")
+                yield Button(_("Try the demo"), id="first-run-demo")
             later = (
-                "Or set HOLYSHEEP_API_KEY, or run `holysheep key set`, and start again."
+                _("Or set HOLYSHEEP_API_KEY, or run `holysheep key set`, and start again.")
                 if self.keyring
-                else "Or set HOLYSHEEP_API_KEY or api_key_cmd and start again."
+                else _("Or set HOLYSHEEP_API_KEY or api_key_cmd and start again.")
             )
             yield Static(
-                f"Enter checks the key · the demo needs no key and no network · Ctrl+Q quits. {later}",
+                sentences(
+                    _("Enter checks the key · the demo needs no key and no network · Ctrl+Q quits."), later
+                ),
                 classes="dialog-help",
                 markup=False,
             )
@@ -193,7 +206,10 @@ class FirstRunScreen(Screen[FirstRunChoice]):
         self._unsaved, self._unchecked = None, False
         self.query_one("#first-run-session").display = False
         self.query_one("#first-run-check", Button).disabled = True
-        self._say(f"Checking {mask(key)} with GET {self.profile.base_url}/models …", "$text-muted")
+        self._say(
+            _("Checking {key} with GET {url} …").format(key=mask(key), url=f"{self.profile.base_url}/models"),
+            "$text-muted",
+        )
         self._check(Secret(key))
 
     @work(exclusive=True, group="first-run", exit_on_error=False)
@@ -204,58 +220,72 @@ class FirstRunScreen(Screen[FirstRunChoice]):
             text = f"{type(exc).__name__}: {exc}".replace(
                 key.get_secret_value(), mask(key.get_secret_value())
             )
-            self._say(f"Unexpected error: {text}", "bold $text-error")
+            self._say(_("Unexpected error: {error}").format(error=text), "bold $text-error")
         finally:
             self.query_one("#first-run-check", Button).disabled = False
 
     async def _check_and_store(self, key: Secret) -> None:
         secret = key.get_secret_value()
-        client = RelayClient(self.profile, secret, key_source="the key entered on the first-run screen")
+        client = RelayClient(self.profile, secret, key_source=_("the key entered on the first-run screen"))
         try:
             models = await client.list_models()
         except AuthError as exc:
             detail = exc.message.replace(secret, mask(secret))
             self._say(
-                f"The relay rejected this key ({detail}). Check that you copied the whole key "
-                "from the dashboard, or create a new one.",
+                _(
+                    "The relay rejected this key ({detail}). Check that you copied the whole key "
+                    "from the dashboard, or create a new one."
+                ).format(detail=detail),
                 "bold $text-error",
             )
             return
         except HolySheepError as exc:
             said = exc.user_text().replace(secret, mask(secret))
             if not unreachable(exc):
-                self._say(f"Could not check the key: {said}", "bold $text-error")
+                self._say(_("Could not check the key: {error}").format(error=said), "bold $text-error")
                 return
             self._unsaved, self._unchecked = key, True
             self._say(
-                f"Could not reach the relay to check the key: {said}\n\nPress Enter to try again, or use the "
-                "key anyway for this session (unchecked, not saved).",
+                _("Could not reach the relay to check the key: {error}").format(error=said)
+                + "\n\n"
+                + _(
+                    "Press Enter to try again, or use the key anyway for this session (unchecked, not saved)."
+                ),
                 "bold $text-warning",
             )
-            self._offer_session("Use it anyway for this session")
+            self._offer_session(_("Use it anyway for this session"))
             return
         finally:
             await client.aclose()
         if not self.keyring:
             self.query_one("#first-run-key", Input).value = ""
-            self.dismiss(KeyEntered(key, "entered on the first-run screen (not saved)", saved=False))
+            self.dismiss(KeyEntered(key, _("entered on the first-run screen (not saved)"), saved=False))
             return
-        self._say(f"The relay accepted {mask(secret)} ({len(models)} models). Saving it in the keyring …")
+        self._say(
+            ngettext(
+                "The relay accepted {key} ({count} model). Saving it in the keyring …",
+                "The relay accepted {key} ({count} models). Saving it in the keyring …",
+                len(models),
+            ).format(key=mask(secret), count=len(models))
+        )
         try:
             backend = await asyncio.to_thread(store_key, self.profile_name, secret)
         except HolySheepError as exc:
             self._unsaved = key
             self.query_one("#first-run-key", Input).value = ""
             self._say(
-                f"The key works, but it could not be saved: {exc.user_text()}\n\n"
-                "Use it for this session only (you will be asked again next time), or set "
-                "HOLYSHEEP_API_KEY and start again.",
+                _("The key works, but it could not be saved: {error}").format(error=exc.user_text())
+                + "\n\n"
+                + _(
+                    "Use it for this session only (you will be asked again next time), or set "
+                    "HOLYSHEEP_API_KEY and start again."
+                ),
                 "bold $text-warning",
             )
-            self._offer_session("Use for this session only")
+            self._offer_session(_("Use for this session only"))
             return
         self.query_one("#first-run-key", Input).value = ""
-        self.dismiss(KeyEntered(key, f"keyring ({backend})", saved=True))
+        self.dismiss(KeyEntered(key, _("keyring ({backend})").format(backend=backend), saved=True))
 
     def _offer_session(self, label: str) -> None:
         button = self.query_one("#first-run-session", Button)
@@ -267,9 +297,9 @@ class FirstRunScreen(Screen[FirstRunChoice]):
     def _session_only(self) -> None:
         if self._unsaved is not None:
             source = (
-                "entered on the first-run screen ("
-                + ("not checked, " if self._unchecked else "")
-                + "not saved)"
+                _("entered on the first-run screen (not checked, not saved)")
+                if self._unchecked
+                else _("entered on the first-run screen (not saved)")
             )
             self.query_one("#first-run-key", Input).value = ""
             self.dismiss(KeyEntered(self._unsaved, source, saved=False))
@@ -287,7 +317,8 @@ def chosen_session(choice: FirstRunChoice, session: Session) -> tuple[Session, s
     """The session a first-run choice switches to (the app applies it as any other), and what to say."""
     if isinstance(choice, KeyEntered):
         secret = choice.key.get_secret_value()
-        where = "saved in the keyring" if choice.saved else "for this session only"
+        where = _("saved in the keyring") if choice.saved else _("for this session only")
         keyed = replace(session, api_key=secret, key_source=choice.source)
-        return keyed, f"Using the key {mask(secret)} ({where})."
+        # TRANSLATORS: {where} is "saved in the keyring" or "for this session only".
+        return keyed, _("Using the key {key} ({where}).").format(key=mask(secret), where=where)
     return open_session(demo=True, config=session.config), None

@@ -20,7 +20,9 @@ from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
 from holysheep_tui.economics.money import format_cny, format_usd
+from holysheep_tui.i18n import _, sentences
 from holysheep_tui.textsafety import one_line
+from holysheep_tui.tui.screens.room import leave_room
 
 if TYPE_CHECKING:
     from holysheep_tui.chat.context import ContextPlan
@@ -40,7 +42,7 @@ class FitChoice:
 def cost_text(cost: Cost | None, cny_per_usd: float) -> str:
     """``≈$0.0021 · ¥0.0021 CNY`` (estimated), or that the price is unknown."""
     if cost is None:
-        return "cost unknown (no price)"
+        return _("cost unknown (no price)")
     return f"≈{format_usd(cost.usd)} · ≈{format_cny(cost.usd * cny_per_usd)} CNY"
 
 
@@ -49,28 +51,36 @@ def fit_choices(plan: ContextPlan, cny_per_usd: float) -> list[tuple[FitChoice, 
     out: list[tuple[FitChoice, str]] = []
     if plan.compact is not None:
         compact = plan.compact
-        after = f"then ≈{compact.tokens:,} tokens {cost_text(compact.cost, cny_per_usd)}"
+        after = _("then ≈{tokens} tokens {cost}").format(
+            tokens=f"{compact.tokens:,}", cost=cost_text(compact.cost, cny_per_usd)
+        )
         for index, writer in enumerate(compact.writers):
             name, summary = one_line(writer.model), cost_text(writer.cost, cny_per_usd)
             label = (
-                f"Compact: summary by {name} (cheapest) {summary}, {after}"
+                # TRANSLATORS: {after} is "then ≈12,000 tokens ≈$0.01 · ≈¥0.01 CNY" (the compacted size).
+                _("Compact: summary by {model} (cheapest) {cost}, {after}").format(
+                    model=name, cost=summary, after=after
+                )
                 if index == 0
-                else f"   …or summary by {name} {summary}"
+                else "   " + _("…or summary by {model} {cost}").format(model=name, cost=summary)
             )
             out.append((FitChoice("compact", writer.model), label))
     if plan.recent is not None:
         recent = plan.recent
         out.append((
             FitChoice("recent", omit=recent.omit),
-            f"Send only the recent turns (leaves out {recent.left_out}): ≈{recent.tokens:,} tokens "
-            f"{cost_text(recent.cost, cny_per_usd)}",
+            _("Send only the recent turns (leaves out {left_out}): ≈{tokens} tokens {cost}").format(
+                left_out=recent.left_out, tokens=f"{recent.tokens:,}", cost=cost_text(recent.cost, cny_per_usd)
+            ),
         ))  # fmt: skip
     if plan.switch is not None:
         for choice in plan.switch.models:
             out.append((
                 FitChoice("switch", choice.model),
-                f"Switch to {one_line(choice.model)} (window {choice.window:,}): ≈{choice.tokens:,} tokens "
-                f"{cost_text(choice.cost, cny_per_usd)}",
+                _("Switch to {model} (window {window}): ≈{tokens} tokens {cost}").format(
+                    model=one_line(choice.model), window=f"{choice.window:,}", tokens=f"{choice.tokens:,}",
+                    cost=cost_text(choice.cost, cny_per_usd),
+                ),
             ))  # fmt: skip
     return out
 
@@ -87,30 +97,51 @@ class FitChoiceScreen(ModalScreen["FitChoice | None"]):
 
     def compose(self) -> ComposeResult:
         plan, model = self.plan, one_line(self.plan.model)
-        head = (
-            f"The next request needs about {plan.tokens:,} tokens plus {plan.reserve:,} for the answer; "
-            f"{model}'s context window is {plan.window or 0:,} tokens. Nothing has been sent."
+        head = _(
+            "The next request needs about {tokens} tokens plus {reserve} for the answer; "
+            "{model}'s context window is {window} tokens. Nothing has been sent."
+        ).format(
+            tokens=f"{plan.tokens:,}",
+            reserve=f"{plan.reserve:,}",
+            model=model,
+            window=f"{plan.window or 0:,}",
         )
         with Vertical(classes="dialog", id="fit-choice"):
-            yield Static(f"Too long for {model}", classes="dialog-title", markup=False)
+            yield Static(_("Too long for {model}").format(model=model), classes="dialog-title", markup=False)
             yield Static(head, markup=False, id="fit-head")
             if self.choices:
                 yield OptionList(
-                    *[Option(Content(label), id=str(i)) for i, (_, label) in enumerate(self.choices)],
+                    *[Option(Content(label), id=str(i)) for i, (_choice, label) in enumerate(self.choices)],
                     id="fit-options",
                 )
-                help_text = (
-                    "Costs are estimated input costs in USD and CNY (a summary's: reading the conversation). "
-                    "Compacting keeps every message in the history, search and exports. "
-                    "Enter chooses · Esc cancels (the prompt stays as typed)."
+                help_text = sentences(
+                    _(
+                        "Costs are estimated input costs in USD and CNY (a summary's: reading the conversation)."
+                    ),
+                    _("Compacting keeps every message in the history, search and exports."),
+                    _("Enter chooses · Esc cancels (the prompt stays as typed)."),
                 )
             else:
-                help_text = (
-                    f"No way out fits: the prompt with room for the answer is too long for {model} even "
-                    "without the earlier turns, and no model with a known window takes the conversation. "
-                    "Shorten the prompt, or start a new conversation (Ctrl+N). Esc returns to the prompt."
+                help_text = sentences(
+                    _(
+                        "No way out fits: the prompt with room for the answer is too long for {model} even "
+                        "without the earlier turns, and no model with a known window takes the conversation."
+                    ).format(model=model),
+                    _("Shorten the prompt, or start a new conversation (Ctrl+N)."),
+                    _("Esc returns to the prompt."),
                 )
             yield Static(help_text, classes="dialog-help", markup=False, id="fit-help")
+
+    def on_mount(self) -> None:
+        self.call_after_refresh(self._leave_room)
+
+    def on_resize(self) -> None:
+        self.call_after_refresh(self._leave_room)
+
+    def _leave_room(self) -> None:
+        """The head and the help stay in view on a small terminal: the ways out scroll."""
+        if self.is_attached and self.choices:
+            leave_room(self.query_one("#fit-choice"), self.query_one(OptionList))
 
     @on(OptionList.OptionSelected)
     def _selected(self, event: OptionList.OptionSelected) -> None:

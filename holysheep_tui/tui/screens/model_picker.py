@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import Protocol, runtime_checkable
 
+from rich.cells import cell_len
 from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -18,6 +19,7 @@ from textual.widgets import Input, OptionList, Static
 from textual.widgets.option_list import Option
 
 from holysheep_tui.economics.prices import PriceBook
+from holysheep_tui.i18n import _, ngettext
 from holysheep_tui.textsafety import one_line
 
 MAX_COMPARED = 8
@@ -47,16 +49,24 @@ class ModelRow:
     def price(self, cny_per_usd: float = 1.0) -> str:
         """``$0.6/¥0.6 CNY in · $2.5/¥2.5 out`` per million tokens: list USD and what the relay bills."""
         if self.input_per_m is None or self.output_per_m is None:
-            return "price unknown"
+            return _("price unknown")
         i, o = self.input_per_m, self.output_per_m
-        return f"${i:g}/¥{i * cny_per_usd:.4g} CNY in · ${o:g}/¥{o * cny_per_usd:.4g} out"
+        # TRANSLATORS: prices per million tokens, input then output: "$0.6/¥0.6 CNY in · $2.5/¥2.5 out".
+        return _("{usd_in}/{cny_in} CNY in · {usd_out}/{cny_out} out").format(
+            usd_in=f"${i:g}",
+            cny_in=f"¥{i * cny_per_usd:.4g}",
+            usd_out=f"${o:g}",
+            cny_out=f"¥{o * cny_per_usd:.4g}",
+        )
 
     def label(self, width: int = 28, price_width: int = 34, cny_per_usd: float = 1.0) -> str:
         star = "★" if self.favourite else ("↺" if self.recent else " ")
         think = REASONING_MARK if self.reasoning else " "
         eye = IMAGE_MARK if self.vision else " "
         ctx = _context(self.context_window)
-        return f"{star}{think}{eye} {self.name:<{width}} {self.price(cny_per_usd):<{price_width}} {ctx:>5}"
+        price = self.price(cny_per_usd)
+        price += " " * max(0, price_width - cell_len(price))  # Chinese words are two cells wide
+        return f"{star}{think}{eye} {self.name:<{width}} {price} {ctx:>5}"
 
 
 REASONING_MARK = "∴"
@@ -175,7 +185,7 @@ class ModelPicker(ModalScreen[Choice | None]):
         self.compare = compare
         self.marked: list[str] = []
         self._estimate = estimate
-        self._title = title or f"Model for the next message (now: {one_line(current)})"
+        self._title = title or _("Model for the next message (now: {model})").format(model=one_line(current))
         self._query = ""
         self.images = images
         """Images attached to the next prompt (the help line says which models take them); None: as
@@ -184,28 +194,35 @@ class ModelPicker(ModalScreen[Choice | None]):
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog", id="model-picker"):
             yield Static(self._title, classes="dialog-title", markup=False)
-            yield FilterInput(placeholder="Type to filter models…", id="model-filter")
+            yield FilterInput(placeholder=_("Type to filter models…"), id="model-filter")
             yield OptionList(id="model-list")
             if self.compare:
                 yield Static(
-                    f"Space marks models to compare (up to {MAX_COMPARED}); Enter with two or more marked "
-                    "sends the next prompt to all of them.",
+                    _(
+                        "Space marks models to compare (up to {most}); Enter with two or more marked "
+                        "sends the next prompt to all of them."
+                    ).format(most=MAX_COMPARED),
                     classes="dialog-help",
                     id="model-marked",
                     markup=False,
                 )
             yield Static(
-                f"★ favourite (Ctrl+F stars)  ↺ recent  {REASONING_MARK} reasoning  {IMAGE_MARK} reads images"
-                f" · per million tokens: USD list / CNY billed (¥{self.cny_per_usd:g} CNY per $1)",
+                _(
+                    "★ favourite (Ctrl+F stars)  ↺ recent  {reasoning} reasoning  {image} reads images"
+                    " · per million tokens: USD list / CNY billed ({rate} CNY per $1)"
+                ).format(reasoning=REASONING_MARK, image=IMAGE_MARK, rate=f"¥{self.cny_per_usd:g}"),
                 classes="dialog-help",
                 markup=False,
             )
             images = self.images if self.images is not None else images_waiting(self.app)
             if images:
-                readers = ", ".join(r.name for r in self.rows if r.vision) or "none listed"
+                readers = ", ".join(r.name for r in self.rows if r.vision) or _("none listed")
                 yield Static(
-                    f"{images} image{'s' if images > 1 else ''} attached: only models marked "
-                    f"{IMAGE_MARK} take {'them' if images > 1 else 'it'} ({readers}).",
+                    ngettext(
+                        "{count} image attached: only models marked {mark} take it ({models}).",
+                        "{count} images attached: only models marked {mark} take them ({models}).",
+                        images,
+                    ).format(count=images, mark=IMAGE_MARK, models=readers),
                     classes="dialog-help",
                     id="model-images",
                     markup=False,
@@ -225,7 +242,9 @@ class ModelPicker(ModalScreen[Choice | None]):
         if model in self.marked:
             self.marked.remove(model)
         elif len(self.marked) >= MAX_COMPARED:
-            self.notify(f"A comparison takes at most {MAX_COMPARED} models.", severity="warning")
+            self.notify(
+                _("A comparison takes at most {most} models.").format(most=MAX_COMPARED), severity="warning"
+            )
             return
         else:
             self.marked.append(model)
@@ -234,12 +253,14 @@ class ModelPicker(ModalScreen[Choice | None]):
         options.highlighted = highlighted
         help_line = self.query_one("#model-marked", Static)
         if not self.marked:
-            help_line.update("Space marks models to compare; Enter with two or more marked sends to all.")
+            help_line.update(_("Space marks models to compare; Enter with two or more marked sends to all."))
             return
         names = ", ".join(one_line(m) for m in self.marked)
         cost = self._estimate(self.marked) if self._estimate is not None else ""
-        enter = "Enter compares them" if len(self.marked) > 1 else "mark one more to compare"
-        help_line.update(f"Marked {len(self.marked)}: {names}{' · ' + cost if cost else ''} · {enter}")
+        enter = _("Enter compares them") if len(self.marked) > 1 else _("mark one more to compare")
+        # TRANSLATORS: "Marked 2: kimi-k2, glm-4.6 · input ≈$0.01 … · Enter compares them".
+        marked = _("Marked {count}: {models}").format(count=len(self.marked), models=names)
+        help_line.update(f"{marked}{' · ' + cost if cost else ''} · {enter}")
 
     def on_mount(self) -> None:
         self._fill("")
@@ -261,13 +282,14 @@ class ModelPicker(ModalScreen[Choice | None]):
         highlighted = options.highlighted
         self._fill(self._query)
         options.highlighted = highlighted
-        self.notify(f"{'Starred' if starred else 'Unstarred'} {one_line(model)}.")
+        done = _("Starred {model}.") if starred else _("Unstarred {model}.")
+        self.notify(done.format(model=one_line(model)))
 
     def _fill(self, query: str) -> None:
         options = self.query_one(OptionList)
         options.clear_options()
         width = max((len(r.name) for r in self.rows), default=10)
-        price_width = max((len(r.price(self.cny_per_usd)) for r in self.rows), default=13)
+        price_width = max((cell_len(r.price(self.cny_per_usd)) for r in self.rows), default=13)
         if query:
             matcher = Matcher(query)
             scored = [(matcher.match(r.id), r) for r in self.rows]
@@ -279,7 +301,9 @@ class ModelPicker(ModalScreen[Choice | None]):
             options.add_option(Option(Content(self._mark(row.id) + label), id=row.id))
         ids = [r.id for r in ranked]
         if query and query not in ids:  # any name the relay may know, shown apart from the listed models
-            typed = f"+  Use “{one_line(query)}” as typed (not in the relay's list)"
+            typed = "+  " + _("Use “{model}” as typed (not in the relay's list)").format(
+                model=one_line(query)
+            )
             options.add_option(Option(Content.styled(self._mark(query) + typed, "italic"), id=query))
             ids.append(query)
         if ids:

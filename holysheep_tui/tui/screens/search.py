@@ -12,6 +12,7 @@ from textual.widgets import Input, OptionList, Static
 from textual.widgets.option_list import Option
 
 from holysheep_tui.errors import HolySheepError
+from holysheep_tui.i18n import N_, _
 from holysheep_tui.store import HistoryStore, SearchHit
 from holysheep_tui.store.titles import shorten
 from holysheep_tui.textsafety import one_line
@@ -19,13 +20,17 @@ from holysheep_tui.tui.widgets.sidebar import when
 
 HIT_STYLE = "bold $text-accent on $accent-muted"
 LIMIT = 100
-HELP = "Type to search (中文 too) · ↑/↓ choose · Enter open · Esc close"
+HELP = N_("Type to search (中文 too) · ↑/↓ choose · Enter open · Esc close")
+"""Shown translated (``_(HELP)``)."""
+ROLES = {"user": N_("user"), "assistant": N_("assistant"), "system": N_("system")}
+"""Who wrote a hit's message, as the hit shows it (another role is shown as stored)."""
 
 
 def hit_label(hit: SearchHit, width: int = 96) -> Content:
     """The conversation, role and date, then the snippet with every match highlighted."""
-    title = shorten(one_line(hit.conversation_title or "") or "Untitled", max(10, width - 24))
-    head = Content.assemble((title, "bold"), (f"  {hit.role} · {when(hit.created)}", "$text-muted"))
+    title = shorten(one_line(hit.conversation_title or "") or _("Untitled"), max(10, width - 24))
+    role = _(ROLES[hit.role]) if hit.role in ROLES else one_line(hit.role)
+    head = Content.assemble((title, "bold"), (f"  {role} · {when(hit.created)}", "$text-muted"))
     snippet = Content(hit.snippet.replace("\n", " ").replace("\r", " ").replace("\t", " "))
     for start, end in hit.spans:
         snippet = snippet.stylize(HIT_STYLE, start, end)
@@ -50,10 +55,10 @@ class SearchScreen(ModalScreen[SearchHit | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog", id="search"):
-            yield Static("Search history", classes="dialog-title")
-            yield Input(self.initial, placeholder="Search every message…", id="search-input")
+            yield Static(_("Search history"), classes="dialog-title")
+            yield Input(self.initial, placeholder=_("Search every message…"), id="search-input")
             yield OptionList(id="search-hits")
-            yield Static(HELP, classes="dialog-help", id="search-status", markup=False)
+            yield Static(_(HELP), classes="dialog-help", id="search-status", markup=False)
 
     def on_mount(self) -> None:
         self.query_one(Input).focus()
@@ -91,10 +96,12 @@ class SearchScreen(ModalScreen[SearchHit | None]):
         if error:
             status.update(error)
         elif not query.strip():
-            status.update(HELP)
+            status.update(_(HELP))
         else:
             more = "+" if len(hits) >= LIMIT else ""
-            status.update(f"{len(hits)}{more} message(s) · ↑/↓ choose · Enter open · Esc close")
+            # TRANSLATORS: {count} is a number, with "+" after it when there may be more.
+            found = _("{count} message(s)").format(count=f"{len(hits)}{more}")
+            status.update(found + " · " + _("↑/↓ choose · Enter open · Esc close"))
 
     def action_move(self, step: int) -> None:
         options = self.query_one(OptionList)

@@ -13,6 +13,7 @@ from textual.widgets import Input, Label, Static, TextArea
 
 from holysheep_tui.chat.controller import Conversation, ConversationController
 from holysheep_tui.errors import UsageError
+from holysheep_tui.i18n import _
 
 TEMPERATURE_RANGE = (0.0, 2.0)
 
@@ -38,7 +39,11 @@ def parse_temperature(text: str) -> float | None:
         value = math.nan
     low, high = TEMPERATURE_RANGE
     if not low <= value <= high:
-        raise UsageError(f"Temperature must be a number from {low:g} to {high:g} (or empty for the default).")
+        raise UsageError(
+            _("Temperature must be a number from {low} to {high} (or empty for the default).").format(
+                low=f"{low:g}", high=f"{high:g}"
+            )
+        )
     return value
 
 
@@ -48,7 +53,7 @@ def parse_max_tokens(text: str) -> int | None:
     if not text:
         return None
     if not text.isascii() or not text.isdigit() or int(text) < 1:
-        raise UsageError("Max tokens must be a positive whole number (or empty for no limit).")
+        raise UsageError(_("Max tokens must be a positive whole number (or empty for no limit)."))
     return int(text)
 
 
@@ -60,19 +65,23 @@ def apply_settings(
     if chosen.system_prompt != (conversation.system_prompt or ""):
         controller.set_system_prompt(conversation, chosen.system_prompt)
         changed.append(
-            f"System prompt: {chosen.system_prompt}" if chosen.system_prompt else "System prompt removed"
+            _("System prompt: {text}").format(text=chosen.system_prompt)
+            if chosen.system_prompt
+            else _("System prompt removed")
         )
     settings = (chosen.temperature, chosen.max_tokens)
     if settings != (conversation.temperature, conversation.max_tokens):
         controller.set_settings(conversation, temperature=chosen.temperature, max_tokens=chosen.max_tokens)
         changed.append(
-            f"Temperature: {describe(chosen.temperature)} · max tokens: {describe(chosen.max_tokens)}"
+            _("Temperature: {temperature} · max tokens: {max_tokens}").format(
+                temperature=describe(chosen.temperature), max_tokens=describe(chosen.max_tokens)
+            )
         )
     return changed
 
 
 def describe(value: float | None) -> str:
-    return "default" if value is None else f"{value:g}"
+    return _("default") if value is None else f"{value:g}"
 
 
 class ConversationSettingsScreen(ModalScreen[ConversationSettings | None]):
@@ -92,24 +101,24 @@ class ConversationSettingsScreen(ModalScreen[ConversationSettings | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog", id="system-prompt"):
-            yield Static("Settings of this conversation", classes="dialog-title")
-            yield Label("System prompt (empty = none)")
+            yield Static(_("Settings of this conversation"), classes="dialog-title")
+            yield Label(_("System prompt (empty = none)"))
             yield TextArea(self.system_prompt, id="system-text", soft_wrap=True)
             with Horizontal(id="sampling"):
-                yield Label("Temperature (0-2)")
+                yield Label(_("Temperature (0-2)"))
                 yield Input(
                     "" if self.temperature is None else f"{self.temperature:g}",
-                    placeholder="default",
+                    placeholder=_("default"),
                     id="temperature",
                 )
-                yield Label("Max tokens")
+                yield Label(_("Max tokens"))
                 yield Input(
                     "" if self.max_tokens is None else str(self.max_tokens),
-                    placeholder="no limit",
+                    placeholder=_("no limit"),
                     id="max-tokens",
                 )
             yield Static("", id="settings-error", markup=False)
-            yield Static("Ctrl+S save · Esc cancel · Tab next field", classes="dialog-help")
+            yield Static(_("Ctrl+S save · Esc cancel · Tab next field"), classes="dialog-help")
 
     def action_save(self) -> None:
         error = self.query_one("#settings-error", Static)

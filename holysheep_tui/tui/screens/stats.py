@@ -32,32 +32,35 @@ from holysheep_tui.economics.stats import (
     summarise_total,
 )
 from holysheep_tui.errors import HolySheepError
+from holysheep_tui.i18n import N_, _, sentences
 from holysheep_tui.textsafety import one_line
 
 SINCE_CHOICES: list[tuple[str, str]] = [
-    ("24h", "Last 24 hours"),
-    ("7d", "Last 7 days"),
-    ("30d", "Last 30 days"),
-    ("all", "All time"),
+    ("24h", N_("Last 24 hours")),
+    ("7d", N_("Last 7 days")),
+    ("30d", N_("Last 30 days")),
+    ("all", N_("All time")),
 ]
 DayMetric = Literal["requests", "cost"]
 BAR_WIDTH = 14
 MAX_DAYS = 3660
 _EIGHTHS = " ▏▎▍▌▋▊▉"
 COLUMNS = (
-    "Model",
-    "Requests",
-    "Failed",
-    "Tokens in/out",
-    "Cost USD",
-    "Billed ¥",
-    "Market ¥",
-    "Saved ¥",
-    "Latency p50/p95",
-    "TTFT p50/p95",
-    "Cost",
+    N_("Model"),
+    N_("Requests"),
+    N_("Failed"),
+    N_("Tokens in/out"),
+    N_("Cost USD"),
+    N_("Billed ¥"),
+    N_("Market ¥"),
+    N_("Saved ¥"),
+    N_("Latency p50/p95"),
+    N_("TTFT p50/p95"),
+    # TRANSLATORS: the title of the column of cost bars.
+    N_("Cost"),
 )
-CACHE_COLUMNS = ("Cached in", "Cache saved")
+"""The columns' titles in English (marked for the catalog: ``_()`` them where they are shown)."""
+CACHE_COLUMNS = (N_("Cached in"), N_("Cache saved"))
 """Shown after COLUMNS when some model's answers had cached input tokens (the same figures as
 ``holysheep stats``: cached tokens, their share of the input, what they saved)."""
 ALL_COLUMNS = COLUMNS + CACHE_COLUMNS
@@ -75,7 +78,7 @@ def fitting_columns(rows: Sequence[Sequence[Text]], width: int, *, cache: bool =
     columns only with ``cache``)."""
     names = ALL_COLUMNS if cache else COLUMNS
     sizes = [
-        max([Text(name).cell_len, *(row[i].cell_len for row in rows)]) + CELL_PADDING
+        max([Text(_(name)).cell_len, *(row[i].cell_len for row in rows)]) + CELL_PADDING
         for i, name in enumerate(names)
     ]
     room = max(width - 2, 0)  # the scrollbar's gutter
@@ -211,14 +214,14 @@ class StatsScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         with Vertical(id="stats"):
             with Horizontal(id="stats-head"):
-                yield Static("Usage statistics", id="stats-title", classes="stats-title", markup=False)
+                yield Static(_("Usage statistics"), id="stats-title", classes="stats-title", markup=False)
                 yield Select(
-                    [(label, value) for value, label in SINCE_CHOICES],
+                    [(_(label), value) for value, label in SINCE_CHOICES],
                     value=self.since,
                     allow_blank=False,
                     id="stats-since",
                 )
-            yield Static("Reading the metrics log …", id="stats-total", markup=False)
+            yield Static(_("Reading the metrics log …"), id="stats-total", markup=False)
             yield Static(id="stats-empty", markup=False)
             yield DataTable(id="stats-models", cursor_type="row", zebra_stripes=True)
             yield Static(id="stats-days-title", markup=False)
@@ -227,7 +230,7 @@ class StatsScreen(Screen[None]):
                 yield Static(id="stats-axis-first", markup=False)
                 yield Static(id="stats-axis-last", markup=False)
             yield Static(
-                "1 24 h · 2 7 days · 3 30 days · 4 all · C requests/cost per day · R reload · Esc close",
+                _("1 24 h · 2 7 days · 3 30 days · 4 all · C requests/cost per day · R reload · Esc close"),
                 classes="stats-help",
                 markup=False,
             )
@@ -241,11 +244,11 @@ class StatsScreen(Screen[None]):
         ):
             self.profile = DEMO_PROFILE  # the demo app's own log: its answers, kept apart from real ones
         if self.profile == DEMO_PROFILE:
-            title = "Usage statistics · the demo's answers only (profile demo)"
+            title = _("Usage statistics · the demo's answers only (profile demo)")
             self.query_one("#stats-title", Static).update(title)
         elif self.profile:
             self.query_one("#stats-title", Static).update(
-                f"Usage statistics · profile {one_line(self.profile)}"
+                _("Usage statistics · profile {profile}").format(profile=one_line(self.profile))
             )
         self._load(self.since)
 
@@ -269,7 +272,9 @@ class StatsScreen(Screen[None]):
     def _loaded(self, message: StatsLoaded) -> None:
         message.stop()
         if message.data is None:
-            self.query_one("#stats-total", Static).update(f"Cannot show statistics: {message.error}")
+            self.query_one("#stats-total", Static).update(
+                _("Cannot show statistics: {error}").format(error=message.error)
+            )
             return
         if message.data.since == self.since:
             self.data = message.data
@@ -277,17 +282,26 @@ class StatsScreen(Screen[None]):
 
     # ---- drawing ------------------------------------------------------------------------------
     def _label(self) -> str:
-        return dict(SINCE_CHOICES).get(self.since, self.since).lower()
+        label = dict(SINCE_CHOICES).get(self.since)
+        return _(label).lower() if label else self.since
 
     def _show(self, data: StatsData) -> None:
         self.set_class(data.empty, "-empty")
         total = data.total
-        note = f" · {data.skipped} unreadable lines skipped" if data.skipped else ""
+        note = (
+            " · " + _("{count} unreadable lines skipped").format(count=data.skipped) if data.skipped else ""
+        )
         self.query_one("#stats-total", Static).update(self._total_line(total) + note)
         self.query_one("#stats-empty", Static).update(
-            f"No requests recorded ({self._label()}).\n\n"
-            f"Each answer adds a line to the metrics log ({data.path}): ask a few questions and come back. "
-            "Press 4 to look at all time." + note
+            _("No requests recorded ({period}).").format(period=self._label())
+            + "\n\n"
+            + sentences(
+                _(
+                    "Each answer adds a line to the metrics log ({path}): ask a few questions and come back."
+                ).format(path=data.path),
+                _("Press 4 to look at all time."),
+            )
+            + note
         )
         table = self.query_one(DataTable)
         table.clear(columns=True)  # columns and rows in one go: the header is sized with the rows
@@ -295,9 +309,9 @@ class StatsScreen(Screen[None]):
         rows = [(row.key, self._cells(row, largest)) for row in data.models]
         cache = data.total.cached_tokens > 0
         shown = fitting_columns(
-            [cells for _, cells in rows], table.size.width or self.size.width, cache=cache
+            [cells for _key, cells in rows], table.size.width or self.size.width, cache=cache
         )
-        table.add_columns(*(ALL_COLUMNS[i] for i in shown))
+        table.add_columns(*(_(ALL_COLUMNS[i]) for i in shown))
         for key, cells in rows:
             table.add_row(*(cells[i] for i in shown), key=key)
         self._shown_width = table.size.width or self.size.width
@@ -325,10 +339,10 @@ class StatsScreen(Screen[None]):
 
     def _total_line(self, t: StatsRow) -> str:
         if t.requests == 0:
-            return f"No requests ({self._label()})."
-        failed = f"{t.failures} failed ({t.failure_rate:.1%})"
+            return _("No requests ({period}).").format(period=self._label())
+        failed = _("{count} failed ({rate})").format(count=t.failures, rate=f"{t.failure_rate:.1%}")
         usd, billed, market, saved = (
-            self._money(t, amount, fmt, plus=False, unknown=PRICE_UNKNOWN)
+            self._money(t, amount, fmt, plus=False, unknown=_(PRICE_UNKNOWN))
             for amount, fmt in (
                 (t.cost_usd, format_usd),
                 (t.billed_cny, format_cny),
@@ -337,19 +351,30 @@ class StatsScreen(Screen[None]):
             )
         )
         v = self.view
-        money = (
-            f"Cost {usd} list = {billed} billed (¥{v.relay_rate:g} = $1) vs {market} at the market rate "
-            f"({v.market_rate:g}) · saved {saved}"
-        )
+        money = _(
+            "Cost {usd} list = {billed} billed ({relay_rate} = $1) vs {market} at the market rate "
+            "({market_rate}) · saved {saved}"
+        ).format(
+            usd=usd, billed=billed, relay_rate=f"¥{v.relay_rate:g}", market=market,
+            market_rate=f"{v.market_rate:g}", saved=saved,
+        )  # fmt: skip
         if t.unpriced and t.priced:
-            money += f" · {t.unpriced} more without a known price"
+            money += " · " + _("{count} more without a known price").format(count=t.unpriced)
         if t.cached_tokens:
-            money += f"\nCached input {t.cached_tokens:,} tokens ({t.cache_hit_rate:.0%} of input) · {self._cache_saved(t)}"
-        return (
-            f"{self._label().capitalize()}: {t.requests:,} requests · {failed} · {t.tokens:,} tokens · "
-            f"latency p50/p95 {_seconds_pair(t.latency_ms.p50, t.latency_ms.p95)} · "
-            f"time to first token p50/p95 {_seconds_pair(t.ttft_ms.p50, t.ttft_ms.p95)}\n{money}"
-        )
+            cached = _("Cached input {tokens} tokens ({rate} of input)").format(
+                tokens=f"{t.cached_tokens:,}", rate=f"{t.cache_hit_rate:.0%}"
+            )
+            money += f"\n{cached} · {self._cache_saved(t)}"
+        # TRANSLATORS: {period} is "Last 30 days" and the like; then the totals of that period.
+        line = _(
+            "{period}: {requests} requests · {failed} · {tokens} tokens · latency p50/p95 {latency} · "
+            "time to first token p50/p95 {ttft}"
+        ).format(
+            period=self._label().capitalize(), requests=f"{t.requests:,}", failed=failed, tokens=f"{t.tokens:,}",
+            latency=_seconds_pair(t.latency_ms.p50, t.latency_ms.p95),
+            ttft=_seconds_pair(t.ttft_ms.p50, t.ttft_ms.p95),
+        )  # fmt: skip
+        return f"{line}\n{money}"
 
     def _cells(self, row: StatsRow, largest: float) -> list[Text]:
         right: Literal["right"] = "right"
@@ -358,7 +383,7 @@ class StatsScreen(Screen[None]):
             Text(f"{row.requests:,}", justify=right),
             Text(f"{row.failures} ({row.failure_rate:.0%})" if row.failures else "0", justify=right),
             Text(f"{_count(row.prompt_tokens)} / {_count(row.completion_tokens)}", justify=right),
-            Text(self._money(row, row.cost_usd, format_usd, unknown=PRICE_UNKNOWN), justify=right),
+            Text(self._money(row, row.cost_usd, format_usd, unknown=_(PRICE_UNKNOWN)), justify=right),
             Text(self._money(row, row.billed_cny, format_cny), justify=right),
             Text(self._money(row, row.market_cny, format_cny), justify=right),
             Text(self._money(row, row.saved_cny, format_cny), justify=right),
@@ -378,7 +403,7 @@ class StatsScreen(Screen[None]):
         """What cache hits saved against the full input price: USD and CNY billed (¥1 = $1 at the relay)."""
         usd = row.cache_saved_usd
         both = f"{format_usd(usd)} / {format_cny(self.view.billed_cny(usd))}"
-        return both if short else f"cache hits saved {both} billed"
+        return both if short else _("cache hits saved {amount} billed").format(amount=both)
 
     def _draw_days(self) -> None:
         data = self.data
@@ -387,17 +412,21 @@ class StatsScreen(Screen[None]):
         series = data.day_series(self.metric)
         spark = self.query_one(Sparkline)
         spark.data = series
-        other = "cost" if self.metric == "requests" else "requests"
+        other = _("cost") if self.metric == "requests" else _("requests")
         peak = max(range(len(series)), key=series.__getitem__) if series else None
         if peak is None or series[peak] == 0:
-            top = "none"
+            top = _("none")
         else:
             value = series[peak]
-            top = f"{value:.0f}" if self.metric == "requests" else self.view.format(value)
-            top += f" on {data.days[peak][0].isoformat()}"
-        what = "Requests" if self.metric == "requests" else "Cost (billed)"
+            amount = f"{value:.0f}" if self.metric == "requests" else self.view.format(value)
+            # TRANSLATORS: the day with the most requests (or cost): "3 on 2026-11-27".
+            top = _("{amount} on {day}").format(amount=amount, day=data.days[peak][0].isoformat())
+        what = _("Requests per day") if self.metric == "requests" else _("Cost (billed) per day")
         self.query_one("#stats-days-title", Static).update(
-            f"{what} per day, {len(series)} days · most: {top}   (C shows {other})"
+            # TRANSLATORS: {what} is "Requests per day" or "Cost (billed) per day"; {other} "cost" or "requests".
+            _("{what}, {days} days · most: {top}   (C shows {other})").format(
+                what=what, days=len(series), top=top, other=other
+            )
         )
         self.query_one("#stats-axis-first", Static).update(data.days[0][0].isoformat())
         self.query_one("#stats-axis-last", Static).update(data.days[-1][0].isoformat())

@@ -20,10 +20,10 @@ from textual.widgets import Collapsible, Static
 
 from holysheep_tui.chat.controller import Turn
 from holysheep_tui.chat.live import AnswerFigures
-from holysheep_tui.economics.money import ESTIMATE_MARK, CurrencyView, format_cny, format_usd
+from holysheep_tui.economics.money import CurrencyView
 from holysheep_tui.economics.prices import PriceBook
-from holysheep_tui.economics.stats import cache_saving_usd, cache_share
-from holysheep_tui.errors import HolySheepError, RateLimitError
+from holysheep_tui.economics.stats import cache_saving_usd
+from holysheep_tui.i18n import _
 from holysheep_tui.linebreak import wrap
 from holysheep_tui.relay.wire import (
     ContentDelta,
@@ -40,9 +40,29 @@ from holysheep_tui.tui.markdown_layout import MarkdownLayout
 from holysheep_tui.tui.markdown_render import RenderTheme
 from holysheep_tui.tui.markdown_stream import StreamingMarkdown
 from holysheep_tui.tui.markdown_theme import MARKDOWN_COMPONENT_CLASSES, markdown_css, resolve_theme
+from holysheep_tui.tui.widgets.answer_text import (
+    RETRY_KEY,
+    STORED_NOTICES,
+    error_text,
+    figures,
+    status_word,
+    stored_figures,
+    stored_notice,
+)
 from holysheep_tui.tui.widgets.conversation import UserMessage, place_label
 
-RETRY_KEY = "Ctrl+R"
+__all__ = [
+    "LAID_OUT",
+    "RETRY_KEY",
+    "AnswerView",
+    "StoredAnswer",
+    "code_blocks",
+    "error_text",
+    "figures",
+    "prepare_body",
+    "stored_figures",
+    "stored_notice",
+]
 _FENCE = re.compile(
     r"^(?P<fence>`{3,}|~{3,})[ \t]*(?P<lang>[^\s`]*)[^\n]*\n(?P<code>.*?)^(?P=fence)[ \t]*$", re.M | re.S
 )
@@ -51,19 +71,6 @@ _FENCE = re.compile(
 def code_blocks(markdown: str) -> list[tuple[str, str]]:
     """(language, code) of every fenced code block."""
     return [(m.group("lang"), m.group("code").rstrip("\n")) for m in _FENCE.finditer(markdown)]
-
-
-def error_text(error: HolySheepError) -> str:
-    """The inline error: title, the typed message with what to do, and the retry key (to send the prompt
-    again once that is done, when the same request would only fail again)."""
-    lines = [f"✖ {error.title}", error.user_text()]
-    if isinstance(error, RateLimitError) and error.retry_after is not None:
-        lines.append(f"The relay asks to wait {error.retry_after:g} s before retrying.")
-    if error.needs_change:
-        lines.append(f"Once that is done, press {RETRY_KEY} to send the prompt again.")
-    else:
-        lines.append(f"Press {RETRY_KEY} to try again.")
-    return show_control("\n".join(lines))  # the relay's message, the models it suggests
 
 
 class AnswerView(Vertical):
@@ -91,15 +98,24 @@ class AnswerView(Vertical):
 
     def compose(self) -> ComposeResult:
         yield Static(self._header(self.model), classes="answer-header", markup=False)
-        with Collapsible(title="Reasoning", collapsed=False, classes="reasoning -empty"):
+        with Collapsible(title=_("Reasoning"), collapsed=False, classes="reasoning -empty"):
             yield self._reasoning
         yield self._body
         yield Static("", classes="answer-notice -empty", markup=False)
         yield Static("", classes="answer-figures", markup=False)
 
+    def retranslate(self) -> None:
+        """The language changed: the reasoning's title (the answer's own lines keep their words)."""
+        self.query_one(Collapsible).title = _("Reasoning")
+
     @property
     def body(self) -> StreamingMarkdown:
         return self._body
+
+    def tail_while_streaming(self, lines: int | None) -> None:
+        """Show only the last ``lines`` of the answer (and of its reasoning) while it streams, in boxes
+        that keep their height (a comparison's legs: see ``StreamingMarkdown.tail``); None: all."""
+        self._body.tail = self._reasoning.tail = lines
 
     @property
     def text(self) -> str:
@@ -171,12 +187,18 @@ class AnswerView(Vertical):
                 self._append_reasoning(text)
             case RefusalDelta(text):
                 self.refusal += show_control(text)
-                self._notice(f"Refused: {self.refusal}", kind="warning")
+                self._notice(_("Refused: {text}").format(text=self.refusal), kind="warning")
             case RetryScheduled(attempt, delay, reason):
-                text = f"{show_control(reason)} — retrying in {delay:.0f} s (retry {attempt})"
+                # The reason is an error's title (English in the event): shown in the language in force.
+                text = _("{reason} — retrying in {seconds} s (retry {attempt})").format(
+                    reason=show_control(_(reason) if reason else reason),
+                    seconds=f"{delay:.0f}",
+                    attempt=attempt,
+                )
                 self._notice(text, kind="warning", passing=True)
             case RateLimitWait(delay):
-                self._notice(f"Client rate limit: sending in {delay:.0f} s", kind="warning", passing=True)
+                text = _("Client rate limit: sending in {seconds} s").format(seconds=f"{delay:.0f}")
+                self._notice(text, kind="warning", passing=True)
             case ResponseModel(model) if model != self.model:
                 self.query_one(".answer-header", Static).update(self._header(model))
             case _:
@@ -192,23 +214,22 @@ class AnswerView(Vertical):
         if turn.error is not None:
             self._notice(error_text(turn.error), kind="error")
         elif turn.status == "stopped":
-            self._notice("■ Stopped — the partial answer is kept.", kind="warning")
+            self._notice(_(STORED_NOTICES["stopped"]), kind="warning")
         elif answer.refusal:
-            self._notice(f"Refused: {show_control(answer.refusal)}", kind="warning")
+            self._notice(_("Refused: {text}").format(text=show_control(answer.refusal)), kind="warning")
         elif answer.finish_reason not in (None, "stop"):
             why = {
-                "length": "cut at the token limit (finish reason: length)",
-                "content_filter": "stopped by the content filter",
+                "length": _("cut at the token limit (finish reason: length)"),
+                "content_filter": _("stopped by the content filter"),
             }.get(answer.finish_reason or "", "")
-            self._notice(
-                f"Answer ended early: {why or 'finish reason ' + one_line(str(answer.finish_reason))}",
-                kind="warning",
-            )
+            reason = one_line(str(answer.finish_reason))
+            why = why or _("finish reason {reason}").format(reason=reason)
+            self._notice(_("Answer ended early: {why}").format(why=why), kind="warning")
         else:
             self._notice("")
         header = self._header(answer.model)
         if turn.status != "complete":
-            header += f" · {turn.status}"
+            header += f" · {status_word(turn.status)}"
         self.query_one(".answer-header", Static).update(header)
         usage = answer.usage
         cached = usage.cached_tokens if usage is not None else 0
@@ -232,7 +253,8 @@ class AnswerView(Vertical):
         place = f"  {place_label(self.place)}" if self.place else ""
         if answered_by == self.model or one_line(answered_by) == self.shown_model:
             return self.shown_model + place
-        return f"{self.shown_model} (answered by {one_line(answered_by) or '?'}){place}"
+        by = _("(answered by {model})").format(model=one_line(answered_by) or "?")
+        return f"{self.shown_model} {by}{place}"
 
 
 _STORED_CSS = """
@@ -336,10 +358,10 @@ class StoredAnswer(Widget):
         self._body = LAID_OUT.take(message.content) or MarkdownLayout(message.content)
         self._style_check = True
         self.message = message
-        self.model = message.model or "unknown model"
+        self.model = message.model or _("unknown model")
         self.status = message.status
-        shown = one_line(self.model) or "unknown model"  # as the relay named it, kept in the history
-        self.header = shown if self.status == "complete" else f"{shown} · {self.status}"
+        shown = one_line(self.model) or _("unknown model")  # as the relay named it, kept in the history
+        self.header = shown if self.status == "complete" else f"{shown} · {status_word(self.status)}"
         if place is not None:
             self.header += f"  {place_label(place)}"
         self.notice, self._notice_kind = stored_notice(message)
@@ -360,6 +382,12 @@ class StoredAnswer(Widget):
     @property
     def reasoning(self) -> str:
         return self.message.reasoning or ""
+
+    def retranslate(self) -> None:
+        """The language changed: the reasoning's fold line is drawn again (the body stays laid out)."""
+        if self.reasoning:
+            self._frame_key = None
+            self.refresh()
 
     def toggle_reasoning(self) -> None:
         """Unfold the reasoning (rendered now) or fold it (its lines are dropped)."""
@@ -442,7 +470,7 @@ class StoredAnswer(Widget):
         if self.reasoning:
             self._fold_row = len(head)
             symbol = "▼" if self.reasoning_expanded else "▶"
-            head += self._text_lines(f"{symbol} Reasoning", "stored-answer--fold", width)
+            head += self._text_lines(f"{symbol} {_('Reasoning')}", "stored-answer--fold", width)
             reasoning = self._render_reasoning(width) if self.reasoning_expanded else []
             self.reasoning_lines = len(reasoning)
             head += reasoning
@@ -477,60 +505,3 @@ class StoredAnswer(Widget):
         if y < len(self._foot):
             return self._foot[y]
         return Strip.blank(width, self.visual_style.rich_style)
-
-
-def figures(
-    f: AnswerFigures,
-    money: CurrencyView,
-    *,
-    both: bool = False,
-    cached_tokens: int = 0,
-    cache_saved_usd: float | None = None,
-) -> str:
-    """An answer's footer: tokens, ttft, total, tok/s and cost, alike live and reopened from the history;
-    ``both``: the cost in USD and in the CNY billed (side by side in a comparison). With cached input
-    tokens, their share of the input and (``cache_saved_usd``, when known) what they saved."""
-    parts = []
-    if f.prompt_tokens is not None or f.completion_tokens is not None:
-        parts.append(f"{f.prompt_tokens or 0} in · {f.completion_tokens or 0} out")
-        if cached_tokens > 0 and f.prompt_tokens:
-            cached = f"{cache_share(f.prompt_tokens, cached_tokens):.0%} cached"
-            if cache_saved_usd:
-                cached += f" (saved {money.format(cache_saved_usd)})"
-            parts.append(cached)
-    ttft, total, tps = f.ttft, f.total, f.tokens_per_second()
-    if ttft is not None:
-        parts.append(f"ttft {ttft:.2f}s")
-    if total is not None:
-        parts.append(f"total {total:.2f}s")
-    if tps is not None:
-        parts.append(f"{tps:.0f} tok/s")
-    if f.show_cost:
-        cost = f.cost
-        if both and cost is not None:
-            mark = ESTIMATE_MARK if cost.estimated else ""
-            parts.append(f"{mark}{format_usd(cost.usd)} · {mark}{format_cny(money.billed_cny(cost.usd))} CNY")
-        else:
-            parts.append(money.format_cost(cost))
-    return " · ".join(parts)
-
-
-STORED_NOTICES = {
-    "interrupted": "⚠ Interrupted — holysheep closed before this answer finished; what arrived is kept.",
-    "streaming": "⚠ Still being written by another holysheep window (or cut off); refresh to see more.",
-    "stopped": "■ Stopped — the partial answer is kept.",
-}
-
-
-def stored_notice(message: Message) -> tuple[str, str]:
-    """The notice line of a stored answer and its kind ('' when there is none)."""
-    if message.status == "error":
-        return f"✖ {message.error_text or 'The request failed.'}", "error"
-    text = STORED_NOTICES.get(message.status, "")
-    return text, "warning" if text else ""
-
-
-def stored_figures(m: Message, money: CurrencyView) -> str:
-    when = m.created.astimezone().strftime("%Y-%m-%d %H:%M")
-    shown = figures(AnswerFigures.of_stored(m), money, cached_tokens=m.cached_tokens or 0)
-    return " · ".join(part for part in (shown, when) if part)

@@ -11,6 +11,7 @@ from textual.message import Message
 
 from holysheep_tui.chat.budget_watch import BudgetWatch
 from holysheep_tui.economics.budget import BudgetStatus, Level
+from holysheep_tui.i18n import _
 from holysheep_tui.tui.widgets.prompt import PromptInput
 
 __all__ = ["BudgetLoaded", "BudgetWatch", "ask_before_sending", "budget_segment"]
@@ -34,7 +35,9 @@ def budget_segment(watch: BudgetWatch) -> Content | None:
     if status is None or not status.lines:
         return None
     level = status.level
-    return Content.styled(f"{_ICON[level]}budget {status.summary()}", _STYLE[level])
+    # TRANSLATORS: the status bar's budget part; {summary}: "$8.10 of $10.00 today (81%)".
+    text = _("budget {summary}").format(summary=status.summary())
+    return Content.styled(f"{_ICON[level]}{text}", _STYLE[level])
 
 
 def ask_before_sending(
@@ -52,6 +55,8 @@ def ask_before_sending(
         if prompt.text.strip() != text:
             prompt.set_prompt(text)
         prompt.focus()
-        app.notify("Not sent: the budget is used up. Your prompt is still in the input.", severity="warning")
+        app.notify(
+            _("Not sent: the budget is used up. Your prompt is still in the input."), severity="warning"
+        )
 
     app.push_screen(ConfirmScreen(watch.question()), answered)

@@ -17,6 +17,7 @@ from textual.widget import Widget
 from textual.widgets import TextArea
 
 from holysheep_tui.chat.attachments import Attachment, chip_label, pasted_paths
+from holysheep_tui.i18n import _
 
 CLOSE = " ✕"
 GAP = "  "
@@ -69,11 +70,16 @@ class AttachmentChips(Widget, can_focus=True):
         self.set_class(bool(attachments), "-shown")
         self.highlighted = max(0, min(self.highlighted, len(attachments) - 1))
 
+    @staticmethod
+    def lead() -> str:
+        """What comes before the chips: ``Attached: ``."""
+        return _("Attached:") + " "
+
     def labels(self) -> list[str]:
         return [chip_label(a, number) for number, a in enumerate(self.attachments, 1)]
 
     def render(self) -> RenderResult:
-        parts: list[Content] = [Content.styled("Attached: ", "$text-muted")]
+        parts: list[Content] = [Content.styled(self.lead(), "$text-muted")]
         for index, label in enumerate(self.labels()):
             if index:
                 parts.append(Content(GAP))
@@ -81,12 +87,12 @@ class AttachmentChips(Widget, can_focus=True):
             parts.append(Content.styled(label, style))
             parts.append(Content.styled(CLOSE, "$text-error"))
         if self.has_focus:
-            parts.append(Content.styled("   ←/→ · Delete removes · Esc back", "$text-muted"))
+            parts.append(Content.styled("   " + _("←/→ · Delete removes · Esc back"), "$text-muted"))
         return Content.assemble(*parts)
 
     def close_offsets(self) -> list[int]:
         """The column (in the widget's content) of each chip's ✕, for the mouse."""
-        column = len("Attached: ")
+        column = Content(self.lead()).cell_length
         out: list[int] = []
         for index, label in enumerate(self.labels()):
             if index:
@@ -105,6 +111,10 @@ class AttachmentChips(Widget, can_focus=True):
                 event.stop()
                 self.post_message(self.Remove(index))
                 return
+
+    def retranslate(self) -> None:
+        """The language changed: "Attached:" and the hint again."""
+        self.refresh()
 
     def on_focus(self) -> None:
         self.refresh()

@@ -15,12 +15,19 @@ from textual.containers import Container, Vertical
 from textual.widgets import Static
 
 from holysheep_tui.chat.controller import Turn
+from holysheep_tui.i18n import _
 from holysheep_tui.textsafety import one_line
 from holysheep_tui.tui.widgets.answer import AnswerView
 from holysheep_tui.tui.widgets.conversation import UserMessage
 
 MIN_COLUMN = 38
 """Narrowest column before the legs stack one above the other."""
+MIN_TAIL = 3
+"""Fewest lines of each streaming leg shown (its last ones: every line once it ends)."""
+SCREEN_CHROME = 12
+"""Rows of the screen that are not the conversation's (title, status bar, prompt) and the prompt above."""
+LEG_CHROME = 3
+"""Rows of a leg around its text (model, figures, spacing)."""
 
 
 class CompareView(Vertical):
@@ -67,13 +74,19 @@ class CompareView(Vertical):
 
     def compose(self) -> ComposeResult:
         names = ", ".join(one_line(leg.model) for leg in self.legs)
-        yield Static(f"Comparing {len(self.legs)} models: {names}", classes="compare-header", markup=False)
+        header = _("Comparing {count} models: {names}").format(count=len(self.legs), names=names)
+        yield Static(header, classes="compare-header", markup=False)
         with Container(classes="compare-legs"):
             yield from self.legs
         yield Static(self._estimate, classes="compare-footer", markup=False)
 
     def on_resize(self, event: events.Resize) -> None:
-        self.query_one(".compare-legs").set_class(event.size.width < MIN_COLUMN * len(self.legs), "-stacked")
+        stacked = event.size.width < MIN_COLUMN * len(self.legs)
+        self.query_one(".compare-legs").set_class(stacked, "-stacked")
+        rows = len(self.legs) if stacked else 1
+        tail = max(MIN_TAIL, (self.screen.size.height - SCREEN_CHROME) // rows - LEG_CHROME)
+        for leg in self.legs:
+            leg.tail_while_streaming(tail)
 
     def choose(self, index: int) -> None:
         """Mark leg ``index`` as the one the conversation goes on with."""
@@ -82,6 +95,8 @@ class CompareView(Vertical):
             leg.set_class(n == index, "-chosen")
         leg = self.legs[index]
         self.query_one(".compare-footer", Static).update(
-            f"✓ The conversation goes on with {one_line(leg.model)} ({index + 1} of {len(self.legs)}). "
-            "Another: F6/F7, or Ctrl+Up then Left/Right. Every answer stays in the history."
+            _(
+                "✓ The conversation goes on with {model} ({place} of {count}). "
+                "Another: F6/F7, or Ctrl+Up then Left/Right. Every answer stays in the history."
+            ).format(model=one_line(leg.model), place=index + 1, count=len(self.legs))
         )

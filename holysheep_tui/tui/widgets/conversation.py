@@ -15,6 +15,7 @@ from textual.widget import Widget
 from textual.widgets import Static
 
 from holysheep_tui.economics.money import CurrencyView
+from holysheep_tui.i18n import N_, _
 from holysheep_tui.textsafety import show_control
 from holysheep_tui.tui.breaking_text import BreakingVisual
 from holysheep_tui.tui.messages import BranchAction, BranchRequest
@@ -29,27 +30,24 @@ if TYPE_CHECKING:  # the answer widgets and their Markdown renderer load with th
 
 
 WELCOME_KEYS = (
-    ("Enter", "send"),
-    ("Ctrl+J", "new line"),
-    ("Ctrl+O", "choose the model"),
-    ("Ctrl+B", "history"),
-    ("F1", "every key"),
-    ("Ctrl+Q", "quit"),
+    ("Enter", N_("send")),
+    ("Ctrl+J", N_("new line")),
+    ("Ctrl+O", N_("choose the model")),
+    ("Ctrl+B", N_("history")),
+    ("F1", N_("every key")),
+    ("Ctrl+Q", N_("quit")),
 )
+"""The keys an empty conversation shows (what they do translated when shown)."""
 
 
 def welcome(*, demo: bool) -> Content:
     """What an empty conversation shows: what to type, the keys that matter, and what the demo is."""
-    keys = "\n".join(f"  {key:<7} {what}" for key, what in WELCOME_KEYS)
-    parts: list[str | tuple[str, str]] = [
-        ("Start a conversation", "bold"),
-        "\n\nType a question in the box below and press Enter (中文、English, any language).\n\n",
-        keys,
-    ]
+    keys = "\n".join(f"  {key:<7} {_(what)}" for key, what in WELCOME_KEYS)
+    ask = _("Type a question in the box below and press Enter (中文、English, any language).")
+    parts: list[str | tuple[str, str]] = [(_("Start a conversation"), "bold"), f"\n\n{ask}\n\n", keys]
     if demo:
-        parts.append(
-            ("\n\nDemo: answers come from a built-in simulator; nothing is sent or billed.", "italic")
-        )
+        demo_text = _("Demo: answers come from a built-in simulator; nothing is sent or billed.")
+        parts.append((f"\n\n{demo_text}", "italic"))
     return Content.assemble(*parts)
 
 
@@ -123,6 +121,11 @@ class ConversationView(PagedScroll, can_focus=True):
 
     def on_mount(self) -> None:
         self.anchor()
+
+    def retranslate(self) -> None:
+        """The language changed: the welcome is drawn again (the messages keep their words)."""
+        if not self.children:
+            self.refresh()
 
     def render(self) -> RenderResult:
         """With nothing to show yet: a short welcome (what to type, the keys that matter)."""
@@ -353,5 +356,5 @@ class ConversationView(PagedScroll, can_focus=True):
                     )
                 )
             elif turn.prompt is not None:
-                out.append(Marker("No answer was recorded for this prompt.", warning=True))
+                out.append(Marker(_("No answer was recorded for this prompt."), warning=True))
         return out

@@ -9,6 +9,7 @@ from textual import events
 from textual.css.query import NoMatches
 from textual.widgets import TextArea
 
+from holysheep_tui.i18n import N_, _
 from holysheep_tui.tui import text_area_wrap
 from holysheep_tui.tui.messages import PromptSubmitted
 from holysheep_tui.tui.widgets.chips import FilesPasted, pasted_files
@@ -26,6 +27,8 @@ itself only while its text is taller than its box (a long prompt being edited)."
 EMPTY_PROMPT_KEYS = {"home": "scroll_home", "end": "scroll_end"}
 """On an empty prompt Home/End have nothing to move over: they jump to the conversation's top/bottom."""
 CONVERSATION_ID = "conversation"
+PLACEHOLDER = N_("Ask anything… (Enter sends · Ctrl+J new line · F1 every key)")
+"""What the empty prompt shows (translated when shown)."""
 
 
 class PromptInput(TextArea):
@@ -41,6 +44,12 @@ class PromptInput(TextArea):
         self._recalled: list[str] = []
         self._browse: int | None = None
         self._draft = ""
+        self.placeholder = _(PLACEHOLDER)
+
+    def retranslate(self) -> None:
+        """The language changed: the placeholder again (the frame's titles are the app's: it sets them
+        again with what they say)."""
+        self.placeholder = _(PLACEHOLDER)
 
     def remember(self, text: str) -> None:
         if text and (not self.sent or self.sent[-1] != text):

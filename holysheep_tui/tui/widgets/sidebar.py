@@ -21,6 +21,7 @@ from textual.widgets.option_list import Option
 
 from holysheep_tui.economics.money import CurrencyView
 from holysheep_tui.errors import HolySheepError
+from holysheep_tui.i18n import N_, _, ngettext
 from holysheep_tui.textsafety import one_line
 from holysheep_tui.tui.messages import ConversationDeleted, ExportConversation, OpenConversation
 from holysheep_tui.tui.screens.dialogs import ConfirmScreen
@@ -28,7 +29,9 @@ from holysheep_tui.tui.screens.dialogs import ConfirmScreen
 if TYPE_CHECKING:  # the store (sqlite3) loads when the history opens, after the first frame
     from holysheep_tui.store import ConversationSummary, HistoryStore
 
-SIDEBAR_KEYS = "Enter open · r rename · d delete · a archive · e export · n new · u refresh · v archived"
+# TRANSLATORS: keep the shape "key what · key what" (the help screen splits it), keys as they are.
+SIDEBAR_KEYS = N_("Enter open · r rename · d delete · a archive · e export · n new · u refresh · v archived")
+"""The key line under the list (translated where shown: ``_(SIDEBAR_KEYS)``)."""
 
 
 def when(moment: datetime, now: datetime | None = None) -> str:
@@ -50,11 +53,12 @@ def row_label(row: ConversationSummary, money: CurrencyView, width: int, *, curr
     title = shorten(mark + one_line(row.display_title), width)
     facts = [when(row.updated)]
     if row.archived:
-        facts.append("archived")
+        facts.append(_("archived"))
     if row.cost_usd or row.cost_estimated:
         facts.append(money.format(row.cost_usd, estimated=row.cost_estimated))
     meta = shorten(" · ".join(facts), width)
-    models = shorten(", ".join(map(one_line, row.models)) or f"{row.message_count} messages", width)
+    count = ngettext("{count} message", "{count} messages", row.message_count)
+    models = shorten(", ".join(map(one_line, row.models)) or count.format(count=row.message_count), width)
     return Content.assemble((title, "bold" if current else ""), "\n", (meta, "dim"), "\n", (models, "dim"))
 
 
@@ -69,9 +73,9 @@ class RenameScreen(ModalScreen[str | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog", id="rename"):
-            yield Static("Rename conversation", classes="dialog-title")
+            yield Static(_("Rename conversation"), classes="dialog-title", markup=False)
             yield Input(self.old_title, id="rename-input", select_on_focus=True)
-            yield Static("Enter save · Esc cancel", classes="dialog-help")
+            yield Static(_("Enter save · Esc cancel"), classes="dialog-help", markup=False)
 
     @on(Input.Submitted)
     def _submitted(self, event: Input.Submitted) -> None:
@@ -137,15 +141,35 @@ class HistorySidebar(Vertical):
         self.current_id: str | None = None
         self.show_archived = False
         self.rows: list[ConversationSummary] = []
+        self._loaded = False
+        """Whether ``reload`` ran (the title then says the count, or that the history is off)."""
 
     def watch_money(self) -> None:
         if self.rows:
             self._draw()
 
     def compose(self) -> ComposeResult:
-        yield Static("History", classes="sidebar-title")
+        yield Static(_("History"), classes="sidebar-title", markup=False)
         yield HistoryList(id="history-list")
-        yield Static(SIDEBAR_KEYS, classes="sidebar-help", markup=False)
+        yield Static(_(SIDEBAR_KEYS), classes="sidebar-help", markup=False)
+
+    def retranslate(self) -> None:
+        """The language changed: the title, the key line and the rows' words again."""
+        self.query_one(".sidebar-help", Static).update(_(SIDEBAR_KEYS))
+        self._title()
+        if self.rows:
+            self._draw()
+
+    def _title(self) -> None:
+        title = self.query_one(".sidebar-title", Static)
+        if not self._loaded:
+            title.update(_("History"))
+        elif self.store is None:
+            title.update(_("History (off)"))
+        elif self.show_archived:
+            title.update(_("History · {count} incl. archived").format(count=len(self.rows)))
+        else:
+            title.update(_("History · {count}").format(count=len(self.rows)))
 
     @property
     def options(self) -> OptionList:
@@ -159,18 +183,19 @@ class HistorySidebar(Vertical):
 
     def reload(self) -> None:
         """Read the list again (another window's new conversations appear too)."""
-        title = self.query_one(".sidebar-title", Static)
         if self.store is None:
             self.rows = []
             self._draw()
-            title.update("History (off)")
+            self._loaded = True
+            self._title()
             return
         try:
             self.rows = self.store.list_conversations(limit=self.LIMIT, include_archived=self.show_archived)
         except HolySheepError as exc:
-            self.notify(exc.user_text(), title="History", severity="error")
+            self.notify(exc.user_text(), title=_("History"), severity="error")
             return
-        title.update(f"History · {len(self.rows)}{' incl. archived' if self.show_archived else ''}")
+        self._loaded = True
+        self._title()
         self._draw()
 
     def _draw(self) -> None:
@@ -212,11 +237,12 @@ class HistorySidebar(Vertical):
         if event.option.id:
             self.post_message(OpenConversation(event.option.id))
 
-    def _act(self, what: str, fn: object) -> bool:
+    def _act(self, failed: str, fn: object) -> bool:
+        """Run ``fn``; a store error is notified under the title ``failed``."""
         try:
             fn()  # type: ignore[operator]
         except HolySheepError as exc:
-            self.notify(exc.user_text(), title=f"Could not {what}", severity="error")
+            self.notify(exc.user_text(), title=failed, severity="error")
             return False
         return True
 
@@ -233,7 +259,7 @@ class HistorySidebar(Vertical):
             return
 
         def done(title: str | None) -> None:
-            if title and self._act("rename", lambda: store.rename(row.id, title)):
+            if title and self._act(_("Could not rename"), lambda: store.rename(row.id, title)):
                 self.reload()
 
         self.app.push_screen(RenameScreen(row.display_title), done)
@@ -244,24 +270,29 @@ class HistorySidebar(Vertical):
             return
 
         def done(yes: bool | None) -> None:
-            if yes and self._act("delete", lambda: store.delete_conversation(row.id)):
+            if yes and self._act(_("Could not delete"), lambda: store.delete_conversation(row.id)):
                 self.post_message(ConversationDeleted(row.id))
-                self.notify(f"Deleted “{row.display_title}”.")
+                self.notify(_("Deleted “{title}”.").format(title=row.display_title))
                 self.reload()
 
-        question = (
-            f"Delete “{row.display_title}” and its {row.message_count} messages? This cannot be undone."
-        )
+        question = ngettext(
+            "Delete “{title}” and its {count} message? This cannot be undone.",
+            "Delete “{title}” and its {count} messages? This cannot be undone.",
+            row.message_count,
+        ).format(title=row.display_title, count=row.message_count)
         self.app.push_screen(ConfirmScreen(question), done)
 
     def action_archive(self) -> None:
         row, store = self._row(), self.store
         if row is None or store is None:
             return
-        if self._act("archive", lambda: store.set_archived(row.id, not row.archived)):
-            verb = "Unarchived" if row.archived else "Archived"
-            hint = "" if row.archived else " (v shows archived conversations)"
-            self.notify(f"{verb} “{row.display_title}”{hint}.")
+        if self._act(_("Could not archive"), lambda: store.set_archived(row.id, not row.archived)):
+            done = (
+                _("Unarchived “{title}”.")
+                if row.archived
+                else _("Archived “{title}” (v shows archived conversations).")
+            )
+            self.notify(done.format(title=row.display_title))
             self.reload()
 
     def action_export(self) -> None:
