@@ -32,7 +32,7 @@ from holysheep_tui.chat.attachments import (
     sniff_image,
 )
 from holysheep_tui.chat.context import Chars, TokenEstimator
-from holysheep_tui.chat.controller import Conversation, Turn
+from holysheep_tui.chat.conversation import Conversation, Turn
 from holysheep_tui.economics.prices import VISION_MODELS, PriceBook
 from holysheep_tui.errors import EXIT_BAD_REQUEST, EXIT_USAGE
 from holysheep_tui.relay.wire import Answer, ImagePart, TextPart

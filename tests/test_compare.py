@@ -13,7 +13,8 @@ from typing import Any
 import pytest
 
 from holysheep_tui.chat.compare import estimate_comparison
-from holysheep_tui.chat.controller import Conversation, ConversationController, Turn, turn_record
+from holysheep_tui.chat.controller import ConversationController
+from holysheep_tui.chat.conversation import Conversation, Turn, turn_record
 from holysheep_tui.config import Profile, RetryPolicy
 from holysheep_tui.economics.metrics import MetricRecord, MetricsLog
 from holysheep_tui.economics.prices import PriceBook, estimate_tokens

@@ -18,7 +18,8 @@ from holysheep_tui.chat.context import (
     count_chars,
     plan_context,
 )
-from holysheep_tui.chat.controller import Conversation, ConversationController, Turn
+from holysheep_tui.chat.controller import ConversationController
+from holysheep_tui.chat.conversation import Conversation, Turn
 from holysheep_tui.config import Profile, RetryPolicy
 from holysheep_tui.economics.prices import PriceBook
 from holysheep_tui.relay.client import RelayClient

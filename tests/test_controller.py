@@ -9,7 +9,8 @@ from typing import Any
 
 import pytest
 
-from holysheep_tui.chat.controller import Conversation, ConversationController
+from holysheep_tui.chat.controller import ConversationController
+from holysheep_tui.chat.conversation import Conversation
 from holysheep_tui.config import Profile
 from holysheep_tui.economics.metrics import MetricsLog
 from holysheep_tui.economics.prices import PriceBook

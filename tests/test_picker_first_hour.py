@@ -43,6 +43,9 @@ async def test_prices_show_usd_and_cny_on_one_line_per_model_at_80x24(
         assert all("CNY in" in line or "price unknown" in line for line in drawn if line)
         help_text = " ".join(str(s.render()) for s in app.screen.query(".dialog-help").results(Static))
         assert "USD list / CNY billed" in help_text and "人民币" not in help_text
+        legend = next(s for s in app.screen.query(".dialog-help").results(Static) if "★" in str(s.render()))
+        dialog = app.screen.query_one("#model-picker")
+        assert legend.region.bottom <= dialog.region.bottom  # the legend is in view at 80x24, not cut off
 
 
 async def test_reasoning_models_are_marked(
@@ -51,7 +54,11 @@ async def test_reasoning_models_are_marked(
     app = make_app()
     async with app.run_test(size=(80, 24)) as pilot:
         await open_picker(app, pilot, wait_until)
-        marked = {line.split(REASONING_MARK)[1].split()[0] for line in rows(app) if REASONING_MARK in line}
+        seen = set(rows(app))
+        for _ in range(app.screen.query_one(OptionList).option_count):  # scroll down the whole list
+            await pilot.press("down")
+            seen |= set(rows(app))
+        marked = {line.split(REASONING_MARK)[1].split()[0] for line in seen if REASONING_MARK in line}
         assert marked == {"kimi-k2-thinking", "deepseek-reasoner"}
     for name in ("o1", "o3-mini", "openai/o4-mini", "deepseek-r1", "qwq-32b", "通义-thinking"):
         assert is_reasoning_model(name), name

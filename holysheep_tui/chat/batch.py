@@ -19,7 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from holysheep_tui.chat.attachments import Attachment
-from holysheep_tui.chat.controller import Conversation, ConversationController, Turn, turn_record
+from holysheep_tui.chat.controller import ConversationController
+from holysheep_tui.chat.conversation import Conversation, Turn, turn_record
 from holysheep_tui.config import RetryPolicy
 from holysheep_tui.economics.budget import BudgetStatus
 from holysheep_tui.economics.stats import percentile

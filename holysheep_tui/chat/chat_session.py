@@ -14,7 +14,8 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Literal, Protocol
 
 from holysheep_tui.chat.budget_watch import BudgetWatch
-from holysheep_tui.chat.controller import Conversation, ConversationController, Turn
+from holysheep_tui.chat.controller import ConversationController
+from holysheep_tui.chat.conversation import Conversation, Turn
 from holysheep_tui.chat.live import LiveFigures
 from holysheep_tui.errors import HolySheepError
 from holysheep_tui.relay.wire import Answer, Timings

@@ -14,7 +14,8 @@ from holysheep_tui.errors import HolySheepError
 from holysheep_tui.relay.wire import ChatMessage, ChatRequest
 
 if TYPE_CHECKING:
-    from holysheep_tui.chat.controller import Conversation, ConversationController
+    from holysheep_tui.chat.controller import ConversationController
+    from holysheep_tui.chat.conversation import Conversation
     from holysheep_tui.economics.prices import Cost
     from holysheep_tui.store.models import Conversation as StoredConversation
 

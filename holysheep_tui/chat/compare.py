@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from holysheep_tui.chat.attachments import Attachment
-    from holysheep_tui.chat.controller import Conversation, Turn
+    from holysheep_tui.chat.conversation import Conversation, Turn
     from holysheep_tui.economics.prices import Cost, PriceBook
 
 MIN_MODELS = 2

@@ -29,7 +29,7 @@ from holysheep_tui.i18n import N_, _, sentences
 
 if TYPE_CHECKING:
     from holysheep_tui.chat.attachments import Attachment
-    from holysheep_tui.chat.controller import Conversation
+    from holysheep_tui.chat.conversation import Conversation
     from holysheep_tui.economics.prices import Cost, PriceBook
     from holysheep_tui.relay.wire import ModelInfo
 

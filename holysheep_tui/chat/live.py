@@ -28,7 +28,7 @@ from holysheep_tui.relay.wire import (
 )
 
 if TYPE_CHECKING:
-    from holysheep_tui.chat.controller import Turn
+    from holysheep_tui.chat.conversation import Turn
     from holysheep_tui.store import Message
 
 Phase = Literal["idle", "connecting", "thinking", "streaming", "retrying", "waiting", "stopped", "error"]

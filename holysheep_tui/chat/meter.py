@@ -28,7 +28,7 @@ from holysheep_tui.relay.wire import ModelInfo
 
 if TYPE_CHECKING:
     from holysheep_tui.chat.attachments import Attachment
-    from holysheep_tui.chat.controller import Conversation
+    from holysheep_tui.chat.conversation import Conversation
     from holysheep_tui.economics.prices import Cost, PriceBook
 
 Level = Literal["ok", "near", "over"]

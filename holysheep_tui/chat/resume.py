@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from holysheep_tui.chat.compaction import apply_summary
-from holysheep_tui.chat.controller import Conversation, Turn
+from holysheep_tui.chat.conversation import Conversation, Turn
 from holysheep_tui.economics.prices import Cost
 from holysheep_tui.errors import StorageError
 from holysheep_tui.i18n import _, ngettext

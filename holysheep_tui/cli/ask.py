@@ -12,7 +12,8 @@ from types import FrameType
 from typing import TYPE_CHECKING, Any
 
 from holysheep_tui.chat.compare import MAX_MODELS, MIN_MODELS
-from holysheep_tui.chat.controller import Conversation, ConversationController, Turn, turn_record
+from holysheep_tui.chat.controller import ConversationController
+from holysheep_tui.chat.conversation import Conversation, Turn, turn_record
 from holysheep_tui.chat.session import Session, open_session
 from holysheep_tui.cli.ask_text import estimate_line, money_text, retrying_text, summary_line
 from holysheep_tui.cli.attach import attached_line, attachments_json, check_models, load_files

@@ -10,7 +10,7 @@ from holysheep_tui.i18n import _
 from holysheep_tui.textsafety import one_line, strip_control
 
 if TYPE_CHECKING:
-    from holysheep_tui.chat.controller import Turn
+    from holysheep_tui.chat.conversation import Turn
     from holysheep_tui.economics.money import CurrencyView
     from holysheep_tui.economics.prices import Cost
     from holysheep_tui.relay.wire import RetryScheduled

@@ -26,7 +26,8 @@ from textual.widgets import Header
 from textual.worker import Worker, WorkerState
 
 from holysheep_tui.chat.chat_session import ChatSession
-from holysheep_tui.chat.controller import Conversation, ConversationController
+from holysheep_tui.chat.controller import ConversationController
+from holysheep_tui.chat.conversation import Conversation
 from holysheep_tui.economics.metrics import MetricsLog
 from holysheep_tui.economics.money import CurrencyView
 from holysheep_tui.economics.prices import PriceBook

@@ -33,7 +33,7 @@ from holysheep_tui.tui.widgets.chips import AttachmentChips, FilesPasted
 from holysheep_tui.tui.widgets.prompt import PromptInput
 
 if TYPE_CHECKING:
-    from holysheep_tui.chat.controller import Branch
+    from holysheep_tui.chat.conversation import Branch
     from holysheep_tui.tui.screens.attach import Loaded
 
 REMOVE_KEYS = N_("Shift+Tab, then Delete")

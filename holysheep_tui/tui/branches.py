@@ -14,7 +14,7 @@ from textual import on
 from textual.app import App
 
 from holysheep_tui.chat.chat_session import ChatSession
-from holysheep_tui.chat.controller import Turn
+from holysheep_tui.chat.conversation import Turn
 from holysheep_tui.errors import HolySheepError
 from holysheep_tui.i18n import N_, _
 from holysheep_tui.tui.messages import BranchRequest
@@ -22,7 +22,7 @@ from holysheep_tui.tui.widgets.conversation import ConversationView, UserMessage
 from holysheep_tui.tui.widgets.prompt import PromptInput
 
 if TYPE_CHECKING:
-    from holysheep_tui.chat.controller import Branch
+    from holysheep_tui.chat.conversation import Branch
     from holysheep_tui.store import HistoryStore
     from holysheep_tui.tui.widgets.compare import CompareView
 

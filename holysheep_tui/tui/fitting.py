@@ -32,7 +32,7 @@ if TYPE_CHECKING:  # the estimate and the planner load with the first reading, a
 
     from holysheep_tui.chat.attachments import Attachment
     from holysheep_tui.chat.context import ContextPlan, Windows
-    from holysheep_tui.chat.controller import Branch, Conversation
+    from holysheep_tui.chat.conversation import Branch, Conversation
     from holysheep_tui.chat.meter import ContextMeter, MeterReading
     from holysheep_tui.tui.screens.fit_choice import FitChoice
     from holysheep_tui.tui.widgets.conversation import ConversationView

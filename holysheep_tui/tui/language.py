@@ -27,7 +27,7 @@ from holysheep_tui.i18n import LANGUAGES, _
 from holysheep_tui.tui.keys import KEYS, Keymap, binding_id, key_label
 
 if TYPE_CHECKING:
-    from holysheep_tui.chat.controller import Turn
+    from holysheep_tui.chat.conversation import Turn
 
 _DESCRIPTIONS = {binding_id(action): desc for _keys, action, desc in KEYS}
 """Each app binding's description in English, by binding id: the source a translation starts from."""

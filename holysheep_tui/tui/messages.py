@@ -10,7 +10,7 @@ from textual.message import Message
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-    from holysheep_tui.chat.controller import Turn
+    from holysheep_tui.chat.conversation import Turn
     from holysheep_tui.chat.session import Session
     from holysheep_tui.errors import HolySheepError
     from holysheep_tui.relay.wire import StreamEvent

@@ -22,7 +22,7 @@ from holysheep_tui.tui.widgets.prompt import PromptInput
 if TYPE_CHECKING:
     from textual.screen import Screen
 
-    from holysheep_tui.chat.controller import Conversation
+    from holysheep_tui.chat.conversation import Conversation
     from holysheep_tui.chat.session import Session
     from holysheep_tui.tui.widgets.conversation import ConversationView
 

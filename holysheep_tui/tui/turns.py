@@ -17,7 +17,7 @@ from textual.app import App
 from textual.worker import Worker, WorkerCancelled, WorkerFailed, WorkerState
 
 from holysheep_tui.chat.chat_session import ChatSession
-from holysheep_tui.chat.controller import Branch, Conversation, Turn
+from holysheep_tui.chat.conversation import Branch, Conversation, Turn
 from holysheep_tui.errors import HolySheepError
 from holysheep_tui.i18n import _
 from holysheep_tui.relay.wire import Answer, StreamEvent

@@ -21,6 +21,7 @@ from textual.widgets.option_list import Option
 from holysheep_tui.economics.prices import PriceBook
 from holysheep_tui.i18n import _, ngettext
 from holysheep_tui.textsafety import one_line
+from holysheep_tui.tui.screens.room import leave_room
 
 MAX_COMPARED = 8
 
@@ -261,9 +262,19 @@ class ModelPicker(ModalScreen[Choice | None]):
         # TRANSLATORS: "Marked 2: kimi-k2, glm-4.6 · input ≈$0.01 … · Enter compares them".
         marked = _("Marked {count}: {models}").format(count=len(self.marked), models=names)
         help_line.update(f"{marked}{' · ' + cost if cost else ''} · {enter}")
+        self.call_after_refresh(self._leave_room)  # the marked models may take more lines
 
     def on_mount(self) -> None:
         self._fill("")
+        self.call_after_refresh(self._leave_room)
+
+    def on_resize(self) -> None:
+        self.call_after_refresh(self._leave_room)
+
+    def _leave_room(self) -> None:
+        """The title, the legend and the hints stay in view on a small terminal: the models scroll."""
+        if self.is_attached:
+            leave_room(self.query_one("#model-picker"), self.query_one(OptionList))
 
     def action_favourite(self) -> None:
         """Star or unstar the highlighted model; favourites are listed first from the next opening on."""

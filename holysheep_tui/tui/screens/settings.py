@@ -11,7 +11,8 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Input, Label, Static, TextArea
 
-from holysheep_tui.chat.controller import Conversation, ConversationController
+from holysheep_tui.chat.controller import ConversationController
+from holysheep_tui.chat.conversation import Conversation
 from holysheep_tui.errors import UsageError
 from holysheep_tui.i18n import _
 

@@ -18,7 +18,7 @@ from textual.strip import Strip
 from textual.widget import Widget
 from textual.widgets import Collapsible, Static
 
-from holysheep_tui.chat.controller import Turn
+from holysheep_tui.chat.conversation import Turn
 from holysheep_tui.chat.live import AnswerFigures
 from holysheep_tui.economics.money import CurrencyView
 from holysheep_tui.economics.prices import PriceBook

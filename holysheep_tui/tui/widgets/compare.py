@@ -14,7 +14,7 @@ from textual.app import ComposeResult
 from textual.containers import Container, Vertical
 from textual.widgets import Static
 
-from holysheep_tui.chat.controller import Turn
+from holysheep_tui.chat.conversation import Turn
 from holysheep_tui.i18n import _
 from holysheep_tui.textsafety import one_line
 from holysheep_tui.tui.widgets.answer import AnswerView
