@@ -32,8 +32,9 @@ from holysheep_tui.economics.metrics import MetricsLog
 from holysheep_tui.economics.money import CurrencyView
 from holysheep_tui.economics.prices import PriceBook
 from holysheep_tui.errors import HolySheepError, StorageError
-from holysheep_tui.i18n import _, ngettext
+from holysheep_tui.i18n import _
 from holysheep_tui.startup import FirstFrame, Once, cached_first_frame, forget_first_frame
+from holysheep_tui.tui.actions import ActionsApp
 from holysheep_tui.tui.attaching import AttachingApp
 from holysheep_tui.tui.balance import BalanceApp
 from holysheep_tui.tui.branches import BranchesApp
@@ -42,7 +43,7 @@ from holysheep_tui.tui.editor import EditorApp
 from holysheep_tui.tui.fitting import FittingApp
 from holysheep_tui.tui.gc_pacing import StreamCollections
 from holysheep_tui.tui.history_actions import HistoryApp
-from holysheep_tui.tui.keys import KEYS, PRIORITY_KEYS, binding_id, help_rows
+from holysheep_tui.tui.keys import KEYS, PRIORITY_KEYS, binding_id
 from holysheep_tui.tui.language import LanguageApp
 from holysheep_tui.tui.lifecycle import (
     EarlyKeys,
@@ -85,6 +86,7 @@ SessionOpener = Callable[[], "tuple[Session, HolySheepError | None]"]
 class HolySheepApp(
     PlainTextApp,
     TurnsApp,
+    ActionsApp,
     BranchesApp,
     ModelsApp,
     HistoryApp,
@@ -413,81 +415,6 @@ class HolySheepApp(
             elif worker.is_finished:
                 self.stream_collections.release(worker)
             self.turn_worker_ended(worker, state)
-
-    # ---- actions -------------------------------------------------------------------------
-    def _last_answer(self) -> str:
-        turns = self.conversation.turns
-        return turns[-1].answer.content if turns else ""
-
-    def action_copy_answer(self) -> None:
-        text = self._last_answer()
-        if not text:
-            self.notify(_("No answer to copy yet."))
-            return
-        self.copy_to_clipboard(text)
-        self.notify(
-            ngettext(
-                "Copied the last answer ({count} character).",
-                "Copied the last answer ({count} characters).",
-                len(text),
-            ).format(count=len(text))
-        )
-
-    def action_copy_code(self) -> None:
-        from holysheep_tui.tui.screens.dialogs import ChoiceScreen
-        from holysheep_tui.tui.widgets.answer import code_blocks
-
-        blocks = code_blocks(self._last_answer())
-        if not blocks:
-            self.notify(_("The last answer has no code block."))
-            return
-
-        def copy(index: int | None) -> None:
-            if index is not None:
-                self.copy_to_clipboard(blocks[index][1])
-                lang = blocks[index][0] or _("text")
-                self.notify(
-                    _("Copied code block {number} ({language}).").format(number=index + 1, language=lang)
-                )
-
-        if len(blocks) == 1:
-            copy(0)
-            return
-        labels = [
-            f"{i + 1}. [{lang or _('text')}] {code.splitlines()[0] if code else ''}"[:70]
-            for i, (lang, code) in enumerate(blocks)
-        ]
-        self.push_screen(ChoiceScreen(_("Copy which code block?"), labels), copy)
-
-    def action_toggle_reasoning(self) -> None:
-        shown = self.view.toggle_reasoning()
-        self.notify(_("Reasoning shown for every answer.") if shown else _("Reasoning folded."), timeout=2)
-
-    def action_system_prompt(self) -> None:
-        """F3: this conversation's system prompt, temperature and max tokens."""
-        from holysheep_tui.tui.screens.settings import (
-            ConversationSettings,
-            ConversationSettingsScreen,
-            apply_settings,
-        )
-
-        async def done(chosen: ConversationSettings | None) -> None:
-            if chosen is not None:
-                for line in apply_settings(self.controller, self.conversation, chosen):
-                    await self.view.add_marker(line)
-
-        self.push_screen(ConversationSettingsScreen(self.conversation), done)
-
-    def action_stats(self) -> None:
-        from holysheep_tui.tui.screens.stats import StatsScreen
-
-        metrics = self.controller.metrics or MetricsLog()
-        self.push_screen(StatsScreen(metrics, self.money, prices=self.prices))
-
-    def action_help(self) -> None:
-        from holysheep_tui.tui.screens.dialogs import HelpScreen
-
-        self.push_screen(HelpScreen(help_rows(self.keymap)))
 
     # ---- theme ---------------------------------------------------------------------------
     def _remember_theme(self, theme: object) -> None:
