@@ -60,3 +60,18 @@ async def test_full_collections_wait_while_an_answer_streams_and_come_back_after
         await wait_until(pilot, lambda: not app.stream_collections.held, "the hold to end")
         assert gc.get_threshold() == before
         assert app.conversation.turns[-1].status == "stopped"
+
+
+async def test_an_app_that_ends_while_an_answer_streams_gives_the_collections_back(
+    make_app: Callable[..., HolySheepApp],
+    make_session: Callable[..., Session],
+    wait_until: Callable[..., Awaitable[None]],
+    send: Callable[..., Awaitable[None]],
+) -> None:
+    before = gc.get_threshold()
+    app = make_app(make_session(model="kimi-k2+len=3000,tps=200"))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await send(pilot, "讲一个很长的故事")
+        await wait_until(pilot, lambda: app.stream_collections.held, "the stream")
+        await pilot.press("ctrl+q")  # quit mid-answer
+    assert gc.get_threshold() == before

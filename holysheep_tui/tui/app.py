@@ -430,6 +430,7 @@ class HolySheepApp(
             self.notify(exc.user_text(), title=_("Theme not saved"), severity="warning")
 
     async def on_unmount(self) -> None:
+        self.stream_collections.release_all()  # a stream cut by the exit gives its hold back too
         remove_exit_signals(getattr(self, "_exit_signals", []))
         await self.chat.aclose()
 

@@ -46,3 +46,7 @@ class StreamCollections:
         if not self._holders and self._saved is not None:
             gc.set_threshold(*self._saved)
             self._saved = None
+
+    def release_all(self) -> None:
+        for holder in list(self._holders):
+            self.release(holder)
