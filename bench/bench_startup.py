@@ -35,7 +35,8 @@ class Bare(App):
 Bare().run()
 """
 READY_TARGET_S = 0.8
-RATIO_TARGET = 1.5
+RATIO_TARGET = 1.2
+"""Issue 17: ready at most 1.2x a bare Textual app with one Input, in the same run."""
 CHINESE_RATIO_TARGET = 1.1
 """Chinese start-up over English start-up: within noise, taken as 10 % (launch-to-launch spread)."""
 LANGUAGE_ENV = {"app": "C.UTF-8", "app-zh": "zh_CN.UTF-8"}

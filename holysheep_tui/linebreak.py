@@ -45,7 +45,7 @@ _SPACE = " \t\u3000"
 _INNER = "()\\[\\]{}!?,.:;/%"  # ASCII punctuation that may sit inside a word or number: "3.14", "a/b", "f(x)"
 _DASH = "\u2014\u2e3a\u2e3b"  # B2: a break before and after a run of them, none inside
 
-_UNIT = re.compile(
+_UNIT_PATTERN = (
     rf"[{_SPACE}]*"  # leading spaces (only the first unit of a line has any)
     rf"(?:[{_OPEN}][{_SPACE}]*)*"  # opening marks stay with what follows
     rf"(?:[^{_SPACE}{_CJK}{_OPEN}{_CLOSE}{_DASH}\u200d]+"  # a Latin word, a number, a URL ...
@@ -58,9 +58,15 @@ _UNIT = re.compile(
 _ASCII_UNIT = re.compile(r"\s*\S+\s*")
 
 
+@lru_cache(maxsize=1)
+def _unit() -> re.Pattern[str]:
+    """The pattern of one unit, compiled at first use (a few milliseconds: not at start-up)."""
+    return re.compile(_UNIT_PATTERN)
+
+
 def units(text: str) -> list[str]:
     """``text`` (one line) cut at every break opportunity; the pieces join back to ``text``."""
-    pattern = _ASCII_UNIT if text.isascii() else _UNIT
+    pattern = _ASCII_UNIT if text.isascii() else _unit()
     return pattern.findall(text) or ([text] if text else [])
 
 
