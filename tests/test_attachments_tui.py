@@ -311,3 +311,28 @@ async def test_a_path_from_home_completes_from_a_tilde(
         await wait_until(pilot, lambda: len(app.attachments) == 1, "the file attached")
         assert app.attachments[0].name == "报告.md" and app.attachments[0].kind == "text"
         assert "[File #1 报告.md 1 KB]" in chip_text(app)
+
+
+async def test_enter_with_only_an_attachment_says_what_is_missing_and_sends_nothing(
+    make_app: Callable[..., HolySheepApp],
+    make_session: Callable[..., Any],
+    simulator: RelaySimulator,
+    chats: Callable[[RelaySimulator], list[RecordedRequest]],
+    wait_until: Wait,
+    tmp_path: Path,
+) -> None:
+    png(tmp_path / "发票.png", 1024)
+    app = make_app(make_session(model="gpt-4.1"))
+    async with app.run_test(size=(120, 40)) as pilot:
+        app.post_message(events.Paste(str(tmp_path / "发票.png")))
+        await wait_until(pilot, lambda: len(app.attachments) == 1, "the pasted path attached")
+        before = len(chats(simulator))
+        await pilot.press("enter")  # nothing typed: only the image
+        await wait_until(pilot, lambda: "with the attached file" in notices(app), "the notice")
+        assert "Type what the model should do with the attached file" in notices(app)
+        assert len(app.attachments) == 1 and not app.answering  # the image stays attached
+        assert len(chats(simulator)) == before and not app.view.query(UserMessage)
+        app.query_one(PromptInput).load_text(QUESTION)
+        await pilot.press("enter")  # now with words: it goes
+        await wait_until(pilot, lambda: not app.answering and bool(app.view.answers()), "the answer")
+        assert len(chats(simulator)) == before + 1

@@ -116,6 +116,14 @@ class TurnsApp(App[None]):
 
     @on(PromptSubmitted)
     async def _prompt_submitted(self, message: PromptSubmitted) -> None:
+        if not message.text:
+            if getattr(self, "attachments", ()):  # files alone ask nothing: say what the prompt needs
+                self.notify(
+                    _("Type what the model should do with the attached file (a question or an instruction), "
+                      "then press Enter. The file stays attached."),
+                    title=_("Nothing sent"),
+                )  # fmt: skip
+            return
         editing = self._editing
         self.set_editing(None)
         edit: Branch | None = None

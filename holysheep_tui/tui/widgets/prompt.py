@@ -65,9 +65,7 @@ class PromptInput(TextArea):
         if key == "enter":
             event.stop()
             event.prevent_default()
-            text = self.text.strip()
-            if text:
-                self.post_message(PromptSubmitted(text))
+            self.post_message(PromptSubmitted(self.text.strip()))  # empty: the app says why not, if need be
             return
         if key in NEWLINE_KEYS:
             event.stop()
