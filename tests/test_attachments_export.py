@@ -11,15 +11,11 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import shutil
 import sqlite3
 import struct
-import subprocess
-import threading
 import zlib
 from collections.abc import Callable, Iterator
 from html.parser import HTMLParser
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from subprocess import CompletedProcess
 
@@ -28,9 +24,9 @@ import pytest
 from holysheep_tui.chat.attachments import make_attachment
 from holysheep_tui.errors import EXIT_OK, EXIT_USAGE
 from holysheep_tui.store import HistoryStore
+from tests.browser import PageServer, dump_dom, needs_chromium, page_server, screenshot
 
 Run = Callable[..., CompletedProcess[str]]
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 TEXT_NAME = "<b>报告</b>.md"
 TEXT = "# 季度报告\n\n收入增长 **12%**。\n\n```python\nprint('内部代码块')\n```\n"
 
@@ -180,38 +176,10 @@ def _check_page(page: str) -> _Page:
     return doc
 
 
-class _Recorder(ThreadingHTTPServer):
-    page = b""
-    paths: list[str]
-
-
-class _Handler(BaseHTTPRequestHandler):
-    server: _Recorder
-
-    def do_GET(self) -> None:
-        self.server.paths.append(self.path)
-        found = self.path == "/export.html"
-        body = self.server.page if found else b"not here"
-        self.send_response(200 if found else 404)
-        self.send_header("Content-Type", "text/html; charset=utf-8" if found else "text/plain")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, format: str, *args: object) -> None:
-        pass
-
-
 @pytest.fixture
-def server() -> Iterator[_Recorder]:
-    srv = _Recorder(("127.0.0.1", 0), _Handler)
-    srv.paths = []
-    thread = threading.Thread(target=srv.serve_forever, daemon=True)
-    thread.start()
-    yield srv
-    srv.shutdown()
-    srv.server_close()
-    thread.join(10)
+def server() -> Iterator[PageServer]:
+    with page_server() as srv:
+        yield srv
 
 
 def test_html_shows_the_image_inline_and_the_text_file_as_code(holysheep: Run, tmp_path: Path) -> None:
@@ -221,35 +189,17 @@ def test_html_shows_the_image_inline_and_the_text_file_as_code(holysheep: Run, t
     _check_page(out.stdout)
 
 
-def _chromium(tmp_path: Path, *args: str) -> CompletedProcess[str]:
-    return subprocess.run(
-        [
-            str(CHROMIUM), "--headless", "--disable-gpu", "--no-sandbox", "--no-first-run",
-            "--no-default-browser-check", "--disable-extensions", "--disable-background-networking",
-            "--disable-component-update", "--disable-sync", "--hide-scrollbars",
-            f"--user-data-dir={tmp_path / 'chromium-profile'}", *args,
-        ],
-        capture_output=True, text=True, encoding="utf-8", errors="replace", timeout=90,
-    )  # fmt: skip
-
-
-@pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (scripts/system-deps.sh installs it)")
+@needs_chromium
 def test_a_real_browser_shows_the_attached_image_and_loads_nothing_else(
-    holysheep: Run, tmp_path: Path, server: _Recorder
+    holysheep: Run, tmp_path: Path, server: PageServer
 ) -> None:
     cid = _seed(tmp_path)
     out = holysheep("export", cid, "--format", "html", data=tmp_path)
     server.page = out.stdout.encode("utf-8")
-    url = f"http://127.0.0.1:{server.server_address[1]}/export.html"
-    drawn = _chromium(
-        tmp_path, f"--screenshot={tmp_path / 'page.png'}", "--enable-logging=stderr", "--v=0", url
-    )
-    assert drawn.returncode == 0, drawn.stderr[-3000:]
-    console = [line for line in drawn.stderr.splitlines() if ":CONSOLE" in line]
+    url = f"{server.origin}/export.html"
+    console = screenshot(tmp_path, url, tmp_path / "page.png")
     assert console == [], console  # the CSP blocked nothing: the data: image is allowed
-    dom = _chromium(tmp_path, "--dump-dom", url)
-    assert dom.returncode == 0, dom.stderr[-3000:]
-    _check_page(dom.stdout)
+    _check_page(dump_dom(tmp_path, url))
     assert server.paths == ["/export.html", "/export.html"]  # the image came from the page itself
 
 

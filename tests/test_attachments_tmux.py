@@ -4,16 +4,13 @@ chosen and sending is refused before any request; another model that reads image
 
 from __future__ import annotations
 
-import os
-import re
 import shutil
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from tests.tmux import Terminal, tmux_terminal
 
 pytestmark = [
     pytest.mark.tmux,
@@ -21,50 +18,10 @@ pytestmark = [
 ]
 
 
-class Terminal:
-    def __init__(self, socket: str, name: str) -> None:
-        self.socket, self.name = socket, name
-
-    def tmux(self, *args: str) -> str:
-        proc = subprocess.run(
-            ["tmux", "-L", self.socket, *args], capture_output=True, text=True, timeout=30, check=False
-        )
-        return proc.stdout
-
-    def start(self, width: int, height: int) -> None:
-        command = f"cd {Path.cwd()} && exec {sys.executable} -m holysheep_tui --demo"
-        subprocess.run(
-            ["tmux", "-L", self.socket, "-f", "/dev/null", "new-session", "-d", "-s", self.name,
-             "-x", str(width), "-y", str(height), command],
-            check=True, timeout=30, env={**os.environ, "TERM": "xterm-256color", "LANG": "C.UTF-8"},
-        )  # fmt: skip
-
-    def keys(self, *keys: str) -> None:
-        self.tmux("send-keys", "-t", self.name, *keys)
-
-    def type(self, text: str) -> None:
-        self.tmux("send-keys", "-t", self.name, "-l", text)
-
-    def screen(self) -> str:
-        return self.tmux("capture-pane", "-p", "-t", self.name)
-
-    def wait(self, pattern: str, timeout: float = 60) -> str:
-        screen = ""
-        for _ in range(int(timeout / 0.25)):
-            screen = self.screen()
-            if re.search(pattern, screen):
-                return screen
-            time.sleep(0.25)
-        raise AssertionError(f"never saw {pattern!r} on the screen; last screen:\n{screen}")
-
-
 @pytest.fixture
 def terminal() -> Iterator[Terminal]:
-    term = Terminal(f"holysheep-attach-{os.getpid()}", "holysheep-attach")
-    try:
+    with tmux_terminal("attach") as term:
         yield term
-    finally:
-        term.tmux("kill-server")
 
 
 def test_attach_an_image_switch_to_a_text_only_model_and_see_the_refusal(
@@ -73,7 +30,7 @@ def test_attach_an_image_switch_to_a_text_only_model_and_see_the_refusal(
     folder = tmp_path / "图片"
     folder.mkdir()
     (folder / "小猫.png").write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(240 * 1024 - 8))
-    terminal.start(120, 36)
+    terminal.start("--demo", width=120, height=36)
     terminal.wait(r"DEMO")
 
     terminal.keys("F10")

@@ -3,16 +3,13 @@ with send-keys and the screen read with capture-pane, then the app is quit and s
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
+
+from tests.tmux import Terminal, tmux_terminal
 
 pytestmark = [
     pytest.mark.tmux,
@@ -20,61 +17,14 @@ pytestmark = [
 ]
 
 
-class Terminal:
-    def __init__(self, socket: str, name: str) -> None:
-        self.socket, self.name = socket, name
-
-    def tmux(self, *args: str) -> str:
-        proc = subprocess.run(
-            ["tmux", "-L", self.socket, *args], capture_output=True, text=True, timeout=30, check=False
-        )
-        return proc.stdout
-
-    def start(self, width: int, height: int) -> None:
-        command = f"cd {Path.cwd()} && exec {sys.executable} -m holysheep_tui --demo"
-        subprocess.run(
-            ["tmux", "-L", self.socket, "-f", "/dev/null", "new-session", "-d", "-s", self.name,
-             "-x", str(width), "-y", str(height), command],
-            check=True, timeout=30, env={**os.environ, "TERM": "xterm-256color", "LANG": "C.UTF-8"},
-        )  # fmt: skip
-
-    def keys(self, *keys: str) -> None:
-        self.tmux("send-keys", "-t", self.name, *keys)
-
-    def type(self, text: str) -> None:
-        self.tmux("send-keys", "-t", self.name, "-l", text)
-
-    def screen(self) -> str:
-        return self.tmux("capture-pane", "-p", "-t", self.name)
-
-    def wait(self, pattern: str, timeout: float = 60) -> str:
-        screen = ""
-        for _ in range(int(timeout / 0.25)):
-            screen = self.screen()
-            if re.search(pattern, screen):
-                return screen
-            time.sleep(0.25)
-        raise AssertionError(f"never saw {pattern!r} on the screen; last screen:\n{screen}")
-
-    def gone(self, timeout: float = 30) -> None:
-        for _ in range(int(timeout / 0.25)):
-            if self.name not in self.tmux("list-sessions", "-F", "#{session_name}"):
-                return
-            time.sleep(0.25)
-        raise AssertionError("the app did not quit")
-
-
 @pytest.fixture
 def terminal() -> Iterator[Terminal]:
-    term = Terminal(f"holysheep-branches-{os.getpid()}", "holysheep-branches")
-    try:
+    with tmux_terminal("branches") as term:
         yield term
-    finally:
-        term.tmux("kill-server")
 
 
 def test_regenerate_three_times_move_between_answers_restart_and_compare(terminal: Terminal) -> None:
-    terminal.start(120, 36)
+    terminal.start("--demo", width=120, height=36)
     terminal.wait(r"DEMO")
     terminal.type("用一句话介绍你自己")
     terminal.keys("Enter")
@@ -90,7 +40,7 @@ def test_regenerate_three_times_move_between_answers_restart_and_compare(termina
     terminal.gone()
 
     # Started again: the conversation, with its four answers, is where it was left (‹2/4›).
-    terminal.start(120, 36)
+    terminal.start("--demo", width=120, height=36)
     terminal.wait(r"DEMO")
     terminal.keys("C-b")
     terminal.wait(r"用一句话介绍你自己")

@@ -5,18 +5,14 @@ messages by search."""
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
 from holysheep_tui.store import HistoryStore
+from tests.tmux import Terminal, tmux_terminal
 
 pytestmark = [
     pytest.mark.tmux,
@@ -26,50 +22,10 @@ pytestmark = [
 TOPICS = ("长城", "运河", "丝绸", "瓷器")
 
 
-class Terminal:
-    def __init__(self, socket: str, name: str) -> None:
-        self.socket, self.name = socket, name
-
-    def tmux(self, *args: str) -> str:
-        proc = subprocess.run(
-            ["tmux", "-L", self.socket, *args], capture_output=True, text=True, timeout=30, check=False
-        )
-        return proc.stdout
-
-    def start(self, width: int, height: int) -> None:
-        command = f"cd {Path.cwd()} && exec {sys.executable} -m holysheep_tui --demo"
-        subprocess.run(
-            ["tmux", "-L", self.socket, "-f", "/dev/null", "new-session", "-d", "-s", self.name,
-             "-x", str(width), "-y", str(height), command],
-            check=True, timeout=30, env={**os.environ, "TERM": "xterm-256color", "LANG": "C.UTF-8"},
-        )  # fmt: skip
-
-    def keys(self, *keys: str) -> None:
-        self.tmux("send-keys", "-t", self.name, *keys)
-
-    def type(self, text: str) -> None:
-        self.tmux("send-keys", "-t", self.name, "-l", text)
-
-    def screen(self) -> str:
-        return self.tmux("capture-pane", "-p", "-t", self.name)
-
-    def wait(self, pattern: str, timeout: float = 60) -> str:
-        screen = ""
-        for _ in range(int(timeout / 0.25)):
-            screen = self.screen()
-            if re.search(pattern, screen):
-                return screen
-            time.sleep(0.25)
-        raise AssertionError(f"never saw {pattern!r} on the screen; last screen:\n{screen}")
-
-
 @pytest.fixture
 def terminal() -> Iterator[Terminal]:
-    term = Terminal(f"holysheep-context-{os.getpid()}", "holysheep-context")
-    try:
+    with tmux_terminal("context") as term:
         yield term
-    finally:
-        term.tmux("kill-server")
 
 
 def seed_long_conversation() -> str:
@@ -88,7 +44,7 @@ def seed_long_conversation() -> str:
 
 def test_long_conversation_switch_to_8k_choose_compact_and_find_the_originals(terminal: Terminal) -> None:
     cid = seed_long_conversation()
-    terminal.start(160, 48)
+    terminal.start("--demo", width=160, height=48)
     terminal.wait(r"DEMO")
     terminal.keys("C-b")
     terminal.wait(r"中国文化长谈")

@@ -8,22 +8,18 @@ background image and javascript:/data: links, all aimed at that server.
 
 from __future__ import annotations
 
-import shutil
 import struct
-import subprocess
-import threading
 from collections.abc import Callable, Iterator
 from html.parser import HTMLParser
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from subprocess import CompletedProcess
 
 import pytest
 
 from holysheep_tui.store import HistoryStore
+from tests.browser import PageServer, dump_dom, needs_chromium, page_server, screenshot
 
 Run = Callable[..., CompletedProcess[str]]
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 TITLE = "成本表：人民币结算"
 CHINESE = "这是一段很长的中文句子，用来检查浏览器在中文标点前后换行时，不会把句号或逗号放到行首。"
 
@@ -53,44 +49,16 @@ def 成本(tokens: int) -> float:
 """
 
 
-class Recorder(ThreadingHTTPServer):
-    page = b""
-    paths: list[str]
-
-
-class Handler(BaseHTTPRequestHandler):
-    server: Recorder
-
-    def do_GET(self) -> None:
-        self.server.paths.append(self.path)
-        found = self.path == "/export.html"
-        body = self.server.page if found else b"not here"
-        self.send_response(200 if found else 404)
-        self.send_header("Content-Type", "text/html; charset=utf-8" if found else "text/plain")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, format: str, *args: object) -> None:
-        pass
+@pytest.fixture
+def server() -> Iterator[PageServer]:
+    with page_server() as srv:
+        yield srv
 
 
 @pytest.fixture
-def server() -> Iterator[Recorder]:
-    srv = Recorder(("127.0.0.1", 0), Handler)
-    srv.paths = []
-    thread = threading.Thread(target=srv.serve_forever, daemon=True)
-    thread.start()
-    yield srv
-    srv.shutdown()
-    srv.server_close()
-    thread.join(10)
-
-
-@pytest.fixture
-def exported(holysheep: Run, tmp_path: Path, server: Recorder) -> str:
+def exported(holysheep: Run, tmp_path: Path, server: PageServer) -> str:
     """The HTML page `holysheep export` writes for a conversation whose answer tries to load and run things."""
-    origin = f"http://127.0.0.1:{server.server_address[1]}"
+    origin = server.origin
     data = tmp_path / "数据"
     with HistoryStore.open(data / "history.db") as s:
         cid = s.create_conversation(profile="holysheep", title=TITLE, system_prompt="你是一位**简洁**的助手")
@@ -195,50 +163,19 @@ def _png_size(path: Path) -> tuple[int, int]:
     return int(width), int(height)
 
 
-def _chromium(tmp_path: Path, *args: str) -> CompletedProcess[str]:
-    profile = tmp_path / "chromium-profile"
-    return subprocess.run(
-        [
-            str(CHROMIUM),
-            "--headless",
-            "--disable-gpu",
-            "--no-sandbox",
-            "--no-first-run",
-            "--no-default-browser-check",
-            "--disable-extensions",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--hide-scrollbars",
-            f"--user-data-dir={profile}",
-            *args,
-        ],
-        capture_output=True,
-        text=True,
-        encoding="utf-8",
-        errors="replace",
-        timeout=90,
-    )
-
-
-@pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (scripts/system-deps.sh installs it)")
+@needs_chromium
 def test_a_real_browser_renders_the_page_without_errors_or_network_requests(
-    exported: str, server: Recorder, tmp_path: Path
+    exported: str, server: PageServer, tmp_path: Path
 ) -> None:
-    url = f"http://127.0.0.1:{server.server_address[1]}/export.html"
+    url = f"{server.origin}/export.html"
     shot = tmp_path / "export.png"
-    drawn = _chromium(
-        tmp_path, f"--screenshot={shot}", "--window-size=1000,1400", "--enable-logging=stderr", "--v=0", url
-    )
-    assert drawn.returncode == 0, drawn.stderr[-3000:]
+    console = screenshot(tmp_path, url, shot, "--window-size=1000,1400")
     assert _png_size(shot) == (1000, 1400) and shot.stat().st_size > 20_000  # a drawn page, not a blank one
-    console = [line for line in drawn.stderr.splitlines() if ":CONSOLE" in line]
     assert console == [], console  # no script errors, no blocked loads (CSP reports them here)
 
-    dom = _chromium(tmp_path, "--dump-dom", url)
-    assert dom.returncode == 0, dom.stderr[-3000:]
-    doc = check_rendered_and_inert(dom.stdout)  # the DOM after the browser loaded it: nothing ran
-    assert f"<title>{TITLE}</title>" in dom.stdout  # the model's script did not run to change it
+    dom = dump_dom(tmp_path, url)
+    doc = check_rendered_and_inert(dom)  # the DOM after the browser loaded it: nothing ran
+    assert f"<title>{TITLE}</title>" in dom  # the model's script did not run to change it
     assert [level for level, _text in doc.headings].count(2) == 3
 
     # Only the page itself was fetched, once per browser run: no image, stylesheet or favicon.

@@ -64,10 +64,10 @@ class StreamingMarkdown(Widget):
         # First line changed by a layout or paint since the last flush: Textual may have cached it.
         self._unflushed: int | None = None
         self.tail: int | None = None
-        """While streaming, show only the last ``tail`` lines, in a box of that height (a comparison's
-        legs): the box never changes height, so the screen is not laid out again while the answer streams
-        (with seven legs, one layout per tick was most of a comparison's cost and delayed the keys typed
-        meanwhile). Every line once the answer ends. None: every line, growing as it streams."""
+        """Show only the last ``tail`` lines, in a box of that height (a comparison's legs, until the
+        comparison ends: ``set_tail``): the box never changes height, so the screen is not laid out again
+        as the answer streams (with seven legs, one layout per tick was most of a comparison's cost and
+        delayed the keys typed meanwhile). None: every line, growing as it streams."""
 
     # -- public API ----------------------------------------------------------------------
     @property
@@ -190,7 +190,15 @@ class StreamingMarkdown(Widget):
 
     @property
     def _tailing(self) -> bool:
-        return self._streaming and bool(self.tail)
+        return bool(self.tail)
+
+    def set_tail(self, lines: int | None) -> None:
+        """Show only the last ``lines`` (None: every line) from now on."""
+        if lines == self.tail:
+            return
+        self.tail = lines
+        if self.is_mounted:
+            self.refresh(layout=True)
 
     def _tail(self, start: int) -> list[Strip]:
         """The strips from line ``start`` on: newly laid out blocks, the gap and the open block."""

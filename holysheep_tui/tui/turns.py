@@ -320,6 +320,7 @@ class TurnsApp(App[None]):
         carried = len(turns) > running.turns_before and any(turns[-1] is leg for leg in legs)
         lead = turns[-1] if carried else lead_leg(legs)
         view.turns = legs
+        view.show_every_line()
         if view.is_attached:
             view.choose(next(i for i, leg in enumerate(legs) if leg is lead))
         chat = self.chat

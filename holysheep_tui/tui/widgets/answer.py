@@ -112,10 +112,11 @@ class AnswerView(Vertical):
     def body(self) -> StreamingMarkdown:
         return self._body
 
-    def tail_while_streaming(self, lines: int | None) -> None:
-        """Show only the last ``lines`` of the answer (and of its reasoning) while it streams, in boxes
-        that keep their height (a comparison's legs: see ``StreamingMarkdown.tail``); None: all."""
-        self._body.tail = self._reasoning.tail = lines
+    def show_tail(self, lines: int | None) -> None:
+        """Show only the last ``lines`` of the answer (and of its reasoning), in boxes that keep their
+        height (a comparison's legs while it runs: see ``StreamingMarkdown.tail``); None: every line."""
+        self._body.set_tail(lines)
+        self._reasoning.set_tail(lines)
 
     @property
     def text(self) -> str:

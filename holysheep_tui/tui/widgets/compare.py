@@ -21,7 +21,7 @@ from holysheep_tui.tui.widgets.answer import AnswerView
 from holysheep_tui.tui.widgets.conversation import UserMessage
 
 MIN_COLUMN = 38
-"""Narrowest column before the legs stack one above the other."""
+"""Narrowest column: the legs stand side by side in rows of as many as fit, one above the other below that."""
 MIN_TAIL = 3
 """Fewest lines of each streaming leg shown (its last ones: every line once it ends)."""
 SCREEN_CHROME = 12
@@ -36,10 +36,8 @@ class CompareView(Vertical):
     DEFAULT_CSS = """
     CompareView { height: auto; }
     CompareView > .compare-header { color: $text-secondary; text-style: bold; height: auto; }
-    CompareView > .compare-legs { layout: horizontal; height: auto; }
-    CompareView > .compare-legs.-stacked { layout: vertical; }
+    CompareView > .compare-legs { layout: grid; grid-size: 1; grid-rows: auto; height: auto; }
     CompareView > .compare-legs > AnswerView { width: 1fr; height: auto; padding: 0 1 0 0; }
-    CompareView > .compare-legs.-stacked > AnswerView { width: 100%; }
     CompareView > .compare-legs > AnswerView.-chosen { background: $boost; }
     CompareView > .compare-footer { color: $text-muted; height: auto; }
     """
@@ -81,12 +79,20 @@ class CompareView(Vertical):
         yield Static(self._estimate, classes="compare-footer", markup=False)
 
     def on_resize(self, event: events.Resize) -> None:
-        stacked = event.size.width < MIN_COLUMN * len(self.legs)
-        self.query_one(".compare-legs").set_class(stacked, "-stacked")
-        rows = len(self.legs) if stacked else 1
+        columns = max(1, min(len(self.legs), event.size.width // MIN_COLUMN))
+        legs = self.query_one(".compare-legs")
+        legs.styles.grid_size_columns = columns  # side by side, in rows of as many as fit, or stacked
+        legs.set_class(columns == 1, "-stacked")
+        rows = -(-len(self.legs) // columns)
         tail = max(MIN_TAIL, (self.screen.size.height - SCREEN_CHROME) // rows - LEG_CHROME)
         for leg in self.legs:
-            leg.tail_while_streaming(tail)
+            leg.show_tail(None if self.turns else tail)
+
+    def show_every_line(self) -> None:
+        """The comparison ended: every leg shows all its lines (until then, each its last ones, in a box
+        that keeps its height, so legs that ended early do not stretch their row while others stream)."""
+        for leg in self.legs:
+            leg.show_tail(None)
 
     def choose(self, index: int) -> None:
         """Mark leg ``index`` as the one the conversation goes on with."""
