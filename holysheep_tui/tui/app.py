@@ -215,8 +215,10 @@ class HolySheepApp(
             gc.enable()
         if self.pending_session is not None:
             self._load_session(self.pending_session)  # then the models, or the first-run screen
-        elif self.first_run is None:
-            self._load_models()
+        else:
+            self._preload_prices()
+            if self.first_run is None:
+                self._load_models()
         if self._history_opener is not None:
             self._history_worker = self._open_history(self._history_opener)
         self._warm_up.step()
@@ -247,7 +249,16 @@ class HolySheepApp(
         except Exception as exc:  # the app exits and the front end reports it
             self.post_message(SessionFailed(exc))
             return
+        self._preload_prices()
         self.post_message(SessionReady(session, problem))
+
+    def _preload_prices(self) -> None:
+        """genai-prices' data read in a thread now, so that a model our table lacks is not read on the
+        UI thread (about 0.1 s) by the first meter reading, the picker or the first send."""
+        from holysheep_tui.economics.prices import preload_genai_prices
+
+        if self.chat.prices.uses_genai_prices:
+            preload_genai_prices()
 
     @on(SessionReady)
     def _session_ready(self, message: SessionReady) -> None:

@@ -14,7 +14,6 @@ from textual.app import App
 
 from holysheep_tui.chat.chat_session import ChatSession
 from holysheep_tui.economics.money import format_cny, format_usd
-from holysheep_tui.economics.prices import preload_genai_prices
 from holysheep_tui.errors import RelayError
 from holysheep_tui.i18n import _, ngettext
 from holysheep_tui.textsafety import one_line
@@ -51,8 +50,6 @@ class ModelsApp(App[None]):
         chat = self.chat
         try:
             controller = await asyncio.to_thread(lambda: chat.controller)  # keys stay answered meanwhile
-            if chat.prices.uses_genai_prices:
-                preload_genai_prices()  # the meter and the picker would otherwise wait ~0.1 s for it
             models = await controller.client.list_models()
         except RelayError as exc:
             self.post_message(ModelsLoaded([], {}, error=exc.message))

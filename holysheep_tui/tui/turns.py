@@ -7,6 +7,7 @@ this class only uses the attributes declared below.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -270,7 +271,10 @@ class TurnsApp(App[None]):
         def on_leg_end(index: int, turn: Turn) -> None:
             self.post_message(LegFinished(index, turn, view))
 
-        legs = await chat.controller.run_comparison(
+        controller = chat.opened_controller
+        if controller is None:  # made in a thread (its HTTP client takes a while): keys go on meanwhile
+            controller = await asyncio.to_thread(lambda: chat.controller)
+        legs = await controller.run_comparison(
             chat.conversation,
             prompt,
             models,
@@ -346,7 +350,9 @@ class TurnsApp(App[None]):
         def on_events(events: Sequence[StreamEvent]) -> None:
             self.post_message(TurnEvents(events, view))
 
-        controller = chat.controller
+        controller = chat.opened_controller
+        if controller is None:  # made in a thread (its HTTP client takes a while): keys go on meanwhile
+            controller = await asyncio.to_thread(lambda: chat.controller)
         turn = await controller.run_turn(
             chat.conversation,
             prompt,
