@@ -51,28 +51,3 @@ async def test_streaming_legs_keep_their_height_show_their_newest_lines_then_eve
         await wait_until(pilot, lambda: first.size.height == first._layout.height, "every line shown")
         assert first.size.height > tail
 
-
-async def test_seven_legs_at_160_columns_stand_in_rows_of_four(
-    make_app: Callable[..., HolySheepApp],
-    make_simulator: Callable[..., Any],
-    make_session: Callable[..., Any],
-    wait_until: Callable[..., Awaitable[None]],
-) -> None:
-    models = ("kimi-k2", "deepseek-v3.2", "gpt-4.1", "claude-sonnet-4.5", "gemini-2.5-flash",
-              "deepseek-reasoner", "kimi-k2-thinking")  # fmt: skip
-    sim = make_simulator(pacing=Pacing(first_token_delay=0, tokens_per_second=100, chunk_tokens=2))
-    app = make_app(make_session(base_url=sim.base_url, model="kimi-k2"), store=locations.history_db())
-    async with app.run_test(size=(160, 48)) as pilot:
-        await mark_models(pilot, app, models, wait_until)
-        app.query_one(PromptInput).load_text(PROMPT)
-        await pilot.press("enter")
-        await wait_until(pilot, lambda: bool(app.view.query(".compare")), "the comparison")
-        view = comparison(app)
-        await wait_until(pilot, lambda: view.legs[6].region.y > view.legs[0].region.y, "the legs laid out")
-        rows = sorted({leg.region.y for leg in view.legs})
-        assert len(rows) == 2  # four side by side, then three
-        assert [sum(leg.region.y == y for leg in view.legs) for y in rows] == [4, 3]
-        tail = view.legs[0].body.tail
-        assert tail is not None and tail >= 10  # each leg shows a readable part of its answer as it streams
-        await pilot.press("escape")
-        await wait_until(pilot, lambda: not app.answering, "every leg stopped")

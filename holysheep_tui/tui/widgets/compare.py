@@ -21,7 +21,7 @@ from holysheep_tui.tui.widgets.answer import AnswerView
 from holysheep_tui.tui.widgets.conversation import UserMessage
 
 MIN_COLUMN = 38
-"""Narrowest column: the legs stand side by side in rows of as many as fit, one above the other below that."""
+"""Narrowest column before the legs stack one above the other."""
 MIN_TAIL = 3
 """Fewest lines of each streaming leg shown (its last ones: every line once it ends)."""
 SCREEN_CHROME = 12
@@ -36,8 +36,10 @@ class CompareView(Vertical):
     DEFAULT_CSS = """
     CompareView { height: auto; }
     CompareView > .compare-header { color: $text-secondary; text-style: bold; height: auto; }
-    CompareView > .compare-legs { layout: grid; grid-size: 1; grid-rows: auto; height: auto; }
+    CompareView > .compare-legs { layout: horizontal; height: auto; }
+    CompareView > .compare-legs.-stacked { layout: vertical; }
     CompareView > .compare-legs > AnswerView { width: 1fr; height: auto; padding: 0 1 0 0; }
+    CompareView > .compare-legs.-stacked > AnswerView { width: 100%; }
     CompareView > .compare-legs > AnswerView.-chosen { background: $boost; }
     CompareView > .compare-footer { color: $text-muted; height: auto; }
     """
@@ -79,11 +81,9 @@ class CompareView(Vertical):
         yield Static(self._estimate, classes="compare-footer", markup=False)
 
     def on_resize(self, event: events.Resize) -> None:
-        columns = max(1, min(len(self.legs), event.size.width // MIN_COLUMN))
-        legs = self.query_one(".compare-legs")
-        legs.styles.grid_size_columns = columns  # side by side, in rows of as many as fit, or stacked
-        legs.set_class(columns == 1, "-stacked")
-        rows = -(-len(self.legs) // columns)
+        stacked = event.size.width < MIN_COLUMN * len(self.legs)
+        self.query_one(".compare-legs").set_class(stacked, "-stacked")
+        rows = len(self.legs) if stacked else 1
         tail = max(MIN_TAIL, (self.screen.size.height - SCREEN_CHROME) // rows - LEG_CHROME)
         for leg in self.legs:
             leg.show_tail(None if self.turns else tail)
