@@ -189,3 +189,14 @@ async def test_a_config_that_cannot_take_the_language_is_left_alone_and_said_so_
         assert any("仅本次会话" in m for t, m in _toasts(app) if t == "界面语言"), "switched for this session"
         assert _described(app, "f1") == "显示全部按键"
     assert path.read_text(encoding="utf-8") == broken, "the file is left as it was"
+
+
+async def test_the_theme_list_asks_in_chinese(make_app: Any) -> None:
+    i18n.use("zh-CN")
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("ctrl+t")
+        await pilot.pause(0.3)
+        from textual.command import CommandInput
+
+        assert app.screen.query_one(CommandInput).placeholder == "搜索主题…"

@@ -109,6 +109,12 @@ class LanguageApp(App[None]):
         if self.use_command_palette and not CommandPalette.is_open(cast("App[object]", self)):
             self.push_screen(CommandPalette(placeholder=_("Search for commands…"), id="--command-palette"))
 
+    def search_themes(self) -> None:
+        """Ctrl+T: Textual's theme list with its prompt in the language in force."""
+        from textual.theme import ThemeProvider
+
+        self.push_screen(CommandPalette(providers=[ThemeProvider], placeholder=_("Search for themes…")))
+
     def switch_language(self, language: str) -> None:
         """Speak ``language`` from now on: redraw, remember it in the config, and say so in it."""
         lang = i18n.use(language)
