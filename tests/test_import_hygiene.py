@@ -46,11 +46,13 @@ def test_cli_help_does_not_import_textual() -> None:
 
 
 def test_the_app_module_leaves_the_history_store_and_the_network_for_later() -> None:
-    """Start-up: the first frame is drawn before the history (sqlite3) and the relay client (httpx) are
-    imported; both load after it, in the background."""
+    """Start-up: the first frame is drawn before the history (sqlite3), the relay client (httpx), the
+    conversation controller, attachments (and the store's models) and the metrics log are imported; they
+    load after it, in the background or with their first use."""
     code = (
         "import sys\nimport holysheep_tui.cli, holysheep_tui.tui.app\n"
-        "late = ('holysheep_tui.store.history', 'sqlite3', 'httpx', 'pydantic')\n"
+        "late = ('holysheep_tui.store.history', 'sqlite3', 'httpx', 'pydantic', 'holysheep_tui.chat.controller',"
+        " 'holysheep_tui.chat.attachments', 'holysheep_tui.store.models', 'holysheep_tui.economics.metrics')\n"
         "print(','.join(m for m in late if m in sys.modules))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)

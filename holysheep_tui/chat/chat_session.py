@@ -14,13 +14,13 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Literal, Protocol
 
 from holysheep_tui.chat.budget_watch import BudgetWatch
-from holysheep_tui.chat.controller import ConversationController
 from holysheep_tui.chat.conversation import Conversation, Turn
 from holysheep_tui.chat.live import LiveFigures
 from holysheep_tui.errors import HolySheepError
 from holysheep_tui.relay.wire import Answer, Timings
 
 if TYPE_CHECKING:
+    from holysheep_tui.chat.controller import ConversationController
     from holysheep_tui.chat.session import Session
     from holysheep_tui.economics.budget import Level
     from holysheep_tui.economics.metrics import MetricsLog
@@ -141,6 +141,8 @@ class ChatSession:
                 store = self._store
             if self.session is None:
                 raise HolySheepError("The session is not open yet.")
+            from holysheep_tui.chat.controller import ConversationController  # not before the first frame
+
             made = ConversationController(
                 self.session.client(), profile_name=self.profile_name, store=store,
                 metrics=self.metrics, prices=self.prices, on_warning=self._warn,

@@ -10,11 +10,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
-from holysheep_tui.chat.attachments import Attachment, content_parts
 from holysheep_tui.errors import HolySheepError
 from holysheep_tui.relay.wire import Answer, ChatMessage, Usage
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # attachments (and the store's models) load with the first request
+    from holysheep_tui.chat.attachments import Attachment
     from holysheep_tui.economics.prices import Cost
 
 __all__ = [
@@ -89,6 +89,8 @@ class Conversation:
         """What a request sends: the system prompt, each turn's prompt (with its attachments) and answer,
         then ``prompt`` with ``attachments``. A summary stands for the turns it covers; ``omit`` leaves the
         first ``omit`` turns out (and the summary with them when it covers fewer): ``chat/context.py``."""
+        from holysheep_tui.chat.attachments import content_parts
+
         msgs: list[ChatMessage] = []
         if self.system_prompt:
             msgs.append(ChatMessage("system", self.system_prompt))

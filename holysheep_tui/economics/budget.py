@@ -5,12 +5,14 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import date, datetime, tzinfo
-from typing import Literal, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol
 
-from holysheep_tui.economics.metrics import MetricRecord, MetricsLog
 from holysheep_tui.economics.money import format_usd
 from holysheep_tui.errors import BudgetExceededError
 from holysheep_tui.i18n import _
+
+if TYPE_CHECKING:  # the log is read after the first frame
+    from holysheep_tui.economics.metrics import MetricRecord, MetricsLog
 
 Level = Literal["ok", "warn", "over"]
 Period = Literal["day", "month"]
@@ -144,7 +146,10 @@ def budget_status(
     daily, monthly = profile.budget_daily_usd, profile.budget_monthly_usd
     if daily is None and monthly is None:
         return BudgetStatus(profile_name)
-    log = log or MetricsLog()
+    if log is None:
+        from holysheep_tui.economics.metrics import MetricsLog
+
+        log = MetricsLog()
     records = log.read(since=start_of_month(now, tz)).records
     day, month = spend(records, profile_name, now=now, tz=tz)
     return BudgetStatus(

@@ -10,7 +10,6 @@ from typing import TYPE_CHECKING
 
 from textual.app import App
 
-from holysheep_tui.economics.metrics import MetricsLog
 from holysheep_tui.i18n import _, ngettext
 from holysheep_tui.tui.keys import Keymap, help_rows
 
@@ -101,6 +100,7 @@ class ActionsApp(App[None]):
         self.push_screen(ConversationSettingsScreen(self.conversation), done)
 
     def action_stats(self) -> None:
+        from holysheep_tui.economics.metrics import MetricsLog
         from holysheep_tui.tui.screens.stats import StatsScreen
 
         metrics = self.controller.metrics or MetricsLog()

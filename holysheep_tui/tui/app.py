@@ -26,9 +26,7 @@ from textual.widgets import Header
 from textual.worker import Worker, WorkerState
 
 from holysheep_tui.chat.chat_session import ChatSession
-from holysheep_tui.chat.controller import ConversationController
 from holysheep_tui.chat.conversation import Conversation
-from holysheep_tui.economics.metrics import MetricsLog
 from holysheep_tui.economics.money import CurrencyView
 from holysheep_tui.economics.prices import PriceBook
 from holysheep_tui.errors import HolySheepError, StorageError
@@ -69,7 +67,9 @@ from holysheep_tui.tui.widgets.sidebar import HistorySidebar
 from holysheep_tui.tui.widgets.status_bar import StatusBar
 
 if TYPE_CHECKING:  # the store opens in a thread after the first frame; pydantic loads with the session
+    from holysheep_tui.chat.controller import ConversationController
     from holysheep_tui.chat.session import Session
+    from holysheep_tui.economics.metrics import MetricsLog
     from holysheep_tui.store import HistoryStore
 
 __all__ = ["KEYS", "HolySheepApp", "run_app"]
@@ -446,6 +446,12 @@ class HolySheepApp(
         await self.chat.aclose()
 
 
+def _metrics_log() -> MetricsLog:
+    from holysheep_tui.economics.metrics import MetricsLog  # its reading and writing: after the first frame
+
+    return MetricsLog()
+
+
 def run_app(args: argparse.Namespace, session: Session | None = None) -> int:
     """``holysheep`` with no subcommand: open the session, run the app, close everything.
 
@@ -460,7 +466,7 @@ def run_app(args: argparse.Namespace, session: Session | None = None) -> int:
         session, problem = open_app_session(args)
     try:
         demo = frame.demo if frame is not None else session is not None and session.is_demo
-        metrics = None if demo else MetricsLog()  # the demo is still recorded in the history
+        metrics = None if demo else _metrics_log()  # the demo is still recorded in the history
         if frame is not None:
             later = functools.partial(open_app_session, args)
             app = HolySheepApp(frame, open_later=later, metrics=metrics, history=open_history)

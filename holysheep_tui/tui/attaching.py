@@ -19,12 +19,6 @@ from textual.app import App
 from textual.message import Message
 from textual.reactive import var
 
-from holysheep_tui.chat.attachments import (
-    Attachment,
-    NoVisionError,
-    check_vision,
-    chip_label,
-)
 from holysheep_tui.chat.chat_session import ChatSession
 from holysheep_tui.i18n import N_, _, ngettext
 from holysheep_tui.textsafety import one_line
@@ -32,7 +26,8 @@ from holysheep_tui.tui.keys import Keymap, key_label
 from holysheep_tui.tui.widgets.chips import AttachmentChips, FilesPasted
 from holysheep_tui.tui.widgets.prompt import PromptInput
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # attachments load with the first one, not before the first frame
+    from holysheep_tui.chat.attachments import Attachment
     from holysheep_tui.chat.conversation import Branch
     from holysheep_tui.tui.screens.attach import Loaded
 
@@ -113,6 +108,8 @@ class AttachingApp(App[None]):
     def add_attachments(self, loaded: Sequence[Loaded]) -> None:
         """Add files read to the next prompt (one already attached is not added twice); say so, and warn
         now about an image for a model that does not read images or files larger than its window."""
+        from holysheep_tui.chat.attachments import chip_label
+
         pending = list(self.attachments)
         added: list[str] = []
         for item in loaded:
@@ -161,6 +158,8 @@ class AttachingApp(App[None]):
             return
         gone = pending.pop(message.index)
         self.attachments = tuple(pending)
+        from holysheep_tui.chat.attachments import chip_label
+
         self.notify(_("Removed {chip}").format(chip=chip_label(gone, message.index + 1)), timeout=3)
         if not pending:
             self.query_one(PromptInput).focus()
@@ -183,6 +182,8 @@ class AttachingApp(App[None]):
         """Refuse (True, with the way out said; nothing is sent) when an image (this prompt's, or an
         earlier prompt's of the conversation) would reach a model known not to read images; a comparison
         is refused when any of its models does not."""
+        from holysheep_tui.chat.attachments import NoVisionError, check_vision
+
         chat = self.chat
         earlier = [a for turn in chat.conversation.turns for a in turn.attachments]
         blocked: list[str] = []

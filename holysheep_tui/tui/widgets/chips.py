@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from textual import events
 from textual.app import RenderResult
@@ -16,8 +17,10 @@ from textual.reactive import reactive
 from textual.widget import Widget
 from textual.widgets import TextArea
 
-from holysheep_tui.chat.attachments import Attachment, chip_label, pasted_paths
 from holysheep_tui.i18n import _
+
+if TYPE_CHECKING:  # attachments load with the first one, not before the first frame
+    from holysheep_tui.chat.attachments import Attachment
 
 CLOSE = " ✕"
 GAP = "  "
@@ -25,11 +28,15 @@ GAP = "  "
 
 def chip_line(attachments: Sequence[Attachment]) -> str:
     """``[Image #1 cat.png 240 KB]  [File #2 main.py 3 KB]``: a prompt's attachments on one line."""
+    from holysheep_tui.chat.attachments import chip_label
+
     return GAP.join(chip_label(a, number) for number, a in enumerate(attachments, 1))
 
 
 def pasted_files(text: str) -> tuple[Path, ...]:
     """The files a paste names when it is nothing but paths of existing files; else ``()`` (it is text)."""
+    from holysheep_tui.chat.attachments import pasted_paths
+
     paths = pasted_paths(text)
     try:
         return paths if paths and all(p.is_file() for p in paths) else ()
@@ -76,6 +83,8 @@ class AttachmentChips(Widget, can_focus=True):
         return _("Attached:") + " "
 
     def labels(self) -> list[str]:
+        from holysheep_tui.chat.attachments import chip_label
+
         return [chip_label(a, number) for number, a in enumerate(self.attachments, 1)]
 
     def render(self) -> RenderResult:
