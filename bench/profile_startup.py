@@ -146,6 +146,7 @@ def _launch(script: str, marker: str | None, args: list[str], home: Path) -> str
     with tempfile.TemporaryDirectory() as tmp:
         log = Path(tmp) / "importtime.txt"
         env = isolated_env(home, PYTHONPYCACHEPREFIX=str(home / "pycache"))
+        env.pop("PYTHONDONTWRITEBYTECODE", None)  # else every launch compiles our modules from source
         # -X importtime writes to the process's stderr: a file, not the terminal
         argv = ["sh", "-c", f'exec "$0" -X importtime -c "$1" 2>{log}', sys.executable, script, *args]
         app = PtyApp(argv, env, str(ROOT))
