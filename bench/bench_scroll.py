@@ -197,6 +197,13 @@ def bench(deadline: float) -> Result:
         result.notes.append(
             f"{steps['unchanged']} PageUp keys left the screen unchanged for {KEY_TIMEOUT:.0f} s (counted at that)."
         )
+    if ms:
+        slowest = sorted(range(len(ms)), key=lambda i: -ms[i])[:3]
+        result.notes.append(
+            "Slowest PageUp keys, one at a time (key number from the bottom: ms): "
+            + ", ".join(f"#{i + 1}: {ms[i]:.0f}" for i in slowest)
+            + "."
+        )
     if len(homes) < JUMPS or len(ends) < JUMPS:
         result.notes.append("Some Home or End jumps did not show their end of the conversation within 30 s.")
     result.notes.append(
