@@ -46,14 +46,30 @@ KEY_TIMEOUT = 5.0
 MAX_PRESSES = 3000
 BURST = 10
 JUMPS = 3
+GC_LOG_MS = 5.0
+"""Garbage collections at least this long are logged by the app process (``_APP``)."""
+_APP = f"""
+import gc, sys, time
+log, began = open(sys.argv[1], "a", buffering=1), [0.0]
+
+def timed(phase, info):
+    if phase == "start":
+        began[0] = time.perf_counter()
+    elif (ms := (time.perf_counter() - began[0]) * 1000) >= {GC_LOG_MS}:
+        log.write(f"{{info['generation']}} {{ms:.1f}} {{info['collected']}}\\n")
+
+gc.callbacks.append(timed)
+from holysheep_tui.cli import main
+sys.exit(main(sys.argv[2:]))
+"""
 
 
-def _start(home: Path) -> Tmux:
+def _start(home: Path, gc_log: Path) -> Tmux:
     data = home / "data" / "holysheep-tui"
     data.mkdir(parents=True, exist_ok=True)
     path, _ = database(MESSAGES)
     shutil.copyfile(path, data / "history.db")
-    tmux = Tmux([sys.executable, "-m", "holysheep_tui", "--demo"], isolated_env(home))
+    tmux = Tmux([sys.executable, "-c", _APP, str(gc_log), "--demo"], isolated_env(home))
     if tmux.wait_for(APP_MARKER, 20) is None:
         raise RuntimeError(f"{APP_MARKER!r} never drawn; screen:\n{tmux.screen()}")
     tmux.keys("C-b", literal=False)
@@ -145,11 +161,23 @@ def jumps(tmux: Tmux) -> dict[str, Any]:
     return {"home_s": home, "end_s": end}
 
 
+def collections(log: Path) -> list[dict[str, float]]:
+    """The app's garbage collections of ``GC_LOG_MS`` or more so far: generation, ms, objects freed."""
+    out = []
+    for line in log.read_text().splitlines() if log.exists() else ():
+        generation, ms, freed = line.split()
+        out.append({"generation": int(generation), "ms": float(ms), "freed": int(freed)})
+    return out
+
+
 def measure(deadline: float) -> dict[str, Any]:
     with scratch_home("scroll") as home:
-        tmux = _start(home)
+        gc_log = home / "collections.txt"
+        tmux = _start(home, gc_log)
         try:
+            before = len(collections(gc_log))
             out: dict[str, Any] = {"steps": one_at_a_time(tmux, deadline)}
+            out["steps"]["collections"] = collections(gc_log)[before:]
             out["held"] = held(tmux, deadline)
             out["jumps"] = jumps(tmux)
             out["rss_peak"] = peak_rss_mb(tmux.pid)
@@ -203,6 +231,14 @@ def bench(deadline: float) -> Result:
             "Slowest PageUp keys, one at a time (key number from the bottom: ms): "
             + ", ".join(f"#{i + 1}: {ms[i]:.0f}" for i in slowest)
             + "."
+        )
+    if gcs := steps.get("collections"):
+        took = [c["ms"] for c in gcs]
+        result.notes.append(
+            f"The app's garbage collections of {GC_LOG_MS:.0f} ms or more while paging one at a time: {len(gcs)} "
+            f"(generations {', '.join(str(g) for g in sorted({c['generation'] for c in gcs}))}), "
+            f"{fmt(median(took), 0)} ms median, {fmt(max(took), 0)} ms longest, freeing "
+            f"{fmt(median([c['freed'] for c in gcs]), 0)} objects (median) each."
         )
     if len(homes) < JUMPS or len(ends) < JUMPS:
         result.notes.append("Some Home or End jumps did not show their end of the conversation within 30 s.")
