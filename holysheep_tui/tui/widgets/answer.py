@@ -8,13 +8,11 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import replace
 from typing import ClassVar
-from weakref import WeakKeyDictionary, WeakSet
 
 from textual import events
-from textual.app import App, ComposeResult
+from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.content import Content
-from textual.css.styles import RenderStyles
 from textual.geometry import Size
 from textual.strip import Strip
 from textual.widget import Widget
@@ -58,7 +56,6 @@ __all__ = [
     "RETRY_KEY",
     "AnswerView",
     "StoredAnswer",
-    "StoredAnswerLook",
     "code_blocks",
     "error_text",
     "figures",
@@ -261,62 +258,16 @@ class AnswerView(Vertical):
         return f"{self.shown_model} {by}{place}"
 
 
-_STORED_RULES = """
+_STORED_CSS = """
+    StoredAnswer {
         & > .stored-answer--header { color: $text-secondary; text-style: bold; }
         & > .stored-answer--fold { color: $text-muted; }
         & > .stored-answer--reasoning { color: $text-muted; }
         & > .stored-answer--warning { color: $text-warning; }
         & > .stored-answer--error { color: $text-error; background: $error-muted; }
         & > .stored-answer--figures { color: $text-muted; }
-"""
-
-
-def _stored_css(type_name: str) -> str:
-    """The component styles of a stored answer, for ``type_name``."""
-    return markdown_css(type_name) + f"\n    {type_name} {{{_STORED_RULES}    }}\n"
-
-
-_STORED_COMPONENTS = frozenset(
-    {
-        *MARKDOWN_COMPONENT_CLASSES,
-        *(f"stored-answer--{name}" for name in ("header", "fold", "reasoning", "warning", "error", "figures")),
     }
-)
-_LOOKS: WeakKeyDictionary[App[object], StoredAnswerLook] = WeakKeyDictionary()
-
-
-class StoredAnswerLook(Widget):
-    """The component styles (Markdown parts, header, notices, figures) of every ``StoredAnswer`` in the app,
-    held once: one hidden widget, mounted by the app after its first frame.
-
-    Textual styles a widget's component classes through a node of their own for each (21 here), made and
-    styled at every mount: for a stored answer, most of its cost to mount and about 1,200 of the some 1,450
-    objects a paged-away turn leaves for the garbage collector. Stored answers mounted while a look is
-    mounted read its styles instead; the theme changing restyles it, and them with it.
-    """
-
-    DEFAULT_CSS = _stored_css("StoredAnswerLook") + "\n    StoredAnswerLook { display: none; }\n"
-    COMPONENT_CLASSES: ClassVar[set[str]] = set(_STORED_COMPONENTS)
-
-    _mounting: ClassVar[WeakSet[App[object]]] = WeakSet()
-
-    @classmethod
-    async def ensure(cls, app: App[object], into: Widget) -> None:
-        """Mount the app's look into ``into`` unless it has one; stored answers read it once it is styled."""
-        if app in _LOOKS or app in cls._mounting:
-            return
-        cls._mounting.add(app)
-        try:
-            look = cls()
-            await into.mount(look)
-            if look.is_attached:
-                _LOOKS[app] = look
-        finally:
-            cls._mounting.discard(app)
-
-    def on_unmount(self) -> None:
-        if _LOOKS.get(self.app) is self:
-            del _LOOKS[self.app]
+"""
 
 
 class LaidOutBodies:
@@ -384,30 +335,15 @@ class StoredAnswer(Widget):
     use ``AnswerView``; a stored one costs one widget instead of ten.
     """
 
-    DEFAULT_CSS = _stored_css("StoredAnswer")
+    DEFAULT_CSS = markdown_css("StoredAnswer") + _STORED_CSS
 
-    COMPONENT_CLASSES: ClassVar[set[str]] = set(_STORED_COMPONENTS)
-    _look: StoredAnswerLook | None = None
-    """The app's shared component styles, when it had them as this answer was first styled."""
-    _look_checked = False
-
-    def _shared_look(self) -> StoredAnswerLook | None:
-        if not self._look_checked:
-            self._look_checked = True
-            self._look = _LOOKS.get(self.app)
-        return self._look
-
-    def _get_component_classes(self) -> frozenset[str]:  # type: ignore[override]
-        """None of its own with the app's look to read (no node of its own per component class)."""
-        return frozenset() if self._shared_look() is not None else type(self)._get_component_classes_of()
-
-    @classmethod
-    def _get_component_classes_of(cls) -> frozenset[str]:
-        return super()._get_component_classes()
-
-    def get_component_styles(self, *names: str) -> RenderStyles:
-        look = self._shared_look()
-        return super().get_component_styles(*names) if look is None else look.get_component_styles(*names)
+    COMPONENT_CLASSES: ClassVar[set[str]] = {
+        *MARKDOWN_COMPONENT_CLASSES,
+        *(
+            f"stored-answer--{name}"
+            for name in ("header", "fold", "reasoning", "warning", "error", "figures")
+        ),
+    }
 
     def __init__(
         self,

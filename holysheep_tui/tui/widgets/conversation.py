@@ -326,13 +326,6 @@ class ConversationView(PagedScroll, can_focus=True):
                 self.scroll_to_widget(target, animate=False, top=True, immediate=True)
         self._loaded()
 
-    async def _before_pages(self) -> None:
-        """The app's one ``StoredAnswerLook`` (the stored answers' component styles), mounted beside this
-        view before the first page."""
-        from holysheep_tui.tui.widgets.answer import StoredAnswerLook
-
-        await StoredAnswerLook.ensure(self.app, self.parent if isinstance(self.parent, Widget) else self.screen)
-
     def _widgets(self, turns: Sequence[StoredTurn]) -> list[Widget]:
         from holysheep_tui.tui.widgets.answer import StoredAnswer
 

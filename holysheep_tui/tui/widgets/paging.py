@@ -120,9 +120,6 @@ class PagedScroll(VerticalScroll):
     def _widgets(self, turns: Sequence[StoredTurn]) -> list[Widget]:
         raise NotImplementedError
 
-    async def _before_pages(self) -> None:
-        """Made ready before a page's widgets are built (subclasses: what the turns' widgets share)."""
-
     def _budget(self) -> tuple[int, int]:
         """(lines, width) of a page for the pager."""
         region = self.scrollable_content_region
@@ -137,7 +134,6 @@ class PagedScroll(VerticalScroll):
         return children[index] if index < len(children) else None
 
     async def _mount_page(self, turns: Sequence[StoredTurn], *, above: bool) -> None:
-        await self._before_pages()
         widgets = self._widgets(turns)
         if not widgets:
             return
